@@ -1,0 +1,1 @@
+//! Floe compaction (empty until the compactor issue).

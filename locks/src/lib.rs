@@ -1,0 +1,41 @@
+//! Table locks for Floe: one trait, [`LockManager`], that serializes commits per key
+//! (a table's UUID), and its implementations: in-process (one `floe serve`) and ZooKeeper
+//! (several). Both behave the same: acquire waits at most a bound, a guard frees the lock
+//! when dropped, and a holder can ask whether it still holds the lock (fencing).
+
+mod in_process;
+mod zookeeper;
+
+pub use in_process::InProcessLockManager;
+pub use zookeeper::ZooKeeperLockManager;
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+/// Why a lock could not be taken or kept.
+#[derive(Debug, thiserror::Error)]
+pub enum LockError {
+    /// Another holder kept the lock for longer than the caller was willing to wait.
+    #[error("timed out after {waited:?} waiting for the lock on {key}")]
+    Timeout { key: String, waited: Duration },
+    /// The lock service could not be reached or failed; whether the lock is held is unknown.
+    #[error("lock service unavailable: {0}")]
+    Unavailable(String),
+}
+
+/// A held lock. Dropping it releases the lock.
+pub trait LockGuard: Send + Sync {
+    /// The key this guard locks.
+    fn key(&self) -> &str;
+    /// Whether the lock is still held for certain. The in-process lock cannot be lost; a
+    /// distributed lock is lost when its session ends, and a commit must then stop.
+    fn is_held(&self) -> bool;
+}
+
+/// Hands out exclusive locks by key.
+#[async_trait]
+pub trait LockManager: Send + Sync + 'static {
+    /// Waits at most `timeout` for the exclusive lock on `key`.
+    async fn acquire(&self, key: &str, timeout: Duration) -> Result<Box<dyn LockGuard>, LockError>;
+}

@@ -1,0 +1,343 @@
+//! The ZooKeeper lock against a real server: `FLOE_TEST_ZK` is a standalone server's connect
+//! string and `FLOE_TEST_ZK_ENSEMBLE` a 3-member ensemble's (`scripts/zookeeper.sh start`).
+//! A test prints `SKIP: ... not set` and passes only when its variable is unset.
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use floe_locks::{LockError, LockManager, ZooKeeperLockManager};
+use tokio::io::copy_bidirectional;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+
+const SESSION: Duration = Duration::from_secs(5);
+
+fn server(var: &str) -> Option<String> {
+    match std::env::var(var) {
+        Ok(s) if !s.is_empty() => Some(s),
+        _ => {
+            println!("SKIP: {var} not set");
+            None
+        }
+    }
+}
+
+/// A root of its own for each test, so tests running at once never share a lock.
+fn unique_root(test: &str) -> String {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    format!("/floe-test/{test}-{}-{nanos}", std::process::id())
+}
+
+async fn manager(connect: &str, root: &str, session: Duration) -> Arc<ZooKeeperLockManager> {
+    Arc::new(
+        ZooKeeperLockManager::connect(connect, root, session)
+            .await
+            .expect("connect to ZooKeeper"),
+    )
+}
+
+/// The contender nodes under a key, read on a separate session.
+async fn lock_nodes(connect: &str, root: &str, key: &str) -> Vec<String> {
+    let client = zookeeper_client::Client::connect(connect).await.unwrap();
+    match client.list_children(&format!("{root}/locks/{key}")).await {
+        Ok(children) => children,
+        Err(zookeeper_client::Error::NoNode) => Vec::new(),
+        Err(e) => panic!("listing lock nodes: {e}"),
+    }
+}
+
+async fn eventually(what: &str, within: Duration, mut check: impl FnMut() -> bool) {
+    let deadline = Instant::now() + within;
+    while !check() {
+        assert!(Instant::now() < deadline, "{what} within {within:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+async fn mutual_exclusion(connect: &str, test: &str) {
+    let root = unique_root(test);
+    let managers = [
+        manager(connect, &root, SESSION).await,
+        manager(connect, &root, SESSION).await,
+        manager(connect, &root, SESSION).await,
+    ];
+    let inside = Arc::new(AtomicUsize::new(0));
+    let overlapped = Arc::new(AtomicBool::new(false));
+    let entered = Arc::new(AtomicUsize::new(0));
+    let mut tasks = Vec::new();
+    for i in 0..24 {
+        let locks = managers[i % 3].clone();
+        let (inside, overlapped, entered) = (inside.clone(), overlapped.clone(), entered.clone());
+        tasks.push(tokio::spawn(async move {
+            for _ in 0..2 {
+                let guard = locks
+                    .acquire("table", Duration::from_secs(60))
+                    .await
+                    .unwrap();
+                if inside.fetch_add(1, Ordering::SeqCst) != 0 {
+                    overlapped.store(true, Ordering::SeqCst);
+                }
+                entered.fetch_add(1, Ordering::SeqCst);
+                assert!(guard.is_held());
+                assert_eq!(guard.key(), "table");
+                tokio::time::sleep(Duration::from_millis(3)).await;
+                inside.fetch_sub(1, Ordering::SeqCst);
+                drop(guard);
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    assert!(
+        !overlapped.load(Ordering::SeqCst),
+        "two holders were inside at once"
+    );
+    assert_eq!(entered.load(Ordering::SeqCst), 48);
+    // Every release deletes its node (in the background).
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !lock_nodes(connect, &root, "table").await.is_empty() {
+        assert!(Instant::now() < deadline, "lock nodes left behind");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn mutual_exclusion_across_three_sessions() {
+    let Some(zk) = server("FLOE_TEST_ZK") else {
+        return;
+    };
+    mutual_exclusion(&zk, "mutex").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn mutual_exclusion_on_a_three_member_ensemble() {
+    let Some(zk) = server("FLOE_TEST_ZK_ENSEMBLE") else {
+        return;
+    };
+    mutual_exclusion(&zk, "mutex-ensemble").await;
+}
+
+#[tokio::test]
+async fn timeout_answers_timeout_and_leaves_no_node() {
+    let Some(zk) = server("FLOE_TEST_ZK") else {
+        return;
+    };
+    let root = unique_root("timeout");
+    let (a, b) = (
+        manager(&zk, &root, SESSION).await,
+        manager(&zk, &root, SESSION).await,
+    );
+    let held = a.acquire("t", Duration::from_secs(5)).await.unwrap();
+    let started = Instant::now();
+    let err = b
+        .acquire("t", Duration::from_millis(400))
+        .await
+        .err()
+        .expect("the lock is held elsewhere");
+    let waited = started.elapsed();
+    assert!(
+        matches!(err, LockError::Timeout { ref key, .. } if key == "t"),
+        "{err:?}"
+    );
+    assert!(
+        waited >= Duration::from_millis(400) && waited < Duration::from_secs(3),
+        "{waited:?}"
+    );
+    // Only the holder's node is left, right when acquire returns.
+    assert_eq!(lock_nodes(&zk, &root, "t").await.len(), 1);
+    // Another key is independent, and the lock is free again after the holder lets go.
+    b.acquire("u", Duration::from_secs(2)).await.unwrap();
+    drop(held);
+    let again = b.acquire("t", Duration::from_secs(5)).await.unwrap();
+    assert!(again.is_held());
+}
+
+#[tokio::test]
+async fn closing_the_holders_session_frees_the_lock_and_fences_it() {
+    let Some(zk) = server("FLOE_TEST_ZK") else {
+        return;
+    };
+    let root = unique_root("close");
+    let (a, b) = (
+        manager(&zk, &root, SESSION).await,
+        manager(&zk, &root, SESSION).await,
+    );
+    let held = a.acquire("t", Duration::from_secs(5)).await.unwrap();
+    assert!(held.is_held());
+    let waiter = tokio::spawn(async move {
+        let guard = b.acquire("t", Duration::from_secs(30)).await;
+        (guard, Instant::now())
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!waiter.is_finished(), "the waiter got a held lock");
+
+    // The holder's session ends while its guard is still alive (not released).
+    let closed_at = Instant::now();
+    a.close();
+    assert!(!held.is_held(), "a guard of a closed session is not held");
+    let (guard, granted_at) = waiter.await.unwrap();
+    let guard = guard.expect("the waiter gets the lock once the holder's session ends");
+    assert!(guard.is_held());
+    assert!(
+        granted_at - closed_at < SESSION,
+        "{:?}",
+        granted_at - closed_at
+    );
+    assert!(matches!(
+        a.acquire("t", Duration::from_millis(100)).await.err(),
+        Some(LockError::Unavailable(_))
+    ));
+    drop(held); // a no-op: the session took its node with it
+    assert!(guard.is_held());
+}
+
+/// A TCP proxy to one ZooKeeper server that can cut every connection (a partition).
+struct Proxy {
+    addr: String,
+    cut: watch::Sender<bool>,
+}
+
+impl Proxy {
+    async fn start(upstream: String) -> Proxy {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let (cut, cut_rx) = watch::channel(false);
+        tokio::spawn(async move {
+            while let Ok((mut down, _)) = listener.accept().await {
+                if *cut_rx.borrow() {
+                    continue; // dropped at once: the server is unreachable
+                }
+                let mut cut_rx = cut_rx.clone();
+                let upstream = upstream.clone();
+                tokio::spawn(async move {
+                    let Ok(mut up) = TcpStream::connect(&upstream).await else {
+                        return;
+                    };
+                    tokio::select! {
+                        _ = copy_bidirectional(&mut down, &mut up) => {}
+                        _ = cut_rx.wait_for(|cut| *cut) => {}
+                    }
+                });
+            }
+        });
+        Proxy { addr, cut }
+    }
+
+    fn set_cut(&self, cut: bool) {
+        self.cut.send_replace(cut);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_session_fences_the_guard_and_expiry_frees_the_lock() {
+    let Some(zk) = server("FLOE_TEST_ZK") else {
+        return;
+    };
+    let root = unique_root("expiry");
+    let first_server = zk.split(',').next().unwrap().to_string();
+    let proxy = Proxy::start(first_server).await;
+    let short = Duration::from_secs(2);
+    let a = manager(&proxy.addr, &root, short).await;
+    let b = manager(&zk, &root, SESSION).await;
+    let held = a.acquire("t", Duration::from_secs(5)).await.unwrap();
+    assert!(held.is_held());
+    let waiter = tokio::spawn(async move {
+        let guard = b.acquire("t", Duration::from_secs(30)).await;
+        (guard, Instant::now())
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!waiter.is_finished());
+
+    // The holder is cut off: it must stop at once, and the server frees its lock when the
+    // session expires (no release ever reaches the server).
+    let cut_at = Instant::now();
+    proxy.set_cut(true);
+    eventually("the guard turns not held", Duration::from_secs(2), || {
+        !held.is_held()
+    })
+    .await;
+    let (guard, granted_at) = waiter.await.unwrap();
+    let guard = guard.expect("the waiter gets the lock after the holder's session expires");
+    let after = granted_at - cut_at;
+    println!("expiry freed the lock {after:?} after the cut");
+    assert!(
+        after >= a.session_timeout() / 2 && after < a.session_timeout() + Duration::from_secs(5),
+        "granted {after:?} after the cut, session timeout {:?}",
+        a.session_timeout()
+    );
+    assert!(guard.is_held());
+
+    // Healing the network does not give the old guard its lock back.
+    proxy.set_cut(false);
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert!(!held.is_held());
+    drop(held);
+}
+
+#[tokio::test]
+async fn a_waiter_follows_only_its_predecessor() {
+    let Some(zk) = server("FLOE_TEST_ZK") else {
+        return;
+    };
+    let root = unique_root("predecessor");
+    let (a, b, c) = (
+        manager(&zk, &root, SESSION).await,
+        manager(&zk, &root, SESSION).await,
+        manager(&zk, &root, SESSION).await,
+    );
+    let first = a.acquire("t", Duration::from_secs(5)).await.unwrap();
+    // Second in line: gives up while the first still holds the lock.
+    let second = tokio::spawn(async move { b.acquire("t", Duration::from_millis(1500)).await });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Third in line: watches the second's node.
+    let third = tokio::spawn(async move {
+        let guard = c.acquire("t", Duration::from_secs(30)).await;
+        (guard, Instant::now())
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(lock_nodes(&zk, &root, "t").await.len(), 3);
+
+    let err = second.await.unwrap().err().expect("the second times out");
+    assert!(matches!(err, LockError::Timeout { .. }), "{err:?}");
+    // The second's node is gone, which wakes the third: it must go back to waiting on the
+    // first instead of taking the lock.
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    assert!(
+        !third.is_finished(),
+        "the third took a lock the first still holds"
+    );
+    assert_eq!(lock_nodes(&zk, &root, "t").await.len(), 2);
+    assert!(first.is_held());
+
+    let released_at = Instant::now();
+    drop(first);
+    let (guard, granted_at) = third.await.unwrap();
+    let guard = guard.expect("the third gets the lock after the first releases");
+    assert!(guard.is_held());
+    assert!(granted_at - released_at < Duration::from_secs(2));
+}
+
+#[tokio::test]
+async fn connecting_to_nothing_is_unavailable() {
+    // A port nothing listens on (bound, then closed).
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let started = Instant::now();
+    let err = ZooKeeperLockManager::connect(
+        &format!("127.0.0.1:{port}"),
+        "/floe",
+        Duration::from_secs(2),
+    )
+    .await
+    .err()
+    .expect("no server there");
+    assert!(matches!(err, LockError::Unavailable(_)), "{err:?}");
+    assert!(started.elapsed() < Duration::from_secs(10));
+}

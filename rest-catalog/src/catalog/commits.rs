@@ -1,0 +1,332 @@
+//! The commit protocol: lock the tables, apply the commit rules to the current metadata,
+//! write each new metadata file under a name never used before, then move every pointer
+//! at once with a compare-and-swap. Who may delete what:
+//! - the pointer move certainly failed (requirement, concurrent move, missing table):
+//!   the new metadata files are deleted, the client gets 409 (or 404);
+//! - the outcome is unknown (the store could not say): the pointers are re-read to settle
+//!   it; whatever the answer, NOTHING is deleted, and unsettled commits answer
+//!   CommitStateUnknown (5xx).
+//!
+//! No commit path ever deletes a file that a pointer or a metadata log references.
+
+use std::collections::HashSet;
+use std::time::{Duration, Instant};
+
+use floe_locks::LockGuard;
+use iceberg::spec::TableMetadata;
+use iceberg::{TableIdent, TableRequirement, TableUpdate};
+use tracing::{info, warn};
+
+use super::tables::record;
+use super::{store_error, Catalog};
+use crate::commit::{apply_create, apply_to_existing, is_create, AppliedCommit, CommitRuleError};
+use crate::error::{CatalogError, Result};
+use crate::names::{display_table, validate_table};
+use crate::store::{PointerSwap, StoreError};
+
+/// One table's part of a commit: requirements to check and updates to apply.
+#[derive(Clone, Debug)]
+pub struct TableChange {
+    pub ident: TableIdent,
+    pub requirements: Vec<TableRequirement>,
+    pub updates: Vec<TableUpdate>,
+}
+
+/// A committed table: its current metadata file and metadata.
+#[derive(Clone, Debug)]
+pub struct CommitResult {
+    pub metadata_location: String,
+    pub metadata: TableMetadata,
+}
+
+/// A change checked and applied in memory, not yet written.
+struct PlannedChange {
+    ident: TableIdent,
+    /// The metadata file the change starts from (`None`: a create).
+    base_location: Option<String>,
+    metadata: TableMetadata,
+    /// Whether the metadata changed and needs a new file.
+    changed: bool,
+}
+
+/// How many times an unknown pointer move is re-read before giving up.
+const SETTLE_ATTEMPTS: u32 = 3;
+
+impl From<CommitRuleError> for CatalogError {
+    fn from(e: CommitRuleError) -> Self {
+        match e {
+            CommitRuleError::RequirementFailed(m) => CatalogError::CommitFailed(m),
+            CommitRuleError::InvalidUpdate(m) => CatalogError::BadRequest(m),
+        }
+    }
+}
+
+impl Catalog {
+    /// Commits changes to one table.
+    pub async fn commit_table(&self, change: TableChange) -> Result<CommitResult> {
+        let mut results = self.commit_tables(vec![change]).await?;
+        Ok(results.remove(0))
+    }
+
+    /// Commits changes to several tables: all of them or none.
+    pub async fn commit_tables(&self, changes: Vec<TableChange>) -> Result<Vec<CommitResult>> {
+        let started = Instant::now();
+        if changes.is_empty() {
+            return Err(CatalogError::BadRequest(
+                "a commit needs at least one table change".into(),
+            ));
+        }
+        let mut seen = HashSet::new();
+        for change in &changes {
+            validate_table(&change.ident)?;
+            if !seen.insert(change.ident.clone()) {
+                return Err(CatalogError::BadRequest(format!(
+                    "table {} appears twice in one commit",
+                    display_table(&change.ident)
+                )));
+            }
+        }
+        let idents: Vec<TableIdent> = changes.iter().map(|c| c.ident.clone()).collect();
+        let result = self.commit_locked(changes).await;
+        log_commit(&idents, &result, started.elapsed());
+        result
+    }
+
+    async fn commit_locked(&self, changes: Vec<TableChange>) -> Result<Vec<CommitResult>> {
+        let guards = self.lock_tables(&changes).await?;
+        let mut planned = Vec::with_capacity(changes.len());
+        for change in changes {
+            planned.push(self.plan_change(change).await?);
+        }
+        self.write_and_swap(&planned, &guards).await
+    }
+
+    /// Takes every table's lock, in a fixed order so two transactions cannot deadlock.
+    /// A table is locked by UUID (stable across renames); a table being created by name.
+    async fn lock_tables(&self, changes: &[TableChange]) -> Result<Vec<Box<dyn LockGuard>>> {
+        let mut keys = Vec::with_capacity(changes.len());
+        for change in changes {
+            let key =
+                match self
+                    .store
+                    .load_table(&change.ident)
+                    .await
+                    .map_err(store_error)?
+                {
+                    Some(r) => r.table_uuid.to_string(),
+                    None if is_create(&change.requirements) => {
+                        format!("create:{}", display_table(&change.ident))
+                    }
+                    None => {
+                        return Err(self.table_record(&change.ident).await.err().unwrap_or_else(
+                            || CatalogError::NoSuchTable(display_table(&change.ident)),
+                        ))
+                    }
+                };
+            keys.push(key);
+        }
+        keys.sort();
+        keys.dedup();
+        let mut guards = Vec::with_capacity(keys.len());
+        for key in keys {
+            guards.push(self.locks.acquire(&key, self.lock_timeout).await?);
+        }
+        Ok(guards)
+    }
+
+    /// Checks and applies one change against the table's current metadata (under lock).
+    async fn plan_change(&self, change: TableChange) -> Result<PlannedChange> {
+        let TableChange {
+            ident,
+            requirements,
+            updates,
+        } = change;
+        let current = self.store.load_table(&ident).await.map_err(store_error)?;
+        let Some(current) = current else {
+            if !is_create(&requirements) {
+                return Err(CatalogError::NoSuchTable(display_table(&ident)));
+            }
+            let default_location = self.warehouse.default_table_location(
+                &ident.namespace,
+                &ident.name,
+                uuid::Uuid::new_v4(),
+            );
+            let metadata = apply_create(&requirements, updates, &default_location)?;
+            self.load_namespace(&ident.namespace).await?;
+            self.check_table_locations(&ident, &metadata).await?;
+            return Ok(PlannedChange {
+                ident,
+                base_location: None,
+                metadata,
+                changed: true,
+            });
+        };
+        let base = self
+            .read_metadata(&current.metadata_location)
+            .await
+            .map_err(|e| CatalogError::Storage(format!("table {}: {e}", display_table(&ident))))?;
+        match apply_to_existing(&base, &current.metadata_location, &requirements, updates)? {
+            AppliedCommit::Unchanged => Ok(PlannedChange {
+                ident,
+                base_location: Some(current.metadata_location),
+                metadata: base,
+                changed: false,
+            }),
+            AppliedCommit::Changed(metadata) => {
+                if metadata.location() != base.location()
+                    || metadata.properties() != base.properties()
+                {
+                    self.check_table_locations(&ident, &metadata).await?;
+                }
+                Ok(PlannedChange {
+                    ident,
+                    base_location: Some(current.metadata_location),
+                    metadata: *metadata,
+                    changed: true,
+                })
+            }
+        }
+    }
+
+    /// Writes the new metadata files, then moves all pointers in one store operation.
+    async fn write_and_swap(
+        &self,
+        planned: &[PlannedChange],
+        guards: &[Box<dyn LockGuard>],
+    ) -> Result<Vec<CommitResult>> {
+        let mut written: Vec<String> = Vec::new();
+        let mut swaps = Vec::new();
+        let mut results = Vec::with_capacity(planned.len());
+        for p in planned {
+            let location = if p.changed {
+                match self
+                    .write_metadata(&p.metadata, p.base_location.as_deref())
+                    .await
+                {
+                    Ok(location) => {
+                        written.push(location.clone());
+                        swaps.push(PointerSwap {
+                            ident: p.ident.clone(),
+                            expected: p.base_location.clone(),
+                            new: record(&location, &p.metadata),
+                        });
+                        location
+                    }
+                    Err(e) => {
+                        self.delete_all(&written).await;
+                        return Err(e);
+                    }
+                }
+            } else {
+                p.base_location.clone().expect("unchanged tables exist")
+            };
+            results.push(CommitResult {
+                metadata_location: location,
+                metadata: p.metadata.clone(),
+            });
+        }
+        if swaps.is_empty() {
+            return Ok(results);
+        }
+        // Fencing: a lock lost before the move means another holder may be committing.
+        if let Some(lost) = guards.iter().find(|g| !g.is_held()) {
+            self.delete_all(&written).await;
+            return Err(CatalogError::CommitFailed(format!(
+                "lock on {} was lost before the commit; nothing was changed",
+                lost.key()
+            )));
+        }
+        match self.store.swap_pointers(&swaps).await {
+            Ok(()) => {
+                if let Some(lost) = guards.iter().find(|g| !g.is_held()) {
+                    warn!(
+                        lock = lost.key(),
+                        "lock lost after the pointer move; the compare-and-swap proved the commit"
+                    );
+                }
+                Ok(results)
+            }
+            Err(StoreError::OutcomeUnknown(why)) => {
+                self.settle_unknown(&swaps, why).await?;
+                Ok(results)
+            }
+            Err(e) => {
+                self.delete_all(&written).await;
+                Err(match e {
+                    StoreError::TableExists(t) => {
+                        CatalogError::CommitFailed(format!("table {t} was created concurrently"))
+                    }
+                    e => store_error(e),
+                })
+            }
+        }
+    }
+
+    /// Re-reads the pointers after a move with an unknown outcome. All moved: success.
+    /// None moved: failed (409), but the files are kept, since the unknown move might still
+    /// have been in flight. Anything else: CommitStateUnknown, and nothing is deleted.
+    async fn settle_unknown(&self, swaps: &[PointerSwap], why: String) -> Result<()> {
+        for attempt in 0..SETTLE_ATTEMPTS {
+            let mut moved = 0;
+            let mut unmoved = 0;
+            let mut unreadable = false;
+            for swap in swaps {
+                match self.store.load_table_fresh(&swap.ident).await {
+                    Ok(r) => {
+                        let at = r.map(|r| r.metadata_location);
+                        if at.as_deref() == Some(swap.new.metadata_location.as_str()) {
+                            moved += 1;
+                        } else if at == swap.expected {
+                            unmoved += 1;
+                        }
+                    }
+                    Err(_) => unreadable = true,
+                }
+            }
+            if !unreadable && moved == swaps.len() {
+                warn!(%why, "commit outcome was unknown; settled: committed");
+                return Ok(());
+            }
+            if !unreadable && unmoved == swaps.len() {
+                warn!(%why, "commit outcome was unknown; settled: not committed (files kept)");
+                return Err(CatalogError::CommitFailed(format!(
+                    "the store failed before the commit applied ({why}); nothing was changed"
+                )));
+            }
+            tokio::time::sleep(Duration::from_millis(100 << attempt)).await;
+        }
+        Err(CatalogError::CommitStateUnknown(format!(
+            "the pointer move failed ({why}) and its outcome could not be settled; \
+             no file was deleted"
+        )))
+    }
+
+    async fn delete_all(&self, locations: &[String]) {
+        for location in locations {
+            self.delete_quietly(location).await;
+        }
+    }
+}
+
+/// One log line per table of a commit, with its outcome.
+fn log_commit(idents: &[TableIdent], result: &Result<Vec<CommitResult>>, took: Duration) {
+    let ms = took.as_millis() as u64;
+    for (i, ident) in idents.iter().enumerate() {
+        let table = display_table(ident);
+        match result {
+            Ok(results) => {
+                let m = &results[i].metadata;
+                let snapshot_id = m.current_snapshot_id();
+                let sequence_number = m.last_sequence_number();
+                info!(%table, ?snapshot_id, sequence_number, outcome = "ok", duration_ms = ms, "commit")
+            }
+            Err(e @ CatalogError::CommitStateUnknown(_)) => {
+                warn!(%table, outcome = "unknown", duration_ms = ms, error = %e, "commit")
+            }
+            Err(e @ CatalogError::CommitFailed(_)) => {
+                info!(%table, outcome = "conflict", duration_ms = ms, error = %e, "commit")
+            }
+            Err(e) => info!(%table, outcome = "failed", duration_ms = ms, error = %e, "commit"),
+        }
+    }
+}

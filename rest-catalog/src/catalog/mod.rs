@@ -1,0 +1,141 @@
+//! The catalog service core: namespaces, tables and the commit protocol, over a
+//! `CatalogStore` (pointers), a `Warehouse` (files) and a `LockManager` (per-table commit
+//! locks). The HTTP layer is a thin shell over this type; the rules it applies are the pure
+//! functions in `commit`, `names` and `store`.
+
+mod commits;
+mod tables;
+
+pub use commits::{CommitResult, TableChange};
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use floe_locks::LockManager;
+use iceberg::NamespaceIdent;
+
+use crate::error::{CatalogError, Result};
+use crate::names::{display_namespace, validate_namespace};
+use crate::store::{CatalogStore, PageRequest, PropertyChanges, StoreError};
+use crate::warehouse::Warehouse;
+
+/// How long a commit waits for its table lock before answering 409.
+pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The catalog: one warehouse, its store and its locks.
+#[derive(Clone)]
+pub struct Catalog {
+    store: Arc<dyn CatalogStore>,
+    warehouse: Warehouse,
+    locks: Arc<dyn LockManager>,
+    lock_timeout: Duration,
+}
+
+impl Catalog {
+    pub fn new(
+        store: Arc<dyn CatalogStore>,
+        warehouse: Warehouse,
+        locks: Arc<dyn LockManager>,
+    ) -> Self {
+        Self {
+            store,
+            warehouse,
+            locks,
+            lock_timeout: DEFAULT_LOCK_TIMEOUT,
+        }
+    }
+
+    pub fn with_lock_timeout(mut self, timeout: Duration) -> Self {
+        self.lock_timeout = timeout;
+        self
+    }
+
+    pub fn warehouse(&self) -> &Warehouse {
+        &self.warehouse
+    }
+
+    pub async fn create_namespace(
+        &self,
+        ns: &NamespaceIdent,
+        properties: HashMap<String, String>,
+    ) -> Result<()> {
+        validate_namespace(ns)?;
+        self.store
+            .create_namespace(ns, properties)
+            .await
+            .map_err(|e| namespace_error(ns, e))
+    }
+
+    pub async fn load_namespace(&self, ns: &NamespaceIdent) -> Result<HashMap<String, String>> {
+        validate_namespace(ns)?;
+        self.store
+            .namespace_properties(ns)
+            .await
+            .map_err(|e| namespace_error(ns, e))?
+            .ok_or_else(|| CatalogError::NoSuchNamespace(display_namespace(ns)))
+    }
+
+    pub async fn list_namespaces(
+        &self,
+        parent: Option<&NamespaceIdent>,
+        page: &PageRequest,
+    ) -> Result<(Vec<NamespaceIdent>, Option<String>)> {
+        if let Some(p) = parent {
+            validate_namespace(p)?;
+        }
+        self.store
+            .list_namespaces(parent, page)
+            .await
+            .map_err(store_error)
+    }
+
+    pub async fn update_namespace_properties(
+        &self,
+        ns: &NamespaceIdent,
+        updates: HashMap<String, String>,
+        removals: Vec<String>,
+    ) -> Result<PropertyChanges> {
+        validate_namespace(ns)?;
+        if let Some(key) = removals.iter().find(|k| updates.contains_key(*k)) {
+            return Err(CatalogError::Unprocessable(format!(
+                "property {key:?} is both updated and removed"
+            )));
+        }
+        self.store
+            .update_namespace_properties(ns, updates, removals)
+            .await
+            .map_err(|e| namespace_error(ns, e))
+    }
+
+    pub async fn drop_namespace(&self, ns: &NamespaceIdent) -> Result<()> {
+        validate_namespace(ns)?;
+        self.store
+            .drop_namespace(ns)
+            .await
+            .map_err(|e| namespace_error(ns, e))
+    }
+}
+
+fn namespace_error(ns: &NamespaceIdent, e: StoreError) -> CatalogError {
+    match e {
+        StoreError::NamespaceExists => CatalogError::NamespaceAlreadyExists(display_namespace(ns)),
+        StoreError::NamespaceNotEmpty => CatalogError::NamespaceNotEmpty(display_namespace(ns)),
+        e => store_error(e),
+    }
+}
+
+/// Maps a store error outside a commit's pointer move.
+pub(crate) fn store_error(e: StoreError) -> CatalogError {
+    match e {
+        StoreError::NoSuchNamespace(ns) => CatalogError::NoSuchNamespace(ns),
+        StoreError::NoSuchTable(t) => CatalogError::NoSuchTable(t),
+        StoreError::TableExists(t) => CatalogError::TableAlreadyExists(t),
+        StoreError::NamespaceExists => CatalogError::NamespaceAlreadyExists(e.to_string()),
+        StoreError::NamespaceNotEmpty => CatalogError::NamespaceNotEmpty(e.to_string()),
+        StoreError::BadPageToken(_) => CatalogError::BadRequest(e.to_string()),
+        StoreError::PointerMoved { .. } => CatalogError::CommitFailed(e.to_string()),
+        StoreError::Failed(m) => CatalogError::Storage(m),
+        StoreError::OutcomeUnknown(m) => CatalogError::CommitStateUnknown(m),
+    }
+}

@@ -1,0 +1,314 @@
+//! Table operations other than commits: create (direct or staged), load, list, drop
+//! (with purge), rename and register.
+
+use std::collections::HashMap;
+
+use bytes::Bytes;
+use iceberg::spec::{
+    FormatVersion, SortOrder, TableMetadata, TableMetadataBuilder, UnboundPartitionSpec,
+};
+use iceberg::{NamespaceIdent, TableIdent};
+use iceberg_catalog_rest::{CreateTableRequest, LoadTableResult, RegisterTableRequest};
+use tracing::{info, warn};
+use uuid::Uuid;
+
+use super::{store_error, Catalog};
+use crate::commit::{iceberg_message, next_metadata_file_name};
+use crate::error::{CatalogError, Result};
+use crate::names::{display_table, validate_namespace, validate_table};
+use crate::store::{PageRequest, PointerSwap, StoreError, TableRecord};
+use crate::warehouse::{canonical_location, locations_overlap};
+
+/// The table property that sets the format version of a new table (removed from the
+/// stored properties, as Java does).
+const FORMAT_VERSION_PROPERTY: &str = "format-version";
+/// Where metadata files go when set; otherwise `<location>/metadata`.
+pub(crate) const METADATA_PATH_PROPERTY: &str = "write.metadata.path";
+/// Table properties that name storage locations; each must stay inside the warehouse.
+pub(crate) const LOCATION_PROPERTIES: &[&str] = &[
+    METADATA_PATH_PROPERTY,
+    "write.data.path",
+    "write.object-storage.path",
+    "write.folder-storage.path",
+];
+
+impl Catalog {
+    /// Creates a table, or with `stage-create` only returns the metadata it would have
+    /// (nothing is written; a later commit with `assert-create` creates it).
+    pub async fn create_table(
+        &self,
+        ns: &NamespaceIdent,
+        request: CreateTableRequest,
+    ) -> Result<LoadTableResult> {
+        let ident = TableIdent::new(ns.clone(), request.name.clone());
+        validate_table(&ident)?;
+        self.load_namespace(ns).await?;
+        if self
+            .store
+            .load_table(&ident)
+            .await
+            .map_err(store_error)?
+            .is_some()
+        {
+            return Err(CatalogError::TableAlreadyExists(display_table(&ident)));
+        }
+        let metadata = self.new_table_metadata(&ident, request.clone())?;
+        self.check_table_locations(&ident, &metadata).await?;
+        if request.stage_create == Some(true) {
+            self.warehouse.prepare_metadata_dir(metadata.location())?;
+            return Ok(load_result(None, metadata));
+        }
+        let metadata_location = self.write_metadata(&metadata, None).await?;
+        let swap = PointerSwap {
+            ident: ident.clone(),
+            expected: None,
+            new: record(&metadata_location, &metadata),
+        };
+        if let Err(e) = self.store.swap_pointers(&[swap]).await {
+            return Err(self.settle_failed_create(&metadata_location, e).await);
+        }
+        info!(table = %display_table(&ident), %metadata_location, "table created");
+        Ok(load_result(Some(metadata_location), metadata))
+    }
+
+    /// Builds the first metadata of a table from a create request.
+    fn new_table_metadata(
+        &self,
+        ident: &TableIdent,
+        request: CreateTableRequest,
+    ) -> Result<TableMetadata> {
+        let mut properties = request.properties;
+        let format_version = match properties.remove(FORMAT_VERSION_PROPERTY) {
+            None => FormatVersion::V2,
+            Some(v) => parse_format_version(&v)?,
+        };
+        let uuid = Uuid::now_v7();
+        let location = match &request.location {
+            Some(l) => self.warehouse.normalize(l)?,
+            None => self
+                .warehouse
+                .default_table_location(&ident.namespace, &ident.name, uuid),
+        };
+        let spec = request
+            .partition_spec
+            .unwrap_or_else(|| UnboundPartitionSpec::builder().build());
+        let order = request
+            .write_order
+            .unwrap_or_else(SortOrder::unsorted_order);
+        TableMetadataBuilder::new(
+            request.schema,
+            spec,
+            order,
+            location,
+            format_version,
+            properties,
+        )
+        .and_then(|b| b.assign_uuid(uuid).build())
+        .map(|r| r.metadata)
+        .map_err(|e| CatalogError::BadRequest(format!("invalid table: {}", iceberg_message(&e))))
+    }
+
+    /// Refuses metadata whose location or location properties leave the warehouse, or whose
+    /// location overlaps another table's (a purge of one would delete the other's files).
+    pub(crate) async fn check_table_locations(
+        &self,
+        ident: &TableIdent,
+        metadata: &TableMetadata,
+    ) -> Result<()> {
+        let location = self.warehouse.normalize(metadata.location())?;
+        for key in LOCATION_PROPERTIES {
+            if let Some(value) = metadata.properties().get(*key) {
+                self.warehouse
+                    .normalize(value)
+                    .map_err(|e| CatalogError::BadRequest(format!("table property {key}: {e}")))?;
+            }
+        }
+        let others = self.store.table_locations().await.map_err(store_error)?;
+        if let Some((other, _)) = others
+            .iter()
+            .find(|(other, loc)| other != ident && locations_overlap(loc, &location))
+        {
+            return Err(CatalogError::BadRequest(format!(
+                "location {location:?} overlaps the location of table {}",
+                display_table(other)
+            )));
+        }
+        Ok(())
+    }
+
+    /// Writes a new metadata file next to `previous` (or as version 0) and returns its
+    /// location. The name is new, so no existing file is ever replaced.
+    pub(crate) async fn write_metadata(
+        &self,
+        metadata: &TableMetadata,
+        previous: Option<&str>,
+    ) -> Result<String> {
+        let dir = match metadata.properties().get(METADATA_PATH_PROPERTY) {
+            Some(path) => self.warehouse.normalize(path)?,
+            None => format!(
+                "{}/metadata",
+                self.warehouse.normalize(metadata.location())?
+            ),
+        };
+        let location = format!("{dir}/{}", next_metadata_file_name(previous));
+        let json = serde_json::to_vec(metadata)
+            .map_err(|e| CatalogError::Storage(format!("cannot serialize metadata: {e}")))?;
+        self.warehouse.put_new(&location, Bytes::from(json)).await?;
+        Ok(location)
+    }
+
+    /// Reads and parses a metadata file inside the warehouse.
+    pub(crate) async fn read_metadata(&self, location: &str) -> Result<TableMetadata> {
+        let bytes = self.warehouse.read(location).await?;
+        serde_json::from_slice(&bytes).map_err(|e| {
+            CatalogError::BadRequest(format!("{location} is not valid table metadata: {e}"))
+        })
+    }
+
+    /// A create's pointer move failed: the pointer was certainly not set unless the
+    /// outcome is unknown, in which case the file is kept.
+    async fn settle_failed_create(&self, metadata_location: &str, e: StoreError) -> CatalogError {
+        if !matches!(e, StoreError::OutcomeUnknown(_)) {
+            self.delete_quietly(metadata_location).await;
+        }
+        store_error(e)
+    }
+
+    pub(crate) async fn delete_quietly(&self, location: &str) {
+        if let Err(e) = self.warehouse.delete(location).await {
+            warn!(%location, error = %e, "could not delete an unreferenced metadata file");
+        }
+    }
+
+    pub async fn load_table(&self, ident: &TableIdent) -> Result<LoadTableResult> {
+        validate_table(ident)?;
+        let record = self.table_record(ident).await?;
+        let metadata = self
+            .read_metadata(&record.metadata_location)
+            .await
+            .map_err(|e| CatalogError::Storage(format!("table {}: {e}", display_table(ident))))?;
+        Ok(load_result(Some(record.metadata_location), metadata))
+    }
+
+    pub(crate) async fn table_record(&self, ident: &TableIdent) -> Result<TableRecord> {
+        match self.store.load_table(ident).await.map_err(store_error)? {
+            Some(r) => Ok(r),
+            None => {
+                self.load_namespace(&ident.namespace).await?;
+                Err(CatalogError::NoSuchTable(display_table(ident)))
+            }
+        }
+    }
+
+    pub async fn table_exists(&self, ident: &TableIdent) -> Result<bool> {
+        validate_table(ident)?;
+        Ok(self
+            .store
+            .load_table(ident)
+            .await
+            .map_err(store_error)?
+            .is_some())
+    }
+
+    pub async fn list_tables(
+        &self,
+        ns: &NamespaceIdent,
+        page: &PageRequest,
+    ) -> Result<(Vec<TableIdent>, Option<String>)> {
+        validate_namespace(ns)?;
+        let (names, next) = self
+            .store
+            .list_tables(ns, page)
+            .await
+            .map_err(store_error)?;
+        let idents = names
+            .into_iter()
+            .map(|n| TableIdent::new(ns.clone(), n))
+            .collect();
+        Ok((idents, next))
+    }
+
+    /// Drops a table. With `purge`, deletes every file under its location too.
+    pub async fn drop_table(&self, ident: &TableIdent, purge: bool) -> Result<()> {
+        validate_table(ident)?;
+        let record = self.table_record(ident).await?;
+        let _lock = self
+            .locks
+            .acquire(&record.table_uuid.to_string(), self.lock_timeout)
+            .await?;
+        let dropped = self.store.drop_table(ident).await.map_err(store_error)?;
+        info!(table = %display_table(ident), purge, "table dropped");
+        if purge {
+            let deleted = self.warehouse.delete_prefix(&dropped.location).await?;
+            info!(table = %display_table(ident), files = deleted, "table purged");
+        }
+        Ok(())
+    }
+
+    pub async fn rename_table(&self, from: &TableIdent, to: &TableIdent) -> Result<()> {
+        validate_table(from)?;
+        validate_table(to)?;
+        let record = self.table_record(from).await?;
+        let _lock = self
+            .locks
+            .acquire(&record.table_uuid.to_string(), self.lock_timeout)
+            .await?;
+        self.store
+            .rename_table(from, to)
+            .await
+            .map_err(store_error)?;
+        info!(from = %display_table(from), to = %display_table(to), "table renamed");
+        Ok(())
+    }
+
+    /// Registers a table at an existing metadata file inside the warehouse.
+    pub async fn register_table(
+        &self,
+        ns: &NamespaceIdent,
+        request: RegisterTableRequest,
+    ) -> Result<LoadTableResult> {
+        let ident = TableIdent::new(ns.clone(), request.name.clone());
+        validate_table(&ident)?;
+        self.load_namespace(ns).await?;
+        let metadata_location = self.warehouse.normalize(&request.metadata_location)?;
+        let metadata = self.read_metadata(&metadata_location).await?;
+        self.check_table_locations(&ident, &metadata).await?;
+        let overwrite = request.overwrite.unwrap_or(false);
+        self.store
+            .register_table(&ident, record(&metadata_location, &metadata), overwrite)
+            .await
+            .map_err(store_error)?;
+        info!(table = %display_table(&ident), %metadata_location, "table registered");
+        Ok(load_result(Some(metadata_location), metadata))
+    }
+}
+
+pub(crate) fn record(metadata_location: &str, metadata: &TableMetadata) -> TableRecord {
+    TableRecord {
+        metadata_location: metadata_location.to_string(),
+        table_uuid: metadata.uuid(),
+        location: canonical_location(metadata.location()),
+    }
+}
+
+pub(crate) fn load_result(
+    metadata_location: Option<String>,
+    metadata: TableMetadata,
+) -> LoadTableResult {
+    LoadTableResult {
+        metadata_location,
+        metadata,
+        config: HashMap::new(),
+        storage_credentials: None,
+    }
+}
+
+fn parse_format_version(value: &str) -> Result<FormatVersion> {
+    let n: u8 = value.parse().map_err(|_| {
+        CatalogError::BadRequest(format!(
+            "invalid format-version {value:?}: expected 1, 2 or 3"
+        ))
+    })?;
+    serde_json::from_value(serde_json::json!(n))
+        .map_err(|_| CatalogError::BadRequest(format!("unsupported format-version {n}")))
+}

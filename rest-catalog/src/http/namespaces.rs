@@ -1,0 +1,92 @@
+//! Namespace endpoints.
+
+use std::collections::HashMap;
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::Json;
+use iceberg_catalog_rest::{
+    CreateNamespaceRequest, ListNamespaceResponse, NamespaceResponse,
+    UpdateNamespacePropertiesRequest, UpdateNamespacePropertiesResponse,
+};
+
+use super::body::{page_request, JsonBody};
+use crate::catalog::Catalog;
+use crate::error::Result;
+use crate::names::{parse_namespace, validate_namespace};
+
+pub async fn list(
+    State(catalog): State<Catalog>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Result<Json<ListNamespaceResponse>> {
+    let page = page_request(&query)?;
+    let parent = match query.get("parent") {
+        Some(p) if !p.is_empty() => Some(parse_namespace(p)?),
+        _ => None,
+    };
+    let (namespaces, next_page_token) = catalog.list_namespaces(parent.as_ref(), &page).await?;
+    Ok(Json(ListNamespaceResponse {
+        namespaces,
+        next_page_token,
+    }))
+}
+
+pub async fn create(
+    State(catalog): State<Catalog>,
+    JsonBody(request): JsonBody<CreateNamespaceRequest>,
+) -> Result<Json<NamespaceResponse>> {
+    validate_namespace(&request.namespace)?;
+    catalog
+        .create_namespace(&request.namespace, request.properties.clone())
+        .await?;
+    Ok(Json(NamespaceResponse {
+        namespace: request.namespace,
+        properties: request.properties,
+    }))
+}
+
+pub async fn load(
+    State(catalog): State<Catalog>,
+    Path(namespace): Path<String>,
+) -> Result<Json<NamespaceResponse>> {
+    let ns = parse_namespace(&namespace)?;
+    let properties = catalog.load_namespace(&ns).await?;
+    Ok(Json(NamespaceResponse {
+        namespace: ns,
+        properties,
+    }))
+}
+
+pub async fn exists(
+    State(catalog): State<Catalog>,
+    Path(namespace): Path<String>,
+) -> Result<StatusCode> {
+    let ns = parse_namespace(&namespace)?;
+    catalog.load_namespace(&ns).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn drop(
+    State(catalog): State<Catalog>,
+    Path(namespace): Path<String>,
+) -> Result<StatusCode> {
+    let ns = parse_namespace(&namespace)?;
+    catalog.drop_namespace(&ns).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn update_properties(
+    State(catalog): State<Catalog>,
+    Path(namespace): Path<String>,
+    JsonBody(request): JsonBody<UpdateNamespacePropertiesRequest>,
+) -> Result<Json<UpdateNamespacePropertiesResponse>> {
+    let ns = parse_namespace(&namespace)?;
+    let changes = catalog
+        .update_namespace_properties(&ns, request.updates, request.removals.unwrap_or_default())
+        .await?;
+    Ok(Json(UpdateNamespacePropertiesResponse {
+        updated: changes.updated,
+        removed: changes.removed,
+        missing: Some(changes.missing),
+    }))
+}

@@ -1,0 +1,213 @@
+//! Table endpoints: list, create, load, exists, commit, drop, register, rename, metrics
+//! and multi-table transactions.
+
+use std::collections::{HashMap, HashSet};
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::Json;
+use iceberg::TableIdent;
+use iceberg_catalog_rest::{
+    CommitTableRequest, CommitTableResponse, CreateTableRequest, ListTablesResponse,
+    LoadTableResult, RegisterTableRequest, RenameTableRequest,
+};
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::body::{bool_param, page_request, JsonBody};
+use super::MAX_UPDATES_PER_COMMIT;
+use crate::catalog::{Catalog, TableChange};
+use crate::error::{CatalogError, Result};
+use crate::names::{display_table, parse_namespace, validate_table_name};
+
+fn table_ident(namespace: &str, table: &str) -> Result<TableIdent> {
+    let ns = parse_namespace(namespace)?;
+    validate_table_name(table)?;
+    Ok(TableIdent::new(ns, table.to_string()))
+}
+
+pub async fn list(
+    State(catalog): State<Catalog>,
+    Path(namespace): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Result<Json<ListTablesResponse>> {
+    let ns = parse_namespace(&namespace)?;
+    let (identifiers, next_page_token) = catalog.list_tables(&ns, &page_request(&query)?).await?;
+    Ok(Json(ListTablesResponse {
+        identifiers,
+        next_page_token,
+    }))
+}
+
+pub async fn create(
+    State(catalog): State<Catalog>,
+    Path(namespace): Path<String>,
+    JsonBody(request): JsonBody<CreateTableRequest>,
+) -> Result<Json<LoadTableResult>> {
+    let ns = parse_namespace(&namespace)?;
+    Ok(Json(catalog.create_table(&ns, request).await?))
+}
+
+/// `snapshots=all` (default) or `refs`: only snapshots that a branch or tag points at.
+pub async fn load(
+    State(catalog): State<Catalog>,
+    Path((namespace, table)): Path<(String, String)>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Result<Json<Value>> {
+    let ident = table_ident(&namespace, &table)?;
+    let only_refs = match query.get("snapshots").map(String::as_str) {
+        None | Some("all") => false,
+        Some("refs") => true,
+        Some(other) => {
+            return Err(CatalogError::BadRequest(format!(
+                "invalid snapshots {other:?}: expected all or refs"
+            )))
+        }
+    };
+    let result = catalog.load_table(&ident).await?;
+    let mut body = serde_json::to_value(&result)
+        .map_err(|e| CatalogError::Storage(format!("cannot serialize metadata: {e}")))?;
+    if only_refs {
+        let referenced: HashSet<i64> = body
+            .pointer("/metadata/refs")
+            .and_then(Value::as_object)
+            .map(|refs| {
+                refs.values()
+                    .filter_map(|r| r.get("snapshot-id").and_then(Value::as_i64))
+                    .collect()
+            })
+            .unwrap_or_default();
+        if let Some(Value::Array(snapshots)) = body.pointer_mut("/metadata/snapshots") {
+            snapshots.retain(|s| {
+                s.get("snapshot-id")
+                    .and_then(Value::as_i64)
+                    .is_some_and(|id| referenced.contains(&id))
+            });
+        }
+    }
+    Ok(Json(body))
+}
+
+pub async fn exists(
+    State(catalog): State<Catalog>,
+    Path((namespace, table)): Path<(String, String)>,
+) -> Result<StatusCode> {
+    let ident = table_ident(&namespace, &table)?;
+    if catalog.table_exists(&ident).await? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(CatalogError::NoSuchTable(display_table(&ident)))
+    }
+}
+
+fn table_change(ident: TableIdent, request: CommitTableRequest) -> Result<TableChange> {
+    if let Some(named) = &request.identifier {
+        if named != &ident {
+            return Err(CatalogError::BadRequest(format!(
+                "the body names table {} but the path names {}",
+                display_table(named),
+                display_table(&ident)
+            )));
+        }
+    }
+    if request.updates.len() + request.requirements.len() > MAX_UPDATES_PER_COMMIT {
+        return Err(CatalogError::BadRequest(format!(
+            "a commit may carry at most {MAX_UPDATES_PER_COMMIT} updates and requirements"
+        )));
+    }
+    Ok(TableChange {
+        ident,
+        requirements: request.requirements,
+        updates: request.updates,
+    })
+}
+
+pub async fn commit(
+    State(catalog): State<Catalog>,
+    Path((namespace, table)): Path<(String, String)>,
+    JsonBody(request): JsonBody<CommitTableRequest>,
+) -> Result<Json<CommitTableResponse>> {
+    let change = table_change(table_ident(&namespace, &table)?, request)?;
+    let committed = catalog.commit_table(change).await?;
+    Ok(Json(CommitTableResponse {
+        metadata_location: committed.metadata_location,
+        metadata: committed.metadata,
+    }))
+}
+
+pub async fn drop(
+    State(catalog): State<Catalog>,
+    Path((namespace, table)): Path<(String, String)>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Result<StatusCode> {
+    let ident = table_ident(&namespace, &table)?;
+    let purge = bool_param(&query, "purgeRequested", false)?;
+    catalog.drop_table(&ident, purge).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn register(
+    State(catalog): State<Catalog>,
+    Path(namespace): Path<String>,
+    JsonBody(request): JsonBody<RegisterTableRequest>,
+) -> Result<Json<LoadTableResult>> {
+    let ns = parse_namespace(&namespace)?;
+    Ok(Json(catalog.register_table(&ns, request).await?))
+}
+
+pub async fn rename(
+    State(catalog): State<Catalog>,
+    JsonBody(request): JsonBody<RenameTableRequest>,
+) -> Result<StatusCode> {
+    catalog
+        .rename_table(&request.source, &request.destination)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Metrics reports are accepted (and checked to name an existing table), not stored.
+pub async fn report_metrics(
+    State(catalog): State<Catalog>,
+    Path((namespace, table)): Path<(String, String)>,
+    JsonBody(report): JsonBody<Value>,
+) -> Result<StatusCode> {
+    let ident = table_ident(&namespace, &table)?;
+    if !report.is_object() {
+        return Err(CatalogError::BadRequest(
+            "a metrics report is a JSON object".into(),
+        ));
+    }
+    if !catalog.table_exists(&ident).await? {
+        return Err(CatalogError::NoSuchTable(display_table(&ident)));
+    }
+    tracing::debug!(table = %display_table(&ident), "metrics report received");
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize)]
+pub struct CommitTransactionRequest {
+    #[serde(rename = "table-changes")]
+    table_changes: Vec<CommitTableRequest>,
+}
+
+pub async fn commit_transaction(
+    State(catalog): State<Catalog>,
+    JsonBody(request): JsonBody<CommitTransactionRequest>,
+) -> Result<StatusCode> {
+    let mut changes = Vec::with_capacity(request.table_changes.len());
+    for change in request.table_changes {
+        let ident = change.identifier.clone().ok_or_else(|| {
+            CatalogError::BadRequest(
+                "every table change of a transaction needs an identifier".into(),
+            )
+        })?;
+        changes.push(table_change(ident, change)?);
+    }
+    if changes.len() > MAX_UPDATES_PER_COMMIT {
+        return Err(CatalogError::BadRequest(format!(
+            "a transaction may change at most {MAX_UPDATES_PER_COMMIT} tables"
+        )));
+    }
+    catalog.commit_tables(changes).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

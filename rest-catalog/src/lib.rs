@@ -1,0 +1,13 @@
+//! Floe's Iceberg REST catalog: the catalog core (namespaces, tables, the commit protocol
+//! over a pluggable store, warehouse and lock manager) and the axum HTTP layer over it.
+
+pub mod catalog;
+pub mod commit;
+pub mod error;
+pub mod http;
+pub mod names;
+pub mod store;
+pub mod warehouse;
+
+pub use catalog::Catalog;
+pub use error::CatalogError;

@@ -1,0 +1,265 @@
+//! The catalog store: namespaces and table pointers (which metadata file is current).
+//! `CatalogStore` is what the catalog needs from any backend; `EmbeddedStore` (redb) is
+//! the default. The rules shared by every backend (property updates, pagination) are pure
+//! functions here.
+
+mod embedded;
+mod zookeeper;
+
+pub use embedded::EmbeddedStore;
+pub use zookeeper::ZooKeeperStore;
+
+use std::collections::{BTreeMap, HashMap};
+
+use async_trait::async_trait;
+use base64::Engine;
+use iceberg::{NamespaceIdent, TableIdent};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// A table's entry in the store: its pointer and what the catalog checks without
+/// reading metadata.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TableRecord {
+    pub metadata_location: String,
+    pub table_uuid: Uuid,
+    /// The table's location, kept to refuse tables that overlap each other.
+    pub location: String,
+}
+
+/// One pointer move of a commit: `expected` is the metadata location the commit started
+/// from (`None`: the table must not exist yet).
+#[derive(Clone, Debug)]
+pub struct PointerSwap {
+    pub ident: TableIdent,
+    pub expected: Option<String>,
+    pub new: TableRecord,
+}
+
+/// What a store operation can fail with.
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum StoreError {
+    #[error("namespace already exists")]
+    NamespaceExists,
+    #[error("namespace does not exist: {0}")]
+    NoSuchNamespace(String),
+    #[error("namespace has tables or child namespaces")]
+    NamespaceNotEmpty,
+    #[error("table already exists: {0}")]
+    TableExists(String),
+    #[error("table does not exist: {0}")]
+    NoSuchTable(String),
+    /// A pointer is not where the commit expected it: nothing was changed.
+    #[error("table {table} changed concurrently: expected {expected:?}, found {found:?}")]
+    PointerMoved {
+        table: String,
+        expected: Option<String>,
+        found: Option<String>,
+    },
+    #[error("invalid page token {0:?}")]
+    BadPageToken(String),
+    /// The store failed and nothing was changed.
+    #[error("store failed: {0}")]
+    Failed(String),
+    /// The store failed in a way that leaves unknown whether the change was applied.
+    #[error("store outcome unknown: {0}")]
+    OutcomeUnknown(String),
+}
+
+/// A page request: return at most `size` items after `token`.
+#[derive(Clone, Debug, Default)]
+pub struct PageRequest {
+    pub token: Option<String>,
+    pub size: Option<usize>,
+}
+
+/// The result of `update_namespace_properties`, as the REST spec returns it.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct PropertyChanges {
+    pub updated: Vec<String>,
+    pub removed: Vec<String>,
+    pub missing: Vec<String>,
+}
+
+#[async_trait]
+pub trait CatalogStore: Send + Sync + 'static {
+    /// Creates a namespace; its parent must exist.
+    async fn create_namespace(
+        &self,
+        ns: &NamespaceIdent,
+        properties: HashMap<String, String>,
+    ) -> Result<(), StoreError>;
+    async fn namespace_properties(
+        &self,
+        ns: &NamespaceIdent,
+    ) -> Result<Option<HashMap<String, String>>, StoreError>;
+    /// Direct children of `parent` (top-level namespaces without one), sorted.
+    async fn list_namespaces(
+        &self,
+        parent: Option<&NamespaceIdent>,
+        page: &PageRequest,
+    ) -> Result<(Vec<NamespaceIdent>, Option<String>), StoreError>;
+    async fn update_namespace_properties(
+        &self,
+        ns: &NamespaceIdent,
+        updates: HashMap<String, String>,
+        removals: Vec<String>,
+    ) -> Result<PropertyChanges, StoreError>;
+    /// Drops an empty namespace.
+    async fn drop_namespace(&self, ns: &NamespaceIdent) -> Result<(), StoreError>;
+
+    async fn load_table(&self, ident: &TableIdent) -> Result<Option<TableRecord>, StoreError>;
+    /// Like `load_table`, but sees every write the store has applied, including one whose
+    /// answer was lost: what a commit with an unknown outcome reads to settle it.
+    async fn load_table_fresh(
+        &self,
+        ident: &TableIdent,
+    ) -> Result<Option<TableRecord>, StoreError> {
+        self.load_table(ident).await
+    }
+    /// Table names in a namespace, sorted.
+    async fn list_tables(
+        &self,
+        ns: &NamespaceIdent,
+        page: &PageRequest,
+    ) -> Result<(Vec<String>, Option<String>), StoreError>;
+    /// Every table's location, to check a new location does not overlap another table.
+    async fn table_locations(&self) -> Result<Vec<(TableIdent, String)>, StoreError>;
+    /// Moves every pointer or none: each must still be at its `expected` location.
+    async fn swap_pointers(&self, swaps: &[PointerSwap]) -> Result<(), StoreError>;
+    /// Registers a table at an existing metadata file; with `overwrite`, replaces an
+    /// existing entry.
+    async fn register_table(
+        &self,
+        ident: &TableIdent,
+        record: TableRecord,
+        overwrite: bool,
+    ) -> Result<(), StoreError>;
+    /// Removes a table's entry and returns it.
+    async fn drop_table(&self, ident: &TableIdent) -> Result<TableRecord, StoreError>;
+    async fn rename_table(&self, from: &TableIdent, to: &TableIdent) -> Result<(), StoreError>;
+}
+
+/// Applies a properties update: removals first, then updates. A key both removed and
+/// updated counts as updated, and missing removals are reported, as the spec says.
+pub fn apply_property_changes(
+    properties: &mut HashMap<String, String>,
+    updates: HashMap<String, String>,
+    removals: Vec<String>,
+) -> PropertyChanges {
+    let mut changes = PropertyChanges::default();
+    for key in removals {
+        if updates.contains_key(&key) {
+            continue;
+        }
+        if properties.remove(&key).is_some() {
+            changes.removed.push(key);
+        } else {
+            changes.missing.push(key);
+        }
+    }
+    for (key, value) in updates {
+        properties.insert(key.clone(), value);
+        changes.updated.push(key);
+    }
+    changes.updated.sort();
+    changes.removed.sort();
+    changes.missing.sort();
+    changes
+}
+
+/// Cuts one page out of sorted `(key, item)` pairs. The token is the last key of the
+/// previous page (base64url), so a page stays correct when items are added or removed
+/// between requests.
+pub fn paginate<T>(
+    items: BTreeMap<String, T>,
+    page: &PageRequest,
+) -> Result<(Vec<T>, Option<String>), StoreError> {
+    let after = match &page.token {
+        None => None,
+        Some(t) if t.is_empty() => None,
+        Some(token) => Some(
+            base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(token)
+                .ok()
+                .and_then(|b| String::from_utf8(b).ok())
+                .ok_or_else(|| StoreError::BadPageToken(token.clone()))?,
+        ),
+    };
+    let mut rest = items
+        .into_iter()
+        .filter(|(k, _)| after.as_ref().is_none_or(|a| k > a))
+        .peekable();
+    let size = page.size.unwrap_or(usize::MAX);
+    let mut out = Vec::new();
+    let mut last_key = None;
+    while out.len() < size {
+        match rest.next() {
+            Some((k, v)) => {
+                last_key = Some(k);
+                out.push(v);
+            }
+            None => break,
+        }
+    }
+    let next = match (rest.peek(), last_key) {
+        (Some(_), Some(k)) => Some(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(k)),
+        _ => None,
+    };
+    Ok((out, next))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn props(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn property_changes_report_updated_removed_missing() {
+        let mut p = props(&[("a", "1"), ("b", "2")]);
+        let changes = apply_property_changes(
+            &mut p,
+            props(&[("c", "3"), ("b", "20")]),
+            vec!["a".into(), "zz".into(), "b".into()],
+        );
+        assert_eq!(changes.updated, vec!["b", "c"]);
+        assert_eq!(changes.removed, vec!["a"]);
+        assert_eq!(changes.missing, vec!["zz"]);
+        assert_eq!(p, props(&[("b", "20"), ("c", "3")]));
+    }
+
+    #[test]
+    fn pages_cover_every_item_once() {
+        let items: BTreeMap<String, u32> = (0..7).map(|i| (format!("k{i}"), i)).collect();
+        let mut seen = Vec::new();
+        let mut page = PageRequest {
+            token: None,
+            size: Some(3),
+        };
+        let mut pages = 0;
+        loop {
+            let (got, next) = paginate(items.clone(), &page).unwrap();
+            pages += 1;
+            seen.extend(got);
+            match next {
+                Some(t) => page.token = Some(t),
+                None => break,
+            }
+        }
+        assert_eq!(seen, (0..7).collect::<Vec<_>>());
+        assert_eq!(pages, 3);
+        let (all, next) = paginate(items, &PageRequest::default()).unwrap();
+        assert_eq!((all.len(), next), (7, None));
+        let bad = PageRequest {
+            token: Some("%%%".into()),
+            size: None,
+        };
+        assert!(paginate(BTreeMap::<String, u32>::new(), &bad).is_err());
+    }
+}

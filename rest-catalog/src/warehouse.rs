@@ -1,0 +1,249 @@
+//! The warehouse: where table files live, and the one storage layer the catalog uses to
+//! read and write them (through `object_store`). It also decides what "inside the
+//! warehouse" means: every table location, metadata file and register request is checked
+//! here, so nothing is read from or written to a place outside it.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use futures::{StreamExt, TryStreamExt};
+use iceberg::NamespaceIdent;
+use object_store::local::LocalFileSystem;
+use object_store::path::Path as ObjectPath;
+use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload};
+use uuid::Uuid;
+
+use crate::error::{CatalogError, Result};
+
+/// A warehouse root and the object store that holds it.
+#[derive(Clone, Debug)]
+pub struct Warehouse {
+    /// Locations under this root are inside the warehouse. No trailing slash.
+    root: String,
+    store: Arc<dyn ObjectStore>,
+    /// The local directory of a filesystem warehouse.
+    local_dir: Option<std::path::PathBuf>,
+}
+
+impl Warehouse {
+    /// A warehouse in a local directory (created when missing). Locations are absolute
+    /// paths, which every client (pyiceberg, DuckDB, iceberg-rust) reads without a scheme.
+    pub fn local(dir: &std::path::Path) -> Result<Self> {
+        std::fs::create_dir_all(dir).map_err(|e| {
+            CatalogError::Storage(format!("cannot create warehouse {}: {e}", dir.display()))
+        })?;
+        let abs = dir.canonicalize().map_err(|e| {
+            CatalogError::Storage(format!("cannot resolve warehouse {}: {e}", dir.display()))
+        })?;
+        let store = LocalFileSystem::new_with_prefix(&abs)
+            .map_err(|e| CatalogError::Storage(e.to_string()))?
+            .with_automatic_cleanup(true);
+        let root = abs.to_string_lossy().trim_end_matches('/').to_string();
+        Ok(Self {
+            root,
+            store: Arc::new(store),
+            local_dir: Some(abs),
+        })
+    }
+
+    /// Opens a warehouse from a `--warehouse` value: a path or a `file://` URL.
+    pub fn open(spec: &str) -> Result<Self> {
+        if let Some(rest) = spec.strip_prefix("file://") {
+            return Self::local(std::path::Path::new(rest));
+        }
+        if spec.contains("://") {
+            return Err(CatalogError::BadRequest(format!(
+                "unsupported warehouse {spec:?}: use a local path or a file:// URL"
+            )));
+        }
+        Self::local(std::path::Path::new(spec))
+    }
+
+    pub fn root(&self) -> &str {
+        &self.root
+    }
+
+    /// The default location of a new table: `<root>/<ns levels>/<table>-<uuid>`. The UUID
+    /// keeps a re-created or renamed-away table from sharing a directory with another.
+    pub fn default_table_location(&self, ns: &NamespaceIdent, table: &str, uuid: Uuid) -> String {
+        let mut location = self.root.clone();
+        for level in ns.iter() {
+            location.push('/');
+            location.push_str(level);
+        }
+        location.push_str(&format!("/{table}-{}", uuid.simple()));
+        location
+    }
+
+    /// Writes the canonical form of a location: `file://` prefixes removed, no trailing
+    /// slash. Fails if the location is not strictly inside the warehouse.
+    pub fn normalize(&self, location: &str) -> Result<String> {
+        let canonical = canonical_location(location);
+        self.relative(&canonical)?;
+        Ok(canonical)
+    }
+
+    /// The object path of a location inside the warehouse.
+    fn relative(&self, location: &str) -> Result<ObjectPath> {
+        let outside = || {
+            CatalogError::BadRequest(format!(
+                "location {location:?} is outside the warehouse {:?}",
+                self.root
+            ))
+        };
+        let rest = location
+            .strip_prefix(&self.root)
+            .and_then(|r| r.strip_prefix('/'))
+            .ok_or_else(outside)?;
+        let rest = rest.trim_end_matches('/');
+        if rest.is_empty()
+            || rest
+                .split('/')
+                .any(|seg| seg.is_empty() || seg == "." || seg == "..")
+            || rest.chars().any(char::is_control)
+        {
+            return Err(outside());
+        }
+        ObjectPath::parse(rest).map_err(|e| {
+            CatalogError::BadRequest(format!("location {location:?} is not a valid path: {e}"))
+        })
+    }
+
+    /// Makes sure a table's `metadata` directory exists on a local warehouse (object stores
+    /// have no directories). Clients that write a staged table's first manifests straight
+    /// to the filesystem (DuckDB) expect it to be there.
+    pub fn prepare_metadata_dir(&self, table_location: &str) -> Result<()> {
+        let (Some(dir), Ok(rel)) = (&self.local_dir, self.relative(table_location)) else {
+            return Ok(());
+        };
+        let path = rel
+            .parts()
+            .fold(dir.clone(), |p, part| p.join(part.as_ref()))
+            .join("metadata");
+        std::fs::create_dir_all(&path)
+            .map_err(|e| CatalogError::Storage(format!("cannot create {}: {e}", path.display())))
+    }
+
+    /// Writes a file that must not exist yet (metadata files are never overwritten).
+    pub async fn put_new(&self, location: &str, bytes: Bytes) -> Result<()> {
+        let path = self.relative(location)?;
+        let opts = PutOptions {
+            mode: PutMode::Create,
+            ..Default::default()
+        };
+        self.store
+            .put_opts(&path, PutPayload::from(bytes), opts)
+            .await
+            .map_err(|e| CatalogError::Storage(format!("cannot write {location}: {e}")))?;
+        Ok(())
+    }
+
+    pub async fn read(&self, location: &str) -> Result<Bytes> {
+        let path = self.relative(location)?;
+        let got = self.store.get(&path).await.map_err(|e| match e {
+            object_store::Error::NotFound { .. } => {
+                CatalogError::BadRequest(format!("file does not exist: {location}"))
+            }
+            e => CatalogError::Storage(format!("cannot read {location}: {e}")),
+        })?;
+        got.bytes()
+            .await
+            .map_err(|e| CatalogError::Storage(format!("cannot read {location}: {e}")))
+    }
+
+    pub async fn delete(&self, location: &str) -> Result<()> {
+        let path = self.relative(location)?;
+        match self.store.delete(&path).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(CatalogError::Storage(format!(
+                "cannot delete {location}: {e}"
+            ))),
+        }
+    }
+
+    /// Deletes every file under a location; returns how many were deleted.
+    pub async fn delete_prefix(&self, location: &str) -> Result<usize> {
+        let prefix = self.relative(location)?;
+        let paths = self
+            .store
+            .list(Some(&prefix))
+            .map_ok(|meta| meta.location)
+            .boxed();
+        let deleted: Vec<ObjectPath> = self
+            .store
+            .delete_stream(paths)
+            .try_collect()
+            .await
+            .map_err(|e| CatalogError::Storage(format!("cannot purge {location}: {e}")))?;
+        Ok(deleted.len())
+    }
+}
+
+/// A location without a `file:` scheme or trailing slash, so equal places compare equal.
+pub fn canonical_location(location: &str) -> String {
+    location
+        .strip_prefix("file://")
+        .or_else(|| location.strip_prefix("file:"))
+        .unwrap_or(location)
+        .trim_end_matches('/')
+        .to_string()
+}
+
+/// Whether two table locations overlap (one is the other or lies inside it).
+pub fn locations_overlap(a: &str, b: &str) -> bool {
+    let inside = |x: &str, y: &str| x == y || x.starts_with(&format!("{y}/"));
+    inside(a, b) || inside(b, a)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_locations_strictly_inside_the_warehouse_are_accepted() {
+        let dir = tempfile::tempdir().unwrap();
+        let wh = Warehouse::local(dir.path()).unwrap();
+        let root = wh.root().to_string();
+        let cases: Vec<(String, bool)> = vec![
+            (format!("{root}/ns/t"), true),
+            (format!("file://{root}/ns/t/"), true),
+            (root.clone(), false),
+            (format!("{root}/"), false),
+            (format!("{root}x/t"), false),
+            (format!("{root}/ns/../../etc"), false),
+            (format!("{root}/ns//t"), false),
+            ("/etc/passwd".to_string(), false),
+            ("s3://other/bucket".to_string(), false),
+        ];
+        for (location, ok) in cases {
+            assert_eq!(wh.normalize(&location).is_ok(), ok, "{location}");
+        }
+        assert_eq!(
+            wh.normalize(&format!("file://{root}/a/b/")).unwrap(),
+            format!("{root}/a/b")
+        );
+    }
+
+    #[test]
+    fn overlap_is_by_path_segment() {
+        assert!(locations_overlap("/w/a", "/w/a"));
+        assert!(locations_overlap("/w/a", "/w/a/b"));
+        assert!(locations_overlap("/w/a/b", "/w/a"));
+        assert!(!locations_overlap("/w/a", "/w/ab"));
+    }
+
+    #[tokio::test]
+    async fn put_new_never_overwrites() {
+        let dir = tempfile::tempdir().unwrap();
+        let wh = Warehouse::local(dir.path()).unwrap();
+        let loc = format!("{}/t/metadata/00000-x.metadata.json", wh.root());
+        wh.put_new(&loc, Bytes::from_static(b"one")).await.unwrap();
+        assert!(wh.put_new(&loc, Bytes::from_static(b"two")).await.is_err());
+        assert_eq!(wh.read(&loc).await.unwrap(), Bytes::from_static(b"one"));
+        assert_eq!(
+            wh.delete_prefix(&format!("{}/t", wh.root())).await.unwrap(),
+            1
+        );
+        assert!(wh.read(&loc).await.is_err());
+    }
+}

@@ -1,0 +1,99 @@
+//! The service configuration: built-in defaults (the embedded setup), overridden by a TOML
+//! file (`--config`), overridden by command-line flags.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// Where `floe serve` listens by default.
+pub const DEFAULT_BIND: &str = "127.0.0.1:8181";
+
+/// Everything `floe serve` needs. Unknown keys in the file are refused, so a typo is an
+/// error rather than a silently ignored setting.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct ServeConfig {
+    /// Address to listen on.
+    #[serde(default = "default_bind")]
+    pub bind: SocketAddr,
+    /// The warehouse: a local path or a `file://` URL.
+    #[serde(default = "default_warehouse")]
+    pub warehouse: String,
+    /// Where the embedded catalog store keeps its file.
+    #[serde(default = "default_data_dir")]
+    pub data_dir: PathBuf,
+    /// How long a commit waits for its table lock, in seconds.
+    #[serde(default = "default_lock_timeout")]
+    pub lock_timeout_secs: u64,
+}
+
+fn default_bind() -> SocketAddr {
+    DEFAULT_BIND.parse().expect("valid default address")
+}
+fn default_warehouse() -> String {
+    "./warehouse".into()
+}
+fn default_data_dir() -> PathBuf {
+    PathBuf::from("./data")
+}
+fn default_lock_timeout() -> u64 {
+    30
+}
+
+impl Default for ServeConfig {
+    fn default() -> Self {
+        toml::from_str("").expect("defaults parse")
+    }
+}
+
+/// Why a configuration could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("invalid config file {path}: {source}")]
+    Parse {
+        path: PathBuf,
+        source: toml::de::Error,
+    },
+}
+
+impl ServeConfig {
+    /// Reads a TOML config file.
+    pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        toml::from_str(&text).map_err(|source| ConfigError::Parse {
+            path: path.to_path_buf(),
+            source,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_the_embedded_setup() {
+        let c = ServeConfig::default();
+        assert_eq!(c.bind.to_string(), DEFAULT_BIND);
+        assert_eq!(c.warehouse, "./warehouse");
+        assert_eq!(c.data_dir, PathBuf::from("./data"));
+    }
+
+    #[test]
+    fn file_values_override_defaults_and_typos_are_refused() {
+        let c: ServeConfig =
+            toml::from_str("bind = \"127.0.0.1:9000\"\nwarehouse = \"/w\"").unwrap();
+        assert_eq!(c.bind.port(), 9000);
+        assert_eq!(c.warehouse, "/w");
+        assert!(toml::from_str::<ServeConfig>("warehous = \"/w\"").is_err());
+    }
+}

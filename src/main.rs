@@ -1,0 +1,97 @@
+//! The `floe` command line.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use floe::config::ServeConfig;
+
+#[derive(Parser)]
+#[command(
+    name = "floe",
+    version,
+    about = "Apache Iceberg v2 table-format service"
+)]
+struct Cli {
+    /// Log format.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the Iceberg REST catalog (embedded default: local warehouse ./warehouse,
+    /// embedded store in ./data, in-process locks, 127.0.0.1:8181).
+    Serve {
+        /// TOML config file; flags override its values.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Address to listen on (port 0 picks a free port).
+        #[arg(long)]
+        bind: Option<SocketAddr>,
+        /// Warehouse: a local path or file:// URL.
+        #[arg(long)]
+        warehouse: Option<String>,
+        /// Directory of the embedded catalog store.
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+    },
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.log_format);
+    let result = match cli.command {
+        Command::Serve {
+            config,
+            bind,
+            warehouse,
+            data_dir,
+        } => (|| {
+            let mut cfg = match config {
+                Some(path) => ServeConfig::from_file(&path)?,
+                None => ServeConfig::default(),
+            };
+            if let Some(b) = bind {
+                cfg.bind = b;
+            }
+            if let Some(w) = warehouse {
+                cfg.warehouse = w;
+            }
+            if let Some(d) = data_dir {
+                cfg.data_dir = d;
+            }
+            let runtime = tokio::runtime::Runtime::new()?;
+            runtime.block_on(floe::server::serve(cfg))
+        })(),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("floe: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
