@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every Floe test on a fresh machine: formatting and lints, the Rust unit and
-# integration tests (which start the real `floe` binary), and the Python interop tests
-# (pyiceberg and DuckDB against the running service), installing what they need.
+# integration tests (which start the real `floe` binary and real ZooKeeper servers), and
+# the Python interop tests (pyiceberg and DuckDB against the running service, with the
+# embedded store and with the ZooKeeper store), installing what they need.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -15,6 +16,21 @@ step() { printf '\n=== %s\n' "$*"; }
 step "cargo fmt --check"
 cargo fmt --all -- --check
 
+step "ZooKeeper 3.8: install when missing, start a standalone server and a 3-member ensemble"
+scripts/zookeeper.sh install
+zk_dir="$(mktemp -d "${TMPDIR:-/tmp}/floe-zk.XXXXXX")"
+stop_zookeeper() {
+    scripts/zookeeper.sh stop "$zk_dir/single" >/dev/null 2>&1 || true
+    scripts/zookeeper.sh stop "$zk_dir/ensemble" >/dev/null 2>&1 || true
+}
+trap stop_zookeeper EXIT
+scripts/zookeeper.sh start "$zk_dir/single" 1 >/dev/null
+scripts/zookeeper.sh start "$zk_dir/ensemble" 3 >/dev/null
+export FLOE_TEST_ZK="$(cat "$zk_dir/single/connect")"
+export FLOE_TEST_ZK_ENSEMBLE="$(cat "$zk_dir/ensemble/connect")"
+export FLOE_TEST_ZK_ENSEMBLE_DIR="$zk_dir/ensemble"
+echo "standalone: $FLOE_TEST_ZK  ensemble: $FLOE_TEST_ZK_ENSEMBLE"
+
 step "cargo clippy --all-targets -D warnings"
 cargo clippy --workspace --all-targets -- -D warnings
 
@@ -22,7 +38,11 @@ step "cargo test (unit and integration)"
 cargo build --workspace --bins
 cargo test --workspace
 
-step "python interop (pyiceberg, DuckDB)"
+step "python interop (pyiceberg, DuckDB), embedded store"
 venv="$(scripts/python-env.sh | tail -n 1)"
 export FLOE_BIN="$CARGO_TARGET_DIR/debug/floe"
 "$venv/bin/python" -m pytest tests/interop -q
+
+step "python interop (pyiceberg, DuckDB), ZooKeeper store"
+FLOE_SERVE_EXTRA_ARGS="--zookeeper $FLOE_TEST_ZK --zk-root /interop-$$-$RANDOM" \
+    "$venv/bin/python" -m pytest tests/interop -q

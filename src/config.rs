@@ -26,6 +26,17 @@ pub struct ServeConfig {
     /// How long a commit waits for its table lock, in seconds.
     #[serde(default = "default_lock_timeout")]
     pub lock_timeout_secs: u64,
+    /// ZooKeeper connect string (`host:port[,host:port...]`). When set, the catalog
+    /// store and the table locks live in ZooKeeper and several nodes may share them.
+    #[serde(default)]
+    pub zookeeper: Option<String>,
+    /// The root znode of this catalog.
+    #[serde(default = "default_zk_root")]
+    pub zk_root: String,
+    /// The ZooKeeper session timeout in milliseconds: how long a crashed node's locks
+    /// outlive it.
+    #[serde(default = "default_zk_session_timeout")]
+    pub zk_session_timeout_ms: u64,
 }
 
 fn default_bind() -> SocketAddr {
@@ -39,6 +50,12 @@ fn default_data_dir() -> PathBuf {
 }
 fn default_lock_timeout() -> u64 {
     30
+}
+fn default_zk_root() -> String {
+    "/floe".into()
+}
+fn default_zk_session_timeout() -> u64 {
+    10_000
 }
 
 impl Default for ServeConfig {

@@ -44,6 +44,16 @@ enum Command {
         /// Directory of the embedded catalog store.
         #[arg(long)]
         data_dir: Option<PathBuf>,
+        /// ZooKeeper connect string (host:port[,host:port...]): store and locks in
+        /// ZooKeeper, so several nodes can serve one warehouse.
+        #[arg(long)]
+        zookeeper: Option<String>,
+        /// Root znode of this catalog (default /floe).
+        #[arg(long)]
+        zk_root: Option<String>,
+        /// ZooKeeper session timeout in milliseconds (how long a dead node's locks last).
+        #[arg(long)]
+        zk_session_timeout_ms: Option<u64>,
     },
 }
 
@@ -69,6 +79,9 @@ fn main() -> ExitCode {
             bind,
             warehouse,
             data_dir,
+            zookeeper,
+            zk_root,
+            zk_session_timeout_ms,
         } => (|| {
             let mut cfg = match config {
                 Some(path) => ServeConfig::from_file(&path)?,
@@ -82,6 +95,15 @@ fn main() -> ExitCode {
             }
             if let Some(d) = data_dir {
                 cfg.data_dir = d;
+            }
+            if zookeeper.is_some() {
+                cfg.zookeeper = zookeeper;
+            }
+            if let Some(r) = zk_root {
+                cfg.zk_root = r;
+            }
+            if let Some(t) = zk_session_timeout_ms {
+                cfg.zk_session_timeout_ms = t;
             }
             let runtime = tokio::runtime::Runtime::new()?;
             runtime.block_on(floe::server::serve(cfg))

@@ -4,30 +4,39 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use floe_locks::InProcessLockManager;
-use floe_rest_catalog::store::EmbeddedStore;
+use floe_locks::{InProcessLockManager, LockManager, ZooKeeperLockManager};
+use floe_rest_catalog::store::{CatalogStore, EmbeddedStore, ZooKeeperStore};
 use floe_rest_catalog::warehouse::Warehouse;
 use floe_rest_catalog::Catalog;
 use tokio::net::TcpListener;
 
 use crate::config::ServeConfig;
 
-/// Builds the catalog described by `config`.
-pub fn build_catalog(config: &ServeConfig) -> anyhow::Result<Catalog> {
+/// Builds the catalog described by `config`: the embedded store and in-process locks,
+/// or with `zookeeper` set, both in ZooKeeper.
+pub async fn build_catalog(config: &ServeConfig) -> anyhow::Result<Catalog> {
     let warehouse = Warehouse::open(&config.warehouse)?;
-    let store = EmbeddedStore::open(&config.data_dir)?;
-    Ok(Catalog::new(
-        Arc::new(store),
-        warehouse,
-        Arc::new(InProcessLockManager::new()),
-    )
-    .with_lock_timeout(Duration::from_secs(config.lock_timeout_secs)))
+    let (store, locks): (Arc<dyn CatalogStore>, Arc<dyn LockManager>) = match &config.zookeeper {
+        None => (
+            Arc::new(EmbeddedStore::open(&config.data_dir)?),
+            Arc::new(InProcessLockManager::new()),
+        ),
+        Some(connect) => {
+            let session = Duration::from_millis(config.zk_session_timeout_ms);
+            (
+                Arc::new(ZooKeeperStore::connect(connect, &config.zk_root, session).await?),
+                Arc::new(ZooKeeperLockManager::connect(connect, &config.zk_root, session).await?),
+            )
+        }
+    };
+    Ok(Catalog::new(store, warehouse, locks)
+        .with_lock_timeout(Duration::from_secs(config.lock_timeout_secs)))
 }
 
 /// Serves the catalog until a shutdown signal. Prints `floe listening on http://ADDR`
 /// once the socket is bound (with port 0, ADDR has the port the system chose).
 pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
-    let catalog = build_catalog(&config)?;
+    let catalog = build_catalog(&config).await?;
     let listener = TcpListener::bind(config.bind).await?;
     let addr = listener.local_addr()?;
     tracing::info!(%addr, warehouse = %catalog.warehouse().root(), data_dir = %config.data_dir.display(), "catalog ready");

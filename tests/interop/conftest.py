@@ -8,15 +8,19 @@ the duckdb-extension-* packages) and plain HTTP (requests).
 Environment:
   FLOE_BIN                 the floe binary (default: $CARGO_TARGET_DIR/debug/floe, else
                            target/debug/floe under the repository root)
+  FLOE_SERVE_EXTRA_ARGS    extra `floe serve` arguments (the test script runs the suite once
+                           more with a ZooKeeper store this way)
   FLOE_STARTUP_TIMEOUT     seconds to wait for the "listening" line (default 60)
 """
 
 from __future__ import annotations
 
 import glob
+import hashlib
 import importlib.util
 import os
 import re
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -111,6 +115,14 @@ def _start_server(base: Path, reuse: bool = False) -> FloeServer:
         "--warehouse", str(warehouse),
         "--data-dir", str(data_dir),
     ]
+    # e.g. "--zookeeper HOST:PORT --zk-root /x": the same suite against the ZooKeeper store.
+    extra = shlex.split(os.environ.get("FLOE_SERVE_EXTRA_ARGS", ""))
+    if "--zk-root" in extra:
+        # One catalog per server directory, as with the embedded store: a restart on the
+        # same directory finds the same root, another server starts empty.
+        i = extra.index("--zk-root") + 1
+        extra[i] += "-" + hashlib.sha1(str(base).encode()).hexdigest()[:12]
+    cmd += extra
     proc = subprocess.Popen(
         cmd, stdout=subprocess.PIPE, stderr=log_file, stdin=subprocess.DEVNULL, cwd=str(base), env=env
     )

@@ -3,9 +3,9 @@
 //! at once with a compare-and-swap. Who may delete what:
 //! - the pointer move certainly failed (requirement, concurrent move, missing table):
 //!   the new metadata files are deleted, the client gets 409 (or 404);
-//! - the outcome is unknown (the store could not say): the pointers are re-read to settle
-//!   it; whatever the answer, NOTHING is deleted, and unsettled commits answer
-//!   CommitStateUnknown (5xx).
+//! - the outcome is unknown (the store could not say): the pointers are re-read; if they
+//!   all moved the commit succeeded, otherwise it answers CommitStateUnknown (503); either
+//!   way NOTHING is deleted.
 //!
 //! No commit path ever deletes a file that a pointer or a metadata log references.
 
@@ -262,42 +262,27 @@ impl Catalog {
         }
     }
 
-    /// Re-reads the pointers after a move with an unknown outcome. All moved: success.
-    /// None moved: failed (409), but the files are kept, since the unknown move might still
-    /// have been in flight. Anything else: CommitStateUnknown, and nothing is deleted.
+    /// Re-reads the pointers after a move with an unknown outcome. All moved: the commit
+    /// succeeded. Anything else stays unknown (a move in flight may still land, so "not
+    /// moved yet" proves nothing): CommitStateUnknown, and nothing is deleted.
     async fn settle_unknown(&self, swaps: &[PointerSwap], why: String) -> Result<()> {
         for attempt in 0..SETTLE_ATTEMPTS {
             let mut moved = 0;
-            let mut unmoved = 0;
-            let mut unreadable = false;
             for swap in swaps {
-                match self.store.load_table_fresh(&swap.ident).await {
-                    Ok(r) => {
-                        let at = r.map(|r| r.metadata_location);
-                        if at.as_deref() == Some(swap.new.metadata_location.as_str()) {
-                            moved += 1;
-                        } else if at == swap.expected {
-                            unmoved += 1;
-                        }
+                if let Ok(Some(r)) = self.store.load_table_fresh(&swap.ident).await {
+                    if r.metadata_location == swap.new.metadata_location {
+                        moved += 1;
                     }
-                    Err(_) => unreadable = true,
                 }
             }
-            if !unreadable && moved == swaps.len() {
+            if moved == swaps.len() {
                 warn!(%why, "commit outcome was unknown; settled: committed");
                 return Ok(());
-            }
-            if !unreadable && unmoved == swaps.len() {
-                warn!(%why, "commit outcome was unknown; settled: not committed (files kept)");
-                return Err(CatalogError::CommitFailed(format!(
-                    "the store failed before the commit applied ({why}); nothing was changed"
-                )));
             }
             tokio::time::sleep(Duration::from_millis(100 << attempt)).await;
         }
         Err(CatalogError::CommitStateUnknown(format!(
-            "the pointer move failed ({why}) and its outcome could not be settled; \
-             no file was deleted"
+            "the pointer move failed ({why}) and could not be confirmed; no file was deleted"
         )))
     }
 

@@ -4,6 +4,8 @@
 //! functions here.
 
 mod embedded;
+#[cfg(test)]
+mod store_contract;
 mod zookeeper;
 
 pub use embedded::EmbeddedStore;

@@ -32,7 +32,12 @@ const VERSION_RETRIES: usize = 8;
 
 /// The catalog store in a ZooKeeper ensemble.
 pub struct ZooKeeperStore {
-    client: Client,
+    /// The current session; replaced by a new one when it has expired.
+    client: std::sync::Mutex<Client>,
+    /// Serializes opening a new session, so concurrent requests share it.
+    reconnecting: tokio::sync::Mutex<()>,
+    connect: String,
+    session_timeout: Duration,
     namespaces: String,
     tables: String,
 }
@@ -113,27 +118,49 @@ impl ZooKeeperStore {
         root: &str,
         session_timeout: Duration,
     ) -> Result<Self, StoreError> {
-        let client = Client::connector()
-            .with_session_timeout(session_timeout)
-            .connect(connect)
-            .await
-            .map_err(|e| {
-                StoreError::Failed(format!("cannot connect to zookeeper {connect}: {e}"))
-            })?;
+        let client = open_session(connect, session_timeout).await?;
         let root = root.trim_end_matches('/');
         let store = Self {
-            client,
+            client: std::sync::Mutex::new(client),
+            reconnecting: tokio::sync::Mutex::new(()),
+            connect: connect.to_string(),
+            session_timeout,
             namespaces: format!("{root}/catalog/namespaces"),
             tables: format!("{root}/catalog/tables"),
         };
         let catalog = format!("{root}/catalog");
         for path in [root, catalog.as_str(), &store.namespaces, &store.tables] {
-            match store.client.create(path, b"", &PERSISTENT).await {
+            match store.client().await?.create(path, b"", &PERSISTENT).await {
                 Ok(_) | Err(ZkError::NodeExists) => {}
                 Err(e) => return Err(read_error(e)),
             }
         }
         Ok(store)
+    }
+
+    /// The session to use: the current one, or a new one when it has expired (the
+    /// writes of an expired session have all landed or never will).
+    async fn client(&self) -> Result<Client, StoreError> {
+        let current = self.current();
+        if !current.state().is_terminated() {
+            return Ok(current);
+        }
+        let _one_at_a_time = self.reconnecting.lock().await;
+        let current = self.current();
+        if !current.state().is_terminated() {
+            return Ok(current);
+        }
+        tracing::warn!("ZooKeeper session expired; opening a new one");
+        let fresh = open_session(&self.connect, self.session_timeout).await?;
+        *self.client.lock().unwrap_or_else(|e| e.into_inner()) = fresh.clone();
+        Ok(fresh)
+    }
+
+    fn current(&self) -> Client {
+        self.client
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     fn namespace_path(&self, ns: &NamespaceIdent) -> String {
@@ -154,7 +181,7 @@ impl ZooKeeperStore {
 
     /// A node's data and version, `None` when it does not exist.
     async fn get(&self, path: &str) -> Result<Option<(Vec<u8>, i32)>, StoreError> {
-        match self.client.get_data(path).await {
+        match self.client().await?.get_data(path).await {
             Ok((data, stat)) => Ok(Some((data, stat.version))),
             Err(ZkError::NoNode) => Ok(None),
             Err(e) => Err(read_error(e)),
@@ -173,7 +200,8 @@ impl ZooKeeperStore {
 
     async fn all_namespaces(&self) -> Result<Vec<NamespaceIdent>, StoreError> {
         let nodes = self
-            .client
+            .client()
+            .await?
             .list_children(&self.namespaces)
             .await
             .map_err(read_error)?;
@@ -186,6 +214,16 @@ impl ZooKeeperStore {
             None => Err(StoreError::NoSuchNamespace(display_namespace(ns))),
         }
     }
+}
+
+async fn open_session(connect: &str, session_timeout: Duration) -> Result<Client, StoreError> {
+    let connecting = Client::connector()
+        .with_session_timeout(session_timeout)
+        .connect(connect);
+    tokio::time::timeout(session_timeout * 2 + Duration::from_secs(1), connecting)
+        .await
+        .unwrap_or(Err(ZkError::Timeout))
+        .map_err(|e| StoreError::Failed(format!("cannot connect to zookeeper {connect}: {e}")))
 }
 
 /// The error of operation `index` of a multi, or of the whole request.
@@ -204,7 +242,8 @@ impl CatalogStore for ZooKeeperStore {
         properties: HashMap<String, String>,
     ) -> Result<(), StoreError> {
         for _ in 0..VERSION_RETRIES {
-            let mut multi = self.client.new_multi_writer();
+            let client = self.client().await?;
+            let mut multi = client.new_multi_writer();
             let mut offset = 0;
             if let Some(parent) = ns.parent() {
                 let path = self.namespace_path(&parent);
@@ -277,7 +316,8 @@ impl CatalogStore for ZooKeeperStore {
             let changes =
                 apply_property_changes(&mut properties, updates.clone(), removals.clone());
             match self
-                .client
+                .client()
+                .await?
                 .set_data(&path, &to_json(&properties), Some(version))
                 .await
             {
@@ -306,14 +346,16 @@ impl CatalogStore for ZooKeeperStore {
                 .iter()
                 .any(|c| c.parent().as_ref() == Some(ns));
             let tables = self
-                .client
+                .client()
+                .await?
                 .list_children(&self.tables_path(ns))
                 .await
                 .map_err(read_error)?;
             if has_children || !tables.is_empty() {
                 return Err(StoreError::NamespaceNotEmpty);
             }
-            let mut multi = self.client.new_multi_writer();
+            let client = self.client().await?;
+            let mut multi = client.new_multi_writer();
             multi
                 .add_delete(&self.tables_path(ns), None)
                 .map_err(read_error)?;
@@ -344,7 +386,11 @@ impl CatalogStore for ZooKeeperStore {
     ) -> Result<Option<TableRecord>, StoreError> {
         // sync makes this read see every write the ensemble has applied, including one
         // whose answer this client lost.
-        self.client.sync(&self.tables).await.map_err(read_error)?;
+        self.client()
+            .await?
+            .sync(&self.tables)
+            .await
+            .map_err(read_error)?;
         self.load_table(ident).await
     }
 
@@ -353,7 +399,12 @@ impl CatalogStore for ZooKeeperStore {
         ns: &NamespaceIdent,
         page: &PageRequest,
     ) -> Result<(Vec<String>, Option<String>), StoreError> {
-        let nodes = match self.client.list_children(&self.tables_path(ns)).await {
+        let nodes = match self
+            .client()
+            .await?
+            .list_children(&self.tables_path(ns))
+            .await
+        {
             Ok(nodes) => nodes,
             Err(ZkError::NoNode) => return Err(StoreError::NoSuchNamespace(display_namespace(ns))),
             Err(e) => return Err(read_error(e)),
@@ -380,7 +431,8 @@ impl CatalogStore for ZooKeeperStore {
     }
 
     async fn swap_pointers(&self, swaps: &[PointerSwap]) -> Result<(), StoreError> {
-        let mut multi = self.client.new_multi_writer();
+        let client = self.client().await?;
+        let mut multi = client.new_multi_writer();
         for swap in swaps {
             let path = self.table_path(&swap.ident);
             let data = to_json(&swap.new);
@@ -434,10 +486,11 @@ impl CatalogStore for ZooKeeperStore {
         self.require_namespace(&ident.namespace).await?;
         let path = self.table_path(ident);
         let data = to_json(&record);
-        match self.client.create(&path, &data, &PERSISTENT).await {
+        match self.client().await?.create(&path, &data, &PERSISTENT).await {
             Ok(_) => Ok(()),
             Err(ZkError::NodeExists) if overwrite => self
-                .client
+                .client()
+                .await?
                 .set_data(&path, &data, None)
                 .await
                 .map(|_| ())
@@ -456,7 +509,8 @@ impl CatalogStore for ZooKeeperStore {
                 return Err(StoreError::NoSuchTable(display_table(ident)));
             };
             match self
-                .client
+                .client()
+                .await?
                 .delete(&self.table_path(ident), Some(version))
                 .await
             {
@@ -474,7 +528,8 @@ impl CatalogStore for ZooKeeperStore {
             return Err(StoreError::NoSuchTable(display_table(from)));
         };
         self.require_namespace(&to.namespace).await?;
-        let mut multi = self.client.new_multi_writer();
+        let client = self.client().await?;
+        let mut multi = client.new_multi_writer();
         multi
             .add_delete(&self.table_path(from), Some(version))
             .map_err(read_error)?;
@@ -498,6 +553,27 @@ impl CatalogStore for ZooKeeperStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::store_contract::run_contract;
+
+    /// The store contract against a real ZooKeeper (`FLOE_TEST_ZK`, set by the test
+    /// script), each run under a fresh root.
+    #[tokio::test]
+    async fn zookeeper_store_keeps_the_contract() {
+        let Ok(connect) = std::env::var("FLOE_TEST_ZK") else {
+            println!("SKIP: FLOE_TEST_ZK not set");
+            return;
+        };
+        run_contract(|| {
+            let root = format!("/store-test-{}", uuid::Uuid::new_v4().simple());
+            let connect = connect.clone();
+            async move {
+                ZooKeeperStore::connect(&connect, &root, Duration::from_secs(10))
+                    .await
+                    .unwrap()
+            }
+        })
+        .await;
+    }
 
     #[test]
     fn znode_names_round_trip_and_never_contain_separators() {

@@ -1,0 +1,194 @@
+//! The rules every `CatalogStore` backend must keep, as functions run against each
+//! backend (the embedded store always; ZooKeeper when `FLOE_TEST_ZK` names a server).
+
+use std::collections::HashMap;
+
+use iceberg::{NamespaceIdent, TableIdent};
+use uuid::Uuid;
+
+use super::*;
+
+fn ns(parts: &[&str]) -> NamespaceIdent {
+    NamespaceIdent::from_strs(parts).unwrap()
+}
+
+fn rec(location: &str) -> TableRecord {
+    TableRecord {
+        metadata_location: format!("{location}/metadata/00000-x.metadata.json"),
+        table_uuid: Uuid::new_v4(),
+        location: location.to_string(),
+    }
+}
+
+fn swap(ident: &TableIdent, expected: Option<&str>, new: &TableRecord) -> PointerSwap {
+    PointerSwap {
+        ident: ident.clone(),
+        expected: expected.map(str::to_string),
+        new: new.clone(),
+    }
+}
+
+pub async fn namespaces_nest_and_drop_only_when_empty(store: &dyn CatalogStore) {
+    assert_eq!(
+        store
+            .create_namespace(&ns(&["a", "b"]), HashMap::new())
+            .await,
+        Err(StoreError::NoSuchNamespace("a".into())),
+        "a parent must exist"
+    );
+    store
+        .create_namespace(&ns(&["a"]), HashMap::new())
+        .await
+        .unwrap();
+    store
+        .create_namespace(&ns(&["a", "b"]), HashMap::new())
+        .await
+        .unwrap();
+    store
+        .create_namespace(&ns(&["ab"]), HashMap::new())
+        .await
+        .unwrap();
+    assert_eq!(
+        store.create_namespace(&ns(&["a"]), HashMap::new()).await,
+        Err(StoreError::NamespaceExists)
+    );
+    let page = PageRequest::default();
+    let (top, _) = store.list_namespaces(None, &page).await.unwrap();
+    assert_eq!(top, vec![ns(&["a"]), ns(&["ab"])]);
+    let (children, _) = store
+        .list_namespaces(Some(&ns(&["a"])), &page)
+        .await
+        .unwrap();
+    assert_eq!(children, vec![ns(&["a", "b"])]);
+    assert_eq!(
+        store.drop_namespace(&ns(&["a"])).await,
+        Err(StoreError::NamespaceNotEmpty)
+    );
+    let t = TableIdent::new(ns(&["ab"]), "t".into());
+    store
+        .swap_pointers(&[swap(&t, None, &rec("/w/ab/t"))])
+        .await
+        .unwrap();
+    assert_eq!(
+        store.drop_namespace(&ns(&["ab"])).await,
+        Err(StoreError::NamespaceNotEmpty),
+        "a namespace with a table is not empty"
+    );
+    store.drop_namespace(&ns(&["a", "b"])).await.unwrap();
+    store.drop_namespace(&ns(&["a"])).await.unwrap();
+}
+
+pub async fn pointer_swaps_are_compare_and_swap_and_all_or_nothing(store: &dyn CatalogStore) {
+    store
+        .create_namespace(&ns(&["n"]), HashMap::new())
+        .await
+        .unwrap();
+    let t1 = TableIdent::new(ns(&["n"]), "t1".into());
+    let t2 = TableIdent::new(ns(&["n"]), "t2".into());
+    let (r1, r2) = (rec("/w/n/t1"), rec("/w/n/t2"));
+    store
+        .swap_pointers(&[swap(&t1, None, &r1), swap(&t2, None, &r2)])
+        .await
+        .unwrap();
+    assert!(matches!(
+        store.swap_pointers(&[swap(&t1, None, &r1)]).await,
+        Err(StoreError::TableExists(_))
+    ));
+    let mut r1b = r1.clone();
+    r1b.metadata_location = "/w/n/t1/metadata/00001-y.metadata.json".into();
+    let mut r2b = r2.clone();
+    r2b.metadata_location = "/w/n/t2/metadata/00001-y.metadata.json".into();
+    // t2's expectation is stale: neither pointer moves.
+    let got = store
+        .swap_pointers(&[
+            swap(&t1, Some(&r1.metadata_location), &r1b),
+            swap(&t2, Some("/stale"), &r2b),
+        ])
+        .await;
+    assert!(
+        matches!(got, Err(StoreError::PointerMoved { .. })),
+        "{got:?}"
+    );
+    assert_eq!(store.load_table(&t1).await.unwrap(), Some(r1.clone()));
+    store
+        .swap_pointers(&[
+            swap(&t1, Some(&r1.metadata_location), &r1b),
+            swap(&t2, Some(&r2.metadata_location), &r2b),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(store.load_table(&t2).await.unwrap(), Some(r2b));
+    // A create into a missing namespace is refused.
+    let orphan = TableIdent::new(ns(&["missing"]), "t".into());
+    assert!(matches!(
+        store.swap_pointers(&[swap(&orphan, None, &r1)]).await,
+        Err(StoreError::NoSuchNamespace(_))
+    ));
+}
+
+pub async fn rename_register_and_drop(store: &dyn CatalogStore) {
+    let t = TableIdent::new(ns(&["n"]), "t".into());
+    let u = TableIdent::new(ns(&["n"]), "u".into());
+    let r = rec("/w/n/t");
+    let props = HashMap::from([("k".to_string(), "v".to_string())]);
+    store
+        .create_namespace(&ns(&["n"]), props.clone())
+        .await
+        .unwrap();
+    store.register_table(&t, r.clone(), false).await.unwrap();
+    assert!(matches!(
+        store.register_table(&t, r.clone(), false).await,
+        Err(StoreError::TableExists(_))
+    ));
+    store.register_table(&t, r.clone(), true).await.unwrap();
+    store.rename_table(&t, &u).await.unwrap();
+    assert!(matches!(
+        store.rename_table(&t, &u).await,
+        Err(StoreError::NoSuchTable(_))
+    ));
+    assert_eq!(store.load_table(&t).await.unwrap(), None);
+    assert_eq!(store.load_table_fresh(&u).await.unwrap(), Some(r.clone()));
+    assert_eq!(
+        store.namespace_properties(&ns(&["n"])).await.unwrap(),
+        Some(props)
+    );
+    let changes = store
+        .update_namespace_properties(
+            &ns(&["n"]),
+            HashMap::from([("a".to_string(), "1".to_string())]),
+            vec!["k".into(), "gone".into()],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (changes.updated, changes.removed, changes.missing),
+        (
+            vec!["a".to_string()],
+            vec!["k".to_string()],
+            vec!["gone".to_string()]
+        )
+    );
+    let (names, _) = store
+        .list_tables(&ns(&["n"]), &PageRequest::default())
+        .await
+        .unwrap();
+    assert_eq!(names, vec!["u"]);
+    let locations = store.table_locations().await.unwrap();
+    assert_eq!(locations, vec![(u.clone(), r.location.clone())]);
+    assert_eq!(store.drop_table(&u).await.unwrap(), r);
+    assert!(matches!(
+        store.drop_table(&u).await,
+        Err(StoreError::NoSuchTable(_))
+    ));
+}
+
+/// Runs every rule of the contract against fresh stores made by `open`.
+pub async fn run_contract<S: CatalogStore, F, Fut>(open: F)
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = S>,
+{
+    namespaces_nest_and_drop_only_when_empty(&open().await).await;
+    pointer_swaps_are_compare_and_swap_and_all_or_nothing(&open().await).await;
+    rename_register_and_drop(&open().await).await;
+}
