@@ -315,3 +315,7 @@ fn log_commit(idents: &[TableIdent], result: &Result<Vec<CommitResult>>, took: D
         }
     }
 }
+
+#[cfg(test)]
+#[path = "commits_tests.rs"]
+mod tests;

@@ -6,6 +6,7 @@
 mod embedded;
 #[cfg(test)]
 mod store_contract;
+mod znode_names;
 mod zookeeper;
 
 pub use embedded::EmbeddedStore;
