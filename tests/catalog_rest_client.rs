@@ -212,16 +212,7 @@ async fn append(catalog: &RestCatalog, table: &Table, rows: &[(i64, &str)], tag:
 
 /// All rows of the table's current snapshot, sorted by id.
 async fn scan_rows(table: &Table) -> Vec<(i64, Option<String>)> {
-    let batches: Vec<RecordBatch> = table
-        .scan()
-        .build()
-        .unwrap()
-        .to_arrow()
-        .await
-        .unwrap()
-        .try_collect()
-        .await
-        .unwrap();
+    let batches = common::cluster::scan_batches(table).await;
     let mut rows = Vec::new();
     for b in &batches {
         let ids = b

@@ -4,48 +4,36 @@
 //! Each contender creates an EPHEMERAL_SEQUENTIAL node under `<root>/locks/<key>`; the lowest
 //! sequence holds the lock and every waiter watches only its immediate predecessor, so a
 //! release wakes one waiter (no herd). A holder that crashes frees the lock when its session
-//! expires. The manager follows the session state: once it is disconnected, expired or
-//! closed, every guard taken before says `is_held() == false` for good, and the commit stops.
-//! The client notices a dead connection after 2/5 of the session timeout, well before the
-//! server expires the session and lets another node take the lock.
+//! expires. A guard follows the state of the session it was taken on: once that session is
+//! disconnected, expired or closed, the guard says `is_held() == false` for good, and the
+//! commit stops. The client notices a dead connection after 2/5 of the session timeout, well
+//! before the server expires the session and lets another node take the lock.
+//!
+//! After the session has ended (expired, say, after a long partition), the next acquire opens
+//! a new session (`zookeeper/session.rs`), so the node takes locks again without a restart;
+//! only [`ZooKeeperLockManager::close`] ends the manager for good.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+mod session;
+
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use tokio::runtime::Handle;
 use tokio::time::Instant;
-use zookeeper_client::{Acls, Client, CreateMode, Error as ZkError, SessionState};
+use zookeeper_client::{Acls, Client, CreateMode, Error as ZkError};
 
 use crate::{LockError, LockGuard, LockManager};
+use session::{Config, Session, Sessions};
 
 /// Pause before retrying an operation that failed with a connection loss.
 const RETRY_PAUSE: Duration = Duration::from_millis(100);
 
-/// Hands out locks kept in ZooKeeper, all on one session.
+/// Hands out locks kept in ZooKeeper, on one session at a time.
 pub struct ZooKeeperLockManager {
-    inner: Arc<Inner>,
-}
-
-/// What the manager and its guards share.
-struct Inner {
-    /// `None` once [`ZooKeeperLockManager::close`] ran; the session ends when the last
-    /// clone (in-flight operations) is gone.
-    client: Mutex<Option<Client>>,
-    /// Bumped each time the session leaves the connected state; a guard remembers the
-    /// value it was taken under and is lost as soon as it changes.
-    losses: Arc<AtomicU64>,
-    closed: AtomicBool,
-    state: zookeeper_client::StateWatcher,
-    runtime: Handle,
+    sessions: Sessions,
     /// `<root>/locks`.
     locks_dir: String,
-    /// Starts every node name this session creates, with a per-attempt counter after it,
-    /// so an attempt whose create reply was lost can still find (and delete) its node.
-    name_prefix: String,
-    attempts: AtomicU64,
-    session_timeout: Duration,
 }
 
 impl ZooKeeperLockManager {
@@ -66,83 +54,37 @@ impl ZooKeeperLockManager {
         let runtime = Handle::try_current().map_err(|_| {
             LockError::Unavailable("ZooKeeper locks need a Tokio runtime".to_string())
         })?;
-        let connecting = Client::connector()
-            .with_session_timeout(session_timeout)
-            .connect(connect_string);
-        // The client gives up by itself after about a session timeout; this is a backstop.
-        let ctx = format!("connecting to {connect_string}");
-        let client = tokio::time::timeout(session_timeout * 2 + Duration::from_secs(1), connecting)
-            .await
-            .unwrap_or(Err(ZkError::Timeout))
-            .map_err(|e| unavailable(&ctx, e))?;
         let locks_dir = format!("{root}/locks");
-        let persistent = CreateMode::Persistent.with_acls(Acls::anyone_all());
-        let made = client.mkdir(&locks_dir, &persistent).await;
-        made.map_err(|e| unavailable(&format!("creating {locks_dir}"), e))?;
-        let losses = Arc::new(AtomicU64::new(0));
-        let mut states = client.state_watcher();
-        let task_losses = losses.clone();
-        runtime.spawn(async move {
-            // `changed` blocks forever after a terminal state, so stop there.
-            loop {
-                let state = states.changed().await;
-                if state != SessionState::SyncConnected {
-                    task_losses.fetch_add(1, Ordering::SeqCst);
-                    tracing::warn!(%state, "ZooKeeper session left the connected state");
-                }
-                if state.is_terminated() {
-                    break;
-                }
-            }
-        });
-
-        let session_timeout = client.session_timeout();
-        let name_prefix = format!("lock-{:x}-", client.session_id().0);
+        let sessions = Sessions::open(Config {
+            connect_string: connect_string.to_string(),
+            locks_dir: locks_dir.clone(),
+            timeout: session_timeout,
+            runtime,
+        })
+        .await?;
         Ok(Self {
-            inner: Arc::new(Inner {
-                state: client.state_watcher(),
-                client: Mutex::new(Some(client)),
-                losses,
-                closed: AtomicBool::new(false),
-                runtime,
-                locks_dir,
-                name_prefix,
-                attempts: AtomicU64::new(0),
-                session_timeout,
-            }),
+            sessions,
+            locks_dir,
         })
     }
 
-    /// The session timeout the server granted.
+    /// The session timeout the server granted (to the current session).
     pub fn session_timeout(&self) -> Duration {
-        self.inner.session_timeout
+        self.sessions.timeout()
     }
 
     /// Ends the session without releasing anything: every guard turns `is_held() == false`
     /// at once, and ZooKeeper drops this session's nodes when it closes. Later acquires
-    /// answer `Unavailable`.
+    /// answer `Unavailable`; no new session is opened.
     pub fn close(&self) {
-        self.inner.closed.store(true, Ordering::SeqCst);
-        lock_ignoring_poison(&self.inner.client).take();
-    }
-}
-
-impl Inner {
-    fn client(&self) -> Result<Client, LockError> {
-        lock_ignoring_poison(&self.client)
-            .clone()
-            .ok_or_else(|| LockError::Unavailable("ZooKeeper lock manager is closed".to_string()))
-    }
-
-    fn connected(&self) -> bool {
-        !self.closed.load(Ordering::SeqCst)
-            && self.state.peek_state() == SessionState::SyncConnected
+        self.sessions.close();
     }
 }
 
 /// A contender's node, deleted when this is dropped (in the background) unless released.
 struct LockNode {
-    inner: Arc<Inner>,
+    /// The session the node is (to be) created on, which alone can delete it.
+    session: Arc<Session>,
     dir: String,
     /// The name prefix of this attempt, unique within the session.
     prefix: String,
@@ -167,16 +109,16 @@ impl Drop for LockNode {
         if !self.armed {
             return;
         }
-        // A closed manager's session is ending and takes its nodes with it.
-        let Ok(client) = self.inner.client() else {
+        // A closed or ended session takes its nodes with it.
+        let Ok(client) = self.session.client() else {
             return;
         };
         let (dir, prefix, name) = (self.dir.clone(), self.prefix.clone(), self.name.take());
-        let give_up = Instant::now() + self.inner.session_timeout * 2;
+        let give_up = Instant::now() + self.session.timeout * 2;
         // Send a known node's delete right away, so it reaches the server before any request
         // made after this drop; only its answer is awaited in the background.
         let mut first = (name.as_ref()).map(|n| client.delete(&format!("{dir}/{n}"), None));
-        self.inner.runtime.spawn(async move {
+        self.session.runtime.spawn(async move {
             loop {
                 let result = match (first.take(), &name) {
                     (Some(sent), _) => sent.await,
@@ -220,8 +162,8 @@ impl LockGuard for ZooKeeperGuard {
     }
 
     fn is_held(&self) -> bool {
-        let inner = &self.node.inner;
-        inner.connected() && inner.losses.load(Ordering::SeqCst) == self.losses_at_acquire
+        let session = &self.node.session;
+        session.connected() && session.losses() == self.losses_at_acquire
     }
 }
 
@@ -229,37 +171,66 @@ impl LockGuard for ZooKeeperGuard {
 impl LockManager for ZooKeeperLockManager {
     async fn acquire(&self, key: &str, timeout: Duration) -> Result<Box<dyn LockGuard>, LockError> {
         let deadline = Instant::now() + timeout;
-        let client = self.inner.client()?;
-        let attempt = self.inner.attempts.fetch_add(1, Ordering::SeqCst);
-        let mut node = LockNode {
-            inner: self.inner.clone(),
-            dir: format!("{}/{}", self.inner.locks_dir, encode_key(key)),
-            prefix: format!("{}{attempt}-", self.inner.name_prefix),
-            name: None,
-            armed: true,
-        };
-        // Creation is not cut off at the deadline: an abandoned create could leave a node
-        // nobody knows about. Each try is one request; retries stop at the deadline.
-        let name = create_node(&client, &node.dir, &node.prefix, deadline).await?;
-        node.name = Some(name.clone());
-        let turn = tokio::time::timeout_at(deadline, wait_turn(&client, &node.dir, &name)).await;
-        let err = match turn {
-            Ok(Ok(())) => {
-                return Ok(Box::new(ZooKeeperGuard {
-                    key: key.to_string(),
-                    losses_at_acquire: self.inner.losses.load(Ordering::SeqCst),
-                    node,
-                }))
+        let dir = format!("{}/{}", self.locks_dir, encode_key(key));
+        let mut retried = false;
+        loop {
+            let live = tokio::time::timeout_at(deadline, self.sessions.live()).await;
+            let session = live.unwrap_or_else(|_| {
+                Err(LockError::Unavailable(format!(
+                    "no ZooKeeper session could be opened within {timeout:?}"
+                )))
+            })?;
+            match acquire_on(&session, key, &dir, timeout, deadline).await {
+                // The session ended during the attempt, taking the attempt's node with it:
+                // try once more, on a new session, while time is left.
+                Err(LockError::Unavailable(_))
+                    if !retried && session.ended() && Instant::now() < deadline =>
+                {
+                    retried = true
+                }
+                result => return result,
             }
-            Ok(Err(e)) => e,
-            Err(_) => LockError::Timeout {
-                key: key.to_string(),
-                waited: timeout,
-            },
-        };
-        node.release(&client).await;
-        Err(err)
+        }
     }
+}
+
+/// One acquire attempt on `session`: creates a node under `dir` and waits for its turn.
+async fn acquire_on(
+    session: &Arc<Session>,
+    key: &str,
+    dir: &str,
+    timeout: Duration,
+    deadline: Instant,
+) -> Result<Box<dyn LockGuard>, LockError> {
+    let client = session.client()?;
+    let mut node = LockNode {
+        session: session.clone(),
+        dir: dir.to_string(),
+        prefix: session.attempt_prefix(),
+        name: None,
+        armed: true,
+    };
+    // Creation is not cut off at the deadline: an abandoned create could leave a node
+    // nobody knows about. Each try is one request; retries stop at the deadline.
+    let name = create_node(&client, dir, &node.prefix, deadline).await?;
+    node.name = Some(name.clone());
+    let turn = tokio::time::timeout_at(deadline, wait_turn(&client, dir, &name)).await;
+    let err = match turn {
+        Ok(Ok(())) => {
+            return Ok(Box::new(ZooKeeperGuard {
+                key: key.to_string(),
+                losses_at_acquire: session.losses(),
+                node,
+            }))
+        }
+        Ok(Err(e)) => e,
+        Err(_) => LockError::Timeout {
+            key: key.to_string(),
+            waited: timeout,
+        },
+    };
+    node.release(&client).await;
+    Err(err)
 }
 
 /// Creates this attempt's EPHEMERAL_SEQUENTIAL node (and the key's directory when missing)
@@ -374,12 +345,8 @@ fn encode_key(key: &str) -> String {
     out
 }
 
-fn unavailable(context: &str, err: ZkError) -> LockError {
+pub(crate) fn unavailable(context: &str, err: ZkError) -> LockError {
     LockError::Unavailable(format!("ZooKeeper: {context}: {err}"))
-}
-
-fn lock_ignoring_poison<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 #[cfg(test)]

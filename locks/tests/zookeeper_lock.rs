@@ -279,6 +279,119 @@ async fn a_lost_session_fences_the_guard_and_expiry_frees_the_lock() {
     drop(held);
 }
 
+/// The session a lock node was created on: `lock-<session id>-<attempt>-<sequence>`.
+fn node_session(name: &str) -> String {
+    name.split('-')
+        .nth(1)
+        .expect("a lock node name")
+        .to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn after_its_session_expires_the_manager_opens_a_new_one() {
+    let Some(zk) = server("FLOE_TEST_ZK") else {
+        return;
+    };
+    renew_after_expiry(&zk, "renew", true).await;
+}
+
+/// The network heals while the client still tries to resume its session: the acquires sent
+/// on it fail when the server answers "expired", and go on with a new session.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn acquires_caught_in_the_expiry_go_on_with_a_new_session() {
+    let Some(zk) = server("FLOE_TEST_ZK") else {
+        return;
+    };
+    renew_after_expiry(&zk, "renew-caught", false).await;
+}
+
+/// Cuts `a`'s session until the server expires it, heals, then checks that `a` takes locks
+/// again on one new session, that mutual exclusion with `b` holds, and that the guard taken
+/// before stays lost. `client_gave_up`: heal only after the client itself has given up on
+/// the session, so the acquires find it ended before they start.
+async fn renew_after_expiry(zk: &str, test: &str, client_gave_up: bool) {
+    let zk = zk.to_string();
+    let root = unique_root(test);
+    let first_server = zk.split(',').next().unwrap().to_string();
+    let proxy = Proxy::start(first_server).await;
+    let short = Duration::from_secs(2);
+    let a = manager(&proxy.addr, &root, short).await;
+    let b = manager(&zk, &root, SESSION).await;
+    let old = a.acquire("t", Duration::from_secs(5)).await.unwrap();
+    let old_nodes = lock_nodes(&zk, &root, "t").await;
+    assert_eq!(old_nodes.len(), 1);
+    let old_session = node_session(&old_nodes[0]);
+
+    // Cut long enough for the server to expire the session: its lock goes to `b`.
+    proxy.set_cut(true);
+    eventually(
+        "the old guard turns not held",
+        Duration::from_secs(2),
+        || !old.is_held(),
+    )
+    .await;
+    let b_guard = b.acquire("t", Duration::from_secs(30)).await.unwrap();
+    if client_gave_up {
+        // The client gives up by itself 7/5 of the session timeout after it noticed the cut.
+        tokio::time::sleep(a.session_timeout() * 2).await;
+    }
+    proxy.set_cut(false);
+
+    // Concurrent acquires through the same manager share one new session.
+    let mut tasks = Vec::new();
+    for i in 0..8 {
+        let a = a.clone();
+        tasks.push(tokio::spawn(async move {
+            a.acquire(&format!("k{i}"), Duration::from_secs(20)).await
+        }));
+    }
+    let mut guards = Vec::new();
+    for t in tasks {
+        guards.push(t.await.unwrap().expect("an acquire on a new session"));
+    }
+    let mut sessions = Vec::new();
+    for i in 0..8 {
+        let nodes = lock_nodes(&zk, &root, &format!("k{i}")).await;
+        assert_eq!(nodes.len(), 1, "{nodes:?}");
+        sessions.push(node_session(&nodes[0]));
+    }
+    sessions.dedup();
+    assert_eq!(sessions.len(), 1, "one new session, not {sessions:?}");
+    assert_ne!(sessions[0], old_session, "a new session");
+    assert!(guards.iter().all(|g| g.is_held()));
+
+    // Mutual exclusion holds between the new session and `b`, both ways.
+    let err = a.acquire("t", Duration::from_millis(500)).await.err();
+    assert!(matches!(err, Some(LockError::Timeout { .. })), "{err:?}");
+    assert_eq!(lock_nodes(&zk, &root, "t").await.len(), 1);
+    let waiter = {
+        let a = a.clone();
+        tokio::spawn(async move { a.acquire("t", Duration::from_secs(30)).await })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!waiter.is_finished(), "`a` took a lock `b` holds");
+    drop(b_guard);
+    let renewed = waiter
+        .await
+        .unwrap()
+        .expect("`a` gets the lock after `b` releases");
+    assert!(renewed.is_held());
+    let nodes = lock_nodes(&zk, &root, "t").await;
+    assert_eq!(nodes.len(), 1, "{nodes:?}");
+    assert_eq!(node_session(&nodes[0]), sessions[0]);
+    let err = b.acquire("t", Duration::from_millis(500)).await.err();
+    assert!(matches!(err, Some(LockError::Timeout { .. })), "{err:?}");
+
+    // The old guard stays lost; close() still ends the manager for good.
+    assert!(!old.is_held());
+    drop(old);
+    a.close();
+    assert!(!renewed.is_held());
+    assert!(guards.iter().all(|g| !g.is_held()));
+    let err = a.acquire("u", Duration::from_secs(2)).await.err();
+    assert!(matches!(err, Some(LockError::Unavailable(_))), "{err:?}");
+}
+
 #[tokio::test]
 async fn a_waiter_follows_only_its_predecessor() {
     let Some(zk) = server("FLOE_TEST_ZK") else {

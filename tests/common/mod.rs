@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 mod fixture;
 pub use fixture::*;
+pub mod cluster;
 
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
@@ -31,6 +32,11 @@ pub struct FloeServer {
 impl FloeServer {
     /// Starts the real binary on 127.0.0.1, port 0, and waits for its listening line.
     pub fn start(warehouse: &Path, data_dir: &Path) -> Self {
+        Self::start_with_args(warehouse, data_dir, &[])
+    }
+
+    /// Like `start`, with extra `floe serve` arguments (e.g. `--zookeeper`).
+    pub fn start_with_args(warehouse: &Path, data_dir: &Path, extra: &[String]) -> Self {
         let log = tempfile::NamedTempFile::new().expect("log file");
         let mut child = Command::new(env!("CARGO_BIN_EXE_floe"))
             .arg("serve")
@@ -39,6 +45,7 @@ impl FloeServer {
             .arg(warehouse)
             .arg("--data-dir")
             .arg(data_dir)
+            .args(extra)
             .env("RUST_LOG", "info")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())

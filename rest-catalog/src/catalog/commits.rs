@@ -10,6 +10,7 @@
 //! No commit path ever deletes a file that a pointer or a metadata log references.
 
 use std::collections::HashSet;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use floe_locks::LockGuard;
@@ -19,7 +20,9 @@ use tracing::{info, warn};
 
 use super::tables::record;
 use super::{store_error, Catalog};
-use crate::commit::{apply_create, apply_to_existing, is_create, AppliedCommit, CommitRuleError};
+use crate::commit::{
+    apply_create, apply_to_existing, check_requirements, is_create, AppliedCommit, CommitRuleError,
+};
 use crate::error::{CatalogError, Result};
 use crate::names::{display_table, validate_table};
 use crate::store::{PointerSwap, StoreError};
@@ -93,12 +96,33 @@ impl Catalog {
     }
 
     async fn commit_locked(&self, changes: Vec<TableChange>) -> Result<Vec<CommitResult>> {
-        let guards = self.lock_tables(&changes).await?;
+        self.precheck(&changes).await.map_err(nothing_written)?;
+        let guards = self.lock_tables(&changes).await.map_err(nothing_written)?;
         let mut planned = Vec::with_capacity(changes.len());
         for change in changes {
-            planned.push(self.plan_change(change).await?);
+            planned.push(self.plan_change(change).await.map_err(nothing_written)?);
         }
         self.write_and_swap(&planned, &guards).await
+    }
+
+    /// Checks the requirements against the current metadata before taking any lock. A
+    /// requirement that fails now means the client's view is stale: answering 409 at once
+    /// is as correct as after the lock (nothing was written), and it keeps stale writers
+    /// out of the lock queue, so a contended table spends its lock on commits that can
+    /// succeed. The check under the lock stays the authoritative one.
+    async fn precheck(&self, changes: &[TableChange]) -> Result<()> {
+        for change in changes {
+            if let Some(current) = self
+                .store
+                .load_table(&change.ident)
+                .await
+                .map_err(store_error)?
+            {
+                let base = self.read_metadata(&current.metadata_location).await?;
+                check_requirements(Some(&base), &change.requirements)?;
+            }
+        }
+        Ok(())
     }
 
     /// Takes every table's lock, in a fixed order so two transactions cannot deadlock.
@@ -169,7 +193,7 @@ impl Catalog {
             AppliedCommit::Unchanged => Ok(PlannedChange {
                 ident,
                 base_location: Some(current.metadata_location),
-                metadata: base,
+                metadata: Arc::unwrap_or_clone(base),
                 changed: false,
             }),
             AppliedCommit::Changed(metadata) => {
@@ -290,6 +314,18 @@ impl Catalog {
         for location in locations {
             self.delete_quietly(location).await;
         }
+    }
+}
+
+/// A backend failure before any file was written or pointer moved: the commit certainly
+/// did not happen, so it is a 409 the client may retry, not a 5xx that clients must treat
+/// as "state unknown".
+fn nothing_written(e: CatalogError) -> CatalogError {
+    match e {
+        CatalogError::Unavailable(m) | CatalogError::Storage(m) => {
+            CatalogError::CommitFailed(format!("{m}; nothing was written, retry the commit"))
+        }
+        e => e,
     }
 }
 

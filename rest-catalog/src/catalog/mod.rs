@@ -13,6 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use floe_locks::LockManager;
+use iceberg::spec::TableMetadata;
 use iceberg::NamespaceIdent;
 
 use crate::error::{CatalogError, Result};
@@ -23,6 +24,16 @@ use crate::warehouse::Warehouse;
 /// How long a commit waits for its table lock before answering 409.
 pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// How many bytes of parsed metadata files (counted as their JSON size) stay cached.
+const METADATA_CACHE_BYTES: u64 = 256 * 1024 * 1024;
+
+/// A parsed metadata file and the size of its JSON, for the cache's weight.
+#[derive(Clone)]
+struct CachedMetadata {
+    metadata: Arc<TableMetadata>,
+    json_bytes: u32,
+}
+
 /// The catalog: one warehouse, its store and its locks.
 #[derive(Clone)]
 pub struct Catalog {
@@ -30,6 +41,9 @@ pub struct Catalog {
     warehouse: Warehouse,
     locks: Arc<dyn LockManager>,
     lock_timeout: Duration,
+    /// Parsed metadata files by location. Metadata files are written once under a name
+    /// never used before and never changed, so an entry cannot go stale, on any node.
+    metadata_cache: moka::sync::Cache<String, CachedMetadata>,
 }
 
 impl Catalog {
@@ -38,11 +52,16 @@ impl Catalog {
         warehouse: Warehouse,
         locks: Arc<dyn LockManager>,
     ) -> Self {
+        let metadata_cache = moka::sync::Cache::builder()
+            .max_capacity(METADATA_CACHE_BYTES)
+            .weigher(|_: &String, v: &CachedMetadata| v.json_bytes)
+            .build();
         Self {
             store,
             warehouse,
             locks,
             lock_timeout: DEFAULT_LOCK_TIMEOUT,
+            metadata_cache,
         }
     }
 
@@ -136,6 +155,7 @@ pub(crate) fn store_error(e: StoreError) -> CatalogError {
         StoreError::BadPageToken(_) => CatalogError::BadRequest(e.to_string()),
         StoreError::PointerMoved { .. } => CatalogError::CommitFailed(e.to_string()),
         StoreError::Failed(m) => CatalogError::Storage(m),
+        StoreError::Unavailable(m) => CatalogError::Unavailable(m),
         StoreError::OutcomeUnknown(m) => CatalogError::CommitStateUnknown(m),
     }
 }

@@ -2,6 +2,7 @@
 //! (with purge), rename and register.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use bytes::Bytes;
 use iceberg::spec::{
@@ -12,7 +13,7 @@ use iceberg_catalog_rest::{CreateTableRequest, LoadTableResult, RegisterTableReq
 use tracing::{info, warn};
 use uuid::Uuid;
 
-use super::{store_error, Catalog};
+use super::{store_error, CachedMetadata, Catalog};
 use crate::commit::{iceberg_message, next_metadata_file_name};
 use crate::error::{CatalogError, Result};
 use crate::names::{display_table, validate_namespace, validate_table};
@@ -153,16 +154,32 @@ impl Catalog {
         let location = format!("{dir}/{}", next_metadata_file_name(previous));
         let json = serde_json::to_vec(metadata)
             .map_err(|e| CatalogError::Storage(format!("cannot serialize metadata: {e}")))?;
+        let json_bytes = json.len();
         self.warehouse.put_new(&location, Bytes::from(json)).await?;
+        self.cache_metadata(&location, Arc::new(metadata.clone()), json_bytes);
         Ok(location)
     }
 
-    /// Reads and parses a metadata file inside the warehouse.
-    pub(crate) async fn read_metadata(&self, location: &str) -> Result<TableMetadata> {
+    /// Reads and parses a metadata file inside the warehouse (or takes it from the cache).
+    pub(crate) async fn read_metadata(&self, location: &str) -> Result<Arc<TableMetadata>> {
+        if let Some(hit) = self.metadata_cache.get(location) {
+            return Ok(hit.metadata);
+        }
         let bytes = self.warehouse.read(location).await?;
-        serde_json::from_slice(&bytes).map_err(|e| {
+        let metadata: TableMetadata = serde_json::from_slice(&bytes).map_err(|e| {
             CatalogError::BadRequest(format!("{location} is not valid table metadata: {e}"))
-        })
+        })?;
+        let metadata = Arc::new(metadata);
+        self.cache_metadata(location, metadata.clone(), bytes.len());
+        Ok(metadata)
+    }
+
+    fn cache_metadata(&self, location: &str, metadata: Arc<TableMetadata>, json_bytes: usize) {
+        let entry = CachedMetadata {
+            metadata,
+            json_bytes: u32::try_from(json_bytes).unwrap_or(u32::MAX),
+        };
+        self.metadata_cache.insert(location.to_string(), entry);
     }
 
     /// A create's pointer move failed: the pointer was certainly not set unless the
@@ -187,7 +204,10 @@ impl Catalog {
             .read_metadata(&record.metadata_location)
             .await
             .map_err(|e| CatalogError::Storage(format!("table {}: {e}", display_table(ident))))?;
-        Ok(load_result(Some(record.metadata_location), metadata))
+        Ok(load_result(
+            Some(record.metadata_location),
+            Arc::unwrap_or_clone(metadata),
+        ))
     }
 
     pub(crate) async fn table_record(&self, ident: &TableIdent) -> Result<TableRecord> {
@@ -279,7 +299,10 @@ impl Catalog {
             .await
             .map_err(store_error)?;
         info!(table = %display_table(&ident), %metadata_location, "table registered");
-        Ok(load_result(Some(metadata_location), metadata))
+        Ok(load_result(
+            Some(metadata_location),
+            Arc::unwrap_or_clone(metadata),
+        ))
     }
 }
 

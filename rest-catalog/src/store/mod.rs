@@ -64,6 +64,9 @@ pub enum StoreError {
     /// The store failed and nothing was changed.
     #[error("store failed: {0}")]
     Failed(String),
+    /// The store could not be reached; nothing was changed.
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
     /// The store failed in a way that leaves unknown whether the change was applied.
     #[error("store outcome unknown: {0}")]
     OutcomeUnknown(String),

@@ -45,7 +45,7 @@ pub struct ZooKeeperStore {
 
 /// A read failed: nothing changed, the store is unreachable or refused.
 fn read_error(e: ZkError) -> StoreError {
-    StoreError::Failed(format!("zookeeper: {e}"))
+    StoreError::Unavailable(format!("zookeeper: {e}"))
 }
 
 /// A write failed: certain for the errors ZooKeeper returns after deciding, unknown for
