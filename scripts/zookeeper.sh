@@ -7,6 +7,7 @@
 #                                          ensemble; writes DIR/connect, prints it
 #   scripts/zookeeper.sh stop DIR          stop every member started in DIR
 #   scripts/zookeeper.sh stop-one DIR I    stop member I (1-based), for failure tests
+#   scripts/zookeeper.sh kill-one DIR I    the same with SIGKILL (a crash, no shutdown)
 #   scripts/zookeeper.sh start-one DIR I   restart member I with its config and data
 #
 # Each member i has DIR/zk<i>.cfg, DIR/zk<i>/data (dataDir and myid), DIR/zk<i>.log and
@@ -141,12 +142,12 @@ wait_member() {
 }
 
 stop_member() {
-    local dir=$1 i=$2
+    local dir=$1 i=$2 signal=${3:-TERM}
     local pidfile="$dir/zk$i.pid" cfg="$dir/zk$i.cfg" pid
     [[ -f $pidfile ]] || return 0
     pid=$(cat "$pidfile")
     if pid_alive "$pid" "$cfg"; then
-        kill -TERM "$pid" 2>/dev/null || true
+        kill "-$signal" "$pid" 2>/dev/null || true
         local deadline=$((SECONDS + STOP_GRACE))
         while pid_alive "$pid" "$cfg" && ((SECONDS < deadline)); do sleep 0.2; done
         if pid_alive "$pid" "$cfg"; then
@@ -234,6 +235,9 @@ stop) shift; cmd_stop "${1:?DIR required}" ;;
 stop-one)
     member_arg "${2:?DIR required}" "${3:-}"
     dir=$(cd "$2" && pwd); stop_member "$dir" "$3" ;;
+kill-one)
+    member_arg "${2:?DIR required}" "${3:-}"
+    dir=$(cd "$2" && pwd); stop_member "$dir" "$3" KILL ;;
 start-one)
     member_arg "${2:?DIR required}" "${3:-}"
     need_installed

@@ -179,7 +179,7 @@ async fn ensemble_whole(connect: &str, within: Duration) -> Vec<Option<String>> 
     }
 }
 
-/// 2 nodes, 4 clients; the ZooKeeper leader is stopped while they commit, and started again
+/// 2 nodes, 4 clients; the ZooKeeper leader is killed (SIGKILL) while they commit, and started again
 /// at the end (always: the guard restarts it when the test fails).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn commits_survive_the_loss_of_the_zookeeper_leader() {

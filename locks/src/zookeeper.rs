@@ -9,10 +9,17 @@
 //! commit stops. The client notices a dead connection after 2/5 of the session timeout, well
 //! before the server expires the session and lets another node take the lock.
 //!
+//! A request that fails without a definite answer from the server (a connection lost or
+//! reset, say, when the leader stops) may still have been applied. Such a create is followed
+//! up by looking for the attempt's node by its unique name prefix, and a node is never
+//! forgotten while its session lives: deletes are retried, and as a last resort the session
+//! is closed so that ZooKeeper drops its nodes (`zookeeper/node.rs`).
+//!
 //! After the session has ended (expired, say, after a long partition), the next acquire opens
 //! a new session (`zookeeper/session.rs`), so the node takes locks again without a restart;
 //! only [`ZooKeeperLockManager::close`] ends the manager for good.
 
+mod node;
 mod session;
 
 use std::sync::Arc;
@@ -21,13 +28,11 @@ use std::time::Duration;
 use async_trait::async_trait;
 use tokio::runtime::Handle;
 use tokio::time::Instant;
-use zookeeper_client::{Acls, Client, CreateMode, Error as ZkError};
+use zookeeper_client::{Acls, Client, CreateMode, Error as ZkError, OneshotWatcher};
 
 use crate::{LockError, LockGuard, LockManager};
+use node::{find_by_prefix, is_definite, Backoff, LockNode};
 use session::{Config, Session, Sessions};
-
-/// Pause before retrying an operation that failed with a connection loss.
-const RETRY_PAUSE: Duration = Duration::from_millis(100);
 
 /// Hands out locks kept in ZooKeeper, on one session at a time.
 pub struct ZooKeeperLockManager {
@@ -79,75 +84,6 @@ impl ZooKeeperLockManager {
     pub fn close(&self) {
         self.sessions.close();
     }
-}
-
-/// A contender's node, deleted when this is dropped (in the background) unless released.
-struct LockNode {
-    /// The session the node is (to be) created on, which alone can delete it.
-    session: Arc<Session>,
-    dir: String,
-    /// The name prefix of this attempt, unique within the session.
-    prefix: String,
-    /// The node's name once known; `None` while the create's outcome is unknown.
-    name: Option<String>,
-    armed: bool,
-}
-
-impl LockNode {
-    /// Deletes the node now and waits for the answer; falls back to the background delete.
-    async fn release(mut self, client: &Client) {
-        if let Some(name) = &self.name {
-            let deleted = client.delete(&format!("{}/{name}", self.dir), None).await;
-            // On failure Drop retries in the background.
-            self.armed = !matches!(deleted, Ok(()) | Err(ZkError::NoNode));
-        }
-    }
-}
-
-impl Drop for LockNode {
-    fn drop(&mut self) {
-        if !self.armed {
-            return;
-        }
-        // A closed or ended session takes its nodes with it.
-        let Ok(client) = self.session.client() else {
-            return;
-        };
-        let (dir, prefix, name) = (self.dir.clone(), self.prefix.clone(), self.name.take());
-        let give_up = Instant::now() + self.session.timeout * 2;
-        // Send a known node's delete right away, so it reaches the server before any request
-        // made after this drop; only its answer is awaited in the background.
-        let mut first = (name.as_ref()).map(|n| client.delete(&format!("{dir}/{n}"), None));
-        self.session.runtime.spawn(async move {
-            loop {
-                let result = match (first.take(), &name) {
-                    (Some(sent), _) => sent.await,
-                    (None, Some(n)) => client.delete(&format!("{dir}/{n}"), None).await,
-                    (None, None) => delete_by_prefix(&client, &dir, &prefix).await,
-                };
-                match result {
-                    Ok(()) | Err(ZkError::NoNode) => return,
-                    Err(ZkError::ConnectionLoss) if Instant::now() < give_up => {
-                        tokio::time::sleep(RETRY_PAUSE).await
-                    }
-                    // The session is gone (its nodes with it) or the server refused.
-                    Err(e) => {
-                        tracing::warn!(dir, prefix, error = %e, "could not delete a lock node");
-                        return;
-                    }
-                }
-            }
-        });
-    }
-}
-
-async fn delete_by_prefix(client: &Client, dir: &str, prefix: &str) -> Result<(), ZkError> {
-    for child in client.list_children(dir).await? {
-        if child.starts_with(prefix) {
-            client.delete(&format!("{dir}/{child}"), None).await?;
-        }
-    }
-    Ok(())
 }
 
 struct ZooKeeperGuard {
@@ -203,19 +139,14 @@ async fn acquire_on(
     deadline: Instant,
 ) -> Result<Box<dyn LockGuard>, LockError> {
     let client = session.client()?;
-    let mut node = LockNode {
-        session: session.clone(),
-        dir: dir.to_string(),
-        prefix: session.attempt_prefix(),
-        name: None,
-        armed: true,
-    };
+    let mut node = LockNode::new(session, dir);
     // Creation is not cut off at the deadline: an abandoned create could leave a node
-    // nobody knows about. Each try is one request; retries stop at the deadline.
-    let name = create_node(&client, dir, &node.prefix, deadline).await?;
+    // nobody knows about. Each try is one request; retries stop at the deadline, and a node
+    // whose create is still unanswered then is deleted by its prefix.
+    let name = create_node(session, &client, &mut node, deadline).await?;
     node.name = Some(name.clone());
-    let turn = tokio::time::timeout_at(deadline, wait_turn(&client, dir, &name)).await;
-    let err = match turn {
+    let turn = wait_turn(session, &client, dir, &node.prefix, &name);
+    let err = match tokio::time::timeout_at(deadline, turn).await {
         Ok(Ok(())) => {
             return Ok(Box::new(ZooKeeperGuard {
                 key: key.to_string(),
@@ -234,87 +165,143 @@ async fn acquire_on(
 }
 
 /// Creates this attempt's EPHEMERAL_SEQUENTIAL node (and the key's directory when missing)
-/// and returns its name.
+/// and returns its name. A create that went unanswered may have made the node: it is then
+/// looked for by the attempt's prefix before anything else is sent, and created again only
+/// once it is certainly not there.
 async fn create_node(
+    session: &Session,
     client: &Client,
-    dir: &str,
-    prefix: &str,
+    node: &mut LockNode,
     deadline: Instant,
 ) -> Result<String, LockError> {
     let ephemeral = CreateMode::EphemeralSequential.with_acls(Acls::anyone_all());
     // A container is removed by the server some time after its last child goes.
     let container = CreateMode::Container.with_acls(Acls::anyone_all());
+    let (dir, prefix) = (node.dir.as_str(), node.prefix.as_str());
     let path = format!("{dir}/{prefix}");
+    let context = format!("creating a lock node in {dir}");
+    let mut looking = false;
+    let mut backoff = Backoff::new();
     loop {
-        let err = match client.create(&path, &[], &ephemeral).await {
-            Ok((_, sequence)) => return Ok(format!("{prefix}{sequence}")),
-            Err(e) => e,
-        };
-        match err {
-            // The key's directory is missing (never made, or emptied and removed).
-            ZkError::NoNode => match client.create(dir, &[], &container).await {
-                Ok(_) | Err(ZkError::NodeExists) => continue,
-                Err(ZkError::ConnectionLoss) => {}
-                Err(e) => return Err(unavailable(&format!("creating {dir}"), e)),
-            },
-            // The create may have happened: look for this attempt's node.
-            ZkError::ConnectionLoss => {
-                if let Ok(children) = client.list_children(dir).await {
-                    if let Some(name) = children.into_iter().find(|c| c.starts_with(prefix)) {
-                        return Ok(name);
+        let err = if looking {
+            match find_by_prefix(client, dir, prefix).await {
+                Ok(Some(name)) => return Ok(name),
+                Ok(None) => {
+                    looking = false;
+                    continue;
+                }
+                Err(e) => e,
+            }
+        } else {
+            match client.create(&path, &[], &ephemeral).await {
+                Ok((_, sequence)) => return Ok(format!("{prefix}{sequence}")),
+                // The key's directory is missing (never made, or emptied and removed).
+                Err(ZkError::NoNode) => match client.create(dir, &[], &container).await {
+                    Ok(_) | Err(ZkError::NodeExists) => continue,
+                    Err(e) => e,
+                },
+                Err(e) => {
+                    if !is_definite(&e) {
+                        (node.stray, looking) = (true, true);
                     }
+                    e
                 }
             }
-            e => return Err(unavailable(&format!("creating a lock node in {dir}"), e)),
+        };
+        if is_definite(&err) || session.ended() || Instant::now() >= deadline {
+            return Err(unavailable(&context, err));
         }
-        if Instant::now() >= deadline {
-            return Err(LockError::Unavailable(format!(
-                "ZooKeeper connection lost while creating a lock node in {dir}"
-            )));
-        }
-        tokio::time::sleep(RETRY_PAUSE).await;
+        tracing::debug!(dir, prefix, error = %err, "lock node create unanswered; retrying");
+        backoff.pause().await;
     }
 }
 
 /// Waits until `name` has the lowest sequence in `dir`, watching only its predecessor.
-async fn wait_turn(client: &Client, dir: &str, name: &str) -> Result<(), LockError> {
+async fn wait_turn(
+    session: &Session,
+    client: &Client,
+    dir: &str,
+    prefix: &str,
+    name: &str,
+) -> Result<(), LockError> {
     let mine = sequence_of(name)
         .ok_or_else(|| LockError::Unavailable(format!("unexpected lock node name {name}")))?;
+    let mut backoff = Backoff::new();
     loop {
-        let children = match client.list_children(dir).await {
-            Ok(children) => children,
-            Err(ZkError::ConnectionLoss) => {
-                tokio::time::sleep(RETRY_PAUSE).await;
-                continue;
-            }
-            Err(e) => return Err(unavailable(&format!("listing {dir}"), e)),
-        };
-        if !children.iter().any(|c| c == name) {
-            return Err(LockError::Unavailable(format!(
-                "lock node {dir}/{name} vanished (session expired?)"
-            )));
-        }
-        let predecessor = children
-            .iter()
-            .filter_map(|c| sequence_of(c).map(|s| (s, c)))
-            .filter(|(s, _)| *s < mine)
-            .max_by_key(|(s, _)| *s);
-        let Some((_, predecessor)) = predecessor else {
-            return Ok(());
-        };
-        match client
-            .check_and_watch_stat(&format!("{dir}/{predecessor}"))
-            .await
-        {
+        let result = next_predecessor(client, dir, prefix, name, mine).await;
+        let err = match result {
+            Ok(Step::Holds) => return Ok(()),
             // Woken by the predecessor's deletion, or by the session ending (then the next
             // listing fails).
-            Ok((Some(_), watcher)) => {
+            Ok(Step::Wait(watcher)) => {
                 watcher.changed().await;
+                continue;
             }
-            Ok((None, _)) => {}
-            Err(ZkError::ConnectionLoss) => tokio::time::sleep(RETRY_PAUSE).await,
-            Err(e) => return Err(unavailable(&format!("watching {dir}/{predecessor}"), e)),
-        }
+            Ok(Step::Again) => continue,
+            Err(WaitError::Lock(e)) => return Err(e),
+            Err(WaitError::Zk(context, e)) if is_definite(&e) || session.ended() => {
+                return Err(unavailable(&context, e))
+            }
+            Err(WaitError::Zk(_, e)) => e,
+        };
+        tracing::debug!(dir, name, error = %err, "lock wait interrupted; retrying");
+        backoff.pause().await;
+    }
+}
+
+/// What one look at the contenders found.
+enum Step {
+    /// `name` has the lowest sequence.
+    Holds,
+    /// Wait for the predecessor watched.
+    Wait(OneshotWatcher),
+    /// The predecessor is already gone: look again.
+    Again,
+}
+
+enum WaitError {
+    Lock(LockError),
+    Zk(String, ZkError),
+}
+
+/// One look at `dir`. A stray node of this same attempt ahead of `name` (a create whose
+/// answer was lost) is deleted rather than waited for.
+async fn next_predecessor(
+    client: &Client,
+    dir: &str,
+    prefix: &str,
+    name: &str,
+    mine: i64,
+) -> Result<Step, WaitError> {
+    let zk = |context: String| move |e| WaitError::Zk(context, e);
+    let children = client
+        .list_children(dir)
+        .await
+        .map_err(zk(format!("listing {dir}")))?;
+    if !children.iter().any(|c| c == name) {
+        return Err(WaitError::Lock(LockError::Unavailable(format!(
+            "lock node {dir}/{name} vanished (session expired?)"
+        ))));
+    }
+    let predecessor = children
+        .iter()
+        .filter_map(|c| sequence_of(c).map(|s| (s, c)))
+        .filter(|(s, _)| *s < mine)
+        .max_by_key(|(s, _)| *s);
+    let Some((_, predecessor)) = predecessor else {
+        return Ok(Step::Holds);
+    };
+    let path = format!("{dir}/{predecessor}");
+    if predecessor.starts_with(prefix) {
+        return match client.delete(&path, None).await {
+            Ok(()) | Err(ZkError::NoNode) => Ok(Step::Again),
+            Err(e) => Err(zk(format!("deleting {path}"))(e)),
+        };
+    }
+    match client.check_and_watch_stat(&path).await {
+        Ok((Some(_), watcher)) => Ok(Step::Wait(watcher)),
+        Ok((None, _)) => Ok(Step::Again),
+        Err(e) => Err(zk(format!("watching {path}"))(e)),
     }
 }
 

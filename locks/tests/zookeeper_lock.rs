@@ -2,12 +2,13 @@
 //! string and `FLOE_TEST_ZK_ENSEMBLE` a 3-member ensemble's (`scripts/zookeeper.sh start`).
 //! A test prints `SKIP: ... not set` and passes only when its variable is unset.
 
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use floe_locks::{LockError, LockManager, ZooKeeperLockManager};
-use tokio::io::copy_bidirectional;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
@@ -196,40 +197,85 @@ async fn closing_the_holders_session_frees_the_lock_and_fences_it() {
     assert!(guard.is_held());
 }
 
-/// A TCP proxy to one ZooKeeper server that can cut every connection (a partition).
+/// A TCP proxy to one ZooKeeper server that can cut every connection (a partition), or
+/// reset connections right after passing on given requests.
 struct Proxy {
     addr: String,
     cut: watch::Sender<bool>,
+    resets: Resets,
 }
+
+/// Op codes of requests after which to reset the connection, one set per reset, in order.
+type Resets = Arc<Mutex<VecDeque<&'static [i32]>>>;
 
 impl Proxy {
     async fn start(upstream: String) -> Proxy {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap().to_string();
         let (cut, cut_rx) = watch::channel(false);
+        let resets = Resets::default();
+        let reset = resets.clone();
         tokio::spawn(async move {
-            while let Ok((mut down, _)) = listener.accept().await {
+            while let Ok((down, _)) = listener.accept().await {
                 if *cut_rx.borrow() {
                     continue; // dropped at once: the server is unreachable
                 }
-                let mut cut_rx = cut_rx.clone();
-                let upstream = upstream.clone();
+                let (mut cut_rx, upstream) = (cut_rx.clone(), upstream.clone());
+                let reset = reset.clone();
                 tokio::spawn(async move {
-                    let Ok(mut up) = TcpStream::connect(&upstream).await else {
+                    let Ok(up) = TcpStream::connect(&upstream).await else {
                         return;
                     };
                     tokio::select! {
-                        _ = copy_bidirectional(&mut down, &mut up) => {}
+                        _ = pump(down, up, reset) => {}
                         _ = cut_rx.wait_for(|cut| *cut) => {}
                     }
                 });
             }
         });
-        Proxy { addr, cut }
+        Proxy { addr, cut, resets }
     }
 
     fn set_cut(&self, cut: bool) {
         self.cut.send_replace(cut);
+    }
+}
+
+/// Forwards both ways. A client write that starts with the next reset's op code is passed
+/// on and given time to apply (its reply held back), then the client's socket is reset
+/// (RST): the client reads "connection reset by peer".
+async fn pump(down: TcpStream, up: TcpStream, resets: Resets) {
+    let (mut down_read, mut down_write) = down.into_split();
+    let (mut up_read, mut up_write) = up.into_split();
+    let (mut requests, mut replies) = (vec![0u8; 64 * 1024], vec![0u8; 64 * 1024]);
+    loop {
+        tokio::select! {
+            n = down_read.read(&mut requests) => {
+                let Ok(n @ 1..) = n else { return };
+                if up_write.write_all(&requests[..n]).await.is_err() {
+                    return;
+                }
+                let ops = op_codes(&requests[..n]);
+                let due = |due: &&[i32]| ops.iter().any(|op| due.contains(op));
+                let reset = {
+                    let mut resets = resets.lock().unwrap();
+                    resets.pop_front_if(|ops| due(ops)).is_some()
+                };
+                if reset {
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                    #[allow(deprecated)] // a zero linger does not block
+                    down_read.as_ref().set_linger(Some(Duration::ZERO)).unwrap();
+                    down_write.forget(); // no FIN first: closing the socket sends a RST
+                    return;
+                }
+            }
+            n = up_read.read(&mut replies) => {
+                let Ok(n @ 1..) = n else { return };
+                if down_write.write_all(&replies[..n]).await.is_err() {
+                    return;
+                }
+            }
+        }
     }
 }
 
@@ -390,6 +436,65 @@ async fn renew_after_expiry(zk: &str, test: &str, client_gave_up: bool) {
     assert!(guards.iter().all(|g| !g.is_held()));
     let err = a.acquire("u", Duration::from_secs(2)).await.err();
     assert!(matches!(err, Some(LockError::Unavailable(_))), "{err:?}");
+}
+
+/// The op codes of the requests in `bytes`, each framed as length, xid, op code, ... (all
+/// big-endian). The session's connect request is framed too and reads as op code 0.
+fn op_codes(mut bytes: &[u8]) -> Vec<i32> {
+    let int = |b: &[u8], at: usize| i32::from_be_bytes(b[at..at + 4].try_into().unwrap());
+    let mut ops = Vec::new();
+    while bytes.len() >= 12 {
+        ops.push(int(bytes, 8));
+        let len = usize::try_from(int(bytes, 0)).unwrap_or(0);
+        bytes = &bytes[(4 + len).min(bytes.len())..];
+    }
+    ops
+}
+
+/// A connection reset right after a create was sent fails the create with an I/O error (not
+/// a connection loss) although the node was made, and the session lives on through the
+/// reconnection. That node must not keep the lock held for as long as the session lives.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_create_cut_off_by_a_connection_reset_leaves_no_lock_behind() {
+    let Some(zk) = server("FLOE_TEST_ZK") else {
+        return;
+    };
+    let root = unique_root("reset");
+    let first_server = zk.split(',').next().unwrap().to_string();
+    let proxy = Proxy::start(first_server).await;
+    let (a, b) = (
+        manager(&proxy.addr, &root, SESSION).await,
+        manager(&zk, &root, SESSION).await,
+    );
+    drop(a.acquire("t", Duration::from_secs(5)).await.unwrap()); // makes the key's directory
+                                                                 // Resets after the create (1, create2 15), then after the next listing (8, 12).
+    proxy
+        .resets
+        .lock()
+        .unwrap()
+        .extend([&[1, 15][..], &[8, 12][..]]);
+    match a.acquire("t", Duration::from_secs(10)).await {
+        // Found its node after reconnecting: a lock held on the same, live session.
+        Ok(guard) => {
+            assert!(guard.is_held());
+            assert_eq!(lock_nodes(&zk, &root, "t").await.len(), 1);
+        }
+        Err(e) => println!("the acquire through the reset failed: {e}"),
+    }
+    assert!(proxy.resets.lock().unwrap().is_empty(), "not reset twice");
+    // Whatever the outcome, the lock is free for others within seconds, not never.
+    let started = Instant::now();
+    let guard = b.acquire("t", Duration::from_secs(10)).await.unwrap();
+    assert!(guard.is_held());
+    println!(
+        "the other manager got the lock after {:?}",
+        started.elapsed()
+    );
+    assert_eq!(lock_nodes(&zk, &root, "t").await.len(), 1);
+    // The session survived the reset, and `a` still takes locks on it.
+    drop(guard);
+    let again = a.acquire("t", Duration::from_secs(5)).await.unwrap();
+    assert!(again.is_held());
 }
 
 #[tokio::test]

@@ -13,6 +13,8 @@ use std::time::{Duration, Instant};
 mod fixture;
 pub use fixture::*;
 pub mod cluster;
+pub mod table_checks;
+pub mod zk;
 
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};

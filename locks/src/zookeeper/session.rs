@@ -3,7 +3,7 @@
 //! A [`Session`] wraps one `Client` and counts every time its state changes after it
 //! connected, i.e. every time it leaves the connected state; that count fences the guards
 //! taken on it. [`Sessions`] keeps the manager's current session. Once that session has
-//! terminated (expired, closed by the client, authentication failed), [`Sessions::live`]
+//! terminated (expired, closed by either side, authentication failed), [`Sessions::live`]
 //! opens a new one on the same connect string; callers arriving meanwhile wait for that one
 //! session (or share its failure) instead of each opening their own. The old session stays
 //! dead, and so do its guards. [`Sessions::close`] is final.
@@ -94,7 +94,7 @@ impl Session {
 
     /// The session's client, unless it is closed or has ended.
     pub fn client(&self) -> Result<Client, LockError> {
-        if self.ended() {
+        if self.state.peek_state().is_terminated() {
             return Err(LockError::Unavailable(
                 "ZooKeeper session has ended".to_string(),
             ));
@@ -121,13 +121,15 @@ impl Session {
         format!("{}{attempt}-", self.name_prefix)
     }
 
-    /// Whether the session has ended (expired, closed, authentication failed) for good.
+    /// Whether the session has ended (expired, closed, authentication failed) for good, or
+    /// was closed on this side (it ends once no request holds it any more).
     pub fn ended(&self) -> bool {
-        self.state.peek_state().is_terminated()
+        self.state.peek_state().is_terminated() || lock_ignoring_poison(&self.client).is_none()
     }
 
-    /// Drops this side's client: the session ends once in-flight requests are done.
-    fn close(&self) {
+    /// Drops this side's client: the session ends once in-flight requests are done. Its
+    /// guards turn not held at once, and the manager opens a new session when next asked.
+    pub fn close(&self) {
         lock_ignoring_poison(&self.client).take();
     }
 }

@@ -19,7 +19,7 @@ use iceberg::{TableIdent, TableRequirement, TableUpdate};
 use tracing::{info, warn};
 
 use super::tables::record;
-use super::{store_error, Catalog};
+use super::{store_error, Catalog, MetadataFile};
 use crate::commit::{
     apply_create, apply_to_existing, check_requirements, is_create, AppliedCommit, CommitRuleError,
 };
@@ -35,19 +35,12 @@ pub struct TableChange {
     pub updates: Vec<TableUpdate>,
 }
 
-/// A committed table: its current metadata file and metadata.
-#[derive(Clone, Debug)]
-pub struct CommitResult {
-    pub metadata_location: String,
-    pub metadata: TableMetadata,
-}
-
 /// A change checked and applied in memory, not yet written.
 struct PlannedChange {
     ident: TableIdent,
     /// The metadata file the change starts from (`None`: a create).
     base_location: Option<String>,
-    metadata: TableMetadata,
+    metadata: Arc<TableMetadata>,
     /// Whether the metadata changed and needs a new file.
     changed: bool,
 }
@@ -66,13 +59,13 @@ impl From<CommitRuleError> for CatalogError {
 
 impl Catalog {
     /// Commits changes to one table.
-    pub async fn commit_table(&self, change: TableChange) -> Result<CommitResult> {
+    pub async fn commit_table(&self, change: TableChange) -> Result<MetadataFile> {
         let mut results = self.commit_tables(vec![change]).await?;
         Ok(results.remove(0))
     }
 
     /// Commits changes to several tables: all of them or none.
-    pub async fn commit_tables(&self, changes: Vec<TableChange>) -> Result<Vec<CommitResult>> {
+    pub async fn commit_tables(&self, changes: Vec<TableChange>) -> Result<Vec<MetadataFile>> {
         let started = Instant::now();
         if changes.is_empty() {
             return Err(CatalogError::BadRequest(
@@ -95,7 +88,7 @@ impl Catalog {
         result
     }
 
-    async fn commit_locked(&self, changes: Vec<TableChange>) -> Result<Vec<CommitResult>> {
+    async fn commit_locked(&self, changes: Vec<TableChange>) -> Result<Vec<MetadataFile>> {
         self.precheck(&changes).await.map_err(nothing_written)?;
         let guards = self.lock_tables(&changes).await.map_err(nothing_written)?;
         let mut planned = Vec::with_capacity(changes.len());
@@ -119,7 +112,7 @@ impl Catalog {
                 .map_err(store_error)?
             {
                 let base = self.read_metadata(&current.metadata_location).await?;
-                check_requirements(Some(&base), &change.requirements)?;
+                check_requirements(Some(&base.metadata), &change.requirements)?;
             }
         }
         Ok(())
@@ -181,19 +174,20 @@ impl Catalog {
             return Ok(PlannedChange {
                 ident,
                 base_location: None,
-                metadata,
+                metadata: Arc::new(metadata),
                 changed: true,
             });
         };
         let base = self
             .read_metadata(&current.metadata_location)
             .await
-            .map_err(|e| CatalogError::Storage(format!("table {}: {e}", display_table(&ident))))?;
+            .map_err(|e| CatalogError::Storage(format!("table {}: {e}", display_table(&ident))))?
+            .metadata;
         match apply_to_existing(&base, &current.metadata_location, &requirements, updates)? {
             AppliedCommit::Unchanged => Ok(PlannedChange {
                 ident,
                 base_location: Some(current.metadata_location),
-                metadata: Arc::unwrap_or_clone(base),
+                metadata: base,
                 changed: false,
             }),
             AppliedCommit::Changed(metadata) => {
@@ -205,7 +199,7 @@ impl Catalog {
                 Ok(PlannedChange {
                     ident,
                     base_location: Some(current.metadata_location),
-                    metadata: *metadata,
+                    metadata: Arc::new(*metadata),
                     changed: true,
                 })
             }
@@ -217,24 +211,24 @@ impl Catalog {
         &self,
         planned: &[PlannedChange],
         guards: &[Box<dyn LockGuard>],
-    ) -> Result<Vec<CommitResult>> {
+    ) -> Result<Vec<MetadataFile>> {
         let mut written: Vec<String> = Vec::new();
         let mut swaps = Vec::new();
         let mut results = Vec::with_capacity(planned.len());
         for p in planned {
-            let location = if p.changed {
+            let file = if p.changed {
                 match self
-                    .write_metadata(&p.metadata, p.base_location.as_deref())
+                    .write_metadata(p.metadata.clone(), p.base_location.as_deref())
                     .await
                 {
-                    Ok(location) => {
-                        written.push(location.clone());
+                    Ok(file) => {
+                        written.push(file.location.clone());
                         swaps.push(PointerSwap {
                             ident: p.ident.clone(),
                             expected: p.base_location.clone(),
-                            new: record(&location, &p.metadata),
+                            new: record(&file.location, &file.metadata),
                         });
-                        location
+                        file
                     }
                     Err(e) => {
                         self.delete_all(&written).await;
@@ -242,12 +236,10 @@ impl Catalog {
                     }
                 }
             } else {
-                p.base_location.clone().expect("unchanged tables exist")
+                let base = p.base_location.as_deref().expect("unchanged tables exist");
+                self.read_metadata(base).await?
             };
-            results.push(CommitResult {
-                metadata_location: location,
-                metadata: p.metadata.clone(),
-            });
+            results.push(file);
         }
         if swaps.is_empty() {
             return Ok(results);
@@ -330,7 +322,7 @@ fn nothing_written(e: CatalogError) -> CatalogError {
 }
 
 /// One log line per table of a commit, with its outcome.
-fn log_commit(idents: &[TableIdent], result: &Result<Vec<CommitResult>>, took: Duration) {
+fn log_commit(idents: &[TableIdent], result: &Result<Vec<MetadataFile>>, took: Duration) {
     let ms = took.as_millis() as u64;
     for (i, ident) in idents.iter().enumerate() {
         let table = display_table(ident);

@@ -6,7 +6,7 @@
 mod commits;
 mod tables;
 
-pub use commits::{CommitResult, TableChange};
+pub use commits::TableChange;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -27,11 +27,13 @@ pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(30);
 /// How many bytes of parsed metadata files (counted as their JSON size) stay cached.
 const METADATA_CACHE_BYTES: u64 = 256 * 1024 * 1024;
 
-/// A parsed metadata file and the size of its JSON, for the cache's weight.
-#[derive(Clone)]
-struct CachedMetadata {
-    metadata: Arc<TableMetadata>,
-    json_bytes: u32,
+/// A metadata file: where it is, what it says, and its JSON text, which answers a load or
+/// a commit as it is, without serializing the metadata again.
+#[derive(Clone, Debug)]
+pub struct MetadataFile {
+    pub location: String,
+    pub metadata: Arc<TableMetadata>,
+    pub json: bytes::Bytes,
 }
 
 /// The catalog: one warehouse, its store and its locks.
@@ -43,7 +45,7 @@ pub struct Catalog {
     lock_timeout: Duration,
     /// Parsed metadata files by location. Metadata files are written once under a name
     /// never used before and never changed, so an entry cannot go stale, on any node.
-    metadata_cache: moka::sync::Cache<String, CachedMetadata>,
+    metadata_cache: moka::sync::Cache<String, MetadataFile>,
 }
 
 impl Catalog {
@@ -54,7 +56,7 @@ impl Catalog {
     ) -> Self {
         let metadata_cache = moka::sync::Cache::builder()
             .max_capacity(METADATA_CACHE_BYTES)
-            .weigher(|_: &String, v: &CachedMetadata| v.json_bytes)
+            .weigher(|_: &String, v: &MetadataFile| u32::try_from(v.json.len()).unwrap_or(u32::MAX))
             .build();
         Self {
             store,

@@ -13,7 +13,7 @@ use iceberg_catalog_rest::{CreateTableRequest, LoadTableResult, RegisterTableReq
 use tracing::{info, warn};
 use uuid::Uuid;
 
-use super::{store_error, CachedMetadata, Catalog};
+use super::{store_error, Catalog, MetadataFile};
 use crate::commit::{iceberg_message, next_metadata_file_name};
 use crate::error::{CatalogError, Result};
 use crate::names::{display_table, validate_namespace, validate_table};
@@ -59,17 +59,21 @@ impl Catalog {
             self.warehouse.prepare_metadata_dir(metadata.location())?;
             return Ok(load_result(None, metadata));
         }
-        let metadata_location = self.write_metadata(&metadata, None).await?;
+        let file = self.write_metadata(Arc::new(metadata), None).await?;
+        let metadata_location = file.location.clone();
         let swap = PointerSwap {
             ident: ident.clone(),
             expected: None,
-            new: record(&metadata_location, &metadata),
+            new: record(&metadata_location, &file.metadata),
         };
         if let Err(e) = self.store.swap_pointers(&[swap]).await {
             return Err(self.settle_failed_create(&metadata_location, e).await);
         }
         info!(table = %display_table(&ident), %metadata_location, "table created");
-        Ok(load_result(Some(metadata_location), metadata))
+        Ok(load_result(
+            Some(metadata_location),
+            Arc::unwrap_or_clone(file.metadata),
+        ))
     }
 
     /// Builds the first metadata of a table from a create request.
@@ -137,13 +141,13 @@ impl Catalog {
         Ok(())
     }
 
-    /// Writes a new metadata file next to `previous` (or as version 0) and returns its
-    /// location. The name is new, so no existing file is ever replaced.
+    /// Writes a new metadata file next to `previous` (or as version 0). The name is new,
+    /// so no existing file is ever replaced.
     pub(crate) async fn write_metadata(
         &self,
-        metadata: &TableMetadata,
+        metadata: Arc<TableMetadata>,
         previous: Option<&str>,
-    ) -> Result<String> {
+    ) -> Result<MetadataFile> {
         let dir = match metadata.properties().get(METADATA_PATH_PROPERTY) {
             Some(path) => self.warehouse.normalize(path)?,
             None => format!(
@@ -152,34 +156,37 @@ impl Catalog {
             ),
         };
         let location = format!("{dir}/{}", next_metadata_file_name(previous));
-        let json = serde_json::to_vec(metadata)
+        let json = serde_json::to_vec(metadata.as_ref())
             .map_err(|e| CatalogError::Storage(format!("cannot serialize metadata: {e}")))?;
-        let json_bytes = json.len();
-        self.warehouse.put_new(&location, Bytes::from(json)).await?;
-        self.cache_metadata(&location, Arc::new(metadata.clone()), json_bytes);
-        Ok(location)
+        let json = Bytes::from(json);
+        self.warehouse.put_new(&location, json.clone()).await?;
+        let file = MetadataFile {
+            location,
+            metadata,
+            json,
+        };
+        self.metadata_cache
+            .insert(file.location.clone(), file.clone());
+        Ok(file)
     }
 
     /// Reads and parses a metadata file inside the warehouse (or takes it from the cache).
-    pub(crate) async fn read_metadata(&self, location: &str) -> Result<Arc<TableMetadata>> {
+    pub(crate) async fn read_metadata(&self, location: &str) -> Result<MetadataFile> {
         if let Some(hit) = self.metadata_cache.get(location) {
-            return Ok(hit.metadata);
+            return Ok(hit);
         }
-        let bytes = self.warehouse.read(location).await?;
-        let metadata: TableMetadata = serde_json::from_slice(&bytes).map_err(|e| {
+        let json = self.warehouse.read(location).await?;
+        let metadata: TableMetadata = serde_json::from_slice(&json).map_err(|e| {
             CatalogError::BadRequest(format!("{location} is not valid table metadata: {e}"))
         })?;
-        let metadata = Arc::new(metadata);
-        self.cache_metadata(location, metadata.clone(), bytes.len());
-        Ok(metadata)
-    }
-
-    fn cache_metadata(&self, location: &str, metadata: Arc<TableMetadata>, json_bytes: usize) {
-        let entry = CachedMetadata {
-            metadata,
-            json_bytes: u32::try_from(json_bytes).unwrap_or(u32::MAX),
+        let file = MetadataFile {
+            location: location.to_string(),
+            metadata: Arc::new(metadata),
+            json,
         };
-        self.metadata_cache.insert(location.to_string(), entry);
+        self.metadata_cache
+            .insert(file.location.clone(), file.clone());
+        Ok(file)
     }
 
     /// A create's pointer move failed: the pointer was certainly not set unless the
@@ -197,17 +204,13 @@ impl Catalog {
         }
     }
 
-    pub async fn load_table(&self, ident: &TableIdent) -> Result<LoadTableResult> {
+    /// The table's current metadata file.
+    pub async fn load_table(&self, ident: &TableIdent) -> Result<MetadataFile> {
         validate_table(ident)?;
         let record = self.table_record(ident).await?;
-        let metadata = self
-            .read_metadata(&record.metadata_location)
+        self.read_metadata(&record.metadata_location)
             .await
-            .map_err(|e| CatalogError::Storage(format!("table {}: {e}", display_table(ident))))?;
-        Ok(load_result(
-            Some(record.metadata_location),
-            Arc::unwrap_or_clone(metadata),
-        ))
+            .map_err(|e| CatalogError::Storage(format!("table {}: {e}", display_table(ident))))
     }
 
     pub(crate) async fn table_record(&self, ident: &TableIdent) -> Result<TableRecord> {
@@ -291,7 +294,7 @@ impl Catalog {
         validate_table(&ident)?;
         self.load_namespace(ns).await?;
         let metadata_location = self.warehouse.normalize(&request.metadata_location)?;
-        let metadata = self.read_metadata(&metadata_location).await?;
+        let metadata = self.read_metadata(&metadata_location).await?.metadata;
         self.check_table_locations(&ident, &metadata).await?;
         let overwrite = request.overwrite.unwrap_or(false);
         self.store

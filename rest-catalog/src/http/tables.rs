@@ -4,19 +4,20 @@
 use std::collections::{HashMap, HashSet};
 
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use iceberg::TableIdent;
 use iceberg_catalog_rest::{
-    CommitTableRequest, CommitTableResponse, CreateTableRequest, ListTablesResponse,
-    LoadTableResult, RegisterTableRequest, RenameTableRequest,
+    CommitTableRequest, CreateTableRequest, ListTablesResponse, LoadTableResult,
+    RegisterTableRequest, RenameTableRequest,
 };
 use serde::Deserialize;
-use serde_json::Value;
+use serde_json::{json, Value};
 
 use super::body::{bool_param, page_request, JsonBody};
 use super::MAX_UPDATES_PER_COMMIT;
-use crate::catalog::{Catalog, TableChange};
+use crate::catalog::{Catalog, MetadataFile, TableChange};
 use crate::error::{CatalogError, Result};
 use crate::names::{display_table, parse_namespace, validate_table_name};
 
@@ -48,12 +49,25 @@ pub async fn create(
     Ok(Json(catalog.create_table(&ns, request).await?))
 }
 
+/// `{"metadata-location": ..., "metadata": <the file's JSON>}`: the shape of both a load
+/// and a commit response, built around the metadata file's text as it is.
+fn metadata_file_response(file: &MetadataFile) -> Response {
+    let location = serde_json::to_string(&file.location).expect("strings serialize");
+    let mut body = Vec::with_capacity(file.json.len() + location.len() + 40);
+    body.extend_from_slice(b"{\"metadata-location\":");
+    body.extend_from_slice(location.as_bytes());
+    body.extend_from_slice(b",\"metadata\":");
+    body.extend_from_slice(&file.json);
+    body.push(b'}');
+    ([(header::CONTENT_TYPE, "application/json")], body).into_response()
+}
+
 /// `snapshots=all` (default) or `refs`: only snapshots that a branch or tag points at.
 pub async fn load(
     State(catalog): State<Catalog>,
     Path((namespace, table)): Path<(String, String)>,
     Query(query): Query<HashMap<String, String>>,
-) -> Result<Json<Value>> {
+) -> Result<Response> {
     let ident = table_ident(&namespace, &table)?;
     let only_refs = match query.get("snapshots").map(String::as_str) {
         None | Some("all") => false,
@@ -64,28 +78,29 @@ pub async fn load(
             )))
         }
     };
-    let result = catalog.load_table(&ident).await?;
-    let mut body = serde_json::to_value(&result)
-        .map_err(|e| CatalogError::Storage(format!("cannot serialize metadata: {e}")))?;
-    if only_refs {
-        let referenced: HashSet<i64> = body
-            .pointer("/metadata/refs")
-            .and_then(Value::as_object)
-            .map(|refs| {
-                refs.values()
-                    .filter_map(|r| r.get("snapshot-id").and_then(Value::as_i64))
-                    .collect()
-            })
-            .unwrap_or_default();
-        if let Some(Value::Array(snapshots)) = body.pointer_mut("/metadata/snapshots") {
-            snapshots.retain(|s| {
-                s.get("snapshot-id")
-                    .and_then(Value::as_i64)
-                    .is_some_and(|id| referenced.contains(&id))
-            });
-        }
+    let file = catalog.load_table(&ident).await?;
+    if !only_refs {
+        return Ok(metadata_file_response(&file));
     }
-    Ok(Json(body))
+    let mut metadata = serde_json::to_value(file.metadata.as_ref())
+        .map_err(|e| CatalogError::Storage(format!("cannot serialize metadata: {e}")))?;
+    let referenced: HashSet<i64> = metadata
+        .get("refs")
+        .and_then(Value::as_object)
+        .map(|refs| {
+            refs.values()
+                .filter_map(|r| r.get("snapshot-id").and_then(Value::as_i64))
+                .collect()
+        })
+        .unwrap_or_default();
+    if let Some(Value::Array(snapshots)) = metadata.get_mut("snapshots") {
+        snapshots.retain(|s| {
+            s.get("snapshot-id")
+                .and_then(Value::as_i64)
+                .is_some_and(|id| referenced.contains(&id))
+        });
+    }
+    Ok(Json(json!({"metadata-location": file.location, "metadata": metadata})).into_response())
 }
 
 pub async fn exists(
@@ -126,13 +141,10 @@ pub async fn commit(
     State(catalog): State<Catalog>,
     Path((namespace, table)): Path<(String, String)>,
     JsonBody(request): JsonBody<CommitTableRequest>,
-) -> Result<Json<CommitTableResponse>> {
+) -> Result<Response> {
     let change = table_change(table_ident(&namespace, &table)?, request)?;
     let committed = catalog.commit_table(change).await?;
-    Ok(Json(CommitTableResponse {
-        metadata_location: committed.metadata_location,
-        metadata: committed.metadata,
-    }))
+    Ok(metadata_file_response(&committed))
 }
 
 pub async fn drop(
