@@ -36,7 +36,7 @@ cargo clippy --workspace --all-targets -- -D warnings
 
 step "cargo test (unit and integration)"
 cargo build --workspace --bins
-cargo test --workspace
+cargo test --workspace --no-fail-fast
 
 step "python interop (pyiceberg, DuckDB), embedded store"
 venv="$(scripts/python-env.sh | tail -n 1)"

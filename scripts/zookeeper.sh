@@ -129,7 +129,9 @@ wait_member() {
         if four_letter "$port" srvr | grep -q '^Mode:'; then
             return 0
         fi
-        if ! pid_alive "$(cat "$dir/zk$i.pid")" "$cfg"; then
+        # The pid was just launched by this script, so existence is enough here: right
+        # after the fork its command line is still this script's, not java's yet.
+        if ! kill -0 "$(cat "$dir/zk$i.pid")" 2>/dev/null; then
             echo "zookeeper.sh: member $i exited; log tail:" >&2
             tail -n 40 "$dir/zk$i.log" >&2
             return 1
