@@ -89,8 +89,8 @@ impl Catalog {
     }
 
     async fn commit_locked(&self, changes: Vec<TableChange>) -> Result<Vec<MetadataFile>> {
-        self.precheck(&changes).await.map_err(nothing_written)?;
-        let guards = self.lock_tables(&changes).await.map_err(nothing_written)?;
+        let keys = self.precheck(&changes).await.map_err(nothing_written)?;
+        let guards = self.lock_tables(keys).await.map_err(nothing_written)?;
         let mut planned = Vec::with_capacity(changes.len());
         for change in changes {
             planned.push(self.plan_change(change).await.map_err(nothing_written)?);
@@ -98,50 +98,41 @@ impl Catalog {
         self.write_and_swap(&planned, &guards).await
     }
 
-    /// Checks the requirements against the current metadata before taking any lock. A
-    /// requirement that fails now means the client's view is stale: answering 409 at once
-    /// is as correct as after the lock (nothing was written), and it keeps stale writers
-    /// out of the lock queue, so a contended table spends its lock on commits that can
-    /// succeed. The check under the lock stays the authoritative one.
-    async fn precheck(&self, changes: &[TableChange]) -> Result<()> {
+    /// Reads each table once before taking any lock: its lock key (the UUID, stable
+    /// across renames; the name for a table being created), and a first check of its
+    /// requirements. A requirement that fails now means the client's view is stale:
+    /// answering 409 at once is as correct as after the lock (nothing was written), and it
+    /// keeps stale writers out of the lock queue, so a contended table spends its lock on
+    /// commits that can succeed. The check under the lock stays the authoritative one.
+    async fn precheck(&self, changes: &[TableChange]) -> Result<Vec<String>> {
+        let mut keys = Vec::with_capacity(changes.len());
         for change in changes {
-            if let Some(current) = self
+            let current = self
                 .store
                 .load_table(&change.ident)
                 .await
-                .map_err(store_error)?
-            {
-                let base = self.read_metadata(&current.metadata_location).await?;
-                check_requirements(Some(&base.metadata), &change.requirements)?;
-            }
-        }
-        Ok(())
-    }
-
-    /// Takes every table's lock, in a fixed order so two transactions cannot deadlock.
-    /// A table is locked by UUID (stable across renames); a table being created by name.
-    async fn lock_tables(&self, changes: &[TableChange]) -> Result<Vec<Box<dyn LockGuard>>> {
-        let mut keys = Vec::with_capacity(changes.len());
-        for change in changes {
-            let key =
-                match self
-                    .store
-                    .load_table(&change.ident)
-                    .await
-                    .map_err(store_error)?
-                {
-                    Some(r) => r.table_uuid.to_string(),
-                    None if is_create(&change.requirements) => {
-                        format!("create:{}", display_table(&change.ident))
-                    }
-                    None => {
-                        return Err(self.table_record(&change.ident).await.err().unwrap_or_else(
-                            || CatalogError::NoSuchTable(display_table(&change.ident)),
-                        ))
-                    }
-                };
+                .map_err(store_error)?;
+            let key = match current {
+                Some(current) => {
+                    let base = self.read_metadata(&current.metadata_location).await?;
+                    check_requirements(Some(&base.metadata), &change.requirements)?;
+                    current.table_uuid.to_string()
+                }
+                None if is_create(&change.requirements) => {
+                    format!("create:{}", display_table(&change.ident))
+                }
+                None => {
+                    self.load_namespace(&change.ident.namespace).await?;
+                    return Err(CatalogError::NoSuchTable(display_table(&change.ident)));
+                }
+            };
             keys.push(key);
         }
+        Ok(keys)
+    }
+
+    /// Takes every lock, in a fixed order so two transactions cannot deadlock.
+    async fn lock_tables(&self, mut keys: Vec<String>) -> Result<Vec<Box<dyn LockGuard>>> {
         keys.sort();
         keys.dedup();
         let mut guards = Vec::with_capacity(keys.len());
