@@ -121,10 +121,7 @@ impl Catalog {
                 None if is_create(&change.requirements) => {
                     format!("create:{}", display_table(&change.ident))
                 }
-                None => {
-                    self.load_namespace(&change.ident.namespace).await?;
-                    return Err(CatalogError::NoSuchTable(display_table(&change.ident)));
-                }
+                None => return Err(self.missing_table(&change.ident).await),
             };
             keys.push(key);
         }

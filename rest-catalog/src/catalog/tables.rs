@@ -160,14 +160,11 @@ impl Catalog {
             .map_err(|e| CatalogError::Storage(format!("cannot serialize metadata: {e}")))?;
         let json = Bytes::from(json);
         self.warehouse.put_new(&location, json.clone()).await?;
-        let file = MetadataFile {
+        Ok(self.cached(MetadataFile {
             location,
             metadata,
             json,
-        };
-        self.metadata_cache
-            .insert(file.location.clone(), file.clone());
-        Ok(file)
+        }))
     }
 
     /// Reads and parses a metadata file inside the warehouse (or takes it from the cache).
@@ -179,14 +176,18 @@ impl Catalog {
         let metadata: TableMetadata = serde_json::from_slice(&json).map_err(|e| {
             CatalogError::BadRequest(format!("{location} is not valid table metadata: {e}"))
         })?;
-        let file = MetadataFile {
+        Ok(self.cached(MetadataFile {
             location: location.to_string(),
             metadata: Arc::new(metadata),
             json,
-        };
+        }))
+    }
+
+    /// Puts a metadata file just written or read into the cache.
+    fn cached(&self, file: MetadataFile) -> MetadataFile {
         self.metadata_cache
             .insert(file.location.clone(), file.clone());
-        Ok(file)
+        file
     }
 
     /// A create's pointer move failed: the pointer was certainly not set unless the
@@ -216,10 +217,15 @@ impl Catalog {
     pub(crate) async fn table_record(&self, ident: &TableIdent) -> Result<TableRecord> {
         match self.store.load_table(ident).await.map_err(store_error)? {
             Some(r) => Ok(r),
-            None => {
-                self.load_namespace(&ident.namespace).await?;
-                Err(CatalogError::NoSuchTable(display_table(ident)))
-            }
+            None => Err(self.missing_table(ident).await),
+        }
+    }
+
+    /// The 404 for a table the store does not have: no such namespace, or no such table.
+    pub(crate) async fn missing_table(&self, ident: &TableIdent) -> CatalogError {
+        match self.load_namespace(&ident.namespace).await {
+            Err(e) => e,
+            Ok(_) => CatalogError::NoSuchTable(display_table(ident)),
         }
     }
 
