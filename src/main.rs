@@ -55,6 +55,26 @@ enum Command {
         #[arg(long)]
         zk_session_timeout_ms: Option<u64>,
     },
+    /// Write input files into an upsert table (one checkpoint per file) through a REST
+    /// catalog: data files, equality deletes for replaced keys, position deletes for keys
+    /// repeated within a checkpoint.
+    Upsert(floe::cli::upsert::UpsertArgs),
+    /// Inspect a table.
+    Table {
+        #[command(subcommand)]
+        command: TableCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum TableCommand {
+    /// Snapshots (operations, sequence numbers, writer/checkpoint ids, watermarks) and the
+    /// live data and delete files.
+    Show(floe::cli::table_show::ShowArgs),
+}
+
+fn run_async<F: std::future::Future<Output = anyhow::Result<()>>>(f: F) -> anyhow::Result<()> {
+    tokio::runtime::Runtime::new()?.block_on(f)
 }
 
 fn init_logging(format: LogFormat) {
@@ -105,9 +125,12 @@ fn main() -> ExitCode {
             if let Some(t) = zk_session_timeout_ms {
                 cfg.zk_session_timeout_ms = t;
             }
-            let runtime = tokio::runtime::Runtime::new()?;
-            runtime.block_on(floe::server::serve(cfg))
+            run_async(floe::server::serve(cfg))
         })(),
+        Command::Upsert(args) => run_async(floe::cli::upsert::run(args)),
+        Command::Table {
+            command: TableCommand::Show(args),
+        } => run_async(floe::cli::table_show::run(args)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,0 +1,313 @@
+//! A thin client of the Iceberg REST catalog protocol for Floe's writer and CLI: load a
+//! table, create a namespace or table, and commit a list of requirements plus updates.
+//!
+//! iceberg 0.10's `Catalog` trait cannot carry a commit that adds delete files (its
+//! `TableCommit` builder is crate-private), so the writer speaks the protocol itself. It
+//! works against any Iceberg REST catalog: it reads `/v1/config` for the catalog's path
+//! prefix and sends the standard `CommitTableRequest`.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use iceberg::io::FileIO;
+use iceberg::spec::{Schema, TableMetadata, UnboundPartitionSpec};
+use iceberg::table::Table;
+use iceberg::{NamespaceIdent, TableIdent, TableRequirement, TableUpdate};
+use reqwest::{Method, StatusCode};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use url::Url;
+
+/// How a request to the catalog went wrong.
+#[derive(Debug, thiserror::Error)]
+pub enum RestError {
+    /// 404: the table or namespace does not exist.
+    #[error("not found: {0}")]
+    NotFound(String),
+    /// 409 on a commit: a requirement did not hold, nothing was committed.
+    #[error("commit conflict: {0}")]
+    Conflict(String),
+    /// The commit was sent but its outcome is not known (5xx, or the connection broke
+    /// after the request left). It may or may not have landed.
+    #[error("commit outcome unknown: {0}")]
+    Unknown(String),
+    /// Any other refusal (400, 401, 403, 406, 422, ...), with the catalog's message.
+    #[error("the catalog refused the request ({status}): {message}")]
+    Rejected { status: u16, message: String },
+    /// The catalog could not be reached, so the request certainly did nothing.
+    #[error("cannot reach the catalog at {url}: {message}")]
+    Unreachable { url: String, message: String },
+    /// The catalog answered with something this client cannot read.
+    #[error("unreadable answer from the catalog: {0}")]
+    BadResponse(String),
+}
+
+/// A table as the catalog answered it: where its metadata file is and what it says.
+#[derive(Clone, Debug)]
+pub struct LoadedTable {
+    pub ident: TableIdent,
+    pub metadata_location: String,
+    pub metadata: Arc<TableMetadata>,
+}
+
+impl LoadedTable {
+    /// The table as an iceberg-rust [`Table`], for scans.
+    pub fn to_table(&self, file_io: FileIO) -> iceberg::Result<Table> {
+        Table::builder()
+            .identifier(self.ident.clone())
+            .metadata(self.metadata.clone())
+            .metadata_location(self.metadata_location.clone())
+            .file_io(file_io)
+            .build()
+    }
+}
+
+/// The file IO for a table location: the local filesystem for plain paths and `file:`
+/// URLs.
+pub fn file_io_for(location: &str) -> Result<FileIO, RestError> {
+    if location.starts_with('/') || location.starts_with("file:") {
+        Ok(FileIO::new_with_fs())
+    } else {
+        Err(RestError::BadResponse(format!(
+            "table location {location} is not on a filesystem this writer supports"
+        )))
+    }
+}
+
+/// Parses `ns.table` (or `a.b.table` for a nested namespace).
+pub fn parse_table_ident(name: &str) -> Result<TableIdent, String> {
+    let parts: Vec<&str> = name.split('.').collect();
+    if parts.len() < 2 || parts.iter().any(|p| p.is_empty()) {
+        return Err(format!(
+            "table name {name:?} must be namespace.table (for example db.events)"
+        ));
+    }
+    let (table, ns) = parts.split_last().expect("two parts at least");
+    let ns = NamespaceIdent::from_strs(ns.iter().copied()).map_err(|e| e.to_string())?;
+    Ok(TableIdent::new(ns, table.to_string()))
+}
+
+/// A client of one Iceberg REST catalog.
+#[derive(Clone, Debug)]
+pub struct RestClient {
+    http: reqwest::Client,
+    /// `<uri>/v1/<prefix>/`, ending in `/`.
+    base: Url,
+}
+
+#[derive(Deserialize)]
+struct ConfigResponse {
+    #[serde(default)]
+    overrides: HashMap<String, String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "kebab-case")]
+struct LoadTableResponse {
+    metadata_location: Option<String>,
+    metadata: TableMetadata,
+}
+
+impl RestClient {
+    /// Connects to the catalog at `uri` (for example `http://127.0.0.1:8181`) and reads its
+    /// configuration (the path prefix).
+    pub async fn connect(uri: &str) -> Result<Self, RestError> {
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(10))
+            .timeout(Duration::from_secs(120))
+            .build()
+            .map_err(|e| RestError::BadResponse(e.to_string()))?;
+        let root = Url::parse(&format!("{}/", uri.trim_end_matches('/'))).map_err(|e| {
+            RestError::Unreachable {
+                url: uri.to_string(),
+                message: format!("not a URL: {e}"),
+            }
+        })?;
+        let mut client = Self {
+            http,
+            base: root.join("v1/").expect("static path"),
+        };
+        let config: ConfigResponse =
+            serde_json::from_value(client.send(Method::GET, &["config"], None).await?)
+                .map_err(|e| RestError::BadResponse(format!("/v1/config: {e}")))?;
+        if let Some(prefix) = config.overrides.get("prefix").filter(|p| !p.is_empty()) {
+            client.base = client.url(&[prefix]);
+            client.base.path_segments_mut().expect("http URL").push("");
+        }
+        Ok(client)
+    }
+
+    fn url(&self, segments: &[&str]) -> Url {
+        let mut url = self.base.clone();
+        url.path_segments_mut()
+            .expect("http URL")
+            .pop_if_empty()
+            .extend(segments);
+        url
+    }
+
+    fn table_segments(ident: &TableIdent) -> [String; 4] {
+        [
+            "namespaces".to_string(),
+            ident.namespace().join("\u{1f}"),
+            "tables".to_string(),
+            ident.name().to_string(),
+        ]
+    }
+
+    async fn send(
+        &self,
+        method: Method,
+        segments: &[&str],
+        body: Option<Value>,
+    ) -> Result<Value, RestError> {
+        let url = self.url(segments);
+        let is_commit = method == Method::POST;
+        let mut request = self.http.request(method, url.clone());
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.map_err(|e| {
+            if e.is_connect() || !is_commit {
+                RestError::Unreachable {
+                    url: url.to_string(),
+                    message: e.to_string(),
+                }
+            } else {
+                RestError::Unknown(format!("{url}: {e}"))
+            }
+        })?;
+        let status = response.status();
+        let text = response.text().await.map_err(|e| {
+            if is_commit {
+                RestError::Unknown(format!("{url}: reading the answer: {e}"))
+            } else {
+                RestError::BadResponse(e.to_string())
+            }
+        })?;
+        if status.is_success() {
+            if text.is_empty() {
+                return Ok(Value::Null);
+            }
+            return serde_json::from_str(&text)
+                .map_err(|e| RestError::BadResponse(format!("{url}: {e}")));
+        }
+        let message = serde_json::from_str::<Value>(&text)
+            .ok()
+            .and_then(|v| v["error"]["message"].as_str().map(str::to_string))
+            .unwrap_or(text);
+        Err(match status {
+            StatusCode::NOT_FOUND => RestError::NotFound(message),
+            StatusCode::CONFLICT if is_commit => RestError::Conflict(message),
+            s if is_commit && s.is_server_error() => RestError::Unknown(format!("{s}: {message}")),
+            s => RestError::Rejected {
+                status: s.as_u16(),
+                message,
+            },
+        })
+    }
+
+    fn loaded(ident: &TableIdent, value: Value) -> Result<LoadedTable, RestError> {
+        let answer: LoadTableResponse = serde_json::from_value(value)
+            .map_err(|e| RestError::BadResponse(format!("table {ident}: {e}")))?;
+        Ok(LoadedTable {
+            ident: ident.clone(),
+            metadata_location: answer.metadata_location.unwrap_or_default(),
+            metadata: Arc::new(answer.metadata),
+        })
+    }
+
+    /// Loads the table's current metadata.
+    pub async fn load_table(&self, ident: &TableIdent) -> Result<LoadedTable, RestError> {
+        let segments = Self::table_segments(ident);
+        let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
+        let value = self.send(Method::GET, &segments, None).await?;
+        Self::loaded(ident, value)
+    }
+
+    /// Creates the namespace unless it exists (its parents must exist).
+    pub async fn ensure_namespace(&self, ns: &NamespaceIdent) -> Result<(), RestError> {
+        let body = json!({ "namespace": ns.as_ref(), "properties": {} });
+        match self.send(Method::POST, &["namespaces"], Some(body)).await {
+            Ok(_) => Ok(()),
+            Err(RestError::Conflict(_)) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Creates a table.
+    pub async fn create_table(
+        &self,
+        ident: &TableIdent,
+        schema: &Schema,
+        spec: &UnboundPartitionSpec,
+        properties: &HashMap<String, String>,
+    ) -> Result<LoadedTable, RestError> {
+        let body = json!({
+            "name": ident.name(),
+            "schema": schema,
+            "partition-spec": spec,
+            "properties": properties,
+        });
+        let ns = ident.namespace().join("\u{1f}");
+        let value = self
+            .send(Method::POST, &["namespaces", &ns, "tables"], Some(body))
+            .await
+            .map_err(|e| match e {
+                // A create is not a table commit: a 5xx simply failed.
+                RestError::Unknown(m) => RestError::Rejected {
+                    status: 500,
+                    message: m,
+                },
+                e => e,
+            })?;
+        Self::loaded(ident, value)
+    }
+
+    /// Commits `updates` to the table if `requirements` hold; answers the new metadata.
+    pub async fn commit(
+        &self,
+        ident: &TableIdent,
+        requirements: &[TableRequirement],
+        updates: &[TableUpdate],
+    ) -> Result<LoadedTable, RestError> {
+        let body = json!({
+            "identifier": { "namespace": ident.namespace().as_ref(), "name": ident.name() },
+            "requirements": requirements,
+            "updates": updates,
+        });
+        let segments = Self::table_segments(ident);
+        let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
+        let value = self.send(Method::POST, &segments, Some(body)).await?;
+        Self::loaded(ident, value)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_names() {
+        let cases = [
+            ("db.t", Some((vec!["db"], "t"))),
+            ("a.b.t", Some((vec!["a", "b"], "t"))),
+            ("t", None),
+            ("db.", None),
+            (".t", None),
+            ("a..t", None),
+        ];
+        for (name, expected) in cases {
+            let got = parse_table_ident(name).ok();
+            let got = got.map(|i| (i.namespace().as_ref().clone(), i.name().to_string()));
+            let expected = expected.map(|(ns, t)| {
+                (
+                    ns.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
+                    t.to_string(),
+                )
+            });
+            assert_eq!(got, expected, "{name}");
+        }
+    }
+}

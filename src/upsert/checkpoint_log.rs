@@ -1,0 +1,88 @@
+//! Exactly-once and watermarks, read from the table itself. Every commit of a writer
+//! carries `floe.writer-id` and `floe.checkpoint-id` in its snapshot summary, so the last
+//! checkpoint a writer committed is found by walking the main branch's ancestry; and the
+//! table property `floe.watermark` only moves forward.
+
+use iceberg::spec::{SnapshotRef, TableMetadata, MAIN_BRANCH};
+
+pub const WRITER_ID: &str = "floe.writer-id";
+pub const CHECKPOINT_ID: &str = "floe.checkpoint-id";
+pub const WATERMARK: &str = "floe.watermark";
+
+/// A checkpoint found in the table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CommittedCheckpoint {
+    pub checkpoint_id: i64,
+    pub snapshot_id: i64,
+    pub sequence_number: i64,
+}
+
+/// The snapshots of the main branch, newest first, as far back as they are kept.
+pub fn main_ancestry(metadata: &TableMetadata) -> impl Iterator<Item = &SnapshotRef> {
+    let mut next = metadata.snapshot_for_ref(MAIN_BRANCH);
+    std::iter::from_fn(move || {
+        let current = next?;
+        next = current
+            .parent_snapshot_id()
+            .and_then(|id| metadata.snapshot_by_id(id));
+        Some(current)
+    })
+}
+
+/// The newest checkpoint `writer_id` committed on the main branch.
+pub fn last_committed(metadata: &TableMetadata, writer_id: &str) -> Option<CommittedCheckpoint> {
+    main_ancestry(metadata).find_map(|s| {
+        let props = &s.summary().additional_properties;
+        if props.get(WRITER_ID).map(String::as_str) != Some(writer_id) {
+            return None;
+        }
+        let checkpoint_id = props.get(CHECKPOINT_ID)?.parse().ok()?;
+        Some(CommittedCheckpoint {
+            checkpoint_id,
+            snapshot_id: s.snapshot_id(),
+            sequence_number: s.sequence_number(),
+        })
+    })
+}
+
+/// What a checkpoint's watermark does to the table property.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WatermarkChange {
+    /// The property moves forward to this value.
+    Advance(i64),
+    /// Not newer than the table's watermark: the property stays.
+    Stale { current: i64 },
+}
+
+/// The watermark only moves forward. A property that is not a number is replaced.
+pub fn watermark_change(current: Option<&str>, proposed: i64) -> WatermarkChange {
+    match current.and_then(|c| c.trim().parse::<i64>().ok()) {
+        Some(current) if proposed <= current => WatermarkChange::Stale { current },
+        _ => WatermarkChange::Advance(proposed),
+    }
+}
+
+#[cfg(test)]
+#[path = "checkpoint_log_tests.rs"]
+mod log_tests;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn watermarks_only_move_forward() {
+        use WatermarkChange::*;
+        let cases = [
+            (None, 5, Advance(5)),
+            (Some("4"), 5, Advance(5)),
+            (Some("5"), 5, Stale { current: 5 }),
+            (Some("9"), 5, Stale { current: 9 }),
+            (Some("garbage"), 5, Advance(5)),
+            (Some(" 7 "), 8, Advance(8)),
+        ];
+        for (current, proposed, expected) in cases {
+            assert_eq!(watermark_change(current, proposed), expected, "{current:?} {proposed}");
+        }
+    }
+}
