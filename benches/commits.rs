@@ -8,53 +8,17 @@
 //! Run: `cargo bench --bench commits` (ZooKeeper: uses `FLOE_TEST_ZK` when set, else
 //! starts a standalone server with `scripts/zookeeper.sh`).
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
+use support::start_node;
+
+mod support;
 
 const COMMITS_PER_WRITER: usize = 100;
-
-struct Node {
-    child: Child,
-    url: String,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start_node(extra: &[String]) -> Node {
-    let dir = tempfile::tempdir().unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_floe"))
-        .args(["serve", "--bind", "127.0.0.1:0", "--warehouse"])
-        .arg(dir.path().join("wh"))
-        .arg("--data-dir")
-        .arg(dir.path().join("data"))
-        .args(extra)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let url = line.trim().rsplit(' ').next().unwrap().to_string();
-    Node {
-        child,
-        url,
-        _dir: dir,
-    }
-}
 
 struct ZooKeeper {
     dir: Option<PathBuf>,

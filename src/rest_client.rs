@@ -52,9 +52,11 @@ pub struct LoadedTable {
 }
 
 impl LoadedTable {
-    /// The table as an iceberg-rust [`Table`], for scans.
+    /// The table as an iceberg-rust [`Table`], for scans. Call it inside a tokio runtime:
+    /// the table runs its work there.
     pub fn to_table(&self, file_io: FileIO) -> iceberg::Result<Table> {
         Table::builder()
+            .runtime(iceberg::Runtime::try_current()?)
             .identifier(self.ident.clone())
             .metadata(self.metadata.clone())
             .metadata_location(self.metadata_location.clone())

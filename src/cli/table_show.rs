@@ -33,7 +33,12 @@ pub async fn live_entries(
         let manifest = manifest.load_manifest(file_io).await?;
         entries.extend(manifest.entries().iter().filter(|e| e.is_alive()).cloned());
     }
-    entries.sort_by_key(|e| (e.content_type() != DataContentType::Data, e.sequence_number()));
+    entries.sort_by_key(|e| {
+        (
+            e.content_type() != DataContentType::Data,
+            e.sequence_number(),
+        )
+    });
     Ok(entries)
 }
 
@@ -66,19 +71,47 @@ pub async fn render(metadata: &TableMetadata, name: &str) -> anyhow::Result<Stri
         .iter()
         .map(|f| format!("{}({})", f.transform, f.name))
         .collect();
-    writeln!(out, "table {name} (format version {}, uuid {})", metadata.format_version() as u8, metadata.uuid())?;
+    writeln!(
+        out,
+        "table {name} (format version {}, uuid {})",
+        metadata.format_version() as u8,
+        metadata.uuid()
+    )?;
     writeln!(out, "location   {}", metadata.location())?;
-    writeln!(out, "key        {}", if key.is_empty() { "(none)".into() } else { key.join(", ") })?;
-    writeln!(out, "partition  {}", if spec.is_empty() { "(unpartitioned)".into() } else { spec.join(", ") })?;
+    writeln!(
+        out,
+        "key        {}",
+        if key.is_empty() {
+            "(none)".into()
+        } else {
+            key.join(", ")
+        }
+    )?;
+    writeln!(
+        out,
+        "partition  {}",
+        if spec.is_empty() {
+            "(unpartitioned)".into()
+        } else {
+            spec.join(", ")
+        }
+    )?;
     if let Some(w) = metadata.properties().get(WATERMARK) {
         let at = w.parse().map(time).unwrap_or_default();
         writeln!(out, "watermark  {w} ({at})")?;
     }
     let mut snapshots: Vec<_> = main_ancestry(metadata).collect();
     snapshots.reverse();
-    writeln!(out, "\nsnapshots of main, oldest first ({}):", snapshots.len())?;
-    writeln!(out, "  {:>4}  {:>20}  {:<24}  {:<9}  {:>7}  {:>8}  {:>8}  {:>10}  writer/checkpoint  watermark",
-        "seq", "snapshot", "committed", "operation", "+data", "+eq-del", "+pos-del", "records")?;
+    writeln!(
+        out,
+        "\nsnapshots of main, oldest first ({}):",
+        snapshots.len()
+    )?;
+    writeln!(
+        out,
+        "  {:>4}  {:>20}  {:<24}  {:<9}  {:>7}  {:>8}  {:>8}  {:>10}  writer/checkpoint  watermark",
+        "seq", "snapshot", "committed", "operation", "+data", "+eq-del", "+pos-del", "records"
+    )?;
     for s in snapshots {
         let p = &s.summary().additional_properties;
         let get = |k: &str| p.get(k).cloned().unwrap_or_else(|| "-".into());
@@ -87,16 +120,30 @@ pub async fn render(metadata: &TableMetadata, name: &str) -> anyhow::Result<Stri
             (Some(w), None) => w.clone(),
             _ => "-".into(),
         };
-        writeln!(out, "  {:>4}  {:>20}  {:<24}  {:<9}  {:>7}  {:>8}  {:>8}  {:>10}  {:<17}  {}",
-            s.sequence_number(), s.snapshot_id(), time(s.timestamp_ms()), s.summary().operation.as_str(),
-            get("added-data-files"), get("added-equality-delete-files"), get("added-position-delete-files"),
-            get("total-records"), writer, get(WATERMARK))?;
+        writeln!(
+            out,
+            "  {:>4}  {:>20}  {:<24}  {:<9}  {:>7}  {:>8}  {:>8}  {:>10}  {:<17}  {}",
+            s.sequence_number(),
+            s.snapshot_id(),
+            time(s.timestamp_ms()),
+            s.summary().operation.as_str(),
+            get("added-data-files"),
+            get("added-equality-delete-files"),
+            get("added-position-delete-files"),
+            get("total-records"),
+            writer,
+            get(WATERMARK)
+        )?;
     }
     let file_io = file_io_for(metadata.location())?;
     let entries = live_entries(&file_io, metadata).await?;
     let location = format!("{}/", metadata.location().trim_end_matches('/'));
     writeln!(out, "\nlive files ({}):", entries.len())?;
-    writeln!(out, "  {:<16}  {:>10}  {:>4}  {:>8}  {:<20}  path", "content", "records", "seq", "file-seq", "partition")?;
+    writeln!(
+        out,
+        "  {:<16}  {:>10}  {:>4}  {:>8}  {:<20}  path",
+        "content", "records", "seq", "file-seq", "partition"
+    )?;
     let mut totals = [0u64; 3];
     for e in &entries {
         let f = e.data_file();
@@ -105,13 +152,24 @@ pub async fn render(metadata: &TableMetadata, name: &str) -> anyhow::Result<Stri
         let partition = metadata
             .default_partition_spec()
             .partition_to_path(f.partition(), schema.clone());
-        writeln!(out, "  {:<16}  {:>10}  {:>4}  {:>8}  {:<20}  {}",
-            content_name(f.content_type()), f.record_count(),
+        writeln!(
+            out,
+            "  {:<16}  {:>10}  {:>4}  {:>8}  {:<20}  {}",
+            content_name(f.content_type()),
+            f.record_count(),
             e.sequence_number().map_or("-".into(), |n| n.to_string()),
             e.file_sequence_number.map_or("-".into(), |n| n.to_string()),
-            partition, f.file_path().strip_prefix(&location).unwrap_or(f.file_path()))?;
+            partition,
+            f.file_path()
+                .strip_prefix(&location)
+                .unwrap_or(f.file_path())
+        )?;
     }
-    writeln!(out, "  rows in data files {}, equality deletes {}, position deletes {}", totals[0], totals[2], totals[1])?;
+    writeln!(
+        out,
+        "  rows in data files {}, equality deletes {}, position deletes {}",
+        totals[0], totals[2], totals[1]
+    )?;
     Ok(out)
 }
 

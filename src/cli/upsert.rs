@@ -1,6 +1,6 @@
 //! `floe upsert`: writes input files into an upsert table, one checkpoint per file, and
 //! prints what each commit added. Every input is read and checked against the table
-//! before the first commit, so bad input changes nothing.
+//! before the table is created or anything committed, so bad input changes nothing.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -8,12 +8,16 @@ use std::path::PathBuf;
 use anyhow::{anyhow, bail, Context};
 use clap::Args;
 use iceberg::arrow::schema_to_arrow_schema;
+use iceberg::spec::{Schema, UnboundPartitionSpec};
 use iceberg::TableIdent;
 
 use crate::input::InputFile;
 use crate::rest_client::{parse_table_ident, RestClient, RestError};
-use crate::upsert::layout::new_table_layout;
-use crate::upsert::{CheckpointOutcome, WatermarkChange, CommitReport, UpsertOptions, UpsertWriter};
+use crate::upsert::changes::conform;
+use crate::upsert::layout::{new_table_layout, upsert_layout};
+use crate::upsert::{
+    CheckpointOutcome, CommitReport, UpsertOptions, UpsertWriter, WatermarkChange,
+};
 
 #[derive(Args, Debug)]
 pub struct UpsertArgs {
@@ -54,42 +58,73 @@ pub struct UpsertArgs {
     pub key_index_mb: usize,
 }
 
-async fn open_or_create(
+/// The table to write into: one that exists, or the schema and spec of one to create.
+enum Target {
+    Existing(Schema),
+    New(Schema, UnboundPartitionSpec),
+}
+
+impl Target {
+    fn schema(&self) -> &Schema {
+        match self {
+            Target::Existing(s) | Target::New(s, _) => s,
+        }
+    }
+}
+
+async fn find_target(
     client: &RestClient,
     ident: &TableIdent,
     args: &UpsertArgs,
     first: &InputFile,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<Target> {
     match client.load_table(ident).await {
         Ok(table) => {
-            let key: Vec<String> = table
-                .metadata
-                .current_schema()
+            upsert_layout(&table.metadata)?;
+            let schema = table.metadata.current_schema().as_ref().clone();
+            let key: Vec<String> = schema
                 .identifier_field_ids()
-                .filter_map(|id| table.metadata.current_schema().field_by_id(id))
+                .filter_map(|id| schema.field_by_id(id))
                 .map(|f| f.name.clone())
                 .collect();
             if !args.key.is_empty() && args.key != key {
                 bail!("the table's key is {key:?}, not {:?}", args.key);
             }
-            Ok(())
+            Ok(Target::Existing(schema))
         }
         Err(RestError::NotFound(_)) if args.create => {
             if args.key.is_empty() {
                 bail!("--create needs --key: the columns that identify a row");
             }
             let (schema, spec) = new_table_layout(&*first.schema(None)?, &args.key, args.buckets)?;
-            client.ensure_namespace(ident.namespace()).await?;
-            let props = HashMap::from([("format-version".to_string(), "2".to_string())]);
-            client.create_table(ident, &schema, &spec, &props).await?;
-            println!("created table {ident} with key {:?} in {} buckets", args.key, args.buckets);
-            Ok(())
+            Ok(Target::New(schema, spec))
         }
         Err(RestError::NotFound(m)) => {
             bail!("table {ident} does not exist ({m}); pass --create --key COLUMN to create it")
         }
         Err(e) => Err(e.into()),
     }
+}
+
+/// Reads every input and checks it against the table's schema.
+fn check_inputs(inputs: &[InputFile], schema: &Schema) -> anyhow::Result<()> {
+    let table_arrow = schema_to_arrow_schema(schema)?;
+    let ids: Vec<i32> = schema.identifier_field_ids().collect();
+    let key_columns: Vec<usize> = schema
+        .as_struct()
+        .fields()
+        .iter()
+        .enumerate()
+        .filter(|(_, f)| ids.contains(&f.id))
+        .map(|(i, _)| i)
+        .collect();
+    for input in inputs {
+        for batch in input.batches(Some(&table_arrow))? {
+            conform(&batch?, &table_arrow, &key_columns)
+                .with_context(|| format!("input {}", input.path.display()))?;
+        }
+    }
+    Ok(())
 }
 
 fn describe(report: &CommitReport) -> String {
@@ -124,21 +159,24 @@ pub async fn run(args: UpsertArgs) -> anyhow::Result<()> {
         .map(|p| InputFile::new(p))
         .collect::<Result<Vec<_>, _>>()?;
     let client = RestClient::connect(&args.catalog).await?;
-    open_or_create(&client, &ident, &args, &inputs[0]).await?;
+    let target = find_target(&client, &ident, &args, &inputs[0]).await?;
+    // Every input is checked before anything is created or committed.
+    check_inputs(&inputs, target.schema())?;
+    if let Target::New(schema, spec) = &target {
+        client.ensure_namespace(ident.namespace()).await?;
+        let props = HashMap::from([("format-version".to_string(), "2".to_string())]);
+        client.create_table(&ident, schema, spec, &props).await?;
+        println!(
+            "created table {ident} with key {:?} in {} buckets",
+            args.key, args.buckets
+        );
+    }
     let options = UpsertOptions {
         writer_id: args.writer_id.clone(),
         key_index_limit_bytes: args.key_index_mb << 20,
     };
     let mut writer = UpsertWriter::open(client, &ident, options).await?;
     let table_arrow = schema_to_arrow_schema(writer.table().metadata.current_schema())?;
-    // Check every input before the first commit.
-    for input in &inputs {
-        for batch in input.batches(Some(&table_arrow))? {
-            writer
-                .check(&batch?)
-                .with_context(|| format!("input {}", input.path.display()))?;
-        }
-    }
     let first_checkpoint = match (&args.writer_id, args.checkpoint) {
         (_, Some(c)) => Some(c),
         (Some(_), None) => Some(writer.last_committed().map_or(1, |l| l.checkpoint_id + 1)),
@@ -162,7 +200,11 @@ pub async fn run(args: UpsertArgs) -> anyhow::Result<()> {
             writer.write(&batch?).await.with_context(|| label.clone())?;
         }
         let watermark = args.watermark.filter(|_| i + 1 == inputs.len());
-        match writer.commit(checkpoint, watermark).await.with_context(|| label.clone())? {
+        match writer
+            .commit(checkpoint, watermark)
+            .await
+            .with_context(|| label.clone())?
+        {
             CheckpointOutcome::Committed(report) => println!("{label}: {}", describe(&report)),
             CheckpointOutcome::AlreadyCommitted(last) => println!(
                 "{label}: already committed (the table holds checkpoint {} in snapshot {})",

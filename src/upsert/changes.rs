@@ -45,7 +45,9 @@ pub enum InputError {
     MissingColumn { column: String, expected: String },
     #[error("unknown column {0:?}: the table has no such column")]
     UnknownColumn(String),
-    #[error("column {column:?} has type {found}, which does not convert to the table's type {expected}")]
+    #[error(
+        "column {column:?} has type {found}, which does not convert to the table's type {expected}"
+    )]
     TypeMismatch {
         column: String,
         found: DataType,

@@ -82,7 +82,11 @@ mod tests {
             (Some(" 7 "), 8, Advance(8)),
         ];
         for (current, proposed, expected) in cases {
-            assert_eq!(watermark_change(current, proposed), expected, "{current:?} {proposed}");
+            assert_eq!(
+                watermark_change(current, proposed),
+                expected,
+                "{current:?} {proposed}"
+            );
         }
     }
 }

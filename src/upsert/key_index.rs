@@ -52,7 +52,7 @@ pub struct KeyIndexFull {
 /// The key index of one partition (rows of one key always share a partition).
 #[derive(Debug)]
 pub struct KeyIndex {
-    live: HashMap<Box<[u8]>, Option<RowPosition>>,
+    live: HashMap<Box<[u8]>, Option<RowPosition>, ahash::RandomState>,
     bytes: usize,
     limit_bytes: usize,
 }
@@ -60,7 +60,7 @@ pub struct KeyIndex {
 impl KeyIndex {
     pub fn new(limit_bytes: usize) -> Self {
         Self {
-            live: HashMap::new(),
+            live: HashMap::default(),
             bytes: 0,
             limit_bytes,
         }
@@ -81,7 +81,7 @@ impl KeyIndex {
 
     /// Forgets every key: the checkpoint is committed.
     pub fn clear(&mut self) {
-        self.live = HashMap::new();
+        self.live = HashMap::default();
         self.bytes = 0;
     }
 
@@ -135,7 +135,10 @@ mod tests {
         use Hide::*;
         use Op::*;
         let cases: Vec<(&str, Vec<(Op, Hide)>)> = vec![
-            ("new key: equality delete", vec![(Up("a", 0, 0), EqualityDelete)]),
+            (
+                "new key: equality delete",
+                vec![(Up("a", 0, 0), EqualityDelete)],
+            ),
             (
                 "repeat inside the checkpoint: position delete of the earlier row",
                 vec![

@@ -167,7 +167,11 @@ pub fn new_table_layout(
         .build()
         .map_err(|e| LayoutError::Schema(e.to_string()))?;
     let spec = UnboundPartitionSpec::builder()
-        .add_partition_field(key_ids[0], format!("{}_bucket", key[0]), Transform::Bucket(buckets))
+        .add_partition_field(
+            key_ids[0],
+            format!("{}_bucket", key[0]),
+            Transform::Bucket(buckets),
+        )
         .map_err(|e| LayoutError::Schema(e.to_string()))?
         .build();
     Ok((schema, spec))

@@ -16,8 +16,8 @@ pub mod layout;
 pub mod parquet_props;
 pub mod partition_writer;
 pub mod row_delta;
-pub mod summary;
 mod splitter;
+pub mod summary;
 mod writer;
 
 pub use changes::{InputError, RowKind, OP_COLUMN};
@@ -43,7 +43,9 @@ pub enum UpsertError {
     Catalog(#[from] RestError),
     #[error("writing files: {0}")]
     Files(#[from] iceberg::Error),
-    #[error("the table was dropped and re-created (uuid {found}, expected {expected}) while writing")]
+    #[error(
+        "the table was dropped and re-created (uuid {found}, expected {expected}) while writing"
+    )]
     TableReplaced { expected: String, found: String },
     #[error("data files that this commit's position deletes point at are no longer live: {0:?}")]
     PositionDeleteTargetsGone(Vec<String>),

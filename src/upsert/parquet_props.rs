@@ -32,14 +32,23 @@ pub struct PropertyError {
     pub message: String,
 }
 
-fn positive(props: &HashMap<String, String>, key: &str, default: usize) -> Result<usize, PropertyError> {
+fn positive(
+    props: &HashMap<String, String>,
+    key: &str,
+    default: usize,
+) -> Result<usize, PropertyError> {
     match props.get(key) {
         None => Ok(default),
-        Some(v) => v.trim().parse::<usize>().ok().filter(|n| *n > 0).ok_or_else(|| PropertyError {
-            key: key.to_string(),
-            value: v.clone(),
-            message: "must be a positive whole number".to_string(),
-        }),
+        Some(v) => v
+            .trim()
+            .parse::<usize>()
+            .ok()
+            .filter(|n| *n > 0)
+            .ok_or_else(|| PropertyError {
+                key: key.to_string(),
+                value: v.clone(),
+                message: "must be a positive whole number".to_string(),
+            }),
     }
 }
 
@@ -89,10 +98,16 @@ fn compression(props: &HashMap<String, String>) -> Result<Compression, PropertyE
 }
 
 /// Parquet writer properties from the table properties.
-pub fn parquet_properties(props: &HashMap<String, String>) -> Result<WriterProperties, PropertyError> {
+pub fn parquet_properties(
+    props: &HashMap<String, String>,
+) -> Result<WriterProperties, PropertyError> {
     Ok(WriterProperties::builder()
         .set_compression(compression(props)?)
-        .set_max_row_group_bytes(Some(positive(props, ROW_GROUP_SIZE, DEFAULT_ROW_GROUP_SIZE)?))
+        .set_max_row_group_bytes(Some(positive(
+            props,
+            ROW_GROUP_SIZE,
+            DEFAULT_ROW_GROUP_SIZE,
+        )?))
         .set_data_page_size_limit(positive(props, PAGE_SIZE, DEFAULT_PAGE_SIZE)?)
         .set_data_page_row_count_limit(positive(props, PAGE_ROW_LIMIT, DEFAULT_PAGE_ROW_LIMIT)?)
         .set_dictionary_page_size_limit(positive(props, DICT_SIZE, DEFAULT_DICT_SIZE)?)
@@ -106,26 +121,40 @@ mod tests {
     use super::*;
 
     fn props(pairs: &[(&str, &str)]) -> HashMap<String, String> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
     fn compression_follows_the_table() {
         let col = ColumnPath::from("x");
         let cases = [
-            (vec![], Some(Compression::ZSTD(ZstdLevel::try_new(1).unwrap()))),
+            (
+                vec![],
+                Some(Compression::ZSTD(ZstdLevel::try_new(1).unwrap())),
+            ),
             (
                 vec![(COMPRESSION_LEVEL, "9")],
                 Some(Compression::ZSTD(ZstdLevel::try_new(9).unwrap())),
             ),
-            (vec![(COMPRESSION_CODEC, "SNAPPY")], Some(Compression::SNAPPY)),
-            (vec![(COMPRESSION_CODEC, "uncompressed")], Some(Compression::UNCOMPRESSED)),
+            (
+                vec![(COMPRESSION_CODEC, "SNAPPY")],
+                Some(Compression::SNAPPY),
+            ),
+            (
+                vec![(COMPRESSION_CODEC, "uncompressed")],
+                Some(Compression::UNCOMPRESSED),
+            ),
             (vec![(COMPRESSION_CODEC, "lzo")], None),
             (vec![(COMPRESSION_LEVEL, "high")], None),
             (vec![(COMPRESSION_LEVEL, "99")], None),
         ];
         for (pairs, expected) in cases {
-            let got = parquet_properties(&props(&pairs)).ok().map(|p| p.compression(&col));
+            let got = parquet_properties(&props(&pairs))
+                .ok()
+                .map(|p| p.compression(&col));
             assert_eq!(got, expected, "{pairs:?}");
         }
     }
@@ -140,7 +169,10 @@ mod tests {
         assert_eq!(p.max_row_group_bytes(), Some(1 << 20));
         assert_eq!(p.data_page_row_count_limit(), 100);
         assert_eq!(target_file_size(&props(&[])).unwrap(), 512 << 20);
-        assert_eq!(target_file_size(&props(&[(TARGET_FILE_SIZE, "1000")])).unwrap(), 1000);
+        assert_eq!(
+            target_file_size(&props(&[(TARGET_FILE_SIZE, "1000")])).unwrap(),
+            1000
+        );
         for bad in ["0", "-5", "lots"] {
             let err = target_file_size(&props(&[(TARGET_FILE_SIZE, bad)])).unwrap_err();
             assert!(err.to_string().contains(TARGET_FILE_SIZE), "{err}");

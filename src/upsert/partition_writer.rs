@@ -69,8 +69,12 @@ pub fn position_delete_schema() -> Schema {
                 Type::Primitive(PrimitiveType::String),
             )
             .into(),
-            NestedField::required(POS_DELETE_POS_ID, "pos", Type::Primitive(PrimitiveType::Long))
-                .into(),
+            NestedField::required(
+                POS_DELETE_POS_ID,
+                "pos",
+                Type::Primitive(PrimitiveType::Long),
+            )
+            .into(),
         ])
         .build()
         .expect("a valid schema")
@@ -120,9 +124,10 @@ impl PartitionWriter {
         names: DefaultFileNameGenerator,
         partition: PartitionKey,
     ) -> Result<Self, UpsertError> {
-        let data = DataFileWriterBuilder::new(settings.rolling(settings.table_schema.clone(), &names))
-            .build(Some(partition.clone()))
-            .await?;
+        let data =
+            DataFileWriterBuilder::new(settings.rolling(settings.table_schema.clone(), &names))
+                .build(Some(partition.clone()))
+                .await?;
         let config = EqualityDeleteWriterConfig::new(
             settings.key_field_ids.clone(),
             settings.key_schema.clone(),
@@ -170,9 +175,15 @@ impl PartitionWriter {
             .collect();
         let mut first = RowPosition { file: 0, pos: 0 };
         if !written.is_empty() {
-            let data = take_record_batch(&rows, &written).map_err(internal)?;
-            let data = RecordBatch::try_new(self.settings.table_arrow.clone(), data.columns().to_vec())
-                .map_err(internal)?;
+            let data = if written.len() == rows.num_rows() {
+                rows.clone()
+            } else {
+                take_record_batch(&rows, &written).map_err(internal)?
+            };
+            // The table's schema: checks that required columns hold no nulls.
+            let data =
+                RecordBatch::try_new(self.settings.table_arrow.clone(), data.columns().to_vec())
+                    .map_err(internal)?;
             let n = data.num_rows() as u64;
             self.data.write(data).await?;
             // A batch never spans two files: the rolling writer rolls before a batch.
@@ -215,7 +226,8 @@ impl PartitionWriter {
         if !equality_rows.is_empty() {
             let keys = RecordBatch::try_new(self.settings.key_arrow.clone(), key_columns)
                 .map_err(internal)?;
-            let deleted = take_record_batch(&keys, &UInt32Array::from(equality_rows)).map_err(internal)?;
+            let deleted =
+                take_record_batch(&keys, &UInt32Array::from(equality_rows)).map_err(internal)?;
             self.counts.equality_deletes += deleted.num_rows() as u64;
             self.equality.write(deleted).await?;
         }
@@ -223,7 +235,9 @@ impl PartitionWriter {
     }
 
     /// Finishes the partition's files: its data files, and its delete files.
-    pub async fn close(mut self) -> Result<(Vec<DataFile>, Vec<DataFile>, PartitionCounts), UpsertError> {
+    pub async fn close(
+        mut self,
+    ) -> Result<(Vec<DataFile>, Vec<DataFile>, PartitionCounts), UpsertError> {
         let data_files = self.data.close().await?;
         let mut delete_files = self.equality.close().await?;
         if !self.positions.is_empty() {
@@ -241,7 +255,8 @@ impl PartitionWriter {
         for (r, f) in order.iter().enumerate() {
             rank[*f as usize] = r as u32;
         }
-        self.positions.sort_by_key(|p| (rank[p.file as usize], p.pos));
+        self.positions
+            .sort_by_key(|p| (rank[p.file as usize], p.pos));
         let paths: StringArray = self
             .positions
             .iter()

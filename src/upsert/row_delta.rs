@@ -12,9 +12,9 @@ use std::collections::{BTreeSet, HashMap};
 
 use iceberg::io::FileIO;
 use iceberg::spec::{
-    DataContentType, DataFile, ManifestContentType, ManifestFile, ManifestList,
-    ManifestListWriter, ManifestWriterBuilder, Operation, Snapshot, SnapshotReference,
-    SnapshotRetention, SnapshotSummaryCollector, Summary, TableMetadata, MAIN_BRANCH,
+    DataContentType, DataFile, ManifestContentType, ManifestFile, ManifestList, ManifestListWriter,
+    ManifestWriterBuilder, Operation, Snapshot, SnapshotReference, SnapshotRetention,
+    SnapshotSummaryCollector, Summary, TableMetadata, MAIN_BRANCH,
 };
 use iceberg::{TableRequirement, TableUpdate};
 use uuid::Uuid;
@@ -49,7 +49,10 @@ pub fn new_snapshot_id() -> i64 {
 }
 
 fn metadata_path(metadata: &TableMetadata, name: &str) -> String {
-    format!("{}/metadata/{name}", metadata.location().trim_end_matches('/'))
+    format!(
+        "{}/metadata/{name}",
+        metadata.location().trim_end_matches('/')
+    )
 }
 
 impl RowDelta {
@@ -88,7 +91,8 @@ impl RowDelta {
             if files.is_empty() {
                 continue;
             }
-            let output = file_io.new_output(metadata_path(metadata, &format!("{prefix}-m{n}.avro")))?;
+            let output =
+                file_io.new_output(metadata_path(metadata, &format!("{prefix}-m{n}.avro")))?;
             let builder = ManifestWriterBuilder::new(
                 output,
                 Some(snapshot_id),
@@ -146,9 +150,7 @@ pub fn plan_commit(
         .with_schema_id(base.current_schema_id())
         .build();
     let requirements = vec![
-        TableRequirement::UuidMatch {
-            uuid: base.uuid(),
-        },
+        TableRequirement::UuidMatch { uuid: base.uuid() },
         TableRequirement::RefSnapshotIdMatch {
             r#ref: MAIN_BRANCH.to_string(),
             snapshot_id: parent.map(|p| p.snapshot_id()),
@@ -196,7 +198,11 @@ pub async fn write_manifest_list(
     let parent = base.snapshot_for_ref(MAIN_BRANCH);
     let location = metadata_path(
         base,
-        &format!("snap-{}-{attempt}-{}.avro", written.snapshot_id, Uuid::new_v4()),
+        &format!(
+            "snap-{}-{attempt}-{}.avro",
+            written.snapshot_id,
+            Uuid::new_v4()
+        ),
     );
     let output = file_io.new_output(&location)?;
     let mut writer = ManifestListWriter::v2(
@@ -231,4 +237,3 @@ pub async fn live_data_files(
     }
     Ok(live)
 }
-

@@ -39,7 +39,8 @@ impl PartitionSplitter {
                 .collect(),
             other => return Err(UpsertError::Internal(format!("partition type {other}"))),
         };
-        let converter = RowConverter::new(fields).map_err(|e| UpsertError::Internal(e.to_string()))?;
+        let converter =
+            RowConverter::new(fields).map_err(|e| UpsertError::Internal(e.to_string()))?;
         Ok(Self {
             calculator,
             converter,

@@ -11,7 +11,11 @@ const TOTALS: [(&str, &str, &str); 6] = [
     ("total-records", "added-records", "deleted-records"),
     ("total-files-size", "added-files-size", "removed-files-size"),
     ("total-data-files", "added-data-files", "deleted-data-files"),
-    ("total-delete-files", "added-delete-files", "removed-delete-files"),
+    (
+        "total-delete-files",
+        "added-delete-files",
+        "removed-delete-files",
+    ),
     (
         "total-position-deletes",
         "added-position-deletes",
@@ -72,7 +76,13 @@ mod tests {
                 ("total-equality-deletes", "4"),
             ]),
         };
-        let cases: Vec<(&str, Option<&Summary>, Vec<(&str, &str)>, Vec<(&str, Option<&str>)>)> = vec![
+        type Case<'a> = (
+            &'a str,
+            Option<&'a Summary>,
+            Vec<(&'a str, &'a str)>,
+            Vec<(&'a str, Option<&'a str>)>,
+        );
+        let cases: Vec<Case> = vec![
             (
                 "first snapshot counts from zero",
                 None,

@@ -177,12 +177,6 @@ impl UpsertWriter {
         self.partitions.values().map(|p| p.index_bytes()).sum()
     }
 
-    /// Checks a batch against the table without writing it.
-    pub fn check(&self, batch: &RecordBatch) -> Result<(), UpsertError> {
-        conform(batch, &self.settings.table_arrow, &self.layout.key_columns)?;
-        Ok(())
-    }
-
     /// Adds a batch of changes to the open checkpoint. A batch that does not fit the table
     /// (see `changes::conform`) is refused whole and changes nothing.
     pub async fn write(&mut self, batch: &RecordBatch) -> Result<(), UpsertError> {
@@ -200,7 +194,11 @@ impl UpsertWriter {
         result
     }
 
-    async fn write_parts(&mut self, rows: RecordBatch, kinds: Vec<RowKind>) -> Result<(), UpsertError> {
+    async fn write_parts(
+        &mut self,
+        rows: RecordBatch,
+        kinds: Vec<RowKind>,
+    ) -> Result<(), UpsertError> {
         let mut tasks = JoinSet::new();
         for group in self.splitter.split(&rows)? {
             let writer = match self.partitions.remove(&group.id) {
@@ -295,7 +293,9 @@ impl UpsertWriter {
         if let Some(w) = &writer_id {
             delta.summary.push((WRITER_ID.to_string(), w.clone()));
             if let Some(c) = checkpoint_id {
-                delta.summary.push((CHECKPOINT_ID.to_string(), c.to_string()));
+                delta
+                    .summary
+                    .push((CHECKPOINT_ID.to_string(), c.to_string()));
             }
         }
         if let Some(w) = watermark {
@@ -335,7 +335,9 @@ impl UpsertWriter {
     ) -> Result<CheckpointOutcome, UpsertError> {
         let file_io = self.settings.file_io.clone();
         let uuid = self.table.metadata.uuid();
-        let written = delta.write_manifests(&file_io, &self.table.metadata).await?;
+        let written = delta
+            .write_manifests(&file_io, &self.table.metadata)
+            .await?;
         let props = TableProperties::try_from(self.table.metadata.properties())
             .map_err(UpsertError::Files)?;
         let max_attempts = props.commit_num_retries as u32 + 1;
@@ -356,7 +358,9 @@ impl UpsertWriter {
                     found: base.uuid().to_string(),
                 });
             }
-            if let Some(landed) = main_ancestry(&base).find(|s| s.snapshot_id() == written.snapshot_id) {
+            if let Some(landed) =
+                main_ancestry(&base).find(|s| s.snapshot_id() == written.snapshot_id)
+            {
                 // An earlier attempt whose answer was lost did land.
                 report.snapshot_id = landed.snapshot_id();
                 report.sequence_number = landed.sequence_number();
@@ -394,12 +398,20 @@ impl UpsertWriter {
             let list = write_manifest_list(&file_io, &base, &written, attempt).await?;
             let now = chrono::Utc::now().timestamp_millis();
             let (requirements, updates) = plan_commit(&base, &written, &delta, list, now);
-            match self.client.commit(&self.table.ident, &requirements, &updates).await {
+            match self
+                .client
+                .commit(&self.table.ident, &requirements, &updates)
+                .await
+            {
                 Ok(table) => {
                     let snapshot = table
                         .metadata
                         .snapshot_by_id(written.snapshot_id)
-                        .ok_or_else(|| UpsertError::Internal("committed snapshot missing from the answer".into()))?;
+                        .ok_or_else(|| {
+                            UpsertError::Internal(
+                                "committed snapshot missing from the answer".into(),
+                            )
+                        })?;
                     report.snapshot_id = snapshot.snapshot_id();
                     report.sequence_number = snapshot.sequence_number();
                     report.attempts = attempt;
@@ -414,7 +426,10 @@ impl UpsertWriter {
                 Err(e) => return Err(e.into()),
             }
             if Instant::now() > deadline {
-                return Err(UpsertError::RetriesExhausted { attempts: attempt, last: last_error });
+                return Err(UpsertError::RetriesExhausted {
+                    attempts: attempt,
+                    last: last_error,
+                });
             }
         }
         Err(UpsertError::RetriesExhausted {

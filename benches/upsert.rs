@@ -1,0 +1,298 @@
+//! Upsert-writer benchmark (not a test). A generated stream of upserts (10 columns, half
+//! of each checkpoint updates existing keys, half inserts new ones) is written
+//!
+//! - by Floe's `UpsertWriter` into a 16-bucket upsert table of a real `floe serve`
+//!   (release build), one commit per checkpoint;
+//! - as plain Parquet with arrow-rs's `ArrowWriter` (same compression), the physical
+//!   limit: one file per checkpoint on one thread, and split over every core.
+//!
+//! Only the writing is timed (generation is not). Each measurement runs in its own child
+//! process, so the peak memory (VmHWM) printed is its own; rounds alternate the modes and
+//! the medians are printed with their ratios.
+//!
+//! Run: `cargo bench --bench upsert -- [--rows 10000000] [--checkpoint-rows 100000]
+//! [--rounds 3]`
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use arrow::array::{
+    ArrayRef, BooleanArray, Float64Array, Int32Array, Int64Array, RecordBatch, StringArray,
+    TimestampMicrosecondArray,
+};
+use arrow::datatypes::{DataType, Field, Schema as ArrowSchema, SchemaRef, TimeUnit};
+use floe::rest_client::RestClient;
+use floe::upsert::layout::new_table_layout;
+use floe::upsert::{CheckpointOutcome, UpsertOptions, UpsertWriter};
+use iceberg::{NamespaceIdent, TableIdent};
+use parquet::arrow::ArrowWriter;
+use parquet::basic::{Compression, ZstdLevel};
+use parquet::file::properties::WriterProperties;
+use support::start_node;
+
+mod support;
+
+const BUCKETS: u32 = 16;
+
+struct Args {
+    rows: usize,
+    checkpoint_rows: usize,
+    rounds: usize,
+    mode: Option<String>,
+}
+
+fn args() -> Args {
+    let mut a = Args {
+        rows: 10_000_000,
+        checkpoint_rows: 100_000,
+        rounds: 3,
+        mode: None,
+    };
+    let argv: Vec<String> = std::env::args().collect();
+    let mut i = 1;
+    while i < argv.len() {
+        let value = argv.get(i + 1).cloned().unwrap_or_default();
+        match argv[i].as_str() {
+            "--rows" => a.rows = value.parse().expect("--rows N"),
+            "--checkpoint-rows" => a.checkpoint_rows = value.parse().expect("--checkpoint-rows N"),
+            "--rounds" => a.rounds = value.parse().expect("--rounds N"),
+            "--mode" => a.mode = Some(value),
+            _ => {
+                i += 1;
+                continue;
+            }
+        }
+        i += 2;
+    }
+    a
+}
+
+fn schema() -> SchemaRef {
+    Arc::new(ArrowSchema::new(vec![
+        Field::new("id", DataType::Int64, false),
+        Field::new("account", DataType::Int64, true),
+        Field::new("amount", DataType::Float64, true),
+        Field::new("score", DataType::Float64, true),
+        Field::new("name", DataType::Utf8, true),
+        Field::new("city", DataType::Utf8, true),
+        Field::new("version", DataType::Int32, true),
+        Field::new("active", DataType::Boolean, true),
+        Field::new(
+            "updated_at",
+            DataType::Timestamp(TimeUnit::Microsecond, None),
+            true,
+        ),
+        Field::new("note", DataType::Utf8, true),
+    ]))
+}
+
+/// Checkpoint `n` of the stream: half updates of keys written before, half new keys.
+fn checkpoint(n: usize, rows: usize) -> RecordBatch {
+    let mut state = (n as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    // Checkpoint 0 inserts `rows` keys; each later one inserts `rows / 2` new keys and
+    // updates `rows / 2` random keys written before (some of them twice).
+    let existing = if n == 0 { 0 } else { rows + (n - 1) * rows / 2 } as i64;
+    let ids: Vec<i64> = (0..rows)
+        .map(|i| match n {
+            0 => i as i64,
+            _ if i % 2 == 1 => (next() % existing as u64) as i64,
+            _ => existing + (i / 2) as i64,
+        })
+        .collect();
+    const CITIES: [&str; 8] = [
+        "Amsterdam",
+        "Berlin",
+        "Cairo",
+        "Denver",
+        "Espoo",
+        "Fukuoka",
+        "Graz",
+        "Hanoi",
+    ];
+    let columns: Vec<ArrayRef> = vec![
+        Arc::new(Int64Array::from(ids.clone())),
+        Arc::new(Int64Array::from_iter_values(
+            ids.iter().map(|i| i % 100_003),
+        )),
+        Arc::new(Float64Array::from_iter_values(
+            (0..rows).map(|_| (next() % 1_000_000) as f64 / 100.0),
+        )),
+        Arc::new(Float64Array::from_iter_values(
+            (0..rows).map(|_| (next() % 1000) as f64 / 7.0),
+        )),
+        Arc::new(StringArray::from_iter_values(
+            ids.iter().map(|i| format!("user-{i:010}")),
+        )),
+        Arc::new(StringArray::from_iter_values(
+            (0..rows).map(|_| CITIES[(next() % 8) as usize]),
+        )),
+        Arc::new(Int32Array::from_iter_values((0..rows).map(|_| n as i32))),
+        Arc::new(BooleanArray::from_iter(
+            (0..rows).map(|_| Some(next() % 2 == 0)),
+        )),
+        Arc::new(TimestampMicrosecondArray::from_iter_values(
+            (0..rows).map(|i| 1_700_000_000_000_000 + (n * rows + i) as i64 * 1000),
+        )),
+        Arc::new(StringArray::from_iter_values(
+            (0..rows).map(|_| format!("note {:x}", next() % 65536)),
+        )),
+    ];
+    RecordBatch::try_new(schema(), columns).unwrap()
+}
+
+fn parquet_props() -> WriterProperties {
+    WriterProperties::builder()
+        .set_compression(Compression::ZSTD(ZstdLevel::try_new(1).unwrap()))
+        .build()
+}
+
+/// Plain Parquet: each checkpoint one file per thread. Answers the time spent writing.
+fn run_parquet(a: &Args, threads: usize) -> Duration {
+    let dir = tempfile::tempdir().unwrap();
+    let mut spent = Duration::ZERO;
+    for n in 0..a.rows / a.checkpoint_rows {
+        let batch = checkpoint(n, a.checkpoint_rows);
+        let start = Instant::now();
+        let per = batch.num_rows().div_ceil(threads);
+        std::thread::scope(|s| {
+            for t in 0..threads {
+                let part = batch.slice(t * per, per.min(batch.num_rows() - t * per));
+                let path = dir.path().join(format!("{n}-{t}.parquet"));
+                s.spawn(move || {
+                    let file = std::fs::File::create(path).unwrap();
+                    let mut w =
+                        ArrowWriter::try_new(file, part.schema(), Some(parquet_props())).unwrap();
+                    w.write(&part).unwrap();
+                    w.close().unwrap();
+                });
+            }
+        });
+        spent += start.elapsed();
+    }
+    spent
+}
+
+async fn run_floe(a: &Args) -> Duration {
+    let node = start_node(&[]);
+    let client = RestClient::connect(&node.url).await.unwrap();
+    let ns = NamespaceIdent::new("bench".to_string());
+    client.ensure_namespace(&ns).await.unwrap();
+    let ident = TableIdent::new(ns, "upserts".to_string());
+    let (schema, spec) = new_table_layout(&self::schema(), &["id".to_string()], BUCKETS).unwrap();
+    let props = [("format-version".to_string(), "2".to_string())].into();
+    client
+        .create_table(&ident, &schema, &spec, &props)
+        .await
+        .unwrap();
+    let options = UpsertOptions {
+        writer_id: Some("bench".into()),
+        ..Default::default()
+    };
+    let mut writer = UpsertWriter::open(client, &ident, options).await.unwrap();
+    let mut spent = Duration::ZERO;
+    for n in 0..a.rows / a.checkpoint_rows {
+        let batch = checkpoint(n, a.checkpoint_rows);
+        let start = Instant::now();
+        writer.write(&batch).await.unwrap();
+        let outcome = writer.commit(Some(n as i64 + 1), None).await.unwrap();
+        spent += start.elapsed();
+        assert!(matches!(outcome, CheckpointOutcome::Committed(_)));
+    }
+    spent
+}
+
+fn peak_memory_mib() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|kb| kb.parse::<f64>().ok())
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+/// Runs one measurement in a child process: `(seconds, peak MiB)`.
+fn measure(a: &Args, mode: &str) -> (f64, f64) {
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--mode", mode])
+        .args(["--rows", &a.rows.to_string()])
+        .args(["--checkpoint-rows", &a.checkpoint_rows.to_string()])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{mode}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("result "))
+        .expect("result line");
+    let v: Vec<f64> = line
+        .split_whitespace()
+        .skip(1)
+        .map(|x| x.parse().unwrap())
+        .collect();
+    (v[0], v[1])
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    v[v.len() / 2]
+}
+
+fn main() {
+    let a = args();
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if let Some(mode) = &a.mode {
+        let spent = match mode.as_str() {
+            "parquet-1" => run_parquet(&a, 1),
+            "parquet-all" => run_parquet(&a, cores),
+            "floe" => tokio::runtime::Runtime::new()
+                .unwrap()
+                .block_on(run_floe(&a)),
+            other => panic!("unknown mode {other}"),
+        };
+        println!("result {} {}", spent.as_secs_f64(), peak_memory_mib());
+        return;
+    }
+    let modes = ["parquet-1", "parquet-all", "floe"];
+    println!(
+        "upserts: {} rows, {} per checkpoint, 10 columns, half updates; {} buckets; zstd(1); {cores} cores; {} rounds",
+        a.rows, a.checkpoint_rows, BUCKETS, a.rounds
+    );
+    let mut rates = vec![Vec::new(); modes.len()];
+    let mut peaks = vec![Vec::new(); modes.len()];
+    for round in 1..=a.rounds {
+        for (m, mode) in modes.iter().enumerate() {
+            let (secs, peak) = measure(&a, mode);
+            let rate = a.rows as f64 / secs;
+            println!(
+                "round {round} {mode:<12} {rate:>12.0} rows/s  {secs:>7.2} s  peak {peak:>7.0} MiB"
+            );
+            rates[m].push(rate);
+            peaks[m].push(peak);
+        }
+    }
+    let medians: Vec<f64> = rates.into_iter().map(median).collect();
+    println!("median rows/s:");
+    for (m, mode) in modes.iter().enumerate() {
+        println!(
+            "  {mode:<12} {:>12.0} rows/s  peak {:>7.0} MiB",
+            medians[m],
+            median(peaks[m].clone())
+        );
+    }
+    println!(
+        "floe / parquet-1 = {:.2}, floe / parquet-all = {:.2}",
+        medians[2] / medians[0],
+        medians[2] / medians[1]
+    );
+}

@@ -1,0 +1,365 @@
+//! The upsert writer against an in-memory model: thousands of random inserts, updates and
+//! deletes over tens of checkpoints (keys repeated inside a checkpoint and across them,
+//! deletes of missing keys, re-inserts after deletes), committed through the real `floe
+//! serve` over REST. After every checkpoint iceberg-rust's own scan (which applies both
+//! kinds of deletes) must equal the model, and the new manifests must hold what the design
+//! says: equality deletes with the key column only, position deletes exactly for the
+//! keys repeated within the checkpoint, and every entry's sequence numbers equal to its
+//! snapshot's.
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
+
+use arrow::array::{Array, Int32Array, Int64Array, RecordBatch, StringArray};
+use arrow::datatypes::{DataType, Field, Schema as ArrowSchema};
+use common::cluster::scan_batches;
+use common::TestEnv;
+use floe::rest_client::{LoadedTable, RestClient};
+use floe::upsert::checkpoint_log::main_ancestry;
+use floe::upsert::layout::new_table_layout;
+use floe::upsert::row_delta::main_manifests;
+use floe::upsert::{CheckpointOutcome, CommitReport, UpsertOptions, UpsertWriter};
+use iceberg::io::FileIO;
+use iceberg::spec::{DataContentType, ManifestStatus};
+use iceberg::{NamespaceIdent, TableIdent};
+
+type Row = (String, Option<i32>);
+
+/// A small deterministic generator (xorshift), so a failing seed can be replayed.
+struct Rng(u64);
+
+impl Rng {
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % n
+    }
+}
+
+/// What the design says one checkpoint must produce.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Expected {
+    rows: u64,
+    equality_deletes: u64,
+    position_deletes: u64,
+}
+
+/// One checkpoint of random changes, applied to the model as they are generated.
+struct Checkpoint {
+    ids: Vec<i64>,
+    names: Vec<String>,
+    qty: Vec<Option<i32>>,
+    ops: Vec<&'static str>,
+    expected: Expected,
+}
+
+fn random_checkpoint(
+    rng: &mut Rng,
+    model: &mut BTreeMap<i64, Row>,
+    n_ops: usize,
+    keys: u64,
+    tag: usize,
+) -> Checkpoint {
+    let mut cp = Checkpoint {
+        ids: vec![],
+        names: vec![],
+        qty: vec![],
+        ops: vec![],
+        expected: Expected::default(),
+    };
+    // Keys seen in this checkpoint, and whether their row of this checkpoint is live.
+    let mut seen: HashMap<i64, bool> = HashMap::new();
+    let push = |cp: &mut Checkpoint, id: i64, row: &Row, op: &'static str| {
+        cp.ids.push(id);
+        cp.names.push(row.0.clone());
+        cp.qty.push(row.1);
+        cp.ops.push(op);
+    };
+    for i in 0..n_ops {
+        let id = if !seen.is_empty() && rng.below(10) < 3 {
+            // Repeat a key of this checkpoint.
+            let touched: Vec<i64> = seen.keys().copied().collect();
+            touched[rng.below(touched.len() as u64) as usize]
+        } else {
+            rng.below(keys) as i64
+        };
+        let row: Row = (
+            format!("cp{tag}-op{i}"),
+            (rng.below(4) != 0).then(|| rng.below(1000) as i32),
+        );
+        let hides = |seen: &mut HashMap<i64, bool>, expected: &mut Expected, live: bool| match seen
+            .insert(id, live)
+        {
+            None => expected.equality_deletes += 1,
+            Some(true) => expected.position_deletes += 1,
+            Some(false) => {}
+        };
+        match rng.below(10) {
+            0..=5 => {
+                let op = if model.contains_key(&id) { "+U" } else { "+I" };
+                if op == "+U" && rng.below(2) == 0 {
+                    let old = model[&id].clone();
+                    push(&mut cp, id, &old, "-U");
+                }
+                push(&mut cp, id, &row, op);
+                hides(&mut seen, &mut cp.expected, true);
+                cp.expected.rows += 1;
+                model.insert(id, row);
+            }
+            _ => {
+                // A delete carries the old row when there is one, or only the key.
+                let old = model.remove(&id).unwrap_or((String::new(), None));
+                push(&mut cp, id, &old, "-D");
+                hides(&mut seen, &mut cp.expected, false);
+            }
+        }
+    }
+    cp
+}
+
+fn batch(cp: &Checkpoint, range: std::ops::Range<usize>) -> RecordBatch {
+    let schema = Arc::new(ArrowSchema::new(vec![
+        Field::new("id", DataType::Int64, false),
+        Field::new("name", DataType::Utf8, true),
+        Field::new("qty", DataType::Int32, true),
+        Field::new("_op", DataType::Utf8, false),
+    ]));
+    RecordBatch::try_new(
+        schema,
+        vec![
+            Arc::new(Int64Array::from(cp.ids[range.clone()].to_vec())),
+            Arc::new(StringArray::from(cp.names[range.clone()].to_vec())),
+            Arc::new(Int32Array::from(cp.qty[range.clone()].to_vec())),
+            Arc::new(StringArray::from(cp.ops[range].to_vec())),
+        ],
+    )
+    .unwrap()
+}
+
+async fn create_table(client: &RestClient, name: &str, buckets: u32) -> TableIdent {
+    let ns = NamespaceIdent::new("ns".to_string());
+    client.ensure_namespace(&ns).await.unwrap();
+    let ident = TableIdent::new(ns, name.to_string());
+    let input = batch(
+        &Checkpoint {
+            ids: vec![],
+            names: vec![],
+            qty: vec![],
+            ops: vec![],
+            expected: Expected::default(),
+        },
+        0..0,
+    );
+    let (schema, spec) = new_table_layout(&input.schema(), &["id".to_string()], buckets).unwrap();
+    let props = HashMap::from([("format-version".to_string(), "2".to_string())]);
+    client
+        .create_table(&ident, &schema, &spec, &props)
+        .await
+        .unwrap();
+    ident
+}
+
+async fn scan(table: &LoadedTable) -> BTreeMap<i64, Row> {
+    let table = table.to_table(FileIO::new_with_fs()).unwrap();
+    let mut rows = BTreeMap::new();
+    for b in scan_batches(&table).await {
+        let ids = b.column_by_name("id").unwrap();
+        let ids = ids.as_any().downcast_ref::<Int64Array>().unwrap();
+        let names = b.column_by_name("name").unwrap();
+        let names = names.as_any().downcast_ref::<StringArray>().unwrap();
+        let qty = b.column_by_name("qty").unwrap();
+        let qty = qty.as_any().downcast_ref::<Int32Array>().unwrap();
+        for i in 0..b.num_rows() {
+            let row = (
+                names.value(i).to_string(),
+                qty.is_valid(i).then(|| qty.value(i)),
+            );
+            let previous = rows.insert(ids.value(i), row);
+            assert!(previous.is_none(), "key {} read twice", ids.value(i));
+        }
+    }
+    rows
+}
+
+/// Checks the files the newest snapshot added against `expected`, and the sequence
+/// numbers of every live entry against the snapshot that added it.
+async fn check_manifests(table: &LoadedTable, report: &CommitReport, expected: &Expected) {
+    let file_io = FileIO::new_with_fs();
+    let metadata = &table.metadata;
+    let seq_of: HashMap<i64, i64> = main_ancestry(metadata)
+        .map(|s| (s.snapshot_id(), s.sequence_number()))
+        .collect();
+    let mut added = Expected::default();
+    for manifest in main_manifests(&file_io, metadata).await.unwrap() {
+        let manifest = manifest.load_manifest(&file_io).await.unwrap();
+        for entry in manifest.entries() {
+            assert_eq!(entry.status(), ManifestStatus::Added, "writer only adds");
+            let snapshot = entry.snapshot_id().expect("entry snapshot id");
+            let seq = seq_of[&snapshot];
+            assert_eq!(entry.sequence_number(), Some(seq), "{}", entry.file_path());
+            assert_eq!(
+                entry.file_sequence_number,
+                Some(seq),
+                "{}",
+                entry.file_path()
+            );
+            if snapshot != report.snapshot_id {
+                continue;
+            }
+            let file = entry.data_file();
+            match file.content_type() {
+                DataContentType::Data => added.rows += file.record_count(),
+                DataContentType::EqualityDeletes => {
+                    assert_eq!(file.equality_ids(), Some(vec![1]), "key field id only");
+                    let columns = parquet_columns(file.file_path());
+                    assert_eq!(columns, vec!["id".to_string()], "key column only");
+                    added.equality_deletes += file.record_count();
+                }
+                DataContentType::PositionDeletes => {
+                    let columns = parquet_columns(file.file_path());
+                    assert_eq!(columns, vec!["file_path".to_string(), "pos".to_string()]);
+                    added.position_deletes += file.record_count();
+                }
+            }
+        }
+    }
+    assert_eq!(&added, expected, "files of snapshot {}", report.snapshot_id);
+    assert_eq!(report.rows, expected.rows);
+    assert_eq!(report.equality_deletes, expected.equality_deletes);
+    assert_eq!(report.position_deletes, expected.position_deletes);
+}
+
+fn parquet_columns(path: &str) -> Vec<String> {
+    let file = std::fs::File::open(path).unwrap();
+    let reader = parquet::file::reader::SerializedFileReader::new(file).unwrap();
+    use parquet::file::reader::FileReader;
+    reader
+        .metadata()
+        .file_metadata()
+        .schema_descr()
+        .columns()
+        .iter()
+        .map(|c| c.name().to_string())
+        .collect()
+}
+
+fn committed(outcome: CheckpointOutcome) -> CommitReport {
+    match outcome {
+        CheckpointOutcome::Committed(r) => r,
+        other => panic!("expected a commit, got {other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn random_changes_equal_the_model_after_every_checkpoint() {
+    let env = TestEnv::start();
+    let client = RestClient::connect(env.server.url()).await.unwrap();
+    for seed in [7u64, 2024] {
+        let ident = create_table(&client, &format!("model_{seed}"), 4).await;
+        let options = UpsertOptions {
+            writer_id: Some(format!("model-{seed}")),
+            ..Default::default()
+        };
+        let mut writer = UpsertWriter::open(client.clone(), &ident, options.clone())
+            .await
+            .unwrap();
+        let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
+        let mut model = BTreeMap::new();
+        let mut total_ops = 0;
+        for checkpoint in 1..=25i64 {
+            let cp = random_checkpoint(&mut rng, &mut model, 160, 300, checkpoint as usize);
+            total_ops += cp.ids.len();
+            // Two batches, so repeats also cross batch boundaries.
+            let mid = cp.ids.len() / 2;
+            writer.write(&batch(&cp, 0..mid)).await.unwrap();
+            writer.write(&batch(&cp, mid..cp.ids.len())).await.unwrap();
+            let report = committed(writer.commit(Some(checkpoint), None).await.unwrap());
+            let table = client.load_table(&ident).await.unwrap();
+            assert_eq!(
+                scan(&table).await,
+                model,
+                "seed {seed}, checkpoint {checkpoint}"
+            );
+            check_manifests(&table, &report, &cp.expected).await;
+        }
+        assert!(total_ops > 4000, "{total_ops} changes");
+
+        // A restarted writer finds its last checkpoint; replaying it adds nothing.
+        let before = client.load_table(&ident).await.unwrap();
+        let mut again = UpsertWriter::open(client.clone(), &ident, options)
+            .await
+            .unwrap();
+        assert_eq!(again.last_committed().unwrap().checkpoint_id, 25);
+        let replay = random_checkpoint(&mut rng, &mut BTreeMap::new(), 50, 300, 99);
+        again
+            .write(&batch(&replay, 0..replay.ids.len()))
+            .await
+            .unwrap();
+        let outcome = again.commit(Some(25), None).await.unwrap();
+        assert!(
+            matches!(outcome, CheckpointOutcome::AlreadyCommitted(c) if c.checkpoint_id == 25),
+            "{outcome:?}"
+        );
+        let after = client.load_table(&ident).await.unwrap();
+        assert_eq!(after.metadata_location, before.metadata_location);
+        assert_eq!(scan(&after).await, model);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_conflicting_commit_is_retried_on_the_new_table() {
+    let env = TestEnv::start();
+    let client = RestClient::connect(env.server.url()).await.unwrap();
+    let ident = create_table(&client, "conflict", 2).await;
+    let open = |id: &str| {
+        let options = UpsertOptions {
+            writer_id: Some(id.to_string()),
+            ..Default::default()
+        };
+        UpsertWriter::open(client.clone(), &ident, options)
+    };
+    let mut a = open("a").await.unwrap();
+    let mut b = open("b").await.unwrap();
+    let mut rng = Rng(99);
+    let mut model = BTreeMap::new();
+    // Both writers work from the same loaded table; b commits first, so a's first
+    // attempt conflicts and is retried on b's snapshot.
+    let cp_a = random_checkpoint(&mut rng, &mut BTreeMap::new(), 100, 100, 1);
+    let cp_b = random_checkpoint(&mut rng, &mut BTreeMap::new(), 100, 100, 2);
+    a.write(&batch(&cp_a, 0..cp_a.ids.len())).await.unwrap();
+    b.write(&batch(&cp_b, 0..cp_b.ids.len())).await.unwrap();
+    let rb = committed(b.commit(Some(1), None).await.unwrap());
+    let ra = committed(a.commit(Some(1), None).await.unwrap());
+    assert_eq!(rb.attempts, 1);
+    assert_eq!(ra.attempts, 2, "a must have hit one conflict");
+    assert_eq!(ra.sequence_number, rb.sequence_number + 1);
+    // The model: b's changes, then a's.
+    for cp in [&cp_b, &cp_a] {
+        for i in 0..cp.ids.len() {
+            match cp.ops[i] {
+                "+I" | "+U" => {
+                    model.insert(cp.ids[i], (cp.names[i].clone(), cp.qty[i]));
+                }
+                "-D" => {
+                    model.remove(&cp.ids[i]);
+                }
+                _ => {}
+            }
+        }
+    }
+    let table = client.load_table(&ident).await.unwrap();
+    assert_eq!(scan(&table).await, model);
+    let checkpoints: BTreeSet<(String, String)> = main_ancestry(&table.metadata)
+        .map(|s| {
+            let p = &s.summary().additional_properties;
+            (p["floe.writer-id"].clone(), p["floe.checkpoint-id"].clone())
+        })
+        .collect();
+    assert_eq!(
+        checkpoints,
+        BTreeSet::from([("a".into(), "1".into()), ("b".into(), "1".into())])
+    );
+}
