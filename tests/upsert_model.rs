@@ -363,3 +363,55 @@ async fn a_conflicting_commit_is_retried_on_the_new_table() {
         BTreeSet::from([("a".into(), "1".into()), ("b".into(), "1".into())])
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_empty_checkpoint_is_recorded_once() {
+    let env = TestEnv::start();
+    let client = RestClient::connect(env.server.url()).await.unwrap();
+    let ident = create_table(&client, "empty", 2).await;
+    let options = UpsertOptions {
+        writer_id: Some("w".into()),
+        ..Default::default()
+    };
+    let mut writer = UpsertWriter::open(client.clone(), &ident, options.clone())
+        .await
+        .unwrap();
+    // Only `-U` rows: nothing to write, but the checkpoint is recorded.
+    let only_before = Checkpoint {
+        ids: vec![1, 2],
+        names: vec!["a".into(), "b".into()],
+        qty: vec![None, Some(1)],
+        ops: vec!["-U", "-U"],
+        expected: Expected::default(),
+    };
+    writer.write(&batch(&only_before, 0..2)).await.unwrap();
+    let report = committed(writer.commit(Some(5), None).await.unwrap());
+    assert_eq!((report.data_files, report.rows), (0, 0));
+    let table = client.load_table(&ident).await.unwrap();
+    let snapshot = table.metadata.current_snapshot().unwrap();
+    assert_eq!(
+        snapshot.summary().additional_properties["floe.checkpoint-id"],
+        "5"
+    );
+    assert!(scan(&table).await.is_empty());
+    // A restarted writer sees it; replaying it adds nothing.
+    let mut again = UpsertWriter::open(client.clone(), &ident, options)
+        .await
+        .unwrap();
+    assert_eq!(again.last_committed().unwrap().checkpoint_id, 5);
+    let outcome = again.commit(Some(5), None).await.unwrap();
+    assert!(
+        matches!(outcome, CheckpointOutcome::AlreadyCommitted(_)),
+        "{outcome:?}"
+    );
+    // Without a writer id an empty checkpoint commits nothing.
+    let mut anonymous = UpsertWriter::open(client.clone(), &ident, UpsertOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        anonymous.commit(None, None).await.unwrap(),
+        CheckpointOutcome::Empty
+    );
+    let after = client.load_table(&ident).await.unwrap();
+    assert_eq!(after.metadata_location, table.metadata_location);
+}

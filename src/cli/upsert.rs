@@ -2,7 +2,7 @@
 //! prints what each commit added. Every input is read and checked against the table
 //! before the table is created or anything committed, so bad input changes nothing.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::path::PathBuf;
 
 use anyhow::{anyhow, bail, Context};
@@ -82,13 +82,16 @@ async fn find_target(
         Ok(table) => {
             upsert_layout(&table.metadata)?;
             let schema = table.metadata.current_schema().as_ref().clone();
-            let key: Vec<String> = schema
+            let key: BTreeSet<String> = schema
                 .identifier_field_ids()
                 .filter_map(|id| schema.field_by_id(id))
                 .map(|f| f.name.clone())
                 .collect();
-            if !args.key.is_empty() && args.key != key {
-                bail!("the table's key is {key:?}, not {:?}", args.key);
+            let asked: BTreeSet<String> = args.key.iter().cloned().collect();
+            if !asked.is_empty() && asked != key {
+                let (key, asked): (Vec<_>, Vec<_>) =
+                    (key.into_iter().collect(), asked.into_iter().collect());
+                bail!("the table's key is {key:?}, not {asked:?}");
             }
             Ok(Target::Existing(schema))
         }

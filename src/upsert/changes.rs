@@ -121,6 +121,28 @@ fn first_true(mask: &BooleanArray) -> Option<usize> {
     (mask.true_count() > 0).then(|| (0..mask.len()).find(|&i| mask.value(i)))?
 }
 
+/// The first row whose value changed in a conversion to a coarser timestamp unit
+/// (nanoseconds into the table's microseconds): such a cast truncates silently.
+fn first_lossy_row(
+    original: &ArrayRef,
+    converted: &ArrayRef,
+) -> Result<Option<usize>, arrow::error::ArrowError> {
+    let unit_rank = |t: &DataType| match t {
+        DataType::Timestamp(u, _) => Some(*u as u8),
+        _ => None,
+    };
+    match (
+        unit_rank(original.data_type()),
+        unit_rank(converted.data_type()),
+    ) {
+        (Some(from), Some(to)) if from > to => {}
+        _ => return Ok(None),
+    }
+    let back = cast(converted, original.data_type())?;
+    let same = arrow::compute::kernels::cmp::not_distinct(original, &back)?;
+    Ok((0..same.len()).find(|&i| !same.value(i)))
+}
+
 fn parse_kinds(column: &ArrayRef) -> Result<Vec<RowKind>, InputError> {
     if !matches!(
         column.data_type(),
@@ -194,12 +216,21 @@ pub fn conform(
                 safe: false,
                 ..Default::default()
             };
-            cast_with_options(column, expected.data_type(), &options).map_err(|e| {
-                InputError::BadValue {
-                    column: name.clone(),
-                    message: e.to_string(),
-                }
-            })?
+            let bad = |message: String| InputError::BadValue {
+                column: name.clone(),
+                message,
+            };
+            let converted = cast_with_options(column, expected.data_type(), &options)
+                .map_err(|e| bad(e.to_string()))?;
+            if let Some(row) =
+                first_lossy_row(column, &converted).map_err(|e| bad(e.to_string()))?
+            {
+                return Err(bad(format!(
+                    "row {row}: the value does not fit the table's type {} without loss",
+                    expected.data_type()
+                )));
+            }
+            converted
         };
         if column.null_count() > 0 {
             let nulls = is_null(&column).expect("is_null of any array");

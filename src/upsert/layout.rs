@@ -54,7 +54,10 @@ pub fn upsert_layout(metadata: &TableMetadata) -> Result<UpsertLayout, LayoutErr
         return Err(LayoutError::FormatVersion(metadata.format_version()));
     }
     let schema = metadata.current_schema();
-    let key_field_ids: Vec<i32> = schema.identifier_field_ids().collect();
+    // Identifier ids come from a set: order them by field id so the key's column order
+    // (of equality-delete files, of the key index) is the same on every open.
+    let mut key_field_ids: Vec<i32> = schema.identifier_field_ids().collect();
+    key_field_ids.sort_unstable();
     if key_field_ids.is_empty() {
         return Err(LayoutError::NoKey);
     }

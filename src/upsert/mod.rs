@@ -18,6 +18,8 @@ pub mod partition_writer;
 pub mod row_delta;
 mod splitter;
 pub mod summary;
+#[cfg(test)]
+mod test_support;
 mod writer;
 
 pub use changes::{InputError, RowKind, OP_COLUMN};

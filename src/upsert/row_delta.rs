@@ -237,3 +237,7 @@ pub async fn live_data_files(
     }
     Ok(live)
 }
+
+#[cfg(test)]
+#[path = "row_delta_tests.rs"]
+mod tests;

@@ -76,7 +76,7 @@ pub enum CheckpointOutcome {
     /// The table already holds this checkpoint (or a later one) of this writer; nothing
     /// was added.
     AlreadyCommitted(CommittedCheckpoint),
-    /// Nothing to commit: no rows and no watermark.
+    /// Nothing to commit: no rows, no watermark and no checkpoint id to record.
     Empty,
 }
 
@@ -287,7 +287,10 @@ impl UpsertWriter {
         }
         let (mut delta, counts) = self.close_partitions().await?;
         self.names = file_names();
-        if delta.is_empty() && watermark.is_none() {
+        // An empty checkpoint is still recorded when it has an id (exactly-once needs the
+        // record) or a watermark.
+        let recorded = writer_id.is_some() && checkpoint_id.is_some();
+        if delta.is_empty() && watermark.is_none() && !recorded {
             return Ok(CheckpointOutcome::Empty);
         }
         if let Some(w) = &writer_id {

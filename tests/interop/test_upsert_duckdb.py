@@ -133,6 +133,35 @@ def write_parquet(path: Path, rows: list[tuple], rng: random.Random | None = Non
     return path
 
 
+class KeySet:
+    """A set of keys with O(1) add, remove and random choice."""
+
+    def __init__(self):
+        self.items: list[int] = []
+        self.where: dict[int, int] = {}
+
+    def __contains__(self, k) -> bool:
+        return k in self.where
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def add(self, k: int) -> None:
+        if k not in self.where:
+            self.where[k] = len(self.items)
+            self.items.append(k)
+
+    def remove(self, k: int) -> None:
+        i = self.where.pop(k)
+        last = self.items.pop()
+        if last != k:
+            self.items[i] = last
+            self.where[last] = i
+
+    def choice(self, rng: random.Random) -> int:
+        return self.items[rng.randrange(len(self.items))]
+
+
 class ChangeStream:
     """Generates checkpoints of random changes over a small key space and keeps the model
     (key -> (name, qty, ts)) that applying them in upsert mode must give."""
@@ -141,7 +170,8 @@ class ChangeStream:
         self.rng = random.Random(seed)
         self.key_space = key_space
         self.model: dict[int, tuple] = {}
-        self.ever_deleted: set[int] = set()
+        self.present = KeySet()  # the model's keys
+        self.deleted = KeySet()  # keys deleted once and absent now
         self.stats = {"+I": 0, "+U": 0, "-U": 0, "-D": 0, "-D missing": 0, "repeat": 0, "reinsert": 0}
 
     def value(self) -> tuple:
@@ -161,13 +191,32 @@ class ChangeStream:
             ts = EPOCH + dt.timedelta(microseconds=rng.randrange(-2208988800 * 10**6, 7258118400 * 10**6))
         return (name, qty, ts)
 
-    def absent_key(self) -> int:
-        free = [k for k in range(self.key_space) if k not in self.model]
-        deleted = [k for k in free if k in self.ever_deleted]
-        if deleted and self.rng.random() < 0.5:
+    def absent_key(self) -> int | None:
+        """A key of the key space the model does not hold (half the time one deleted
+        before, when there is one), or None when the key space is full."""
+        rng = self.rng
+        if len(self.deleted) and rng.random() < 0.5:
+            return self.deleted.choice(rng)
+        if len(self.present) >= self.key_space:
+            return None
+        while True:
+            k = rng.randrange(self.key_space)
+            if k not in self.present:
+                return k
+
+    def set(self, key: int, v: tuple) -> None:
+        self.model[key] = v
+        self.present.add(key)
+        if key in self.deleted:
             self.stats["reinsert"] += 1
-            return self.rng.choice(deleted)
-        return self.rng.choice(free)
+            self.deleted.remove(key)
+
+    def unset(self, key: int) -> None:
+        if key in self.present:
+            del self.model[key]
+            self.present.remove(key)
+            if 0 <= key < self.key_space:
+                self.deleted.add(key)
 
     def checkpoint(self, n_ops: int) -> list[tuple]:
         rng = self.rng
@@ -178,7 +227,7 @@ class ChangeStream:
         def upsert(key: int, op: str) -> None:
             v = self.value()
             rows.append((op, key, *v))
-            model[key] = v
+            self.set(key, v)
             touched.append(key)
             self.stats[op] += 1
 
@@ -188,9 +237,7 @@ class ChangeStream:
             else:
                 rows.append(("-D", key, None, None, None))
             self.stats["-D" if key in model else "-D missing"] += 1
-            if key in model:
-                del model[key]
-                self.ever_deleted.add(key)
+            self.unset(key)
             touched.append(key)
 
         def update(key: int) -> None:
@@ -201,12 +248,11 @@ class ChangeStream:
 
         while len(rows) < n_ops:
             r = rng.random()
-            existing = list(model)
             if touched and r < 0.20:
                 # A key this checkpoint already wrote or deleted: position deletes, deletes
                 # of keys written in this checkpoint, re-inserts after a delete.
                 self.stats["repeat"] += 1
-                key = rng.choice(touched)
+                key = touched[rng.randrange(len(touched))]
                 s = rng.random()
                 if s < 0.45:
                     update(key)
@@ -214,22 +260,22 @@ class ChangeStream:
                     upsert(key, "+I")
                 else:
                     delete(key)
-            elif r < 0.42 or not existing:
-                if len(model) < self.key_space:
-                    upsert(self.absent_key(), "+I")
+            elif r < 0.42 or not len(self.present):
+                key = self.absent_key()
+                if key is not None:
+                    upsert(key, "+I")
             elif r < 0.62:
-                update(rng.choice(existing))
+                update(self.present.choice(rng))
             elif r < 0.66:
-                upsert(rng.choice(existing), "+I")  # +I of a present key replaces it too
+                upsert(self.present.choice(rng), "+I")  # +I of a present key replaces it too
             elif r < 0.80:
-                delete(rng.choice(existing))
+                delete(self.present.choice(rng))
             elif r < 0.90:
                 # -D of a key the table does not hold (some never existed, some beyond the
-                # key space).
-                if rng.random() < 0.3:
-                    delete(self.key_space + rng.randrange(10**6))
-                elif len(model) < self.key_space:
-                    delete(self.absent_key())
+                # key space, some deleted before).
+                key = self.key_space + rng.randrange(10**6) if rng.random() < 0.3 else self.absent_key()
+                if key is not None:
+                    delete(key)
             else:
                 # A stray -U changes nothing, whatever it carries.
                 key = rng.randrange(self.key_space + 10)
@@ -336,6 +382,29 @@ def test_random_upserts_match_duckdb(seed, floe_url, http, duck_factory, unique_
     assert len(meta["metadata"]["snapshots"]) == CHECKPOINTS + 1
     assert current_snapshot(meta)["summary"].get("floe.checkpoint-id") == str(CHECKPOINTS + 1)
     assert_rows(duck_select(duck_factory(), f"c.{ns}.t"), stream.model, f"seed {seed}, after checkpoint {CHECKPOINTS + 1}")
+
+
+def test_large_checkpoints_span_batches_and_files(floe_url, http, duck_factory, unique_name, tmp_path, catalog):
+    """Checkpoints larger than one input batch (the writer reads 64Ki rows at a time), in a
+    table whose tiny target file size makes the writer roll to a new data file at every
+    batch: position deletes of repeated keys must then point into the right file."""
+    ns = unique_name("upsbig")
+    table = f"{ns}.t"
+    stream = ChangeStream(99, key_space=3000)
+    p0 = write_parquet(tmp_path / "cp0.parquet", stream.checkpoint(50))
+    floe_upsert(floe_url, table, [p0], "--create", "--key", "id", "--buckets", "2")
+    with catalog.load_table(table).transaction() as tx:
+        tx.set_properties(**{"write.target-file-size-bytes": "1"})
+    for i in (1, 2):
+        rows = stream.checkpoint(150_000)
+        path = write_parquet(tmp_path / f"cp{i}.parquet", rows)
+        out = floe_upsert(floe_url, table, [path])
+        m = re.search(r"(\d+) data files? with (\d+) rows.* (\d+) position-delete files? with (\d+) rows", out)
+        assert m, out
+        # 3 input batches in each of 2 buckets: at least 6 data files.
+        assert int(m.group(1)) >= 6 and int(m.group(4)) > 0, out
+        assert int(m.group(2)) == sum(1 for r in rows if r[0] in ("+I", "+U")), out
+        assert_rows(duck_select(duck_factory(), f"c.{ns}.t"), stream.model, f"large checkpoint {i}")
 
 
 # --------------------------------------------------------------------------------------
