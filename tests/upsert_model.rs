@@ -415,3 +415,36 @@ async fn an_empty_checkpoint_is_recorded_once() {
     let after = client.load_table(&ident).await.unwrap();
     assert_eq!(after.metadata_location, table.metadata_location);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_commit_is_never_retried_empty() {
+    let env = TestEnv::start();
+    let client = RestClient::connect(env.server.url()).await.unwrap();
+    let ident = create_table(&client, "dropped", 2).await;
+    let options = UpsertOptions {
+        writer_id: Some("w".into()),
+        ..Default::default()
+    };
+    let mut writer = UpsertWriter::open(client.clone(), &ident, options)
+        .await
+        .unwrap();
+    let mut rng = Rng(5);
+    let cp = random_checkpoint(&mut rng, &mut BTreeMap::new(), 50, 50, 1);
+    writer.write(&batch(&cp, 0..cp.ids.len())).await.unwrap();
+    // The table goes away between the write and the commit.
+    env.http
+        .delete(&common::table_path(&["ns"], "dropped"))
+        .await
+        .ok();
+
+    let err = writer.commit(Some(1), None).await.unwrap_err();
+    assert!(err.to_string().contains("not found"), "{err}");
+    // The checkpoint's files are gone with the failed commit: committing it again (which
+    // would record an empty checkpoint 1) is refused until it is aborted.
+    let err = writer.commit(Some(1), None).await.unwrap_err();
+    assert!(err.to_string().contains("abort it"), "{err}");
+    let err = writer.write(&batch(&cp, 0..1)).await.unwrap_err();
+    assert!(err.to_string().contains("abort it"), "{err}");
+    writer.abort();
+    writer.write(&batch(&cp, 0..1)).await.unwrap();
+}

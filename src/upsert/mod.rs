@@ -55,7 +55,7 @@ pub enum UpsertError {
     RetriesExhausted { attempts: u32, last: String },
     #[error("checkpoint {given} is not after checkpoint {last}, the last one this writer wrote")]
     CheckpointOrder { given: i64, last: i64 },
-    #[error("the open checkpoint cannot be committed, a write into it failed: {0}; abort it and write the checkpoint again")]
+    #[error("the open checkpoint cannot be committed, an earlier write or commit of it failed ({0}); abort it and write the checkpoint again")]
     CheckpointBroken(String),
     #[error("internal error: {0}")]
     Internal(String),

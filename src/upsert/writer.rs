@@ -285,7 +285,11 @@ impl UpsertWriter {
                 return Ok(CheckpointOutcome::AlreadyCommitted(last));
             }
         }
-        let (mut delta, counts) = self.close_partitions().await?;
+        // From here on a failure loses the checkpoint's files: the caller must abort and
+        // write the checkpoint again, never commit it empty.
+        let (mut delta, counts) = self.close_partitions().await.inspect_err(|e| {
+            self.broken = Some(e.to_string());
+        })?;
         self.names = file_names();
         // An empty checkpoint is still recorded when it has an id (exactly-once needs the
         // record) or a watermark.
@@ -316,7 +320,8 @@ impl UpsertWriter {
         };
         let outcome = self
             .commit_delta(delta, checkpoint_id, watermark, &mut report)
-            .await?;
+            .await;
+        let outcome = outcome.inspect_err(|e| self.broken = Some(e.to_string()))?;
         if let CheckpointOutcome::Committed(r) = &outcome {
             if let (Some(c), Some(_)) = (checkpoint_id, &writer_id) {
                 self.last = Some(CommittedCheckpoint {
