@@ -14,6 +14,7 @@ mod fixture;
 pub use fixture::*;
 pub mod cluster;
 pub mod table_checks;
+pub mod upsert_cli_support;
 pub mod upsert_inputs;
 pub mod zk;
 

@@ -1,0 +1,440 @@
+//! What the `floe upsert` CLI tests share: running the binary (`Run`, `floe`,
+//! `upsert_ok`, `show`), the checks of a refused run (`refused`: same metadata-location and
+//! the same warehouse files before and after), reading a table over REST and scanning it
+//! with iceberg-rust, and the small base table the refusal tests start from.
+#![allow(dead_code, unused_imports)]
+
+use std::collections::BTreeSet;
+use std::io::{BufRead, BufReader};
+use std::os::unix::process::ExitStatusExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use super::upsert_inputs::*;
+use super::*;
+use arrow::array::{Array, ArrayRef, Float64Array, Int64Array, RecordBatch, StringArray};
+use arrow::datatypes::{DataType, Field, Schema};
+use futures::TryStreamExt;
+use iceberg::io::FileIO;
+use serde_json::{json, Value};
+// ---------------------------------------------------------------------------------------
+// Running the binary.
+
+/// A finished `floe` run.
+pub struct Run {
+    pub status: ExitStatus,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    /// What a failed run printed about its failure: stderr from its one error line (`floe:
+    /// ...`, or clap's `error: ...` for usage errors) to the end.
+    #[track_caller]
+    pub fn error_line(&self) -> &str {
+        let starts: Vec<usize> = self
+            .stderr
+            .match_indices('\n')
+            .map(|(i, _)| i + 1)
+            .chain([0])
+            .filter(|&i| {
+                let rest = &self.stderr[i..];
+                rest.starts_with("floe: ") || rest.starts_with("error: ")
+            })
+            .collect();
+        assert_eq!(
+            starts.len(),
+            1,
+            "one error line on stderr; stderr:\n{}",
+            self.stderr
+        );
+        self.stderr[starts[0]..].trim_end()
+    }
+
+    /// The stdout line about checkpoint `c`.
+    #[track_caller]
+    pub fn checkpoint_line(&self, c: i64) -> &str {
+        let prefix = format!("checkpoint {c} (");
+        let found: Vec<&str> = self
+            .stdout
+            .lines()
+            .filter(|l| l.starts_with(&prefix))
+            .collect();
+        assert_eq!(
+            found.len(),
+            1,
+            "one line for checkpoint {c}; stdout:\n{}",
+            self.stdout
+        );
+        found[0]
+    }
+}
+
+pub fn floe_command(args: &[String]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_floe"));
+    cmd.args(args)
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    cmd
+}
+
+pub fn floe(args: &[String]) -> Run {
+    let out = floe_command(args).output().expect("run the floe binary");
+    Run {
+        status: out.status,
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// `floe upsert --catalog URL --table TABLE --input ... EXTRA...`
+pub fn upsert_args(url: &str, table: &str, inputs: &[&Path], extra: &[&str]) -> Vec<String> {
+    let mut args: Vec<String> = ["upsert", "--catalog", url, "--table", table]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    for input in inputs {
+        args.push("--input".into());
+        args.push(input.display().to_string());
+    }
+    args.extend(extra.iter().map(|s| s.to_string()));
+    args
+}
+
+/// Runs `floe upsert` and asserts that it succeeded.
+#[track_caller]
+pub fn upsert_ok(url: &str, table: &str, inputs: &[&Path], extra: &[&str]) -> Run {
+    let run = floe(&upsert_args(url, table, inputs, extra));
+    assert!(
+        run.status.success(),
+        "floe upsert into {table} failed ({}):\nstdout:\n{}\nstderr:\n{}",
+        run.status,
+        run.stdout,
+        run.stderr
+    );
+    run
+}
+
+pub fn show(url: &str, table: &str) -> Run {
+    let args: Vec<String> = ["table", "show", "--catalog", url, "--table", table]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    floe(&args)
+}
+
+// ---------------------------------------------------------------------------------------
+// The catalog's view of a table.
+
+pub fn split(table: &str) -> (&str, &str) {
+    table.split_once('.').expect("namespace.table")
+}
+
+/// The table's metadata-location, or `None` when the catalog answers 404.
+pub async fn metadata_location(http: &Http, table: &str) -> Option<String> {
+    let (ns, name) = split(table);
+    let resp = http.get(&table_path(&[ns], name)).await;
+    if resp.status.as_u16() == 404 {
+        return None;
+    }
+    let body = resp.ok();
+    Some(body["metadata-location"].as_str().unwrap().to_string())
+}
+
+pub async fn metadata(http: &Http, table: &str) -> Value {
+    let (ns, name) = split(table);
+    http.load_table(&[ns], name).await["metadata"].clone()
+}
+
+/// The table's directory on disk.
+pub async fn table_dir(http: &Http, table: &str) -> PathBuf {
+    let meta = metadata(http, table).await;
+    let location = meta["location"].as_str().unwrap();
+    PathBuf::from(location.strip_prefix("file://").unwrap_or(location))
+}
+
+/// The snapshots of the main branch, oldest first.
+pub fn main_snapshots(metadata: &Value) -> Vec<Value> {
+    let Some(mut id) = metadata["refs"]["main"]["snapshot-id"].as_i64() else {
+        return Vec::new();
+    };
+    let snapshots = metadata["snapshots"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let mut out = Vec::new();
+    loop {
+        let s = snapshots
+            .iter()
+            .find(|s| s["snapshot-id"].as_i64() == Some(id))
+            .unwrap_or_else(|| panic!("snapshot {id} of main is missing"))
+            .clone();
+        let parent = s["parent-snapshot-id"].as_i64();
+        out.push(s);
+        match parent {
+            Some(p) => id = p,
+            None => break,
+        }
+    }
+    out.reverse();
+    out
+}
+
+/// (writer id, checkpoint id) of every snapshot of main, oldest first.
+pub fn checkpoint_ids(metadata: &Value) -> Vec<(String, i64)> {
+    main_snapshots(metadata)
+        .iter()
+        .map(|s| {
+            let summary = &s["summary"];
+            let writer = summary["floe.writer-id"]
+                .as_str()
+                .unwrap_or_else(|| panic!("snapshot without a writer id: {s}"));
+            let checkpoint = summary["floe.checkpoint-id"]
+                .as_str()
+                .and_then(|c| c.parse().ok())
+                .unwrap_or_else(|| panic!("snapshot without a checkpoint id: {s}"));
+            (writer.to_string(), checkpoint)
+        })
+        .collect()
+}
+
+/// The newest checkpoint in the table (0 when the table or its snapshots are missing).
+pub async fn landed(http: &Http, table: &str) -> i64 {
+    if metadata_location(http, table).await.is_none() {
+        return 0;
+    }
+    checkpoint_ids(&metadata(http, table).await)
+        .last()
+        .map_or(0, |c| c.1)
+}
+
+/// Every row a scan of the table's current snapshot returns (iceberg-rust applies the
+/// delete files); a key seen twice fails the test.
+pub async fn scan_rows(url: &str, table: &str) -> Rows {
+    let client = floe::rest_client::RestClient::connect(url).await.unwrap();
+    let ident = floe::rest_client::parse_table_ident(table).unwrap();
+    let loaded = client.load_table(&ident).await.unwrap();
+    let table_ = loaded.to_table(FileIO::new_with_fs()).unwrap();
+    let batches: Vec<RecordBatch> = table_
+        .scan()
+        .build()
+        .unwrap()
+        .to_arrow()
+        .await
+        .unwrap()
+        .try_collect()
+        .await
+        .unwrap();
+    let mut rows = Rows::new();
+    for batch in batches {
+        let column = |name: &str, ty: &DataType| -> ArrayRef {
+            let c = batch
+                .column_by_name(name)
+                .unwrap_or_else(|| panic!("no column {name}"));
+            arrow::compute::cast(c, ty).unwrap()
+        };
+        let ids = column("id", &DataType::Int64);
+        let ids = ids.as_any().downcast_ref::<Int64Array>().unwrap();
+        let names = column("name", &DataType::Utf8);
+        let names = names.as_any().downcast_ref::<StringArray>().unwrap();
+        let values = column("value", &DataType::Int64);
+        let values = values.as_any().downcast_ref::<Int64Array>().unwrap();
+        for i in 0..batch.num_rows() {
+            assert!(ids.is_valid(i), "a null key in {table}");
+            let row = (
+                names.is_valid(i).then(|| names.value(i).to_string()),
+                values.is_valid(i).then(|| values.value(i)),
+            );
+            if let Some(old) = rows.insert(ids.value(i), row.clone()) {
+                panic!(
+                    "key {} appears twice in a scan of {table}: {old:?} and {row:?}",
+                    ids.value(i)
+                );
+            }
+        }
+    }
+    rows
+}
+
+#[track_caller]
+pub fn assert_rows_eq(got: &Rows, want: &Rows, what: &str) {
+    if got == want {
+        return;
+    }
+    let wrong: Vec<_> = want
+        .keys()
+        .chain(got.keys())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .filter(|k| got.get(k) != want.get(k))
+        .take(10)
+        .map(|k| format!("id {k}: got {:?}, want {:?}", got.get(k), want.get(k)))
+        .collect();
+    panic!(
+        "{what}: {} rows, expected {}; first differences:\n{}",
+        got.len(),
+        want.len(),
+        wrong.join("\n")
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// Refusals.
+
+/// Runs `args`, which must be refused: a non-zero exit, one error line on stderr holding
+/// every `expect`ed text, nothing reported as committed, the table's metadata-location
+/// unchanged (or still missing) and not one file added to or removed from the warehouse
+/// (no metadata, manifest or data file). Answers the error line.
+pub async fn refused(env: &TestEnv, table: &str, args: Vec<String>, expect: &[&str]) -> String {
+    let before_location = metadata_location(&env.http, table).await;
+    let before_files = list_files(&env.warehouse());
+    let run = floe(&args);
+    let what = format!("floe {}", args.join(" "));
+    assert!(
+        !run.status.success(),
+        "{what} must fail; stdout:\n{}\nstderr:\n{}",
+        run.stdout,
+        run.stderr
+    );
+    let error = run.error_line().to_string();
+    for e in expect {
+        assert!(
+            error.contains(e),
+            "{what}: the error should mention {e:?}: {error}"
+        );
+    }
+    assert!(
+        !run.stdout.contains("committed snapshot") && !run.stdout.contains("created table"),
+        "{what} reported a commit: {}",
+        run.stdout
+    );
+    assert_eq!(
+        metadata_location(&env.http, table).await,
+        before_location,
+        "{what}: a refused run moved the table's metadata-location ({error})"
+    );
+    let after_files = list_files(&env.warehouse());
+    let added: Vec<_> = after_files.difference(&before_files).collect();
+    let metadata_files: Vec<_> = added
+        .iter()
+        .filter(|p| p.components().any(|c| c.as_os_str() == "metadata"))
+        .collect();
+    assert!(
+        metadata_files.is_empty(),
+        "{what}: a refused run wrote metadata files {metadata_files:?} ({error})"
+    );
+    assert!(
+        added.is_empty(),
+        "{what}: a refused run wrote files {added:?} ({error})"
+    );
+    assert_eq!(
+        after_files, before_files,
+        "{what}: a refused run removed files"
+    );
+    error
+}
+
+/// A batch of the given columns.
+pub fn batch(columns: Vec<(&str, ArrayRef)>) -> RecordBatch {
+    let fields: Vec<Field> = columns
+        .iter()
+        .map(|(n, c)| Field::new(*n, c.data_type().clone(), true))
+        .collect();
+    let arrays = columns.into_iter().map(|(_, c)| c).collect();
+    RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays).unwrap()
+}
+
+pub fn strings(values: &[Option<&str>]) -> ArrayRef {
+    Arc::new(StringArray::from(values.to_vec()))
+}
+
+pub fn longs(values: &[Option<i64>]) -> ArrayRef {
+    Arc::new(Int64Array::from(values.to_vec()))
+}
+
+/// The upsert table `ns.t` (key `id`, 4 buckets) after two checkpoints of writer `base`:
+/// 200 inserts, then updates of ids 0..20 and deletes of ids 20..30. Answers the rows.
+pub fn base_table(env: &TestEnv, dir: &Path) -> Rows {
+    let url = env.server.url();
+    let first: Vec<Change> = (0..200)
+        .map(|i| Change::insert(i, &format!("n{i}"), i * 10))
+        .collect();
+    let mut second: Vec<Change> = (0..20)
+        .flat_map(|i| {
+            [
+                Change::new("-U", i, Some(&format!("n{i}")), Some(i * 10)),
+                Change::new("+U", i, Some(&format!("u{i}")), Some(i * 100)),
+            ]
+        })
+        .collect();
+    second.extend((20..30).map(Change::delete));
+    let (p1, p2) = (dir.join("base-1.parquet"), dir.join("base-2.parquet"));
+    write_changes(&p1, &first);
+    write_changes(&p2, &second);
+    let run = upsert_ok(
+        url,
+        "ns.t",
+        &[&p1, &p2],
+        &[
+            "--create",
+            "--key",
+            "id",
+            "--buckets",
+            "4",
+            "--writer-id",
+            "base",
+        ],
+    );
+    assert!(
+        run.stdout
+            .starts_with("created table ns.t with key [\"id\"] in 4 buckets"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.checkpoint_line(1).contains("200 rows"),
+        "{}",
+        run.stdout
+    );
+    let mut model = Rows::new();
+    apply(&mut model, &first);
+    apply(&mut model, &second);
+    model
+}
+
+pub fn inputs_dir(env: &TestEnv) -> PathBuf {
+    let dir = env.dirs.path().join("inputs");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+pub async fn create_rest_table(
+    http: &Http,
+    name: &str,
+    identifier: bool,
+    spec: Value,
+    props: Value,
+) {
+    let mut schema = json!({
+        "type": "struct",
+        "schema-id": 0,
+        "fields": [
+            {"id": 1, "name": "id", "type": "long", "required": true},
+            {"id": 2, "name": "name", "type": "string", "required": false},
+            {"id": 3, "name": "value", "type": "long", "required": false}
+        ]
+    });
+    if identifier {
+        schema["identifier-field-ids"] = json!([1]);
+    }
+    http.post(
+        &tables_path(&["ns"]),
+        &json!({"name": name, "schema": schema, "partition-spec": spec, "properties": props}),
+    )
+    .await
+    .ok();
+}
