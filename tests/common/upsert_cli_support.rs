@@ -219,16 +219,7 @@ pub async fn scan_rows(url: &str, table: &str) -> Rows {
     let ident = floe::rest_client::parse_table_ident(table).unwrap();
     let loaded = client.load_table(&ident).await.unwrap();
     let table_ = loaded.to_table(FileIO::new_with_fs()).unwrap();
-    let batches: Vec<RecordBatch> = table_
-        .scan()
-        .build()
-        .unwrap()
-        .to_arrow()
-        .await
-        .unwrap()
-        .try_collect()
-        .await
-        .unwrap();
+    let batches = super::cluster::scan_batches(&table_).await;
     let mut rows = Rows::new();
     for batch in batches {
         let column = |name: &str, ty: &DataType| -> ArrayRef {
