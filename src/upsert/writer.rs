@@ -209,12 +209,14 @@ impl UpsertWriter {
                 }
             };
             let part_kinds: Vec<RowKind> = group.rows.iter().map(|&r| kinds[r as usize]).collect();
-            let part = take_record_batch(&rows, &UInt32Array::from(group.rows))
-                .map_err(|e| UpsertError::Internal(e.to_string()))?;
-            let id = group.id;
+            let (id, rows) = (group.id, rows.clone());
+            // Each task copies out its own rows, so the copies run in parallel too.
             tasks.spawn(async move {
                 let mut writer = writer;
-                let result = writer.write(part, &part_kinds).await;
+                let result = match take_record_batch(&rows, &UInt32Array::from(group.rows)) {
+                    Ok(part) => writer.write(part, &part_kinds).await,
+                    Err(e) => Err(UpsertError::Internal(e.to_string())),
+                };
                 (id, writer, result)
             });
         }
