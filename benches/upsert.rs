@@ -11,7 +11,7 @@
 //! the medians are printed with their ratios.
 //!
 //! Run: `cargo bench --bench upsert -- [--rows 10000000] [--checkpoint-rows 100000]
-//! [--rounds 3]`
+//! [--rounds 3] [--buckets 16]`
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -32,12 +32,11 @@ use support::start_node;
 
 mod support;
 
-const BUCKETS: u32 = 16;
-
 struct Args {
     rows: usize,
     checkpoint_rows: usize,
     rounds: usize,
+    buckets: u32,
     mode: Option<String>,
 }
 
@@ -46,6 +45,7 @@ fn args() -> Args {
         rows: 10_000_000,
         checkpoint_rows: 100_000,
         rounds: 3,
+        buckets: 16,
         mode: None,
     };
     let argv: Vec<String> = std::env::args().collect();
@@ -56,6 +56,7 @@ fn args() -> Args {
             "--rows" => a.rows = value.parse().expect("--rows N"),
             "--checkpoint-rows" => a.checkpoint_rows = value.parse().expect("--checkpoint-rows N"),
             "--rounds" => a.rounds = value.parse().expect("--rounds N"),
+            "--buckets" => a.buckets = value.parse().expect("--buckets N"),
             "--mode" => a.mode = Some(value),
             _ => {
                 i += 1;
@@ -184,7 +185,7 @@ async fn run_floe(a: &Args) -> Duration {
     let ns = NamespaceIdent::new("bench".to_string());
     client.ensure_namespace(&ns).await.unwrap();
     let ident = TableIdent::new(ns, "upserts".to_string());
-    let (schema, spec) = new_table_layout(&self::schema(), &["id".to_string()], BUCKETS).unwrap();
+    let (schema, spec) = new_table_layout(&self::schema(), &["id".to_string()], a.buckets).unwrap();
     let props = [("format-version".to_string(), "2".to_string())].into();
     client
         .create_table(&ident, &schema, &spec, &props)
@@ -226,6 +227,7 @@ fn measure(a: &Args, mode: &str) -> (f64, f64) {
         .args(["--mode", mode])
         .args(["--rows", &a.rows.to_string()])
         .args(["--checkpoint-rows", &a.checkpoint_rows.to_string()])
+        .args(["--buckets", &a.buckets.to_string()])
         .output()
         .unwrap();
     assert!(
@@ -269,7 +271,7 @@ fn main() {
     let modes = ["parquet-1", "parquet-all", "floe"];
     println!(
         "upserts: {} rows, {} per checkpoint, 10 columns, half updates; {} buckets; zstd(1); {cores} cores; {} rounds",
-        a.rows, a.checkpoint_rows, BUCKETS, a.rounds
+        a.rows, a.checkpoint_rows, a.buckets, a.rounds
     );
     let mut rates = vec![Vec::new(); modes.len()];
     let mut peaks = vec![Vec::new(); modes.len()];
