@@ -211,7 +211,7 @@ impl UpsertWriter {
             let part_kinds: Vec<RowKind> = group.rows.iter().map(|&r| kinds[r as usize]).collect();
             let (id, rows) = (group.id, rows.clone());
             // Each task copies out its own rows, so the copies run in parallel too.
-            spawn_file_work(&mut tasks, async move {
+            tasks.spawn(async move {
                 let mut writer = writer;
                 let result = match take_record_batch(&rows, &UInt32Array::from(group.rows)) {
                     Ok(part) => writer.write(part, &part_kinds).await,
@@ -253,7 +253,7 @@ impl UpsertWriter {
     async fn close_partitions(&mut self) -> Result<(RowDelta, PartitionCounts), UpsertError> {
         let mut tasks = JoinSet::new();
         for (_, writer) in self.partitions.drain() {
-            spawn_file_work(&mut tasks, writer.close());
+            tasks.spawn(writer.close());
         }
         let mut delta = RowDelta::default();
         let mut counts = PartitionCounts::default();
@@ -447,17 +447,6 @@ impl UpsertWriter {
             last: last_error,
         })
     }
-}
-
-/// Runs one partition's file work on tokio's blocking pool: iceberg's local `FileIO`
-/// creates and fsyncs files with blocking calls inside its async functions, which would
-/// otherwise stall the runtime's few worker threads while the disk answers.
-fn spawn_file_work<T: Send + 'static>(
-    tasks: &mut JoinSet<T>,
-    work: impl std::future::Future<Output = T> + Send + 'static,
-) {
-    let runtime = tokio::runtime::Handle::current();
-    tasks.spawn_blocking(move || runtime.block_on(work));
 }
 
 fn count_content(delta: &RowDelta, content: DataContentType) -> usize {
