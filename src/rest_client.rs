@@ -149,13 +149,19 @@ impl RestClient {
         url
     }
 
-    fn table_segments(ident: &TableIdent) -> [String; 4] {
-        [
-            "namespaces".to_string(),
-            ident.namespace().join("\u{1f}"),
-            "tables".to_string(),
-            ident.name().to_string(),
-        ]
+    /// A request to `namespaces/<ns>/tables`, or to `.../tables/<table>` when `table` is
+    /// given (namespace levels joined by the spec's unit separator).
+    async fn send_tables(
+        &self,
+        method: Method,
+        ns: &NamespaceIdent,
+        table: Option<&str>,
+        body: Option<Value>,
+    ) -> Result<Value, RestError> {
+        let ns = ns.join("\u{1f}");
+        let mut segments = vec!["namespaces", &ns, "tables"];
+        segments.extend(table);
+        self.send(method, &segments, body).await
     }
 
     async fn send(
@@ -222,9 +228,9 @@ impl RestClient {
 
     /// Loads the table's current metadata.
     pub async fn load_table(&self, ident: &TableIdent) -> Result<LoadedTable, RestError> {
-        let segments = Self::table_segments(ident);
-        let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
-        let value = self.send(Method::GET, &segments, None).await?;
+        let value = self
+            .send_tables(Method::GET, ident.namespace(), Some(ident.name()), None)
+            .await?;
         Self::loaded(ident, value)
     }
 
@@ -252,9 +258,8 @@ impl RestClient {
             "partition-spec": spec,
             "properties": properties,
         });
-        let ns = ident.namespace().join("\u{1f}");
         let value = self
-            .send(Method::POST, &["namespaces", &ns, "tables"], Some(body))
+            .send_tables(Method::POST, ident.namespace(), None, Some(body))
             .await
             .map_err(|e| match e {
                 // A create is not a table commit: a 5xx simply failed.
@@ -279,9 +284,14 @@ impl RestClient {
             "requirements": requirements,
             "updates": updates,
         });
-        let segments = Self::table_segments(ident);
-        let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
-        let value = self.send(Method::POST, &segments, Some(body)).await?;
+        let value = self
+            .send_tables(
+                Method::POST,
+                ident.namespace(),
+                Some(ident.name()),
+                Some(body),
+            )
+            .await?;
         Self::loaded(ident, value)
     }
 }

@@ -15,6 +15,7 @@ use std::sync::Arc;
 use arrow::array::{Array, Int32Array, Int64Array, RecordBatch, StringArray};
 use arrow::datatypes::{DataType, Field, Schema as ArrowSchema};
 use common::cluster::scan_batches;
+use common::upsert_inputs::Rng;
 use common::TestEnv;
 use floe::rest_client::{LoadedTable, RestClient};
 use floe::upsert::checkpoint_log::main_ancestry;
@@ -26,18 +27,6 @@ use iceberg::spec::{DataContentType, ManifestStatus};
 use iceberg::{NamespaceIdent, TableIdent};
 
 type Row = (String, Option<i32>);
-
-/// A small deterministic generator (xorshift), so a failing seed can be replayed.
-struct Rng(u64);
-
-impl Rng {
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0 % n
-    }
-}
 
 /// What the design says one checkpoint must produce.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -162,6 +151,17 @@ async fn create_table(client: &RestClient, name: &str, buckets: u32) -> TableIde
     ident
 }
 
+/// A writer of `ident` named `writer_id`.
+async fn open_writer(client: &RestClient, ident: &TableIdent, writer_id: &str) -> UpsertWriter {
+    let options = UpsertOptions {
+        writer_id: Some(writer_id.to_string()),
+        ..Default::default()
+    };
+    UpsertWriter::open(client.clone(), ident, options)
+        .await
+        .unwrap()
+}
+
 async fn scan(table: &LoadedTable) -> BTreeMap<i64, Row> {
     let table = table.to_table(FileIO::new_with_fs()).unwrap();
     let mut rows = BTreeMap::new();
@@ -259,14 +259,9 @@ async fn random_changes_equal_the_model_after_every_checkpoint() {
     let client = RestClient::connect(env.server.url()).await.unwrap();
     for seed in [7u64, 2024] {
         let ident = create_table(&client, &format!("model_{seed}"), 4).await;
-        let options = UpsertOptions {
-            writer_id: Some(format!("model-{seed}")),
-            ..Default::default()
-        };
-        let mut writer = UpsertWriter::open(client.clone(), &ident, options.clone())
-            .await
-            .unwrap();
-        let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
+        let writer_id = format!("model-{seed}");
+        let mut writer = open_writer(&client, &ident, &writer_id).await;
+        let mut rng = Rng(seed);
         let mut model = BTreeMap::new();
         let mut total_ops = 0;
         for checkpoint in 1..=25i64 {
@@ -289,9 +284,7 @@ async fn random_changes_equal_the_model_after_every_checkpoint() {
 
         // A restarted writer finds its last checkpoint; replaying it adds nothing.
         let before = client.load_table(&ident).await.unwrap();
-        let mut again = UpsertWriter::open(client.clone(), &ident, options)
-            .await
-            .unwrap();
+        let mut again = open_writer(&client, &ident, &writer_id).await;
         assert_eq!(again.last_committed().unwrap().checkpoint_id, 25);
         let replay = random_checkpoint(&mut rng, &mut BTreeMap::new(), 50, 300, 99);
         again
@@ -314,15 +307,8 @@ async fn a_conflicting_commit_is_retried_on_the_new_table() {
     let env = TestEnv::start();
     let client = RestClient::connect(env.server.url()).await.unwrap();
     let ident = create_table(&client, "conflict", 2).await;
-    let open = |id: &str| {
-        let options = UpsertOptions {
-            writer_id: Some(id.to_string()),
-            ..Default::default()
-        };
-        UpsertWriter::open(client.clone(), &ident, options)
-    };
-    let mut a = open("a").await.unwrap();
-    let mut b = open("b").await.unwrap();
+    let mut a = open_writer(&client, &ident, "a").await;
+    let mut b = open_writer(&client, &ident, "b").await;
     let mut rng = Rng(99);
     let mut model = BTreeMap::new();
     // Both writers work from the same loaded table; b commits first, so a's first
@@ -369,13 +355,7 @@ async fn an_empty_checkpoint_is_recorded_once() {
     let env = TestEnv::start();
     let client = RestClient::connect(env.server.url()).await.unwrap();
     let ident = create_table(&client, "empty", 2).await;
-    let options = UpsertOptions {
-        writer_id: Some("w".into()),
-        ..Default::default()
-    };
-    let mut writer = UpsertWriter::open(client.clone(), &ident, options.clone())
-        .await
-        .unwrap();
+    let mut writer = open_writer(&client, &ident, "w").await;
     // Only `-U` rows: nothing to write, but the checkpoint is recorded.
     let only_before = Checkpoint {
         ids: vec![1, 2],
@@ -395,9 +375,7 @@ async fn an_empty_checkpoint_is_recorded_once() {
     );
     assert!(scan(&table).await.is_empty());
     // A restarted writer sees it; replaying it adds nothing.
-    let mut again = UpsertWriter::open(client.clone(), &ident, options)
-        .await
-        .unwrap();
+    let mut again = open_writer(&client, &ident, "w").await;
     assert_eq!(again.last_committed().unwrap().checkpoint_id, 5);
     let outcome = again.commit(Some(5), None).await.unwrap();
     assert!(
@@ -421,13 +399,7 @@ async fn a_failed_commit_is_never_retried_empty() {
     let env = TestEnv::start();
     let client = RestClient::connect(env.server.url()).await.unwrap();
     let ident = create_table(&client, "dropped", 2).await;
-    let options = UpsertOptions {
-        writer_id: Some("w".into()),
-        ..Default::default()
-    };
-    let mut writer = UpsertWriter::open(client.clone(), &ident, options)
-        .await
-        .unwrap();
+    let mut writer = open_writer(&client, &ident, "w").await;
     let mut rng = Rng(5);
     let cp = random_checkpoint(&mut rng, &mut BTreeMap::new(), 50, 50, 1);
     writer.write(&batch(&cp, 0..cp.ids.len())).await.unwrap();

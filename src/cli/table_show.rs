@@ -6,12 +6,11 @@ use std::fmt::Write as _;
 
 use anyhow::anyhow;
 use clap::Args;
-use iceberg::io::FileIO;
-use iceberg::spec::{DataContentType, ManifestEntryRef, TableMetadata};
+use iceberg::spec::{DataContentType, TableMetadata};
 
 use crate::rest_client::{file_io_for, parse_table_ident, RestClient};
 use crate::upsert::checkpoint_log::{main_ancestry, CHECKPOINT_ID, WATERMARK, WRITER_ID};
-use crate::upsert::row_delta::main_manifests;
+use crate::upsert::row_delta::live_entries;
 
 #[derive(Args, Debug)]
 pub struct ShowArgs {
@@ -21,25 +20,6 @@ pub struct ShowArgs {
     /// The table: namespace.table.
     #[arg(long)]
     pub table: String,
-}
-
-/// The live entries of the main branch, data files first.
-pub async fn live_entries(
-    file_io: &FileIO,
-    metadata: &TableMetadata,
-) -> iceberg::Result<Vec<ManifestEntryRef>> {
-    let mut entries = Vec::new();
-    for manifest in main_manifests(file_io, metadata).await? {
-        let manifest = manifest.load_manifest(file_io).await?;
-        entries.extend(manifest.entries().iter().filter(|e| e.is_alive()).cloned());
-    }
-    entries.sort_by_key(|e| {
-        (
-            e.content_type() != DataContentType::Data,
-            e.sequence_number(),
-        )
-    });
-    Ok(entries)
 }
 
 fn content_name(content: DataContentType) -> &'static str {
@@ -136,7 +116,13 @@ pub async fn render(metadata: &TableMetadata, name: &str) -> anyhow::Result<Stri
         )?;
     }
     let file_io = file_io_for(metadata.location())?;
-    let entries = live_entries(&file_io, metadata).await?;
+    let mut entries = live_entries(&file_io, metadata, None).await?;
+    entries.sort_by_key(|e| {
+        (
+            e.content_type() != DataContentType::Data,
+            e.sequence_number(),
+        )
+    });
     let location = format!("{}/", metadata.location().trim_end_matches('/'));
     writeln!(out, "\nlive files ({}):", entries.len())?;
     writeln!(

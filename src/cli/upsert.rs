@@ -14,7 +14,7 @@ use iceberg::TableIdent;
 use crate::input::InputFile;
 use crate::rest_client::{parse_table_ident, RestClient, RestError};
 use crate::upsert::changes::conform;
-use crate::upsert::layout::{new_table_layout, upsert_layout};
+use crate::upsert::layout::{key_layout, new_table_layout, upsert_layout, UpsertLayout};
 use crate::upsert::{
     CheckpointOutcome, CommitReport, UpsertOptions, UpsertWriter, WatermarkChange,
 };
@@ -58,49 +58,36 @@ pub struct UpsertArgs {
     pub key_index_mb: usize,
 }
 
-/// The table to write into: one that exists, or the schema and spec of one to create.
-enum Target {
-    Existing(Schema),
-    New(Schema, UnboundPartitionSpec),
-}
-
-impl Target {
-    fn schema(&self) -> &Schema {
-        match self {
-            Target::Existing(s) | Target::New(s, _) => s,
-        }
-    }
-}
-
+/// Finds the table's schema and key; for a table still to be created (`--create`), also
+/// the partition spec to create it with.
 async fn find_target(
     client: &RestClient,
     ident: &TableIdent,
     args: &UpsertArgs,
     first: &InputFile,
-) -> anyhow::Result<Target> {
+) -> anyhow::Result<(Schema, UpsertLayout, Option<UnboundPartitionSpec>)> {
     match client.load_table(ident).await {
         Ok(table) => {
-            upsert_layout(&table.metadata)?;
-            let schema = table.metadata.current_schema().as_ref().clone();
-            let key: BTreeSet<String> = schema
-                .identifier_field_ids()
-                .filter_map(|id| schema.field_by_id(id))
-                .map(|f| f.name.clone())
-                .collect();
-            let asked: BTreeSet<String> = args.key.iter().cloned().collect();
+            let layout = upsert_layout(&table.metadata)?;
+            let key: BTreeSet<&String> = layout.key_names.iter().collect();
+            let asked: BTreeSet<&String> = args.key.iter().collect();
             if !asked.is_empty() && asked != key {
-                let (key, asked): (Vec<_>, Vec<_>) =
-                    (key.into_iter().collect(), asked.into_iter().collect());
-                bail!("the table's key is {key:?}, not {asked:?}");
+                bail!(
+                    "the table's key is {:?}, not {:?}",
+                    Vec::from_iter(key),
+                    Vec::from_iter(asked)
+                );
             }
-            Ok(Target::Existing(schema))
+            let schema = table.metadata.current_schema().as_ref().clone();
+            Ok((schema, layout, None))
         }
         Err(RestError::NotFound(_)) if args.create => {
             if args.key.is_empty() {
                 bail!("--create needs --key: the columns that identify a row");
             }
             let (schema, spec) = new_table_layout(&*first.schema(None)?, &args.key, args.buckets)?;
-            Ok(Target::New(schema, spec))
+            let layout = key_layout(&schema)?;
+            Ok((schema, layout, Some(spec)))
         }
         Err(RestError::NotFound(m)) => {
             bail!("table {ident} does not exist ({m}); pass --create --key COLUMN to create it")
@@ -109,25 +96,32 @@ async fn find_target(
     }
 }
 
-/// Reads every input and checks it against the table's schema.
-fn check_inputs(inputs: &[InputFile], schema: &Schema) -> anyhow::Result<()> {
+/// Reads every input and checks it against the table's schema and key.
+fn check_inputs(
+    inputs: &[InputFile],
+    schema: &Schema,
+    layout: &UpsertLayout,
+) -> anyhow::Result<()> {
     let table_arrow = schema_to_arrow_schema(schema)?;
-    let ids: Vec<i32> = schema.identifier_field_ids().collect();
-    let key_columns: Vec<usize> = schema
-        .as_struct()
-        .fields()
-        .iter()
-        .enumerate()
-        .filter(|(_, f)| ids.contains(&f.id))
-        .map(|(i, _)| i)
-        .collect();
     for input in inputs {
         for batch in input.batches(Some(&table_arrow))? {
-            conform(&batch?, &table_arrow, &key_columns)
+            conform(&batch?, &table_arrow, &layout.key_columns)
                 .with_context(|| format!("input {}", input.path.display()))?;
         }
     }
     Ok(())
+}
+
+/// What `floe upsert` prints about a checkpoint.
+fn outcome_text(outcome: &CheckpointOutcome) -> String {
+    match outcome {
+        CheckpointOutcome::Committed(report) => describe(report),
+        CheckpointOutcome::AlreadyCommitted(last) => format!(
+            "already committed (the table holds checkpoint {} in snapshot {})",
+            last.checkpoint_id, last.snapshot_id
+        ),
+        CheckpointOutcome::Empty => "no rows, nothing committed".to_string(),
+    }
 }
 
 fn describe(report: &CommitReport) -> String {
@@ -162,13 +156,13 @@ pub async fn run(args: UpsertArgs) -> anyhow::Result<()> {
         .map(|p| InputFile::new(p))
         .collect::<Result<Vec<_>, _>>()?;
     let client = RestClient::connect(&args.catalog).await?;
-    let target = find_target(&client, &ident, &args, &inputs[0]).await?;
+    let (schema, layout, to_create) = find_target(&client, &ident, &args, &inputs[0]).await?;
     // Every input is checked before anything is created or committed.
-    check_inputs(&inputs, target.schema())?;
-    if let Target::New(schema, spec) = &target {
+    check_inputs(&inputs, &schema, &layout)?;
+    if let Some(spec) = &to_create {
         client.ensure_namespace(ident.namespace()).await?;
         let props = HashMap::from([("format-version".to_string(), "2".to_string())]);
-        client.create_table(&ident, schema, spec, &props).await?;
+        client.create_table(&ident, &schema, spec, &props).await?;
         println!(
             "created table {ident} with key {:?} in {} buckets",
             args.key, args.buckets
@@ -191,11 +185,13 @@ pub async fn run(args: UpsertArgs) -> anyhow::Result<()> {
             Some(c) => format!("checkpoint {c} ({})", input.path.display()),
             None => format!("input {}", input.path.display()),
         };
-        if checkpoint.is_some_and(|c| writer.is_committed(c)) {
-            let last = writer.last_committed().expect("committed");
+        if let Some(last) = checkpoint
+            .filter(|&c| writer.is_committed(c))
+            .and(writer.last_committed())
+        {
             println!(
-                "{label}: already committed (the table holds checkpoint {} in snapshot {})",
-                last.checkpoint_id, last.snapshot_id
+                "{label}: {}",
+                outcome_text(&CheckpointOutcome::AlreadyCommitted(last))
             );
             continue;
         }
@@ -203,18 +199,11 @@ pub async fn run(args: UpsertArgs) -> anyhow::Result<()> {
             writer.write(&batch?).await.with_context(|| label.clone())?;
         }
         let watermark = args.watermark.filter(|_| i + 1 == inputs.len());
-        match writer
+        let outcome = writer
             .commit(checkpoint, watermark)
             .await
-            .with_context(|| label.clone())?
-        {
-            CheckpointOutcome::Committed(report) => println!("{label}: {}", describe(&report)),
-            CheckpointOutcome::AlreadyCommitted(last) => println!(
-                "{label}: already committed (the table holds checkpoint {} in snapshot {})",
-                last.checkpoint_id, last.snapshot_id
-            ),
-            CheckpointOutcome::Empty => println!("{label}: no rows, nothing committed"),
-        }
+            .with_context(|| label.clone())?;
+        println!("{label}: {}", outcome_text(&outcome));
     }
     Ok(())
 }

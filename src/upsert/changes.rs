@@ -186,7 +186,8 @@ pub fn conform(
         Some(column) => parse_kinds(column)?,
         None => vec![RowKind::Insert; batch.num_rows()],
     };
-    let writes: BooleanArray = kinds.iter().map(|k| Some(k.writes_row())).collect();
+    // Which rows are written, built only if a required column holds nulls.
+    let mut writes: Option<BooleanArray> = None;
     let target = input_schema(table, key_columns);
     let mut columns = Vec::with_capacity(table.fields().len());
     for (i, expected) in table.fields().iter().enumerate() {
@@ -242,7 +243,9 @@ pub fn conform(
                 });
             }
             if !expected.is_nullable() {
-                let written_nulls = and(&nulls, &writes).expect("same length");
+                let writes = writes
+                    .get_or_insert_with(|| kinds.iter().map(|k| Some(k.writes_row())).collect());
+                let written_nulls = and(&nulls, writes).expect("same length");
                 if let Some(row) = first_true(&written_nulls) {
                     return Err(InputError::NullRequired {
                         column: name.clone(),

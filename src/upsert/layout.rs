@@ -48,12 +48,8 @@ pub enum LayoutError {
     BucketCount(u32),
 }
 
-/// Checks that the table can take upserts and finds its key.
-pub fn upsert_layout(metadata: &TableMetadata) -> Result<UpsertLayout, LayoutError> {
-    if metadata.format_version() != FormatVersion::V2 {
-        return Err(LayoutError::FormatVersion(metadata.format_version()));
-    }
-    let schema = metadata.current_schema();
+/// The key of a schema: its identifier fields, which must be top-level columns.
+pub fn key_layout(schema: &Schema) -> Result<UpsertLayout, LayoutError> {
     // Identifier ids come from a set: order them by field id so the key's column order
     // (of equality-delete files, of the key index) is the same on every open.
     let mut key_field_ids: Vec<i32> = schema.identifier_field_ids().collect();
@@ -74,10 +70,24 @@ pub fn upsert_layout(metadata: &TableMetadata) -> Result<UpsertLayout, LayoutErr
         key_names.push(field.name.clone());
         key_columns.push(position);
     }
+    Ok(UpsertLayout {
+        key_field_ids,
+        key_names,
+        key_columns,
+    })
+}
+
+/// Checks that the table can take upserts and finds its key.
+pub fn upsert_layout(metadata: &TableMetadata) -> Result<UpsertLayout, LayoutError> {
+    if metadata.format_version() != FormatVersion::V2 {
+        return Err(LayoutError::FormatVersion(metadata.format_version()));
+    }
+    let schema = metadata.current_schema();
+    let layout = key_layout(schema)?;
     let spec = metadata.default_partition_spec();
     let mut bucketed = false;
     for field in spec.fields() {
-        if !key_field_ids.contains(&field.source_id) {
+        if !layout.key_field_ids.contains(&field.source_id) {
             let column = schema
                 .field_by_id(field.source_id)
                 .map(|f| f.name.clone())
@@ -85,7 +95,7 @@ pub fn upsert_layout(metadata: &TableMetadata) -> Result<UpsertLayout, LayoutErr
             return Err(LayoutError::PartitionOutsideKey {
                 field: field.name.clone(),
                 column,
-                key: key_names,
+                key: layout.key_names,
             });
         }
         bucketed |= matches!(field.transform, Transform::Bucket(_));
@@ -93,11 +103,7 @@ pub fn upsert_layout(metadata: &TableMetadata) -> Result<UpsertLayout, LayoutErr
     if !bucketed {
         return Err(LayoutError::NoBucket);
     }
-    Ok(UpsertLayout {
-        key_field_ids,
-        key_names,
-        key_columns,
-    })
+    Ok(layout)
 }
 
 fn key_type_allowed(t: &Type) -> bool {

@@ -119,13 +119,7 @@ mod tests {
     use parquet::schema::types::ColumnPath;
 
     use super::*;
-
-    fn props(pairs: &[(&str, &str)]) -> HashMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
+    use crate::upsert::test_support::string_map as props;
 
     #[test]
     fn compression_follows_the_table() {

@@ -11,8 +11,7 @@ use arrow::datatypes::SchemaRef as ArrowSchemaRef;
 use arrow::row::{RowConverter, SortField};
 use iceberg::io::FileIO;
 use iceberg::spec::{
-    DataContentType, DataFile, DataFileFormat, NestedField, PartitionKey, PrimitiveType, Schema,
-    SchemaRef, Type,
+    DataContentType, DataFile, NestedField, PartitionKey, PrimitiveType, Schema, SchemaRef, Type,
 };
 use iceberg::writer::base_writer::data_file_writer::{DataFileWriter, DataFileWriterBuilder};
 use iceberg::writer::base_writer::equality_delete_writer::{
@@ -167,6 +166,11 @@ impl PartitionWriter {
         self.index.bytes()
     }
 
+    /// Distinct keys in the key index.
+    pub fn index_keys(&self) -> usize {
+        self.index.len()
+    }
+
     /// Writes rows of this partition (schema: `changes::input_schema`), in order.
     pub async fn write(&mut self, rows: RecordBatch, kinds: &[RowKind]) -> Result<(), UpsertError> {
         let internal = |e: arrow::error::ArrowError| UpsertError::Internal(e.to_string());
@@ -296,6 +300,3 @@ impl PartitionWriter {
         Ok(files)
     }
 }
-
-/// The file format of every file Floe writes.
-pub const FILE_FORMAT: DataFileFormat = DataFileFormat::Parquet;

@@ -12,9 +12,9 @@ use std::collections::{BTreeSet, HashMap};
 
 use iceberg::io::FileIO;
 use iceberg::spec::{
-    DataContentType, DataFile, ManifestContentType, ManifestFile, ManifestList, ManifestListWriter,
-    ManifestWriterBuilder, Operation, Snapshot, SnapshotReference, SnapshotRetention,
-    SnapshotSummaryCollector, Summary, TableMetadata, MAIN_BRANCH,
+    DataContentType, DataFile, ManifestContentType, ManifestEntryRef, ManifestFile, ManifestList,
+    ManifestListWriter, ManifestWriterBuilder, Operation, Snapshot, SnapshotReference,
+    SnapshotRetention, SnapshotSummaryCollector, Summary, TableMetadata, MAIN_BRANCH,
 };
 use iceberg::{TableRequirement, TableUpdate};
 use uuid::Uuid;
@@ -217,25 +217,37 @@ pub async fn write_manifest_list(
     Ok(location)
 }
 
+/// The live entries of `base`'s main branch, of manifests of one content (data or
+/// deletes) or of all.
+pub async fn live_entries(
+    file_io: &FileIO,
+    base: &TableMetadata,
+    content: Option<ManifestContentType>,
+) -> iceberg::Result<Vec<ManifestEntryRef>> {
+    let mut entries = Vec::new();
+    for manifest in main_manifests(file_io, base).await? {
+        if content.is_some_and(|c| c != manifest.content) {
+            continue;
+        }
+        let manifest = manifest.load_manifest(file_io).await?;
+        entries.extend(manifest.entries().iter().filter(|e| e.is_alive()).cloned());
+    }
+    Ok(entries)
+}
+
 /// The data files live on `base`'s main branch among `paths`.
 pub async fn live_data_files(
     file_io: &FileIO,
     base: &TableMetadata,
     paths: &BTreeSet<String>,
 ) -> iceberg::Result<BTreeSet<String>> {
-    let mut live = BTreeSet::new();
-    for manifest in main_manifests(file_io, base).await? {
-        if manifest.content != ManifestContentType::Data {
-            continue;
-        }
-        let manifest = manifest.load_manifest(file_io).await?;
-        for entry in manifest.entries() {
-            if entry.is_alive() && paths.contains(entry.file_path()) {
-                live.insert(entry.file_path().to_string());
-            }
-        }
-    }
-    Ok(live)
+    let data = live_entries(file_io, base, Some(ManifestContentType::Data)).await?;
+    Ok(data
+        .iter()
+        .map(|e| e.file_path())
+        .filter(|p| paths.contains(*p))
+        .map(str::to_string)
+        .collect())
 }
 
 #[cfg(test)]

@@ -1,16 +1,13 @@
 use iceberg::spec::{Operation, SnapshotRetention};
 
 use super::*;
-use crate::upsert::test_support::{metadata, Snap};
+use crate::upsert::test_support::{metadata, string_map, Snap};
 
 fn written(operation: Operation, changes: &[(&str, &str)]) -> WrittenRowDelta {
     WrittenRowDelta {
         snapshot_id: 77,
         manifests: vec![],
-        changes: changes
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect(),
+        changes: string_map(changes),
         operation,
     }
 }

@@ -57,13 +57,7 @@ mod tests {
     use iceberg::spec::Operation;
 
     use super::*;
-
-    fn map(pairs: &[(&str, &str)]) -> HashMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
+    use crate::upsert::test_support::string_map as map;
 
     #[test]
     fn totals_carry_forward() {

@@ -7,6 +7,14 @@ use std::fmt::{Debug, Display};
 use iceberg::spec::TableMetadata;
 use serde_json::{json, Map, Value};
 
+/// A string map from pairs (table properties, snapshot summaries).
+pub fn string_map(pairs: &[(&str, &str)]) -> std::collections::HashMap<String, String> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
 /// `result` must be an error that `check` accepts and whose message contains every word.
 pub fn assert_refused<T: Debug, E: Debug + Display>(
     name: &str,

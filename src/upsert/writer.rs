@@ -11,7 +11,7 @@ use arrow::array::{RecordBatch, UInt32Array};
 use arrow::compute::take_record_batch;
 use iceberg::arrow::schema_to_arrow_schema;
 use iceberg::io::FileIO;
-use iceberg::spec::{DataContentType, DataFileFormat, Schema, TableProperties};
+use iceberg::spec::{DataContentType, DataFileFormat, Schema, Snapshot, TableProperties};
 use iceberg::writer::file_writer::location_generator::{
     DefaultFileNameGenerator, DefaultLocationGenerator,
 };
@@ -68,6 +68,22 @@ pub struct CommitReport {
     pub attempts: u32,
     pub watermark: Option<WatermarkChange>,
     pub metadata_location: String,
+}
+
+impl CommitReport {
+    /// The outcome once the commit's snapshot is in `table`, after `attempts` attempts.
+    fn landed(
+        &mut self,
+        snapshot: &Snapshot,
+        attempts: u32,
+        table: &LoadedTable,
+    ) -> CheckpointOutcome {
+        self.snapshot_id = snapshot.snapshot_id();
+        self.sequence_number = snapshot.sequence_number();
+        self.attempts = attempts;
+        self.metadata_location = table.metadata_location.clone();
+        CheckpointOutcome::Committed(self.clone())
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -152,10 +168,6 @@ impl UpsertWriter {
         })
     }
 
-    pub fn layout(&self) -> &UpsertLayout {
-        &self.layout
-    }
-
     /// The table as last loaded or committed.
     pub fn table(&self) -> &LoadedTable {
         &self.table
@@ -231,11 +243,9 @@ impl UpsertWriter {
         if let Some(e) = first_error {
             return Err(e);
         }
-        let bytes = self.key_index_bytes();
-        if bytes > self.options.key_index_limit_bytes {
-            let keys = bytes / (super::key_index::ENTRY_OVERHEAD + 8);
+        if self.key_index_bytes() > self.options.key_index_limit_bytes {
             return Err(super::KeyIndexFull {
-                keys,
+                keys: self.partitions.values().map(|p| p.index_keys()).sum(),
                 limit_mib: self.options.key_index_limit_bytes >> 20,
             }
             .into());
@@ -281,11 +291,12 @@ impl UpsertWriter {
             return Err(UpsertError::CheckpointBroken(why));
         }
         let writer_id = self.options.writer_id.clone();
-        if let (Some(c), Some(last)) = (checkpoint_id, self.last) {
-            if writer_id.is_some() && last.checkpoint_id >= c {
-                self.abort();
-                return Ok(CheckpointOutcome::AlreadyCommitted(last));
-            }
+        if let Some(last) = checkpoint_id
+            .filter(|&c| self.is_committed(c))
+            .and(self.last)
+        {
+            self.abort();
+            return Ok(CheckpointOutcome::AlreadyCommitted(last));
         }
         // From here on a failure loses the checkpoint's files: the caller must abort and
         // write the checkpoint again, never commit it empty.
@@ -372,11 +383,7 @@ impl UpsertWriter {
                 main_ancestry(&base).find(|s| s.snapshot_id() == written.snapshot_id)
             {
                 // An earlier attempt whose answer was lost did land.
-                report.snapshot_id = landed.snapshot_id();
-                report.sequence_number = landed.sequence_number();
-                report.attempts = attempt - 1;
-                report.metadata_location = self.table.metadata_location.clone();
-                return Ok(CheckpointOutcome::Committed(report.clone()));
+                return Ok(report.landed(landed, attempt - 1, &self.table));
             }
             if let (Some(w), Some(c)) = (&self.options.writer_id, checkpoint_id) {
                 if let Some(last) = last_committed(&base, w).filter(|l| l.checkpoint_id >= c) {
@@ -422,12 +429,9 @@ impl UpsertWriter {
                                 "committed snapshot missing from the answer".into(),
                             )
                         })?;
-                    report.snapshot_id = snapshot.snapshot_id();
-                    report.sequence_number = snapshot.sequence_number();
-                    report.attempts = attempt;
-                    report.metadata_location = table.metadata_location.clone();
+                    let outcome = report.landed(snapshot, attempt, &table);
                     self.table = table;
-                    return Ok(CheckpointOutcome::Committed(report.clone()));
+                    return Ok(outcome);
                 }
                 Err(e @ (RestError::Conflict(_) | RestError::Unknown(_))) => {
                     tracing::info!(attempt, error = %e, table = %self.table.ident, "commit not acknowledged; reloading and retrying");
