@@ -37,6 +37,28 @@ pub struct ServeConfig {
     /// outlive it.
     #[serde(default = "default_zk_session_timeout")]
     pub zk_session_timeout_ms: u64,
+    /// How often every table is compacted and its old snapshots expired (`1h`, `90s`);
+    /// off when unset.
+    #[serde(default)]
+    pub compaction_interval: Option<String>,
+}
+
+impl ServeConfig {
+    /// The compaction interval, checked.
+    pub fn compaction_interval(&self) -> anyhow::Result<Option<std::time::Duration>> {
+        match &self.compaction_interval {
+            None => Ok(None),
+            Some(text) => {
+                let interval = humantime::parse_duration(text).map_err(|e| {
+                    anyhow::anyhow!("compaction-interval {text:?} is not a duration like 1h or 90s: {e}")
+                })?;
+                if interval.is_zero() {
+                    anyhow::bail!("compaction-interval must be longer than zero");
+                }
+                Ok(Some(interval))
+            }
+        }
+    }
 }
 
 fn default_bind() -> SocketAddr {

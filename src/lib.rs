@@ -4,8 +4,10 @@
 //! upsert writer (`upsert`) with its REST client, and the `upsert` and `table show` commands.
 
 pub mod cli;
+pub mod compaction_schedule;
 pub mod config;
 pub mod input;
 pub mod rest_client;
+pub mod rest_table;
 pub mod server;
 pub mod upsert;

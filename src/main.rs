@@ -54,11 +54,18 @@ enum Command {
         /// ZooKeeper session timeout in milliseconds (how long a dead node's locks last).
         #[arg(long)]
         zk_session_timeout_ms: Option<u64>,
+        /// Compact every table (and expire its old snapshots) this often: 1h, 15m, 30s.
+        /// Off by default; a table opts out with floe.compaction.enabled=false.
+        #[arg(long)]
+        compaction_interval: Option<String>,
     },
     /// Write input files into an upsert table (one checkpoint per file) through a REST
     /// catalog: data files, equality deletes for replaced keys, position deletes for keys
     /// repeated within a checkpoint.
     Upsert(floe::cli::upsert::UpsertArgs),
+    /// Compact a table once: merge small files and fold deletes away, committing each
+    /// file group as its own replace snapshot.
+    Compact(floe::cli::compact::CompactArgs),
     /// Inspect a table.
     Table {
         #[command(subcommand)]
@@ -102,6 +109,7 @@ fn main() -> ExitCode {
             zookeeper,
             zk_root,
             zk_session_timeout_ms,
+            compaction_interval,
         } => (|| {
             let mut cfg = match config {
                 Some(path) => ServeConfig::from_file(&path)?,
@@ -125,9 +133,13 @@ fn main() -> ExitCode {
             if let Some(t) = zk_session_timeout_ms {
                 cfg.zk_session_timeout_ms = t;
             }
+            if compaction_interval.is_some() {
+                cfg.compaction_interval = compaction_interval;
+            }
             run_async(floe::server::serve(cfg))
         })(),
         Command::Upsert(args) => run_async(floe::cli::upsert::run(args)),
+        Command::Compact(args) => run_async(floe::cli::compact::run(args)),
         Command::Table {
             command: TableCommand::Show(args),
         } => run_async(floe::cli::table_show::run(args)),

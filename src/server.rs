@@ -10,6 +10,7 @@ use floe_rest_catalog::warehouse::Warehouse;
 use floe_rest_catalog::Catalog;
 use tokio::net::TcpListener;
 
+use crate::compaction_schedule::CompactionSchedule;
 use crate::config::ServeConfig;
 
 /// Builds the catalog described by `config`: the embedded store and in-process locks,
@@ -33,12 +34,36 @@ pub async fn build_catalog(config: &ServeConfig) -> anyhow::Result<Catalog> {
         .with_lock_timeout(Duration::from_secs(config.lock_timeout_secs)))
 }
 
+/// The locks that keep two nodes from compacting one table at once: in ZooKeeper under
+/// `<zk-root>/compaction`, apart from the commit locks, or in-process.
+async fn compaction_locks(config: &ServeConfig) -> anyhow::Result<Arc<dyn LockManager>> {
+    Ok(match &config.zookeeper {
+        None => Arc::new(InProcessLockManager::new()),
+        Some(connect) => {
+            let root = format!("{}/compaction", config.zk_root.trim_end_matches('/'));
+            let session = Duration::from_millis(config.zk_session_timeout_ms);
+            Arc::new(ZooKeeperLockManager::connect(connect, &root, session).await?)
+        }
+    })
+}
+
 /// Serves the catalog until a shutdown signal. Prints `floe listening on http://ADDR`
 /// once the socket is bound (with port 0, ADDR has the port the system chose).
 pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
+    let interval = config.compaction_interval()?;
     let catalog = build_catalog(&config).await?;
     let listener = TcpListener::bind(config.bind).await?;
     let addr = listener.local_addr()?;
+    if let Some(interval) = interval {
+        let schedule = CompactionSchedule {
+            catalog: catalog.clone(),
+            locks: compaction_locks(&config).await?,
+            url: format!("http://127.0.0.1:{}", addr.port()),
+            interval,
+        };
+        tracing::info!(?interval, "scheduled compaction on");
+        tokio::spawn(schedule.run());
+    }
     tracing::info!(%addr, warehouse = %catalog.warehouse().root(), data_dir = %config.data_dir.display(), "catalog ready");
     println!("floe listening on http://{addr}");
     let app = floe_rest_catalog::http::router(catalog);

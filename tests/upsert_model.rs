@@ -10,179 +10,17 @@
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::sync::Arc;
 
-use arrow::array::{Array, Int32Array, Int64Array, RecordBatch, StringArray};
-use arrow::datatypes::{DataType, Field, Schema as ArrowSchema};
-use common::cluster::scan_batches;
+use arrow::array::Array;
+use common::upsert_model_support::*;
 use common::upsert_inputs::Rng;
 use common::TestEnv;
 use floe::rest_client::{LoadedTable, RestClient};
 use floe::upsert::checkpoint_log::main_ancestry;
-use floe::upsert::layout::new_table_layout;
-use floe::upsert::row_delta::main_manifests;
+use floe_compaction::table_files::main_manifests;
 use floe::upsert::{CheckpointOutcome, CommitReport, UpsertOptions, UpsertWriter};
 use iceberg::io::FileIO;
 use iceberg::spec::{DataContentType, ManifestStatus};
-use iceberg::{NamespaceIdent, TableIdent};
-
-type Row = (String, Option<i32>);
-
-/// What the design says one checkpoint must produce.
-#[derive(Debug, Default, PartialEq, Eq)]
-struct Expected {
-    rows: u64,
-    equality_deletes: u64,
-    position_deletes: u64,
-}
-
-/// One checkpoint of random changes, applied to the model as they are generated.
-struct Checkpoint {
-    ids: Vec<i64>,
-    names: Vec<String>,
-    qty: Vec<Option<i32>>,
-    ops: Vec<&'static str>,
-    expected: Expected,
-}
-
-fn random_checkpoint(
-    rng: &mut Rng,
-    model: &mut BTreeMap<i64, Row>,
-    n_ops: usize,
-    keys: u64,
-    tag: usize,
-) -> Checkpoint {
-    let mut cp = Checkpoint {
-        ids: vec![],
-        names: vec![],
-        qty: vec![],
-        ops: vec![],
-        expected: Expected::default(),
-    };
-    // Keys seen in this checkpoint, and whether their row of this checkpoint is live.
-    let mut seen: HashMap<i64, bool> = HashMap::new();
-    let push = |cp: &mut Checkpoint, id: i64, row: &Row, op: &'static str| {
-        cp.ids.push(id);
-        cp.names.push(row.0.clone());
-        cp.qty.push(row.1);
-        cp.ops.push(op);
-    };
-    for i in 0..n_ops {
-        let id = if !seen.is_empty() && rng.below(10) < 3 {
-            // Repeat a key of this checkpoint.
-            let touched: Vec<i64> = seen.keys().copied().collect();
-            touched[rng.below(touched.len() as u64) as usize]
-        } else {
-            rng.below(keys) as i64
-        };
-        let row: Row = (
-            format!("cp{tag}-op{i}"),
-            (rng.below(4) != 0).then(|| rng.below(1000) as i32),
-        );
-        let hides = |seen: &mut HashMap<i64, bool>, expected: &mut Expected, live: bool| match seen
-            .insert(id, live)
-        {
-            None => expected.equality_deletes += 1,
-            Some(true) => expected.position_deletes += 1,
-            Some(false) => {}
-        };
-        match rng.below(10) {
-            0..=5 => {
-                let op = if model.contains_key(&id) { "+U" } else { "+I" };
-                if op == "+U" && rng.below(2) == 0 {
-                    let old = model[&id].clone();
-                    push(&mut cp, id, &old, "-U");
-                }
-                push(&mut cp, id, &row, op);
-                hides(&mut seen, &mut cp.expected, true);
-                cp.expected.rows += 1;
-                model.insert(id, row);
-            }
-            _ => {
-                // A delete carries the old row when there is one, or only the key.
-                let old = model.remove(&id).unwrap_or((String::new(), None));
-                push(&mut cp, id, &old, "-D");
-                hides(&mut seen, &mut cp.expected, false);
-            }
-        }
-    }
-    cp
-}
-
-fn batch(cp: &Checkpoint, range: std::ops::Range<usize>) -> RecordBatch {
-    let schema = Arc::new(ArrowSchema::new(vec![
-        Field::new("id", DataType::Int64, false),
-        Field::new("name", DataType::Utf8, true),
-        Field::new("qty", DataType::Int32, true),
-        Field::new("_op", DataType::Utf8, false),
-    ]));
-    RecordBatch::try_new(
-        schema,
-        vec![
-            Arc::new(Int64Array::from(cp.ids[range.clone()].to_vec())),
-            Arc::new(StringArray::from(cp.names[range.clone()].to_vec())),
-            Arc::new(Int32Array::from(cp.qty[range.clone()].to_vec())),
-            Arc::new(StringArray::from(cp.ops[range].to_vec())),
-        ],
-    )
-    .unwrap()
-}
-
-async fn create_table(client: &RestClient, name: &str, buckets: u32) -> TableIdent {
-    let ns = NamespaceIdent::new("ns".to_string());
-    client.ensure_namespace(&ns).await.unwrap();
-    let ident = TableIdent::new(ns, name.to_string());
-    let input = batch(
-        &Checkpoint {
-            ids: vec![],
-            names: vec![],
-            qty: vec![],
-            ops: vec![],
-            expected: Expected::default(),
-        },
-        0..0,
-    );
-    let (schema, spec) = new_table_layout(&input.schema(), &["id".to_string()], buckets).unwrap();
-    let props = HashMap::from([("format-version".to_string(), "2".to_string())]);
-    client
-        .create_table(&ident, &schema, &spec, &props)
-        .await
-        .unwrap();
-    ident
-}
-
-/// A writer of `ident` named `writer_id`.
-async fn open_writer(client: &RestClient, ident: &TableIdent, writer_id: &str) -> UpsertWriter {
-    let options = UpsertOptions {
-        writer_id: Some(writer_id.to_string()),
-        ..Default::default()
-    };
-    UpsertWriter::open(client.clone(), ident, options)
-        .await
-        .unwrap()
-}
-
-async fn scan(table: &LoadedTable) -> BTreeMap<i64, Row> {
-    let table = table.to_table(FileIO::new_with_fs()).unwrap();
-    let mut rows = BTreeMap::new();
-    for b in scan_batches(&table).await {
-        let ids = b.column_by_name("id").unwrap();
-        let ids = ids.as_any().downcast_ref::<Int64Array>().unwrap();
-        let names = b.column_by_name("name").unwrap();
-        let names = names.as_any().downcast_ref::<StringArray>().unwrap();
-        let qty = b.column_by_name("qty").unwrap();
-        let qty = qty.as_any().downcast_ref::<Int32Array>().unwrap();
-        for i in 0..b.num_rows() {
-            let row = (
-                names.value(i).to_string(),
-                qty.is_valid(i).then(|| qty.value(i)),
-            );
-            let previous = rows.insert(ids.value(i), row);
-            assert!(previous.is_none(), "key {} read twice", ids.value(i));
-        }
-    }
-    rows
-}
 
 /// Checks the files the newest snapshot added against `expected`, and the sequence
 /// numbers of every live entry against the snapshot that added it.
@@ -244,13 +82,6 @@ fn parquet_columns(path: &str) -> Vec<String> {
         .iter()
         .map(|c| c.name().to_string())
         .collect()
-}
-
-fn committed(outcome: CheckpointOutcome) -> CommitReport {
-    match outcome {
-        CheckpointOutcome::Committed(r) => r,
-        other => panic!("expected a commit, got {other:?}"),
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

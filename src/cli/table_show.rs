@@ -10,7 +10,7 @@ use iceberg::spec::{DataContentType, TableMetadata};
 
 use crate::rest_client::{file_io_for, parse_table_ident, RestClient};
 use crate::upsert::checkpoint_log::{main_ancestry, CHECKPOINT_ID, WATERMARK, WRITER_ID};
-use crate::upsert::row_delta::live_entries;
+use floe_compaction::table_files::live_entries;
 
 #[derive(Args, Debug)]
 pub struct ShowArgs {

@@ -3,7 +3,7 @@
 //! checkpoint a writer committed is found by walking the main branch's ancestry; and the
 //! table property `floe.watermark` only moves forward.
 
-use iceberg::spec::{SnapshotRef, TableMetadata, MAIN_BRANCH};
+use iceberg::spec::TableMetadata;
 
 pub const WRITER_ID: &str = "floe.writer-id";
 pub const CHECKPOINT_ID: &str = "floe.checkpoint-id";
@@ -17,17 +17,7 @@ pub struct CommittedCheckpoint {
     pub sequence_number: i64,
 }
 
-/// The snapshots of the main branch, newest first, as far back as they are kept.
-pub fn main_ancestry(metadata: &TableMetadata) -> impl Iterator<Item = &SnapshotRef> {
-    let mut next = metadata.snapshot_for_ref(MAIN_BRANCH);
-    std::iter::from_fn(move || {
-        let current = next?;
-        next = current
-            .parent_snapshot_id()
-            .and_then(|id| metadata.snapshot_by_id(id));
-        Some(current)
-    })
-}
+pub use floe_compaction::table_files::main_ancestry;
 
 /// The newest checkpoint `writer_id` committed on the main branch.
 pub fn last_committed(metadata: &TableMetadata, writer_id: &str) -> Option<CommittedCheckpoint> {

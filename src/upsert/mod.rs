@@ -7,17 +7,17 @@
 //!
 //! Pure rules live in `key_index` (which delete hides what), `changes` (input checks),
 //! `layout` (what an upsert table is), `checkpoint_log` (exactly-once, watermarks),
-//! `summary` and `parquet_props`; I/O in `partition_writer`, `row_delta` and `writer`.
+//! `floe_compaction`'s `summary` and `parquet_props`; I/O in `partition_writer`, `row_delta` and `writer`.
 
 pub mod changes;
 pub mod checkpoint_log;
 pub mod key_index;
 pub mod layout;
-pub mod parquet_props;
+
 pub mod partition_writer;
 pub mod row_delta;
 mod splitter;
-pub mod summary;
+
 #[cfg(test)]
 mod test_support;
 mod writer;
@@ -38,7 +38,7 @@ pub enum UpsertError {
     #[error("the table cannot take upserts: {0}")]
     Layout(#[from] LayoutError),
     #[error(transparent)]
-    Property(#[from] parquet_props::PropertyError),
+    Property(#[from] floe_compaction::parquet_props::PropertyError),
     #[error(transparent)]
     KeyIndexFull(#[from] KeyIndexFull),
     #[error("catalog: {0}")]

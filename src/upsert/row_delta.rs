@@ -11,15 +11,16 @@
 use std::collections::{BTreeSet, HashMap};
 
 use iceberg::io::FileIO;
+use floe_compaction::summary::with_totals;
+use floe_compaction::table_files::{
+    main_branch_commit, main_manifests, metadata_path, new_snapshot_id, write_manifest_list,
+};
 use iceberg::spec::{
-    DataContentType, DataFile, ManifestContentType, ManifestEntryRef, ManifestFile, ManifestList,
-    ManifestListWriter, ManifestWriterBuilder, Operation, Snapshot, SnapshotReference,
-    SnapshotRetention, SnapshotSummaryCollector, Summary, TableMetadata, MAIN_BRANCH,
+    DataContentType, DataFile, ManifestFile, ManifestWriterBuilder, Operation, SnapshotSummaryCollector, Summary, TableMetadata,
+    MAIN_BRANCH,
 };
 use iceberg::{TableRequirement, TableUpdate};
 use uuid::Uuid;
-
-use super::summary::with_totals;
 
 /// The files one commit adds, and what its summary says besides the counts.
 #[derive(Clone, Debug, Default)]
@@ -40,19 +41,6 @@ pub struct WrittenRowDelta {
     /// `added-*` counts of the summary.
     pub changes: HashMap<String, String>,
     pub operation: Operation,
-}
-
-/// A fresh positive snapshot id, as Java makes them (from a random UUID).
-pub fn new_snapshot_id() -> i64 {
-    let (hi, lo) = Uuid::new_v4().as_u64_pair();
-    ((hi ^ lo) & i64::MAX as u64) as i64
-}
-
-fn metadata_path(metadata: &TableMetadata, name: &str) -> String {
-    format!(
-        "{}/metadata/{name}",
-        metadata.location().trim_end_matches('/')
-    )
 }
 
 impl RowDelta {
@@ -140,32 +128,13 @@ pub fn plan_commit(
         operation: written.operation.clone(),
         additional_properties: with_totals(changes, parent.map(|p| p.summary())),
     };
-    let snapshot = Snapshot::builder()
-        .with_snapshot_id(written.snapshot_id)
-        .with_parent_snapshot_id(parent.map(|p| p.snapshot_id()))
-        .with_sequence_number(base.next_sequence_number())
-        .with_timestamp_ms(timestamp_ms.max(base.last_updated_ms()))
-        .with_manifest_list(manifest_list)
-        .with_summary(summary)
-        .with_schema_id(base.current_schema_id())
-        .build();
-    let requirements = vec![
-        TableRequirement::UuidMatch { uuid: base.uuid() },
-        TableRequirement::RefSnapshotIdMatch {
-            r#ref: MAIN_BRANCH.to_string(),
-            snapshot_id: parent.map(|p| p.snapshot_id()),
-        },
-    ];
-    let mut updates = vec![
-        TableUpdate::AddSnapshot { snapshot },
-        TableUpdate::SetSnapshotRef {
-            ref_name: MAIN_BRANCH.to_string(),
-            reference: SnapshotReference::new(
-                written.snapshot_id,
-                SnapshotRetention::branch(None, None, None),
-            ),
-        },
-    ];
+    let (requirements, mut updates) = main_branch_commit(
+        base,
+        written.snapshot_id,
+        summary,
+        manifest_list,
+        timestamp_ms,
+    );
     if !delta.properties.is_empty() {
         updates.push(TableUpdate::SetProperties {
             updates: delta.properties.clone(),
@@ -174,80 +143,17 @@ pub fn plan_commit(
     (requirements, updates)
 }
 
-/// Reads the manifest list of `base`'s main branch (empty for a table without snapshots).
-pub async fn main_manifests(
-    file_io: &FileIO,
-    base: &TableMetadata,
-) -> iceberg::Result<Vec<ManifestFile>> {
-    let Some(parent) = base.snapshot_for_ref(MAIN_BRANCH) else {
-        return Ok(Vec::new());
-    };
-    let bytes = file_io.new_input(parent.manifest_list())?.read().await?;
-    let list = ManifestList::parse_with_version(&bytes, base.format_version())?;
-    Ok(list.consume_entries().into_iter().collect())
-}
-
 /// Writes the manifest list of one attempt: the new manifests first, then every manifest
 /// of the parent. Answers its location.
-pub async fn write_manifest_list(
+pub async fn write_row_delta_manifest_list(
     file_io: &FileIO,
     base: &TableMetadata,
     written: &WrittenRowDelta,
     attempt: u32,
 ) -> iceberg::Result<String> {
-    let parent = base.snapshot_for_ref(MAIN_BRANCH);
-    let location = metadata_path(
-        base,
-        &format!(
-            "snap-{}-{attempt}-{}.avro",
-            written.snapshot_id,
-            Uuid::new_v4()
-        ),
-    );
-    let output = file_io.new_output(&location)?;
-    let mut writer = ManifestListWriter::v2(
-        output.writer().await?,
-        written.snapshot_id,
-        parent.map(|p| p.snapshot_id()),
-        base.next_sequence_number(),
-    );
-    let existing = main_manifests(file_io, base).await?;
-    writer.add_manifests(written.manifests.iter().cloned().chain(existing))?;
-    writer.close().await?;
-    Ok(location)
-}
-
-/// The live entries of `base`'s main branch, of manifests of one content (data or
-/// deletes) or of all.
-pub async fn live_entries(
-    file_io: &FileIO,
-    base: &TableMetadata,
-    content: Option<ManifestContentType>,
-) -> iceberg::Result<Vec<ManifestEntryRef>> {
-    let mut entries = Vec::new();
-    for manifest in main_manifests(file_io, base).await? {
-        if content.is_some_and(|c| c != manifest.content) {
-            continue;
-        }
-        let manifest = manifest.load_manifest(file_io).await?;
-        entries.extend(manifest.entries().iter().filter(|e| e.is_alive()).cloned());
-    }
-    Ok(entries)
-}
-
-/// The data files live on `base`'s main branch among `paths`.
-pub async fn live_data_files(
-    file_io: &FileIO,
-    base: &TableMetadata,
-    paths: &BTreeSet<String>,
-) -> iceberg::Result<BTreeSet<String>> {
-    let data = live_entries(file_io, base, Some(ManifestContentType::Data)).await?;
-    Ok(data
-        .iter()
-        .map(|e| e.file_path())
-        .filter(|p| paths.contains(*p))
-        .map(str::to_string)
-        .collect())
+    let mut manifests = written.manifests.clone();
+    manifests.extend(main_manifests(file_io, base).await?);
+    write_manifest_list(file_io, base, written.snapshot_id, manifests, attempt).await
 }
 
 #[cfg(test)]

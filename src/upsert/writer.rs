@@ -25,11 +25,12 @@ use super::checkpoint_log::{
     CHECKPOINT_ID, WATERMARK, WRITER_ID,
 };
 use super::layout::{upsert_layout, UpsertLayout};
-use super::parquet_props::{parquet_properties, target_file_size};
+use floe_compaction::parquet_props::{parquet_properties, target_file_size};
+use floe_compaction::table_files::live_data_files;
 use super::partition_writer::{
     position_delete_schema, FileSettings, PartitionCounts, PartitionWriter,
 };
-use super::row_delta::{live_data_files, plan_commit, write_manifest_list, RowDelta};
+use super::row_delta::{plan_commit, write_row_delta_manifest_list, RowDelta};
 use super::splitter::PartitionSplitter;
 use super::UpsertError;
 use crate::rest_client::{file_io_for, LoadedTable, RestClient, RestError};
@@ -412,7 +413,7 @@ impl UpsertWriter {
                 }
                 change
             });
-            let list = write_manifest_list(&file_io, &base, &written, attempt).await?;
+            let list = write_row_delta_manifest_list(&file_io, &base, &written, attempt).await?;
             let now = chrono::Utc::now().timestamp_millis();
             let (requirements, updates) = plan_commit(&base, &written, &delta, list, now);
             match self

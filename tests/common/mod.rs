@@ -13,9 +13,11 @@ use std::time::{Duration, Instant};
 mod fixture;
 pub use fixture::*;
 pub mod cluster;
+pub mod compaction_support;
 pub mod table_checks;
 pub mod upsert_cli_support;
 pub mod upsert_inputs;
+pub mod upsert_model_support;
 pub mod zk;
 
 use reqwest::{Method, StatusCode};

@@ -57,7 +57,7 @@ mod tests {
     use iceberg::spec::Operation;
 
     use super::*;
-    use crate::upsert::test_support::string_map as map;
+    use crate::test_support::string_map as map;
 
     #[test]
     fn totals_carry_forward() {

@@ -119,7 +119,7 @@ mod tests {
     use parquet::schema::types::ColumnPath;
 
     use super::*;
-    use crate::upsert::test_support::string_map as props;
+    use crate::test_support::string_map as props;
 
     #[test]
     fn compression_follows_the_table() {

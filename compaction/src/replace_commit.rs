@@ -1,0 +1,304 @@
+//! Committing one rewritten group as a `replace` snapshot: on the table as it is now, check
+//! the group can still replace its files (`replace::validate`), mark the rewritten data
+//! files and the delete files it makes useless as deleted in rewritten manifests, add the
+//! new files with the start's data sequence number, and commit. A conflict reloads and
+//! tries again; an unknown outcome is settled by looking for the snapshot id, and when it
+//! cannot be settled nothing is deleted.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use iceberg::io::FileIO;
+use iceberg::spec::{
+    DataContentType, DataFile, ManifestContentType, ManifestFile, ManifestWriterBuilder,
+    Operation, SnapshotSummaryCollector, Summary, TableMetadata, MAIN_BRANCH,
+};
+use uuid::Uuid;
+
+use crate::catalog::{CatalogError, LoadedTable, TableCatalog};
+use crate::error::CompactionError;
+use crate::planner::PartitionKey;
+use crate::replace::{removable_deletes, validate, LiveFile, ReplaceConflict};
+use crate::summary::with_totals;
+use crate::table_files::{
+    live_entries_with_spec, main_ancestry, main_branch_commit, main_manifests, metadata_path,
+    new_snapshot_id, write_manifest_list,
+};
+
+/// Summary key marking the snapshots the compactor makes.
+pub const OPERATION_KEY: &str = "floe.operation";
+pub const COMPACTION: &str = "compaction";
+/// The writer's watermark, carried forward unchanged.
+const WATERMARK: &str = "floe.watermark";
+const ATTEMPTS: u32 = 10;
+
+/// A rewritten group, ready to commit.
+#[derive(Clone, Debug)]
+pub struct GroupChange {
+    pub table_uuid: Uuid,
+    pub partition: PartitionKey,
+    /// The data sequence number of the snapshot the compaction started from.
+    pub start_sequence: i64,
+    pub rewritten: BTreeSet<String>,
+    pub new_files: Vec<DataFile>,
+}
+
+/// How a group's commit ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum GroupOutcome {
+    Committed {
+        snapshot_id: i64,
+        sequence_number: i64,
+        removed_deletes: usize,
+    },
+    /// The table changed so that the group cannot replace its files; it is left for the
+    /// next run.
+    Skipped(ReplaceConflict),
+    /// The commit may have landed or not; its files are kept.
+    Unknown(String),
+}
+
+/// The live files of `metadata`'s main branch, for the replace rules.
+pub async fn live_files(
+    file_io: &FileIO,
+    metadata: &TableMetadata,
+) -> iceberg::Result<Vec<(LiveFile, iceberg::spec::ManifestEntryRef)>> {
+    let entries = live_entries_with_spec(file_io, metadata, None).await?;
+    Ok(entries
+        .into_iter()
+        .map(|(spec_id, e)| {
+            let unpartitioned = metadata
+                .partition_spec_by_id(spec_id)
+                .is_none_or(|s| s.fields().is_empty());
+            let file = LiveFile {
+                path: e.file_path().to_string(),
+                content: e.content_type(),
+                partition: PartitionKey {
+                    spec_id,
+                    value: e.data_file().partition().clone(),
+                },
+                unpartitioned,
+                sequence_number: e.sequence_number().unwrap_or(0),
+                referenced_data_file: e.data_file().referenced_data_file(),
+            };
+            (file, e)
+        })
+        .collect())
+}
+
+/// Commits `change`, retrying on conflicts.
+pub async fn commit_group(
+    catalog: &dyn TableCatalog,
+    change: &GroupChange,
+) -> Result<GroupOutcome, CompactionError> {
+    let snapshot_id = new_snapshot_id();
+    let mut added: Option<ManifestFile> = None;
+    let mut last_conflict = String::new();
+    for attempt in 0..ATTEMPTS {
+        if attempt > 0 {
+            tokio::time::sleep(backoff(attempt)).await;
+        }
+        let table = catalog.load().await?;
+        let uuid = table.metadata.uuid();
+        if uuid != change.table_uuid {
+            return Err(CompactionError::TableReplaced {
+                expected: change.table_uuid.to_string(),
+                found: uuid.to_string(),
+            });
+        }
+        let live = live_files(&table.file_io, &table.metadata).await?;
+        let files: Vec<LiveFile> = live.iter().map(|(f, _)| f.clone()).collect();
+        if let Err(conflict) = validate(&change.rewritten, change.start_sequence, &files) {
+            return Ok(GroupOutcome::Skipped(conflict));
+        }
+        let removed_deletes = removable_deletes(
+            &change.rewritten,
+            &change.partition,
+            change.start_sequence,
+            &files,
+        );
+        if added.is_none() {
+            added = Some(write_added_manifest(&table, snapshot_id, change).await?);
+        }
+        let added_manifest = added.clone().expect("written above");
+        let (requirements, updates) = plan_attempt(
+            &table,
+            snapshot_id,
+            change,
+            &removed_deletes,
+            added_manifest,
+            attempt,
+        )
+        .await?;
+        match catalog.commit(requirements, updates).await {
+            Ok(()) => {
+                let landed = catalog.load().await.ok();
+                let sequence_number = landed
+                    .and_then(|t| t.metadata.snapshot_by_id(snapshot_id).map(|s| s.sequence_number()))
+                    .unwrap_or(table.metadata.next_sequence_number());
+                return Ok(GroupOutcome::Committed {
+                    snapshot_id,
+                    sequence_number,
+                    removed_deletes: removed_deletes.len(),
+                });
+            }
+            Err(CatalogError::Conflict(message)) => last_conflict = message,
+            Err(CatalogError::Unknown(message)) => {
+                return Ok(settle_unknown(catalog, snapshot_id, removed_deletes.len(), message).await)
+            }
+            Err(other) => return Err(other.into()),
+        }
+    }
+    Err(CompactionError::Internal(format!(
+        "gave up after {ATTEMPTS} commit attempts, the table kept moving: {last_conflict}"
+    )))
+}
+
+fn backoff(attempt: u32) -> Duration {
+    let base = 50u64 << attempt.min(6);
+    let jitter = u64::from(Uuid::new_v4().as_u128() as u16) % (base / 2 + 1);
+    Duration::from_millis((base + jitter).min(3000))
+}
+
+/// After an unknown outcome: committed if the snapshot is on main, else still unknown.
+async fn settle_unknown(
+    catalog: &dyn TableCatalog,
+    snapshot_id: i64,
+    removed_deletes: usize,
+    message: String,
+) -> GroupOutcome {
+    match catalog.load().await {
+        Ok(table) => match main_ancestry(&table.metadata).find(|s| s.snapshot_id() == snapshot_id) {
+            Some(s) => GroupOutcome::Committed {
+                snapshot_id,
+                sequence_number: s.sequence_number(),
+                removed_deletes,
+            },
+            None => GroupOutcome::Unknown(message),
+        },
+        Err(e) => GroupOutcome::Unknown(format!("{message}; reloading failed: {e}")),
+    }
+}
+
+/// The manifest of the new files: added, with the start's data sequence number.
+async fn write_added_manifest(
+    table: &LoadedTable,
+    snapshot_id: i64,
+    change: &GroupChange,
+) -> Result<ManifestFile, CompactionError> {
+    let metadata = &table.metadata;
+    let spec = metadata
+        .partition_spec_by_id(change.partition.spec_id)
+        .ok_or_else(|| CompactionError::Internal("the group's partition spec is gone".into()))?;
+    let output = table.file_io.new_output(metadata_path(
+        metadata,
+        &format!("{}-compact-m0.avro", Uuid::new_v4()),
+    ))?;
+    let mut writer = ManifestWriterBuilder::new(
+        output,
+        Some(snapshot_id),
+        metadata.current_schema().clone(),
+        spec.as_ref().clone(),
+    )
+    .build_v2_data();
+    for file in &change.new_files {
+        writer.add_file(file.clone(), change.start_sequence)?;
+    }
+    Ok(writer.write_manifest_file().await?)
+}
+
+/// One attempt's manifests (the added one, the rewritten ones, the untouched ones), its
+/// summary and manifest list, as the commit's requirements and updates.
+async fn plan_attempt(
+    table: &LoadedTable,
+    snapshot_id: i64,
+    change: &GroupChange,
+    removed_deletes: &BTreeSet<String>,
+    added: ManifestFile,
+    attempt: u32,
+) -> Result<(Vec<iceberg::TableRequirement>, Vec<iceberg::TableUpdate>), CompactionError> {
+    let metadata = &table.metadata;
+    let schema = metadata.current_schema().clone();
+    let mut collector = SnapshotSummaryCollector::default();
+    let group_spec = metadata
+        .partition_spec_by_id(change.partition.spec_id)
+        .ok_or_else(|| CompactionError::Internal("the group's partition spec is gone".into()))?;
+    for file in &change.new_files {
+        collector.add_file(file, schema.clone(), group_spec.clone());
+    }
+    let removing: BTreeSet<&str> = change
+        .rewritten
+        .iter()
+        .chain(removed_deletes)
+        .map(String::as_str)
+        .collect();
+    let mut manifests = vec![added];
+    let mut removed = 0usize;
+    for manifest in main_manifests(&table.file_io, metadata).await? {
+        let loaded = manifest.load_manifest(&table.file_io).await?;
+        let hits = loaded
+            .entries()
+            .iter()
+            .any(|e| e.is_alive() && removing.contains(e.file_path()));
+        if !hits {
+            manifests.push(manifest);
+            continue;
+        }
+        let spec = metadata
+            .partition_spec_by_id(manifest.partition_spec_id)
+            .ok_or_else(|| CompactionError::Internal("a manifest's partition spec is gone".into()))?;
+        let output = table.file_io.new_output(metadata_path(
+            metadata,
+            &format!("{}-compact-m{}.avro", Uuid::new_v4(), manifests.len()),
+        ))?;
+        let builder =
+            ManifestWriterBuilder::new(output, Some(snapshot_id), schema.clone(), spec.as_ref().clone());
+        let mut writer = match manifest.content {
+            ManifestContentType::Data => builder.build_v2_data(),
+            ManifestContentType::Deletes => builder.build_v2_deletes(),
+        };
+        for entry in loaded.entries().iter().filter(|e| e.is_alive()) {
+            let file = entry.data_file().clone();
+            let sequence = entry.sequence_number().unwrap_or(0);
+            if removing.contains(entry.file_path()) {
+                collector.remove_file(&file, schema.clone(), spec.clone());
+                writer.add_delete_file(file, sequence, entry.file_sequence_number)?;
+                removed += 1;
+            } else {
+                let added_by = entry.snapshot_id().unwrap_or(snapshot_id);
+                writer.add_existing_file(file, added_by, sequence, entry.file_sequence_number)?;
+            }
+        }
+        manifests.push(writer.write_manifest_file().await?);
+    }
+    if removed != removing.len() {
+        return Err(CompactionError::Internal(format!(
+            "found {removed} of the {} files to remove in the manifests",
+            removing.len()
+        )));
+    }
+    let mut changes = collector.build();
+    changes.insert(OPERATION_KEY.into(), COMPACTION.into());
+    if let Some(watermark) = metadata.properties().get(WATERMARK) {
+        changes.insert(WATERMARK.into(), watermark.clone());
+    }
+    let parent = metadata.snapshot_for_ref(MAIN_BRANCH);
+    let summary = Summary {
+        operation: Operation::Replace,
+        additional_properties: with_totals(changes, parent.map(|p| p.summary())),
+    };
+    let list = write_manifest_list(&table.file_io, metadata, snapshot_id, manifests, attempt).await?;
+    let now = chrono_now_ms();
+    Ok(main_branch_commit(metadata, snapshot_id, summary, list, now))
+}
+
+fn chrono_now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+/// Whether a content type is a delete.
+pub fn is_delete(content: DataContentType) -> bool {
+    content != DataContentType::Data
+}

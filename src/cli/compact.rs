@@ -1,0 +1,212 @@
+//! `floe compact`: one compaction run of one table, printing what it planned and did
+//! (groups, files and bytes in and out, deletes removed, time); `--dry-run` prints the
+//! plan only. A progress line is drawn when stdout is a terminal.
+
+use std::fmt::Write as _;
+use std::io::{IsTerminal, Write as _};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use anyhow::{anyhow, bail};
+use clap::Args;
+use floe_compaction::replace_commit::GroupOutcome;
+use floe_compaction::run::{
+    compact, CompactionReport, CompactionRequest, GroupReport, PlannedGroup, Progress,
+};
+
+use crate::rest_client::{parse_table_ident, RestClient};
+use crate::rest_table::RestTable;
+
+#[derive(Args, Debug)]
+pub struct CompactArgs {
+    /// The Iceberg REST catalog, for example http://127.0.0.1:8181.
+    #[arg(long)]
+    pub catalog: String,
+    /// The table: namespace.table.
+    #[arg(long)]
+    pub table: String,
+    /// Target size of the files written (bytes, or with a unit: 128MiB, 512KiB).
+    #[arg(long)]
+    pub target_file_size: Option<String>,
+    /// Fewest files a group needs, unless its deletes call for a rewrite.
+    #[arg(long)]
+    pub min_input_files: Option<usize>,
+    /// Any other option of Iceberg's `rewrite_data_files`, as NAME=VALUE (repeatable):
+    /// min-file-size-bytes, max-file-size-bytes, delete-file-threshold,
+    /// delete-ratio-threshold, max-concurrent-file-group-rewrites.
+    #[arg(long = "option", value_name = "NAME=VALUE")]
+    pub options: Vec<String>,
+    /// Print the plan and change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+impl CompactArgs {
+    fn overrides(&self) -> anyhow::Result<Vec<(String, String)>> {
+        let mut out = Vec::new();
+        if let Some(size) = &self.target_file_size {
+            out.push(("target-file-size-bytes".to_string(), size.clone()));
+        }
+        if let Some(n) = self.min_input_files {
+            out.push(("min-input-files".to_string(), n.to_string()));
+        }
+        for option in &self.options {
+            let (name, value) = option
+                .split_once('=')
+                .ok_or_else(|| anyhow!("--option {option}: expected NAME=VALUE"))?;
+            out.push((name.trim().to_string(), value.trim().to_string()));
+        }
+        Ok(out)
+    }
+}
+
+/// Bytes for people: 1.5 MiB.
+pub fn bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut value = n as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{n} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}
+
+fn outcome_text(group: &GroupReport) -> String {
+    match &group.outcome {
+        Ok(GroupOutcome::Committed {
+            snapshot_id,
+            sequence_number,
+            removed_deletes,
+        }) => format!(
+            "committed snapshot {snapshot_id} (sequence number {sequence_number}), {removed_deletes} delete files removed"
+        ),
+        Ok(GroupOutcome::Skipped(why)) => format!("skipped, left for the next run: {why}"),
+        Ok(GroupOutcome::Unknown(why)) => {
+            format!("outcome unknown, its files are kept: {why}")
+        }
+        Err(e) => format!("failed: {e}"),
+    }
+}
+
+fn planned_text(out: &mut String, group: &PlannedGroup) -> std::fmt::Result {
+    writeln!(
+        out,
+        "  {}: {} data files, {} delete files, {} ({} rows) -> about {} files [{}]",
+        group.partition,
+        group.data_files,
+        group.delete_files,
+        bytes(group.input_bytes),
+        group.input_records,
+        group.expected_output_files,
+        group.reason
+    )
+}
+
+/// The report `floe compact` prints.
+pub fn render(report: &CompactionReport, dry_run: bool) -> String {
+    let mut out = String::new();
+    let Some(start) = report.start_snapshot else {
+        return format!("{}: no snapshot, nothing to compact\n", report.table);
+    };
+    let input: u64 = report.planned.iter().map(|g| g.input_bytes).sum();
+    let files: usize = report.planned.iter().map(|g| g.data_files).sum();
+    let _ = writeln!(
+        out,
+        "{}: planned {} groups on snapshot {start}: {files} data files, {}",
+        report.table,
+        report.planned.len(),
+        bytes(input)
+    );
+    if dry_run {
+        for group in &report.planned {
+            let _ = planned_text(&mut out, group);
+        }
+        return out;
+    }
+    for group in &report.groups {
+        let _ = planned_text(&mut out, &group.planned);
+        let _ = writeln!(
+            out,
+            "    wrote {} files, {} ({} rows) in {:.2} s; {}",
+            group.output_files,
+            bytes(group.output_bytes),
+            group.output_records,
+            group.elapsed.as_secs_f64(),
+            outcome_text(group)
+        );
+    }
+    let output: u64 = report.groups.iter().map(|g| g.output_bytes).sum();
+    let secs = report.elapsed.as_secs_f64();
+    let _ = writeln!(
+        out,
+        "{} of {} groups committed; {} in, {} out, in {secs:.2} s ({:.1} MB/s of input)",
+        report.committed(),
+        report.groups.len(),
+        bytes(input),
+        bytes(output),
+        input as f64 / 1e6 / secs.max(1e-9)
+    );
+    out
+}
+
+/// A progress line on a terminal.
+struct Line {
+    total: AtomicUsize,
+    done: AtomicUsize,
+}
+
+impl Progress for Line {
+    fn planned(&self, groups: &[PlannedGroup]) {
+        self.total.store(groups.len(), Ordering::Relaxed);
+    }
+    fn group_done(&self, _group: &GroupReport) {
+        let done = self.done.fetch_add(1, Ordering::Relaxed) + 1;
+        let total = self.total.load(Ordering::Relaxed).max(1);
+        let width = 30;
+        let filled = done * width / total;
+        print!(
+            "\r[{}{}] {done}/{total} groups",
+            "#".repeat(filled),
+            "-".repeat(width - filled)
+        );
+        let _ = std::io::stdout().flush();
+        if done == total {
+            println!();
+        }
+    }
+}
+
+pub async fn run(args: CompactArgs) -> anyhow::Result<()> {
+    let ident = parse_table_ident(&args.table).map_err(|e| anyhow!(e))?;
+    let client = RestClient::connect(&args.catalog).await?;
+    let request = CompactionRequest {
+        overrides: args.overrides()?,
+        dry_run: args.dry_run,
+        ..Default::default()
+    };
+    let progress: Arc<dyn Progress> = if std::io::stdout().is_terminal() && !args.dry_run {
+        Arc::new(Line {
+            total: AtomicUsize::new(0),
+            done: AtomicUsize::new(0),
+        })
+    } else {
+        Arc::new(floe_compaction::run::Silent)
+    };
+    let table = Arc::new(RestTable { client, ident });
+    let report = compact(table, &request, progress).await?;
+    print!("{}", render(&report, args.dry_run));
+    let failed = report
+        .groups
+        .iter()
+        .filter(|g| matches!(g.outcome, Err(_) | Ok(GroupOutcome::Unknown(_))))
+        .count();
+    if failed > 0 {
+        bail!("{failed} groups failed or have an unknown outcome");
+    }
+    Ok(())
+}

@@ -1,0 +1,270 @@
+//! The compactor against the upsert model, through the real `floe serve`: one task keeps
+//! committing random upsert checkpoints while another compacts again and again. Every
+//! snapshot of the main branch, read by iceberg-rust's scan, must equal the model as of
+//! the last checkpoint before it; a final compaction leaves at most one small file per
+//! bucket and no delete files; the manifests show the sequence-number rule (a compaction's
+//! new files carry the data sequence number of the snapshot it started from). Then the
+//! two concurrent cases, made deterministic by committing in between a compaction's plan
+//! and its commit: an upsert (no conflict, its equality deletes still apply) and a
+//! position delete against a rewritten file (a conflict: the group is skipped).
+
+mod common;
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use common::compaction_support::*;
+use common::upsert_inputs::Rng;
+use common::upsert_model_support::*;
+use common::TestEnv;
+use floe::rest_client::RestClient;
+use floe::rest_table::RestTable;
+use floe::upsert::checkpoint_log::main_ancestry;
+use floe_compaction::catalog::{CatalogError, LoadedTable, TableCatalog};
+use floe_compaction::replace::ReplaceConflict;
+use floe_compaction::replace_commit::GroupOutcome;
+use floe_compaction::run::{compact, CompactionRequest, Silent};
+use futures::future::BoxFuture;
+use iceberg::{TableRequirement, TableUpdate};
+use tokio::sync::Mutex;
+
+fn request(options: &[(&str, &str)]) -> CompactionRequest {
+    CompactionRequest {
+        overrides: options
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        ..Default::default()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn compaction_while_upserts_run_keeps_every_snapshot_equal_to_the_model() {
+    let env = TestEnv::start();
+    let client = RestClient::connect(env.server.url()).await.unwrap();
+    let ident = create_table(&client, "busy", 4).await;
+    let table = Arc::new(RestTable {
+        client: client.clone(),
+        ident: ident.clone(),
+    });
+    let done = Arc::new(AtomicBool::new(false));
+
+    // The writer: 30 checkpoints, remembering the model after each one's snapshot.
+    let writer = {
+        let (client, ident, done) = (client.clone(), ident.clone(), done.clone());
+        tokio::spawn(async move {
+            let mut writer = open_writer(&client, &ident, "busy").await;
+            let mut rng = Rng(31);
+            let mut model = BTreeMap::new();
+            let mut models: HashMap<i64, BTreeMap<i64, Row>> = HashMap::new();
+            for checkpoint in 1..=30i64 {
+                let cp = random_checkpoint(&mut rng, &mut model, 150, 400, checkpoint as usize);
+                writer.write(&batch(&cp, 0..cp.ids.len())).await.unwrap();
+                let report = committed(writer.commit(Some(checkpoint), None).await.unwrap());
+                models.insert(report.snapshot_id, model.clone());
+            }
+            done.store(true, Ordering::SeqCst);
+            (model, models)
+        })
+    };
+    // The compactor: runs until the writer is done.
+    let small = [("target-file-size-bytes", "64KiB"), ("min-input-files", "2")];
+    let mut starts: HashMap<i64, i64> = HashMap::new();
+    let mut runs = 0;
+    while !done.load(Ordering::SeqCst) {
+        let report = compact(table.clone(), &request(&small), Arc::new(Silent))
+            .await
+            .unwrap();
+        runs += 1;
+        record_starts(&client, &ident, &report, &mut starts).await;
+    }
+    let (model, models) = writer.await.unwrap();
+    let concurrent = starts.len();
+    assert!(concurrent > 0, "{runs} runs committed no group while upserts ran");
+
+    // A final compaction folds every delete away.
+    let final_run = [("target-file-size-bytes", "64KiB"), ("min-input-files", "1")];
+    let report = compact(table.clone(), &request(&final_run), Arc::new(Silent))
+        .await
+        .unwrap();
+    assert!(report.committed() > 0, "{report:?}");
+    record_starts(&client, &ident, &report, &mut starts).await;
+    let loaded = client.load_table(&ident).await.unwrap();
+    assert_eq!(scan(&loaded).await, model);
+    let files = live_files_by_bucket(&loaded).await;
+    assert!(
+        files.values().all(|f| f.delete_files == 0),
+        "delete files left: {files:?}"
+    );
+    let min_file_size = 64 * 1024 * 3 / 4;
+    for (bucket, f) in &files {
+        let small = f.data_sizes.iter().filter(|s| **s < min_file_size).count();
+        assert!(small <= 1, "bucket {bucket}: {small} small files {f:?}");
+    }
+
+    // Every snapshot equals the model of the last checkpoint at or before it.
+    let mut ancestry: Vec<_> = main_ancestry(&loaded.metadata).cloned().collect();
+    ancestry.reverse();
+    let mut current = BTreeMap::new();
+    let mut compactions = 0;
+    for snapshot in &ancestry {
+        let id = snapshot.snapshot_id();
+        if let Some(m) = models.get(&id) {
+            current = m.clone();
+        } else {
+            assert_eq!(
+                snapshot.summary().additional_properties["floe.operation"],
+                "compaction"
+            );
+            compactions += 1;
+        }
+        assert_eq!(scan_at(&loaded, Some(id)).await, current, "snapshot {id}");
+    }
+    assert_eq!(compactions, starts.len());
+    check_sequence_rule(&loaded, &starts).await;
+    println!(
+        "{runs} concurrent runs, {concurrent} groups committed while upserts ran, {} snapshots",
+        ancestry.len()
+    );
+}
+
+/// Runs `action` once, just before the first commit it forwards: a commit that lands
+/// between a compaction's plan and its commit.
+struct CommitInBetween {
+    inner: RestTable,
+    action: Mutex<Option<BoxFuture<'static, ()>>>,
+}
+
+#[async_trait]
+impl TableCatalog for CommitInBetween {
+    fn name(&self) -> String {
+        self.inner.name()
+    }
+    async fn load(&self) -> Result<LoadedTable, CatalogError> {
+        self.inner.load().await
+    }
+    async fn commit(
+        &self,
+        requirements: Vec<TableRequirement>,
+        updates: Vec<TableUpdate>,
+    ) -> Result<(), CatalogError> {
+        if let Some(action) = self.action.lock().await.take() {
+            action.await;
+        }
+        self.inner.commit(requirements, updates).await
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upsert_committed_during_compaction_keeps_its_deletes() {
+    let env = TestEnv::start();
+    let client = RestClient::connect(env.server.url()).await.unwrap();
+    let ident = create_table(&client, "interleaved", 1).await;
+    let mut writer = open_writer(&client, &ident, "w").await;
+    let mut rng = Rng(8);
+    let mut model = BTreeMap::new();
+    for checkpoint in 1..=6i64 {
+        let cp = random_checkpoint(&mut rng, &mut model, 80, 60, checkpoint as usize);
+        writer.write(&batch(&cp, 0..cp.ids.len())).await.unwrap();
+        committed(writer.commit(Some(checkpoint), None).await.unwrap());
+    }
+    // Checkpoint 7 replaces and deletes keys of the files being compacted; it lands after
+    // the compaction read them.
+    let cp = random_checkpoint(&mut rng, &mut model, 80, 60, 7);
+    let action = {
+        let (client, ident) = (client.clone(), ident.clone());
+        Box::pin(async move {
+            let mut writer = open_writer(&client, &ident, "w").await;
+            writer.write(&batch(&cp, 0..cp.ids.len())).await.unwrap();
+            committed(writer.commit(Some(7), None).await.unwrap());
+        })
+    };
+    let table = Arc::new(CommitInBetween {
+        inner: RestTable {
+            client: client.clone(),
+            ident: ident.clone(),
+        },
+        action: Mutex::new(Some(action)),
+    });
+    let report = compact(table, &request(&[("min-input-files", "2")]), Arc::new(Silent))
+        .await
+        .unwrap();
+    assert_eq!(report.groups.len(), 1, "{report:?}");
+    let Ok(GroupOutcome::Committed { snapshot_id, .. }) = &report.groups[0].outcome else {
+        panic!("the group must commit: {report:?}");
+    };
+    let loaded = client.load_table(&ident).await.unwrap();
+    assert_eq!(loaded.metadata.current_snapshot_id(), Some(*snapshot_id));
+    // Without the start's sequence number on the new files, checkpoint 7's equality
+    // deletes would not hide the old rows and they would be read again.
+    assert_eq!(scan(&loaded).await, model);
+    let start = report.start_snapshot.unwrap();
+    let starts = HashMap::from([(
+        *snapshot_id,
+        loaded.metadata.snapshot_by_id(start).unwrap().sequence_number(),
+    )]);
+    check_sequence_rule(&loaded, &starts).await;
+    let compaction = loaded.metadata.snapshot_by_id(*snapshot_id).unwrap();
+    assert!(compaction.sequence_number() > starts[snapshot_id] + 1);
+    // Checkpoint 7's delete files stay: they apply to the compacted rows.
+    assert!(live_files_by_bucket(&loaded).await.values().any(|f| f.delete_files > 0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_position_delete_on_a_rewritten_file_skips_the_group() {
+    let env = TestEnv::start();
+    let client = RestClient::connect(env.server.url()).await.unwrap();
+    let ident = create_table(&client, "targeted", 1).await;
+    let mut writer = open_writer(&client, &ident, "w").await;
+    let mut rng = Rng(12);
+    let mut model = BTreeMap::new();
+    for checkpoint in 1..=5i64 {
+        let cp = random_checkpoint(&mut rng, &mut model, 60, 50, checkpoint as usize);
+        writer.write(&batch(&cp, 0..cp.ids.len())).await.unwrap();
+        committed(writer.commit(Some(checkpoint), None).await.unwrap());
+    }
+    let before = client.load_table(&ident).await.unwrap();
+    let (target, position, deleted_key) = first_live_row(&before).await;
+    let action = {
+        let (client, ident, target) = (client.clone(), ident.clone(), target.clone());
+        Box::pin(async move { commit_position_delete(&client, &ident, &target, position).await })
+    };
+    let table = Arc::new(CommitInBetween {
+        inner: RestTable {
+            client: client.clone(),
+            ident: ident.clone(),
+        },
+        action: Mutex::new(Some(action)),
+    });
+    let report = compact(table.clone(), &request(&[("min-input-files", "2")]), Arc::new(Silent))
+        .await
+        .unwrap();
+    assert_eq!(report.groups.len(), 1, "{report:?}");
+    match &report.groups[0].outcome {
+        Ok(GroupOutcome::Skipped(ReplaceConflict::NewPositionDeletes(files))) => {
+            assert_eq!(files.len(), 1)
+        }
+        other => panic!("the group must be skipped, got {other:?}"),
+    }
+    model.remove(&deleted_key);
+    let after = client.load_table(&ident).await.unwrap();
+    assert_eq!(
+        after.metadata.current_snapshot().unwrap().summary().operation,
+        iceberg::spec::Operation::Overwrite,
+        "only the position delete landed"
+    );
+    assert_eq!(scan(&after).await, model);
+    // The next run compacts with the position delete applied, and folds it away.
+    let report = compact(table, &request(&[("min-input-files", "2")]), Arc::new(Silent))
+        .await
+        .unwrap();
+    assert_eq!(report.committed(), 1, "{report:?}");
+    let last = client.load_table(&ident).await.unwrap();
+    assert_eq!(scan(&last).await, model);
+    assert!(live_files_by_bucket(&last)
+        .await
+        .values()
+        .all(|f| f.delete_files == 0));
+}
