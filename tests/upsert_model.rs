@@ -11,7 +11,6 @@ mod common;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use arrow::array::Array;
 use common::upsert_model_support::*;
 use common::upsert_inputs::Rng;
 use common::TestEnv;

@@ -16,7 +16,9 @@ pub enum CompactionError {
     Files(#[from] iceberg::Error),
     #[error("sorting rows: {0}")]
     Sort(#[from] arrow::error::ArrowError),
-    #[error("the table was dropped and re-created (uuid {found}, expected {expected}) during the run")]
+    #[error(
+        "the table was dropped and re-created (uuid {found}, expected {expected}) during the run"
+    )]
     TableReplaced { expected: String, found: String },
     #[error("internal error: {0}")]
     Internal(String),

@@ -1,24 +1,44 @@
 //! Snapshot expiry as Iceberg Java's `ExpireSnapshots` does it: which snapshots to remove
 //! (pure: the retention of the table properties `history.expire.*` and of each branch),
 //! which files only they reach (pure: a set difference), and the I/O that lists the
-//! files a set of snapshots reaches and deletes files. When in doubt a file is kept.
+//! files a set of snapshots reaches and deletes files. When in doubt a snapshot or a file
+//! is kept; metadata JSON files are never touched, and refs are never removed.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 
+use futures::{StreamExt, TryStreamExt};
 use iceberg::io::FileIO;
-use iceberg::spec::{ManifestList, SnapshotReference, SnapshotRetention, TableMetadata};
+use iceberg::spec::{
+    ManifestFile, ManifestList, SnapshotReference, SnapshotRetention, TableMetadata, MAIN_BRANCH,
+};
 
 pub const MAX_SNAPSHOT_AGE_MS: &str = "history.expire.max-snapshot-age-ms";
 pub const MIN_SNAPSHOTS_TO_KEEP: &str = "history.expire.min-snapshots-to-keep";
-const DEFAULT_MAX_SNAPSHOT_AGE_MS: i64 = 5 * 24 * 3600 * 1000;
+/// Five days, as in Iceberg Java.
+pub const DEFAULT_MAX_SNAPSHOT_AGE_MS: i64 = 5 * 24 * 3600 * 1000;
+pub const DEFAULT_MIN_SNAPSHOTS_TO_KEEP: usize = 1;
 
-/// The retention of a table.
+/// How many manifest lists or manifests are read, or files deleted, at once.
+const IO_CONCURRENCY: usize = 16;
+
+/// The retention of a table: snapshots older than `max_snapshot_age_ms` go, except the
+/// newest `min_snapshots_to_keep` of each branch.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ExpireOptions {
     pub max_snapshot_age_ms: i64,
     pub min_snapshots_to_keep: usize,
 }
 
+impl Default for ExpireOptions {
+    fn default() -> Self {
+        Self {
+            max_snapshot_age_ms: DEFAULT_MAX_SNAPSHOT_AGE_MS,
+            min_snapshots_to_keep: DEFAULT_MIN_SNAPSHOTS_TO_KEEP,
+        }
+    }
+}
+
+/// A table property of the retention that does not hold a valid value.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 #[error("table property {property}: {problem}")]
 pub struct ExpireError {
@@ -36,13 +56,13 @@ impl ExpireOptions {
                 _ => {
                     return Err(ExpireError {
                         property: MAX_SNAPSHOT_AGE_MS,
-                        problem: format!("{v:?} is not a number of milliseconds"),
+                        problem: format!("{v:?} is not a non-negative number of milliseconds"),
                     })
                 }
             },
         };
         let keep = match properties.get(MIN_SNAPSHOTS_TO_KEEP) {
-            None => 1,
+            None => DEFAULT_MIN_SNAPSHOTS_TO_KEEP,
             Some(v) => match v.trim().parse::<usize>() {
                 Ok(n) if n >= 1 => n,
                 _ => {
@@ -59,29 +79,39 @@ impl ExpireOptions {
         })
     }
 
-    /// The options with any given override in place.
+    /// The options with any given override in place (a negative age counts as 0, a
+    /// count of 0 as 1: every branch keeps at least its head).
     pub fn with_overrides(self, max_age_ms: Option<i64>, min_keep: Option<usize>) -> Self {
         Self {
-            max_snapshot_age_ms: max_age_ms.unwrap_or(self.max_snapshot_age_ms),
+            max_snapshot_age_ms: max_age_ms.unwrap_or(self.max_snapshot_age_ms).max(0),
             min_snapshots_to_keep: min_keep.unwrap_or(self.min_snapshots_to_keep).max(1),
         }
     }
 }
 
 /// The table's refs. iceberg 0.10 has no accessor for them (only `snapshot_for_ref` by
-/// name), so they are read back from the metadata's JSON form.
+/// name), so they are read back from the metadata's JSON form. `main` is added from the
+/// current snapshot when absent (format v1 keeps no refs).
 fn refs(metadata: &TableMetadata) -> Option<HashMap<String, SnapshotReference>> {
     let mut doc = serde_json::to_value(metadata).ok()?;
-    match doc.get_mut("refs") {
-        None => Some(HashMap::new()),
-        Some(refs) => serde_json::from_value(refs.take()).ok(),
+    let mut refs: HashMap<String, SnapshotReference> = match doc.get_mut("refs") {
+        None | Some(serde_json::Value::Null) => HashMap::new(),
+        Some(refs) => serde_json::from_value(refs.take()).ok()?,
+    };
+    if let Some(current) = metadata.current_snapshot_id() {
+        refs.entry(MAIN_BRANCH.to_string()).or_insert_with(|| {
+            SnapshotReference::new(current, SnapshotRetention::branch(None, None, None))
+        });
     }
+    Some(refs)
 }
 
-/// The snapshots to remove, sorted. Kept: every ref's head; for each branch the first
-/// `min-snapshots-to-keep` of its ancestry and every ancestor younger than the max age
-/// (a branch's own retention overrides the table's); any other snapshot younger than the
-/// max age.
+/// The snapshots to remove, sorted. Kept: every ref's head and the current snapshot; for
+/// each branch the first `min-snapshots-to-keep` of its ancestry and every ancestor
+/// younger than the max age (a branch's own retention, when valid, overrides the table's);
+/// any snapshot on no branch (a tag's ancestors included) younger than the table's max
+/// age. Unlike Java, the walk of a branch does not stop at its first expired ancestor:
+/// an older ancestor with a younger timestamp (clock skew) is kept too.
 pub fn snapshots_to_expire(
     metadata: &TableMetadata,
     now_ms: i64,
@@ -103,22 +133,32 @@ pub fn snapshots_to_expire(
         else {
             continue;
         };
-        let min_keep = min_snapshots_to_keep.map_or(options.min_snapshots_to_keep, |n| n.max(1) as usize);
-        let oldest = now_ms - max_snapshot_age_ms.unwrap_or(options.max_snapshot_age_ms);
+        let min_keep = match min_snapshots_to_keep {
+            Some(n) if *n >= 1 => *n as usize,
+            _ => options.min_snapshots_to_keep.max(1),
+        };
+        let max_age = match max_snapshot_age_ms {
+            Some(age) if *age >= 0 => *age,
+            _ => options.max_snapshot_age_ms,
+        };
+        let oldest = now_ms.saturating_sub(max_age);
+        let mut walked: HashSet<i64> = HashSet::new();
         let mut next = metadata.snapshot_by_id(reference.snapshot_id);
-        let mut depth = 0;
         while let Some(snapshot) = next {
+            // A parent cycle (corrupt metadata) ends the walk.
+            if !walked.insert(snapshot.snapshot_id()) {
+                break;
+            }
             in_branches.insert(snapshot.snapshot_id());
-            if depth < min_keep || snapshot.timestamp_ms() >= oldest {
+            if walked.len() <= min_keep || snapshot.timestamp_ms() >= oldest {
                 keep.insert(snapshot.snapshot_id());
             }
-            depth += 1;
             next = snapshot
                 .parent_snapshot_id()
                 .and_then(|id| metadata.snapshot_by_id(id));
         }
     }
-    let oldest = now_ms - options.max_snapshot_age_ms;
+    let oldest = now_ms.saturating_sub(options.max_snapshot_age_ms);
     let mut expired: Vec<i64> = metadata
         .snapshots()
         .filter(|s| !keep.contains(&s.snapshot_id()))
@@ -134,7 +174,7 @@ pub fn snapshots_to_expire(
 pub struct ReachableFiles {
     pub manifest_lists: BTreeSet<String>,
     pub manifests: BTreeSet<String>,
-    /// Data and delete files, of entries of any status.
+    /// Data and delete files, of entries of any status (added, existing, deleted).
     pub content_files: BTreeSet<String>,
 }
 
@@ -148,7 +188,7 @@ impl ReachableFiles {
     }
 }
 
-/// What `expired` reaches and `retained` does not.
+/// What `expired` reaches and `retained` does not, kind by kind.
 pub fn files_to_delete(expired: &ReachableFiles, retained: &ReachableFiles) -> ReachableFiles {
     let minus = |a: &BTreeSet<String>, b: &BTreeSet<String>| a.difference(b).cloned().collect();
     ReachableFiles {
@@ -158,8 +198,11 @@ pub fn files_to_delete(expired: &ReachableFiles, retained: &ReachableFiles) -> R
     }
 }
 
-/// Lists the files that `snapshot_ids` of `metadata` reach: manifest lists, manifests and
-/// every entry's file (each manifest read once).
+/// Lists the files that `snapshot_ids` of `metadata` reach: their manifest lists, the
+/// manifests those list and every entry's file, whatever its status (each manifest is
+/// read once however many snapshots share it). An id `metadata` does not hold reaches
+/// nothing. Any file that cannot be read fails the whole listing, so a caller never
+/// deletes on the strength of a partial view.
 pub async fn reachable_files(
     file_io: &FileIO,
     metadata: &TableMetadata,
@@ -167,21 +210,34 @@ pub async fn reachable_files(
 ) -> iceberg::Result<ReachableFiles> {
     let mut out = ReachableFiles::default();
     for id in snapshot_ids {
-        let Some(snapshot) = metadata.snapshot_by_id(*id) else {
-            continue;
-        };
-        out.manifest_lists
-            .insert(snapshot.manifest_list().to_string());
-        let bytes = file_io.new_input(snapshot.manifest_list())?.read().await?;
-        let list = ManifestList::parse_with_version(&bytes, metadata.format_version())?;
-        for manifest in list.entries() {
-            if !out.manifests.insert(manifest.manifest_path.clone()) {
-                continue;
-            }
-            let loaded = manifest.load_manifest(file_io).await?;
-            out.content_files
-                .extend(loaded.entries().iter().map(|e| e.file_path().to_string()));
+        if let Some(snapshot) = metadata.snapshot_by_id(*id) {
+            out.manifest_lists
+                .insert(snapshot.manifest_list().to_string());
         }
+    }
+    let version = metadata.format_version();
+    // The streams own what they hand their closures: a closure over borrowed items
+    // would make callers' futures not `Send` (a higher-ranked lifetime limitation).
+    let lists: Vec<ManifestList> = futures::stream::iter(out.manifest_lists.clone())
+        .map(|location| async move {
+            let bytes = file_io.new_input(&location)?.read().await?;
+            ManifestList::parse_with_version(&bytes, version)
+        })
+        .buffer_unordered(IO_CONCURRENCY)
+        .try_collect()
+        .await?;
+    let mut manifests: Vec<ManifestFile> = Vec::new();
+    for manifest in lists.iter().flat_map(|l| l.entries()) {
+        if out.manifests.insert(manifest.manifest_path.clone()) {
+            manifests.push(manifest.clone());
+        }
+    }
+    let mut loaded = futures::stream::iter(manifests)
+        .map(|manifest| async move { manifest.load_manifest(file_io).await })
+        .buffer_unordered(IO_CONCURRENCY);
+    while let Some(manifest) = loaded.try_next().await? {
+        out.content_files
+            .extend(manifest.entries().iter().map(|e| e.file_path().to_string()));
     }
     Ok(out)
 }
@@ -189,20 +245,34 @@ pub async fn reachable_files(
 /// What deleting files did.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct DeleteReport {
+    /// Files deleted, or already absent.
     pub deleted: usize,
+    /// Files whose deletion failed (each logged); they are left as orphans.
     pub failed: usize,
 }
 
-/// Deletes content files, then manifests, then manifest lists (so a failure half way
-/// never leaves a manifest pointing at nothing while its list is kept).
+/// Deletes content files, then manifests, then manifest lists (each kind only once the
+/// one before is done). The caller passes only files of snapshots already removed from
+/// the table that no retained snapshot reaches. A missing file is no error; a failure is
+/// logged and counted, and never stops the rest.
 pub async fn delete_files(file_io: &FileIO, files: &ReachableFiles) -> DeleteReport {
     let mut report = DeleteReport::default();
-    for set in [&files.content_files, &files.manifests, &files.manifest_lists] {
-        for path in set {
-            match file_io.delete(path).await {
+    for set in [
+        &files.content_files,
+        &files.manifests,
+        &files.manifest_lists,
+    ] {
+        let mut results = futures::stream::iter(set.clone())
+            .map(|path| async move {
+                let result = file_io.delete(&path).await;
+                (path, result)
+            })
+            .buffer_unordered(IO_CONCURRENCY);
+        while let Some((path, result)) = results.next().await {
+            match result {
                 Ok(()) => report.deleted += 1,
                 Err(e) => {
-                    tracing::warn!(path, error = %e, "could not delete an expired file");
+                    tracing::warn!(path = %path, error = %e, "could not delete an expired file");
                     report.failed += 1;
                 }
             }

@@ -11,14 +11,32 @@ pub mod error;
 pub mod expire;
 pub mod expire_run;
 pub mod options;
+pub mod parquet_props;
 pub mod planner;
 pub mod replace;
 pub mod replace_commit;
 pub mod rewrite;
 pub mod run;
 pub mod sort;
-pub mod parquet_props;
 pub mod summary;
 pub mod table_files;
 #[cfg(test)]
 mod test_support;
+
+#[cfg(test)]
+mod send_check {
+    fn is_send<T: Send>(_: T) {}
+    #[allow(dead_code)]
+    fn futures_are_send(
+        c: std::sync::Arc<dyn crate::catalog::TableCatalog>,
+        g: crate::replace_commit::GroupChange,
+    ) {
+        is_send(crate::run::compact(
+            c.clone(),
+            &Default::default(),
+            std::sync::Arc::new(crate::run::Silent),
+        ));
+        is_send(crate::expire_run::expire_snapshots(c.as_ref(), None, None));
+        is_send(crate::replace_commit::commit_group(c.as_ref(), &g));
+    }
+}

@@ -139,11 +139,14 @@ impl CompactionOptions {
             }
         }
         for (name, value) in overrides {
-            let known = NAMES.iter().find(|n| **n == name).ok_or_else(|| OptionError {
-                name: name.clone(),
-                source_of: "override".into(),
-                problem: format!("unknown option; known: {}", NAMES.join(", ")),
-            })?;
+            let known = NAMES
+                .iter()
+                .find(|n| **n == name)
+                .ok_or_else(|| OptionError {
+                    name: name.clone(),
+                    source_of: "override".into(),
+                    problem: format!("unknown option; known: {}", NAMES.join(", ")),
+                })?;
             given
                 .0
                 .insert(known, (format!("override {name}"), value.clone()));

@@ -40,7 +40,14 @@ fn defaults_follow_the_target() {
 
     let props = string_map(&[("write.target-file-size-bytes", "1000")]);
     let o = CompactionOptions::resolve(&props, &[]).unwrap();
-    assert_eq!((o.target_file_size_bytes, o.min_file_size_bytes, o.max_file_size_bytes), (1000, 750, 1800));
+    assert_eq!(
+        (
+            o.target_file_size_bytes,
+            o.min_file_size_bytes,
+            o.max_file_size_bytes
+        ),
+        (1000, 750, 1800)
+    );
 }
 
 #[test]
@@ -56,32 +63,102 @@ fn overrides_beat_table_properties_which_beat_defaults() {
     assert_eq!((o.target_file_size_bytes, o.min_input_files), (2000, 3));
     let o = CompactionOptions::resolve(
         &props,
-        &overrides(&[("target-file-size-bytes", "4KiB"), ("min-input-files", "1"), ("delete-ratio-threshold", "0.5")]),
+        &overrides(&[
+            ("target-file-size-bytes", "4KiB"),
+            ("min-input-files", "1"),
+            ("delete-ratio-threshold", "0.5"),
+        ]),
     )
     .unwrap();
     assert_eq!((o.target_file_size_bytes, o.min_input_files), (4096, 1));
     assert_eq!(o.delete_ratio_threshold, 0.5);
-    assert_eq!(o.min_file_size_bytes, 3072, "derived from the resolved target");
+    assert_eq!(
+        o.min_file_size_bytes, 3072,
+        "derived from the resolved target"
+    );
 }
 
 #[test]
 fn bad_options_name_the_option_its_source_and_the_problem() {
     let cases: Vec<(Vec<(&str, &str)>, Vec<(&str, &str)>, &[&str])> = vec![
-        (vec![], vec![("min-inputs", "2")], &["min-inputs", "unknown option"]),
-        (vec![], vec![("target-file-size-bytes", "0")], &["target-file-size-bytes", "more than 0"]),
-        (vec![("floe.compaction.min-input-files", "many")], vec![], &["min-input-files", "table property floe.compaction.min-input-files", "whole number"]),
-        (vec![], vec![("min-input-files", "0")], &["min-input-files", "at least 1"]),
-        (vec![], vec![("target-file-size-bytes", "100"), ("min-file-size-bytes", "200")], &["min-file-size-bytes", "above the target"]),
-        (vec![], vec![("target-file-size-bytes", "100"), ("max-file-size-bytes", "50")], &["max-file-size-bytes", "below the target"]),
-        (vec![], vec![("delete-ratio-threshold", "0")], &["delete-ratio-threshold", "(0, 1]"]),
-        (vec![], vec![("delete-ratio-threshold", "1.5")], &["delete-ratio-threshold"]),
-        (vec![], vec![("delete-file-threshold", "0")], &["delete-file-threshold"]),
-        (vec![], vec![("max-concurrent-file-group-rewrites", "0")], &["max-concurrent-file-group-rewrites"]),
-        (vec![("write.target-file-size-bytes", "12 parsecs")], vec![], &["target-file-size-bytes", "write.target-file-size-bytes", "unit"]),
+        (
+            vec![],
+            vec![("min-inputs", "2")],
+            &["min-inputs", "unknown option"],
+        ),
+        (
+            vec![],
+            vec![("target-file-size-bytes", "0")],
+            &["target-file-size-bytes", "more than 0"],
+        ),
+        (
+            vec![("floe.compaction.min-input-files", "many")],
+            vec![],
+            &[
+                "min-input-files",
+                "table property floe.compaction.min-input-files",
+                "whole number",
+            ],
+        ),
+        (
+            vec![],
+            vec![("min-input-files", "0")],
+            &["min-input-files", "at least 1"],
+        ),
+        (
+            vec![],
+            vec![
+                ("target-file-size-bytes", "100"),
+                ("min-file-size-bytes", "200"),
+            ],
+            &["min-file-size-bytes", "above the target"],
+        ),
+        (
+            vec![],
+            vec![
+                ("target-file-size-bytes", "100"),
+                ("max-file-size-bytes", "50"),
+            ],
+            &["max-file-size-bytes", "below the target"],
+        ),
+        (
+            vec![],
+            vec![("delete-ratio-threshold", "0")],
+            &["delete-ratio-threshold", "(0, 1]"],
+        ),
+        (
+            vec![],
+            vec![("delete-ratio-threshold", "1.5")],
+            &["delete-ratio-threshold"],
+        ),
+        (
+            vec![],
+            vec![("delete-file-threshold", "0")],
+            &["delete-file-threshold"],
+        ),
+        (
+            vec![],
+            vec![("max-concurrent-file-group-rewrites", "0")],
+            &["max-concurrent-file-group-rewrites"],
+        ),
+        (
+            vec![("write.target-file-size-bytes", "12 parsecs")],
+            vec![],
+            &[
+                "target-file-size-bytes",
+                "write.target-file-size-bytes",
+                "unit",
+            ],
+        ),
     ];
     for (props, over, words) in cases {
-        let props: HashMap<String, String> = props.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        let err = CompactionOptions::resolve(&props, &overrides(&over)).unwrap_err().to_string();
+        let props: HashMap<String, String> = props
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let err = CompactionOptions::resolve(&props, &overrides(&over))
+            .unwrap_err()
+            .to_string();
         for word in words {
             assert!(err.contains(word), "{err:?} lacks {word:?}");
         }

@@ -124,7 +124,11 @@ pub fn plan(
 
 /// First fit decreasing into bins of at most `max-file-group-size`; a file too large for
 /// any bin gets its own.
-fn bin_pack(data: &[DataFileInfo], files: &[usize], options: &CompactionOptions) -> Vec<Vec<usize>> {
+fn bin_pack(
+    data: &[DataFileInfo],
+    files: &[usize],
+    options: &CompactionOptions,
+) -> Vec<Vec<usize>> {
     let mut order = files.to_vec();
     order.sort_by(|&a, &b| {
         data[b]

@@ -16,12 +16,18 @@ fn options(target: u64, min_input_files: usize) -> CompactionOptions {
 fn groups_are_bounded_by_max_file_group_size() {
     let mut o = options(100 * KIB, 2);
     o.max_file_group_size_bytes = 200 * KIB;
-    let data: Vec<DataFileInfo> = (0..5).map(|i| file(&format!("f{i}"), 0, 60 * KIB, &[])).collect();
+    let data: Vec<DataFileInfo> = (0..5)
+        .map(|i| file(&format!("f{i}"), 0, 60 * KIB, &[]))
+        .collect();
     let groups = plan(&data, &[], &o);
     assert_eq!(
         names(&data, &groups),
         vec![
-            (strings(&["f0", "f1", "f2"]), GroupReason::EnoughInputFiles, 2),
+            (
+                strings(&["f0", "f1", "f2"]),
+                GroupReason::EnoughInputFiles,
+                2
+            ),
             (strings(&["f3", "f4"]), GroupReason::EnoughInputFiles, 2),
         ]
     );
@@ -58,7 +64,8 @@ fn names(data: &[DataFileInfo], groups: &[FileGroup]) -> Vec<(Vec<String>, Group
     groups
         .iter()
         .map(|g| {
-            let mut files: Vec<String> = g.data_files.iter().map(|&i| data[i].path.clone()).collect();
+            let mut files: Vec<String> =
+                g.data_files.iter().map(|&i| data[i].path.clone()).collect();
             files.sort();
             (files, g.reason.clone(), g.expected_output_files)
         })
@@ -74,20 +81,34 @@ fn the_rules_decide_which_groups_are_rewritten() {
     use GroupReason::*;
     let target = 100 * KIB;
     let small = 10 * KIB;
-    type Case = (&'static str, usize, Vec<DataFileInfo>, Vec<DeleteFileInfo>, Vec<(Vec<String>, GroupReason, usize)>);
+    type Case = (
+        &'static str,
+        usize,
+        Vec<DataFileInfo>,
+        Vec<DeleteFileInfo>,
+        Vec<(Vec<String>, GroupReason, usize)>,
+    );
     let cases: Vec<Case> = vec![
         ("no files", 5, vec![], vec![], vec![]),
         (
             "five small files are enough",
             5,
-            (0..5).map(|i| file(&format!("f{i}"), 0, small, &[])).collect(),
+            (0..5)
+                .map(|i| file(&format!("f{i}"), 0, small, &[]))
+                .collect(),
             vec![],
-            vec![(strings(&["f0", "f1", "f2", "f3", "f4"]), EnoughInputFiles, 1)],
+            vec![(
+                strings(&["f0", "f1", "f2", "f3", "f4"]),
+                EnoughInputFiles,
+                1,
+            )],
         ),
         (
             "four small files are not",
             5,
-            (0..4).map(|i| file(&format!("f{i}"), 0, small, &[])).collect(),
+            (0..4)
+                .map(|i| file(&format!("f{i}"), 0, small, &[]))
+                .collect(),
             vec![],
             vec![],
         ),
@@ -149,9 +170,15 @@ fn the_rules_decide_which_groups_are_rewritten() {
         (
             "a partition's candidates are one group, written as target-sized files",
             2,
-            (0..5).map(|i| file(&format!("f{i}"), 0, 60 * KIB, &[])).collect(),
+            (0..5)
+                .map(|i| file(&format!("f{i}"), 0, 60 * KIB, &[]))
+                .collect(),
             vec![],
-            vec![(strings(&["f0", "f1", "f2", "f3", "f4"]), EnoughInputFiles, 3)],
+            vec![(
+                strings(&["f0", "f1", "f2", "f3", "f4"]),
+                EnoughInputFiles,
+                3,
+            )],
         ),
     ];
     for (name, min_inputs, data, deletes, want) in cases {
@@ -164,7 +191,10 @@ fn the_rules_decide_which_groups_are_rewritten() {
 fn the_delete_file_threshold_counts_deletes_per_file() {
     let mut o = options(100 * KIB, 5);
     o.delete_file_threshold = 3;
-    let data = vec![file("a", 0, 10 * KIB, &[0, 1, 2]), file("b", 0, 10 * KIB, &[0])];
+    let data = vec![
+        file("a", 0, 10 * KIB, &[0, 1, 2]),
+        file("b", 0, 10 * KIB, &[0]),
+    ];
     let deletes = vec![delete("e0", 1), delete("e1", 1), delete("e2", 1)];
     let groups = plan(&data, &deletes, &o);
     assert_eq!(groups.len(), 1);
@@ -177,7 +207,9 @@ fn the_delete_file_threshold_counts_deletes_per_file() {
 
 #[test]
 fn plans_are_deterministic_and_summarized() {
-    let data: Vec<DataFileInfo> = (0..20).map(|i| file(&format!("f{i:02}"), i % 3, (i as u64 + 1) * KIB, &[])).collect();
+    let data: Vec<DataFileInfo> = (0..20)
+        .map(|i| file(&format!("f{i:02}"), i % 3, (i as u64 + 1) * KIB, &[]))
+        .collect();
     let o = options(16 * KIB, 2);
     let a = names(&data, &plan(&data, &[], &o));
     let mut reversed = data.clone();
@@ -189,19 +221,28 @@ fn plans_are_deterministic_and_summarized() {
     };
     assert_eq!(sorted(a), sorted(b));
     let summary = summarize(&plan(&data, &[], &o));
-    assert_eq!(summary.data_files, 11, "files of 12 KiB (0.75 x 16 KiB) and more are not small");
+    assert_eq!(
+        summary.data_files, 11,
+        "files of 12 KiB (0.75 x 16 KiB) and more are not small"
+    );
     assert_eq!(summary.input_bytes, (1..=11).sum::<u64>() * KIB);
 }
 
 /// What a compaction of `groups` leaves: every group becomes its expected number of
 /// target-sized files, the last one holding the remainder; no deletes.
 fn compacted(data: &[DataFileInfo], groups: &[FileGroup], target: u64) -> Vec<DataFileInfo> {
-    let rewritten: BTreeSet<usize> = groups.iter().flat_map(|g| g.data_files.iter().copied()).collect();
+    let rewritten: BTreeSet<usize> = groups
+        .iter()
+        .flat_map(|g| g.data_files.iter().copied())
+        .collect();
     let mut out: Vec<DataFileInfo> = data
         .iter()
         .enumerate()
         .filter(|(i, _)| !rewritten.contains(i))
-        .map(|(_, f)| DataFileInfo { deletes: vec![], ..f.clone() })
+        .map(|(_, f)| DataFileInfo {
+            deletes: vec![],
+            ..f.clone()
+        })
         .collect();
     for (n, g) in groups.iter().enumerate() {
         let mut left = g.input_bytes;
@@ -253,6 +294,10 @@ fn compaction_settles_planning_again_plans_nothing() {
         let groups = plan(&data, &deletes, &o);
         let after = compacted(&data, &groups, target);
         let again = plan(&after, &deletes, &o);
-        assert!(again.is_empty(), "round {round}: planned again {:?}", names(&after, &again));
+        assert!(
+            again.is_empty(),
+            "round {round}: planned again {:?}",
+            names(&after, &again)
+        );
     }
 }

@@ -71,7 +71,9 @@ pub fn deletes_by_data_file(files: &[LiveFile]) -> BTreeMap<String, Vec<String>>
 pub enum ReplaceConflict {
     #[error("rewritten data files are no longer live (another commit replaced them): {0:?}")]
     DataFilesGone(Vec<String>),
-    #[error("position deletes committed after the compaction started point at rewritten files: {0:?}")]
+    #[error(
+        "position deletes committed after the compaction started point at rewritten files: {0:?}"
+    )]
     NewPositionDeletes(Vec<String>),
 }
 

@@ -5,13 +5,14 @@
 //! tries again; an unknown outcome is settled by looking for the snapshot id, and when it
 //! cannot be settled nothing is deleted.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
 use std::time::Duration;
 
 use iceberg::io::FileIO;
 use iceberg::spec::{
-    DataContentType, DataFile, ManifestContentType, ManifestFile, ManifestWriterBuilder,
-    Operation, SnapshotSummaryCollector, Summary, TableMetadata, MAIN_BRANCH,
+    DataFile, Manifest, ManifestContentType, ManifestEntryRef, ManifestFile, ManifestWriterBuilder,
+    Operation, PartitionSpecRef, SnapshotSummaryCollector, Summary, TableMetadata, MAIN_BRANCH,
 };
 use uuid::Uuid;
 
@@ -21,8 +22,8 @@ use crate::planner::PartitionKey;
 use crate::replace::{removable_deletes, validate, LiveFile, ReplaceConflict};
 use crate::summary::with_totals;
 use crate::table_files::{
-    live_entries_with_spec, main_ancestry, main_branch_commit, main_manifests, metadata_path,
-    new_snapshot_id, write_manifest_list,
+    main_ancestry, main_branch_commit, main_manifests, metadata_path, new_snapshot_id,
+    write_manifest_list,
 };
 
 /// Summary key marking the snapshots the compactor makes.
@@ -62,15 +63,27 @@ pub enum GroupOutcome {
 pub async fn live_files(
     file_io: &FileIO,
     metadata: &TableMetadata,
-) -> iceberg::Result<Vec<(LiveFile, iceberg::spec::ManifestEntryRef)>> {
-    let entries = live_entries_with_spec(file_io, metadata, None).await?;
-    Ok(entries
-        .into_iter()
-        .map(|(spec_id, e)| {
-            let unpartitioned = metadata
-                .partition_spec_by_id(spec_id)
-                .is_none_or(|s| s.fields().is_empty());
-            let file = LiveFile {
+) -> iceberg::Result<Vec<(LiveFile, ManifestEntryRef)>> {
+    let mut cache = ManifestCache::default();
+    let manifests = cache.main(file_io, metadata).await?;
+    Ok(live_of(metadata, &manifests))
+}
+
+/// A main branch's manifests, each loaded.
+type LoadedManifests = Vec<(ManifestFile, Arc<Manifest>)>;
+
+fn live_of(
+    metadata: &TableMetadata,
+    manifests: &LoadedManifests,
+) -> Vec<(LiveFile, ManifestEntryRef)> {
+    let mut out = Vec::new();
+    for (file, manifest) in manifests {
+        let spec_id = file.partition_spec_id;
+        let unpartitioned = metadata
+            .partition_spec_by_id(spec_id)
+            .is_none_or(|s| s.fields().is_empty());
+        for e in manifest.entries().iter().filter(|e| e.is_alive()) {
+            let live = LiveFile {
                 path: e.file_path().to_string(),
                 content: e.content_type(),
                 partition: PartitionKey {
@@ -81,9 +94,41 @@ pub async fn live_files(
                 sequence_number: e.sequence_number().unwrap_or(0),
                 referenced_data_file: e.data_file().referenced_data_file(),
             };
-            (file, e)
-        })
-        .collect())
+            out.push((live, e.clone()));
+        }
+    }
+    out
+}
+
+/// Manifests read and rewritten by earlier attempts of one commit: manifests never
+/// change, so a retry after a conflict reads and writes only what is new.
+#[derive(Default)]
+struct ManifestCache {
+    loaded: HashMap<String, Arc<Manifest>>,
+    /// Rewritten manifests by original path, with the paths they mark deleted.
+    rewritten: HashMap<String, (BTreeSet<String>, ManifestFile)>,
+}
+
+impl ManifestCache {
+    async fn main(
+        &mut self,
+        file_io: &FileIO,
+        metadata: &TableMetadata,
+    ) -> iceberg::Result<LoadedManifests> {
+        let mut out = Vec::new();
+        for file in main_manifests(file_io, metadata).await? {
+            let manifest = match self.loaded.get(&file.manifest_path) {
+                Some(m) => m.clone(),
+                None => {
+                    let m = Arc::new(file.load_manifest(file_io).await?);
+                    self.loaded.insert(file.manifest_path.clone(), m.clone());
+                    m
+                }
+            };
+            out.push((file, manifest));
+        }
+        Ok(out)
+    }
 }
 
 /// Commits `change`, retrying on conflicts.
@@ -93,6 +138,7 @@ pub async fn commit_group(
 ) -> Result<GroupOutcome, CompactionError> {
     let snapshot_id = new_snapshot_id();
     let mut added: Option<ManifestFile> = None;
+    let mut cache = ManifestCache::default();
     let mut last_conflict = String::new();
     for attempt in 0..ATTEMPTS {
         if attempt > 0 {
@@ -106,8 +152,11 @@ pub async fn commit_group(
                 found: uuid.to_string(),
             });
         }
-        let live = live_files(&table.file_io, &table.metadata).await?;
-        let files: Vec<LiveFile> = live.iter().map(|(f, _)| f.clone()).collect();
+        let manifests = cache.main(&table.file_io, &table.metadata).await?;
+        let files: Vec<LiveFile> = live_of(&table.metadata, &manifests)
+            .into_iter()
+            .map(|(f, _)| f)
+            .collect();
         if let Err(conflict) = validate(&change.rewritten, change.start_sequence, &files) {
             return Ok(GroupOutcome::Skipped(conflict));
         }
@@ -123,18 +172,26 @@ pub async fn commit_group(
         let added_manifest = added.clone().expect("written above");
         let (requirements, updates) = plan_attempt(
             &table,
-            snapshot_id,
+            Attempt {
+                snapshot_id,
+                number: attempt,
+                manifests,
+                added: added_manifest,
+            },
             change,
             &removed_deletes,
-            added_manifest,
-            attempt,
+            &mut cache,
         )
         .await?;
         match catalog.commit(requirements, updates).await {
             Ok(()) => {
                 let landed = catalog.load().await.ok();
                 let sequence_number = landed
-                    .and_then(|t| t.metadata.snapshot_by_id(snapshot_id).map(|s| s.sequence_number()))
+                    .and_then(|t| {
+                        t.metadata
+                            .snapshot_by_id(snapshot_id)
+                            .map(|s| s.sequence_number())
+                    })
                     .unwrap_or(table.metadata.next_sequence_number());
                 return Ok(GroupOutcome::Committed {
                     snapshot_id,
@@ -144,7 +201,9 @@ pub async fn commit_group(
             }
             Err(CatalogError::Conflict(message)) => last_conflict = message,
             Err(CatalogError::Unknown(message)) => {
-                return Ok(settle_unknown(catalog, snapshot_id, removed_deletes.len(), message).await)
+                return Ok(
+                    settle_unknown(catalog, snapshot_id, removed_deletes.len(), message).await,
+                )
             }
             Err(other) => return Err(other.into()),
         }
@@ -168,14 +227,16 @@ async fn settle_unknown(
     message: String,
 ) -> GroupOutcome {
     match catalog.load().await {
-        Ok(table) => match main_ancestry(&table.metadata).find(|s| s.snapshot_id() == snapshot_id) {
-            Some(s) => GroupOutcome::Committed {
-                snapshot_id,
-                sequence_number: s.sequence_number(),
-                removed_deletes,
-            },
-            None => GroupOutcome::Unknown(message),
-        },
+        Ok(table) => {
+            match main_ancestry(&table.metadata).find(|s| s.snapshot_id() == snapshot_id) {
+                Some(s) => GroupOutcome::Committed {
+                    snapshot_id,
+                    sequence_number: s.sequence_number(),
+                    removed_deletes,
+                },
+                None => GroupOutcome::Unknown(message),
+            }
+        }
         Err(e) => GroupOutcome::Unknown(format!("{message}; reloading failed: {e}")),
     }
 }
@@ -207,22 +268,29 @@ async fn write_added_manifest(
     Ok(writer.write_manifest_file().await?)
 }
 
+/// One commit attempt: its snapshot id, number, the main branch's manifests it builds on
+/// and the manifest of the new files.
+struct Attempt {
+    snapshot_id: i64,
+    number: u32,
+    manifests: LoadedManifests,
+    added: ManifestFile,
+}
+
 /// One attempt's manifests (the added one, the rewritten ones, the untouched ones), its
 /// summary and manifest list, as the commit's requirements and updates.
 async fn plan_attempt(
     table: &LoadedTable,
-    snapshot_id: i64,
+    attempt: Attempt,
     change: &GroupChange,
     removed_deletes: &BTreeSet<String>,
-    added: ManifestFile,
-    attempt: u32,
+    cache: &mut ManifestCache,
 ) -> Result<(Vec<iceberg::TableRequirement>, Vec<iceberg::TableUpdate>), CompactionError> {
     let metadata = &table.metadata;
+    let snapshot_id = attempt.snapshot_id;
     let schema = metadata.current_schema().clone();
     let mut collector = SnapshotSummaryCollector::default();
-    let group_spec = metadata
-        .partition_spec_by_id(change.partition.spec_id)
-        .ok_or_else(|| CompactionError::Internal("the group's partition spec is gone".into()))?;
+    let group_spec = spec_of(metadata, change.partition.spec_id)?;
     for file in &change.new_files {
         collector.add_file(file, schema.clone(), group_spec.clone());
     }
@@ -232,44 +300,39 @@ async fn plan_attempt(
         .chain(removed_deletes)
         .map(String::as_str)
         .collect();
-    let mut manifests = vec![added];
+    let mut manifests = vec![attempt.added];
     let mut removed = 0usize;
-    for manifest in main_manifests(&table.file_io, metadata).await? {
-        let loaded = manifest.load_manifest(&table.file_io).await?;
-        let hits = loaded
+    for (file, loaded) in attempt.manifests {
+        let hits: BTreeSet<String> = loaded
             .entries()
             .iter()
-            .any(|e| e.is_alive() && removing.contains(e.file_path()));
-        if !hits {
-            manifests.push(manifest);
+            .filter(|e| e.is_alive() && removing.contains(e.file_path()))
+            .map(|e| e.file_path().to_string())
+            .collect();
+        if hits.is_empty() {
+            manifests.push(file);
             continue;
         }
-        let spec = metadata
-            .partition_spec_by_id(manifest.partition_spec_id)
-            .ok_or_else(|| CompactionError::Internal("a manifest's partition spec is gone".into()))?;
-        let output = table.file_io.new_output(metadata_path(
-            metadata,
-            &format!("{}-compact-m{}.avro", Uuid::new_v4(), manifests.len()),
-        ))?;
-        let builder =
-            ManifestWriterBuilder::new(output, Some(snapshot_id), schema.clone(), spec.as_ref().clone());
-        let mut writer = match manifest.content {
-            ManifestContentType::Data => builder.build_v2_data(),
-            ManifestContentType::Deletes => builder.build_v2_deletes(),
-        };
-        for entry in loaded.entries().iter().filter(|e| e.is_alive()) {
-            let file = entry.data_file().clone();
-            let sequence = entry.sequence_number().unwrap_or(0);
-            if removing.contains(entry.file_path()) {
-                collector.remove_file(&file, schema.clone(), spec.clone());
-                writer.add_delete_file(file, sequence, entry.file_sequence_number)?;
-                removed += 1;
-            } else {
-                let added_by = entry.snapshot_id().unwrap_or(snapshot_id);
-                writer.add_existing_file(file, added_by, sequence, entry.file_sequence_number)?;
+        let spec = spec_of(metadata, file.partition_spec_id)?;
+        for entry in loaded
+            .entries()
+            .iter()
+            .filter(|e| hits.contains(e.file_path()))
+        {
+            collector.remove_file(entry.data_file(), schema.clone(), spec.clone());
+        }
+        removed += hits.len();
+        if let Some((paths, rewritten)) = cache.rewritten.get(&file.manifest_path) {
+            if *paths == hits {
+                manifests.push(rewritten.clone());
+                continue;
             }
         }
-        manifests.push(writer.write_manifest_file().await?);
+        let rewritten = rewrite_manifest(table, snapshot_id, &file, &loaded, &hits).await?;
+        cache
+            .rewritten
+            .insert(file.manifest_path.clone(), (hits, rewritten.clone()));
+        manifests.push(rewritten);
     }
     if removed != removing.len() {
         return Err(CompactionError::Internal(format!(
@@ -287,18 +350,72 @@ async fn plan_attempt(
         operation: Operation::Replace,
         additional_properties: with_totals(changes, parent.map(|p| p.summary())),
     };
-    let list = write_manifest_list(&table.file_io, metadata, snapshot_id, manifests, attempt).await?;
-    let now = chrono_now_ms();
-    Ok(main_branch_commit(metadata, snapshot_id, summary, list, now))
+    let list = write_manifest_list(
+        &table.file_io,
+        metadata,
+        snapshot_id,
+        manifests,
+        attempt.number,
+    )
+    .await?;
+    Ok(main_branch_commit(
+        metadata,
+        snapshot_id,
+        summary,
+        list,
+        chrono_now_ms(),
+    ))
+}
+
+fn spec_of(metadata: &TableMetadata, id: i32) -> Result<PartitionSpecRef, CompactionError> {
+    metadata
+        .partition_spec_by_id(id)
+        .cloned()
+        .ok_or_else(|| CompactionError::Internal(format!("partition spec {id} is gone")))
+}
+
+/// `file` with the entries of `removing` marked deleted (keeping their sequence numbers)
+/// and its other live entries kept as existing.
+async fn rewrite_manifest(
+    table: &LoadedTable,
+    snapshot_id: i64,
+    file: &ManifestFile,
+    loaded: &Manifest,
+    removing: &BTreeSet<String>,
+) -> Result<ManifestFile, CompactionError> {
+    let metadata = &table.metadata;
+    let spec = metadata
+        .partition_spec_by_id(file.partition_spec_id)
+        .ok_or_else(|| CompactionError::Internal("a manifest's partition spec is gone".into()))?;
+    let output = table.file_io.new_output(metadata_path(
+        metadata,
+        &format!("{}-compact-m1.avro", Uuid::new_v4()),
+    ))?;
+    let builder = ManifestWriterBuilder::new(
+        output,
+        Some(snapshot_id),
+        metadata.current_schema().clone(),
+        spec.as_ref().clone(),
+    );
+    let mut writer = match file.content {
+        ManifestContentType::Data => builder.build_v2_data(),
+        ManifestContentType::Deletes => builder.build_v2_deletes(),
+    };
+    for entry in loaded.entries().iter().filter(|e| e.is_alive()) {
+        let data_file = entry.data_file().clone();
+        let sequence = entry.sequence_number().unwrap_or(0);
+        if removing.contains(entry.file_path()) {
+            writer.add_delete_file(data_file, sequence, entry.file_sequence_number)?;
+        } else {
+            let added_by = entry.snapshot_id().unwrap_or(snapshot_id);
+            writer.add_existing_file(data_file, added_by, sequence, entry.file_sequence_number)?;
+        }
+    }
+    Ok(writer.write_manifest_file().await?)
 }
 
 fn chrono_now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64)
-}
-
-/// Whether a content type is a delete.
-pub fn is_delete(content: DataContentType) -> bool {
-    content != DataContentType::Data
 }

@@ -62,7 +62,11 @@ fn sequence_number_rules_decide_what_a_delete_may_hide() {
         (data("x", 1, 9), data("d", 1, 1), false),
     ];
     for (i, (delete, file, want)) in cases.iter().enumerate() {
-        assert_eq!(may_apply(delete, file), *want, "case {i}: {delete:?} on {file:?}");
+        assert_eq!(
+            may_apply(delete, file),
+            *want,
+            "case {i}: {delete:?} on {file:?}"
+        );
     }
 }
 
@@ -125,19 +129,35 @@ fn removable_deletes_are_those_no_remaining_file_needs() {
         (
             "every file of the bucket rewritten: all its deletes go",
             vec!["a", "b"],
-            vec![data("a", 1, 1), data("b", 1, 2), eq("e2", 1, 2), eq("e3", 1, 3), pos("p2", 1, 2, Some("b"))],
+            vec![
+                data("a", 1, 1),
+                data("b", 1, 2),
+                eq("e2", 1, 2),
+                eq("e3", 1, 3),
+                pos("p2", 1, 2, Some("b")),
+            ],
             vec!["e2", "e3", "p2"],
         ),
         (
             "a file left out still needs the equality delete above it",
             vec!["b"],
-            vec![data("a", 1, 1), data("b", 1, 2), eq("e2", 1, 2), eq("e3", 1, 3)],
+            vec![
+                data("a", 1, 1),
+                data("b", 1, 2),
+                eq("e2", 1, 2),
+                eq("e3", 1, 3),
+            ],
             vec![],
         ),
         (
             "a delete below the file left out is useless already",
             vec!["a"],
-            vec![data("a", 1, 1), data("b", 1, 3), eq("e2", 1, 2), pos("p3", 1, 3, Some("b"))],
+            vec![
+                data("a", 1, 1),
+                data("b", 1, 3),
+                eq("e2", 1, 2),
+                pos("p3", 1, 3, Some("b")),
+            ],
             vec!["e2"],
         ),
         (

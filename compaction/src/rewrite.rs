@@ -80,10 +80,11 @@ pub async fn rewrite_group(
     partition: &crate::planner::PartitionKey,
     tasks: Vec<FileScanTask>,
 ) -> Result<RewrittenGroup, CompactionError> {
-    let reader = ArrowReaderBuilder::new(settings.file_io.clone(), iceberg::Runtime::try_current()?)
-        .with_batch_size(BATCH_ROWS)
-        .with_data_file_concurrency_limit(2)
-        .build();
+    let reader =
+        ArrowReaderBuilder::new(settings.file_io.clone(), iceberg::Runtime::try_current()?)
+            .with_batch_size(BATCH_ROWS)
+            .with_data_file_concurrency_limit(2)
+            .build();
     let mut batches = reader
         .read(Box::pin(futures::stream::iter(tasks.into_iter().map(Ok))))?
         .stream();

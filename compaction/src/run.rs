@@ -100,12 +100,17 @@ impl CompactionReport {
 fn partition_text(metadata: &TableMetadata, group: &FileGroup) -> String {
     metadata
         .partition_spec_by_id(group.partition.spec_id)
-        .map(|spec| spec.partition_to_path(&group.partition.value, metadata.current_schema().clone()))
+        .map(|spec| {
+            spec.partition_to_path(&group.partition.value, metadata.current_schema().clone())
+        })
         .unwrap_or_else(|| format!("{:?}", group.partition.value))
 }
 
 /// The planner's view of the live files.
-fn planner_input(live: &[LiveFile], sizes: &HashMap<String, (u64, u64)>) -> (Vec<DataFileInfo>, Vec<DeleteFileInfo>) {
+fn planner_input(
+    live: &[LiveFile],
+    sizes: &HashMap<String, (u64, u64)>,
+) -> (Vec<DataFileInfo>, Vec<DeleteFileInfo>) {
     let deletes: Vec<DeleteFileInfo> = live
         .iter()
         .filter(|f| f.content != DataContentType::Data)
@@ -134,7 +139,10 @@ fn planner_input(live: &[LiveFile], sizes: &HashMap<String, (u64, u64)>) -> (Vec
             partition: f.partition.clone(),
             size_bytes: sizes[&f.path].0,
             record_count: sizes[&f.path].1,
-            deletes: applying[&f.path].iter().map(|d| index[d.as_str()]).collect(),
+            deletes: applying[&f.path]
+                .iter()
+                .map(|d| index[d.as_str()])
+                .collect(),
         })
         .collect();
     (data, deletes)
@@ -150,7 +158,10 @@ fn key_columns(metadata: &TableMetadata) -> Vec<usize> {
         .collect()
 }
 
-async fn scan_tasks(table: &LoadedTable, snapshot_id: i64) -> Result<Vec<FileScanTask>, CompactionError> {
+async fn scan_tasks(
+    table: &LoadedTable,
+    snapshot_id: i64,
+) -> Result<Vec<FileScanTask>, CompactionError> {
     let mut builder = Table::builder()
         .runtime(iceberg::Runtime::try_current()?)
         .metadata(table.metadata.clone())
@@ -225,10 +236,16 @@ pub async fn compact(
         sort_budget_bytes: request.sort_budget_bytes,
     });
     let commits = Arc::new(Mutex::new(()));
-    let limit = Arc::new(tokio::sync::Semaphore::new(options.max_concurrent_file_group_rewrites));
+    let limit = Arc::new(tokio::sync::Semaphore::new(
+        options.max_concurrent_file_group_rewrites,
+    ));
     let mut running = Vec::new();
     for (group, planned) in groups.into_iter().zip(report.planned.clone()) {
-        let paths: BTreeSet<String> = group.data_files.iter().map(|&i| data[i].path.clone()).collect();
+        let paths: BTreeSet<String> = group
+            .data_files
+            .iter()
+            .map(|&i| data[i].path.clone())
+            .collect();
         let group_tasks: Vec<FileScanTask> = paths.iter().filter_map(|p| tasks.remove(p)).collect();
         if group_tasks.len() != paths.len() {
             return Err(CompactionError::Internal(
@@ -251,7 +268,15 @@ pub async fn compact(
         );
         running.push(tokio::spawn(async move {
             let _slot = limit.acquire_owned().await;
-            let report = run_group(settings, catalog.as_ref(), &commits, change, group_tasks, planned).await;
+            let report = run_group(
+                settings,
+                catalog.as_ref(),
+                &commits,
+                change,
+                group_tasks,
+                planned,
+            )
+            .await;
             progress.group_done(&report);
             report
         }));

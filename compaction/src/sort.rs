@@ -72,7 +72,6 @@ impl KeySorter {
         )
     }
 
-
     /// The buffered batches as one sorted batch.
     fn sort_buffered(&mut self) -> Result<Option<RecordBatch>, ArrowError> {
         if self.buffered.is_empty() {
@@ -150,7 +149,6 @@ impl KeySorter {
     }
 }
 
-
 /// The key columns of a schema, to make row keys of batches.
 struct KeyColumns<'a>(&'a [usize]);
 
@@ -172,11 +170,7 @@ struct RunCursor {
 
 impl RunCursor {
     /// Moves to the next non-empty batch of the run, or to its end.
-    fn advance(
-        &mut self,
-        keys: &KeyColumns,
-        converter: &RowConverter,
-    ) -> Result<(), ArrowError> {
+    fn advance(&mut self, keys: &KeyColumns, converter: &RowConverter) -> Result<(), ArrowError> {
         self.batch = None;
         self.rows = None;
         self.next = 0;

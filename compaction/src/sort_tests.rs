@@ -51,7 +51,11 @@ fn shuffled(n: i64) -> Vec<(Option<i64>, String, i64)> {
         .collect()
 }
 
-fn sort_all(input: &[(Option<i64>, String, i64)], budget: usize, chunk: usize) -> (Vec<(Option<i64>, String, i64)>, usize) {
+fn sort_all(
+    input: &[(Option<i64>, String, i64)],
+    budget: usize,
+    chunk: usize,
+) -> (Vec<(Option<i64>, String, i64)>, usize) {
     let mut sorter = KeySorter::new(schema(), vec![0, 1], budget, 100);
     for part in input.chunks(chunk) {
         let part: Vec<_> = part.iter().map(|r| (r.0, r.1.as_str(), r.2)).collect();
@@ -59,7 +63,10 @@ fn sort_all(input: &[(Option<i64>, String, i64)], budget: usize, chunk: usize) -
     }
     let runs = sorter.spilled_runs();
     let out: Vec<RecordBatch> = sorter.finish().unwrap().map(|b| b.unwrap()).collect();
-    assert!(out.iter().all(|b| b.num_rows() <= 100), "batches of at most the batch size");
+    assert!(
+        out.iter().all(|b| b.num_rows() <= 100),
+        "batches of at most the batch size"
+    );
     (rows(out), runs)
 }
 
@@ -69,9 +76,13 @@ fn expected(input: &[(Option<i64>, String, i64)]) -> Vec<(Option<i64>, String, i
     want
 }
 
-fn assert_same_rows_sorted(got: &[(Option<i64>, String, i64)], input: &[(Option<i64>, String, i64)]) {
+fn assert_same_rows_sorted(
+    got: &[(Option<i64>, String, i64)],
+    input: &[(Option<i64>, String, i64)],
+) {
     let want = expected(input);
-    let keys = |v: &[(Option<i64>, String, i64)]| v.iter().map(|r| (r.0, r.1.clone())).collect::<Vec<_>>();
+    let keys =
+        |v: &[(Option<i64>, String, i64)]| v.iter().map(|r| (r.0, r.1.clone())).collect::<Vec<_>>();
     assert_eq!(keys(got), keys(&want), "ordered by key, nulls first");
     let mut a = got.to_vec();
     let mut b = input.to_vec();
@@ -93,7 +104,10 @@ fn spills_sorted_runs_and_merges_them_when_over_budget() {
     let input = shuffled(5000);
     for (budget, chunk) in [(1, 50), (20_000, 333), (100_000, 1000)] {
         let (got, runs) = sort_all(&input, budget, chunk);
-        assert!(runs >= 1, "budget {budget}: {runs} runs spilled before finishing");
+        assert!(
+            runs >= 1,
+            "budget {budget}: {runs} runs spilled before finishing"
+        );
         assert_same_rows_sorted(&got, &input);
     }
 }

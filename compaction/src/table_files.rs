@@ -7,7 +7,8 @@ use std::collections::BTreeSet;
 use iceberg::io::FileIO;
 use iceberg::spec::{
     ManifestContentType, ManifestEntryRef, ManifestFile, ManifestList, ManifestListWriter,
-    Snapshot, SnapshotRef, SnapshotReference, SnapshotRetention, Summary, TableMetadata, MAIN_BRANCH,
+    Snapshot, SnapshotRef, SnapshotReference, SnapshotRetention, Summary, TableMetadata,
+    MAIN_BRANCH,
 };
 use iceberg::{TableRequirement, TableUpdate};
 use uuid::Uuid;

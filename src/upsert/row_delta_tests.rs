@@ -1,4 +1,4 @@
-use iceberg::spec::{Operation, SnapshotRetention};
+use iceberg::spec::{Operation, SnapshotReference, SnapshotRetention};
 
 use super::*;
 use crate::upsert::test_support::{metadata, string_map, Snap};

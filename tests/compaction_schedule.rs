@@ -1,0 +1,213 @@
+//! Scheduled compaction (`floe serve --compaction-interval`) with two ZooKeeper-backed
+//! nodes compacting the same tables while a third node (no schedule) takes upserts: no
+//! table is ever compacted by both nodes at once (their logged runs never overlap), and a
+//! node killed in the middle of a run leaves no partial commit: the other node takes the
+//! table over once the dead node's lock session ends, and the table equals the model.
+
+mod common;
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::{Duration, Instant};
+
+use common::cluster::{zk_env, Cluster};
+use common::upsert_inputs::Rng;
+use common::upsert_model_support::*;
+use common::FloeServer;
+use floe::rest_client::RestClient;
+use floe::upsert::UpsertWriter;
+use iceberg::{TableIdent, TableUpdate};
+use serde_json::Value;
+
+const TABLES: usize = 3;
+
+/// One logged compaction event of a node.
+#[derive(Clone, Debug)]
+struct Event {
+    at: chrono::DateTime<chrono::Utc>,
+    started: bool,
+    table: String,
+}
+
+fn events(log: &str) -> Vec<Event> {
+    log.lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .filter_map(|v| {
+            let message = v["fields"]["message"].as_str()?;
+            let started = match message {
+                "compaction started" => true,
+                "compaction finished" | "compaction failed" => false,
+                _ => return None,
+            };
+            Some(Event {
+                at: v["timestamp"].as_str()?.parse().ok()?,
+                started,
+                table: v["fields"]["table"].as_str()?.to_string(),
+            })
+        })
+        .collect()
+}
+
+/// Every node's runs per table as (node, start, end); a run still going has no end.
+type Runs = BTreeMap<String, Vec<(usize, chrono::DateTime<chrono::Utc>, Option<chrono::DateTime<chrono::Utc>>)>>;
+
+fn runs(logs: &[String]) -> Runs {
+    let mut out: Runs = BTreeMap::new();
+    for (node, log) in logs.iter().enumerate() {
+        for e in events(log) {
+            let list = out.entry(e.table.clone()).or_default();
+            if e.started {
+                list.push((node, e.at, None));
+            } else if let Some(run) = list.iter_mut().rev().find(|r| r.0 == node && r.2.is_none()) {
+                run.2 = Some(e.at);
+            }
+        }
+    }
+    for list in out.values_mut() {
+        list.sort_by_key(|r| r.1);
+    }
+    out
+}
+
+/// No two runs of one table overlap.
+fn assert_never_at_once(runs: &Runs) {
+    for (table, list) in runs {
+        for pair in list.windows(2) {
+            let end = pair[0].2.unwrap_or_else(|| panic!("{table}: a run without end before another: {pair:?}"));
+            assert!(end <= pair[1].1, "{table}: runs overlap: {pair:?}");
+        }
+    }
+}
+
+async fn set_properties(client: &RestClient, ident: &TableIdent, props: &[(&str, &str)]) {
+    let updates = [TableUpdate::SetProperties {
+        updates: props.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+    }];
+    client.commit(ident, &[], &updates).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_nodes_never_compact_one_table_at_once_and_survive_a_kill() {
+    let Some(zk) = zk_env("FLOE_TEST_ZK") else {
+        return;
+    };
+    let mut cluster = Cluster::start(
+        &zk,
+        2,
+        &["--compaction-interval", "1s", "--zk-session-timeout-ms", "4000", "--log-format", "json"],
+    );
+    // The writers' node: same store and warehouse, no schedule.
+    let args: Vec<String> = ["--zookeeper", zk.as_str(), "--zk-root", cluster.root.as_str()]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    let writer_node = FloeServer::start_with_args(
+        &cluster.dirs.path().join("warehouse"),
+        &cluster.dirs.path().join("data-writer"),
+        &args,
+    );
+    let client = RestClient::connect(writer_node.url()).await.unwrap();
+    let mut tables = Vec::new();
+    for t in 0..TABLES {
+        let ident = create_table(&client, &format!("t{t}"), 4).await;
+        set_properties(
+            &client,
+            &ident,
+            &[
+                ("floe.compaction.min-input-files", "2"),
+                ("floe.compaction.target-file-size-bytes", "64KiB"),
+                ("floe.compaction.max-concurrent-file-group-rewrites", "1"),
+            ],
+        )
+        .await;
+        let writer = open_writer(&client, &ident, "w").await;
+        tables.push((ident, writer, BTreeMap::new(), Rng(100 + t as u64)));
+    }
+
+    // Upserts keep coming while both nodes compact; one node is killed mid-run.
+    let started = Instant::now();
+    let mut checkpoint = 0i64;
+    let mut killed: Option<(usize, String, chrono::DateTime<chrono::Utc>)> = None;
+    while started.elapsed() < Duration::from_secs(40) {
+        checkpoint += 1;
+        for (_, writer, model, rng) in tables.iter_mut() {
+            write_checkpoint(writer, model, rng, checkpoint).await;
+        }
+        // A checkpoint every ~0.3 s per table.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        if killed.is_none() && started.elapsed() > Duration::from_secs(8) {
+            // Kill the first node seen in the middle of a run.
+            let logs: Vec<String> = cluster.nodes.iter().map(|n| n.log_text()).collect();
+            let running = runs(&logs)
+                .into_iter()
+                .flat_map(|(table, list)| list.into_iter().map(move |r| (table.clone(), r)))
+                .find(|(_, r)| r.2.is_none());
+            if let Some((table, (node, _, _))) = running {
+                cluster.nodes[node].kill9();
+                killed = Some((node, table, chrono::Utc::now()));
+            }
+        }
+        if let Some((node, table, at)) = &killed {
+            let survivor = 1 - node;
+            let took_over = events(&cluster.nodes[survivor].log_text())
+                    .iter()
+                    .any(|e| !e.started && e.table == *table && e.at > *at);
+            if took_over && started.elapsed() > Duration::from_secs(20) {
+                break;
+            }
+        }
+    }
+    let (dead, table, at) = killed.expect("a node was seen in the middle of a run and killed");
+    let survivor = 1 - dead;
+    let mut logs: Vec<String> = cluster.nodes.iter().map(|n| n.log_text()).collect();
+    // Give the survivor a last round after the writes stopped.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    logs[survivor] = cluster.nodes[survivor].log_text();
+    let all = runs(&logs);
+    // The dead node's last run has no end; it must not overlap the survivor's runs, up to
+    // the kill.
+    let mut closed = all.clone();
+    for list in closed.values_mut() {
+        for run in list.iter_mut() {
+            if run.0 == dead && run.2.is_none() {
+                run.2 = Some(at);
+            }
+        }
+    }
+    assert_never_at_once(&closed);
+    let by_node: HashMap<usize, usize> = all.values().flatten().fold(HashMap::new(), |mut m, r| {
+        *m.entry(r.0).or_default() += 1;
+        m
+    });
+    assert!(by_node.len() == 2, "both nodes compacted: {by_node:?}");
+    let skipped = logs
+        .iter()
+        .map(|l| l.matches("another node is compacting the table").count())
+        .sum::<usize>();
+    assert!(skipped > 0, "the nodes never contended for a table");
+    assert!(
+        events(&logs[survivor])
+            .iter()
+            .any(|e| !e.started && e.table == table && e.at > at),
+        "the survivor took {table} over after the kill"
+    );
+    for (ident, _, model, _) in &tables {
+        let loaded = client.load_table(ident).await.unwrap();
+        assert_eq!(scan(&loaded).await, *model, "{ident}");
+        let compactions = floe::upsert::checkpoint_log::main_ancestry(&loaded.metadata)
+            .filter(|s| s.summary().additional_properties.get("floe.operation").map(String::as_str) == Some("compaction"))
+            .count();
+        assert!(compactions > 0, "{ident} was compacted");
+    }
+    println!("{checkpoint} checkpoints per table; runs per node {by_node:?}; {skipped} skips; killed node {dead} during {table}");
+}
+
+async fn write_checkpoint(
+    writer: &mut UpsertWriter,
+    model: &mut BTreeMap<i64, Row>,
+    rng: &mut Rng,
+    checkpoint: i64,
+) {
+    let cp = random_checkpoint(rng, model, 40, 200, checkpoint as usize);
+    writer.write(&batch(&cp, 0..cp.ids.len())).await.unwrap();
+    committed(writer.commit(Some(checkpoint), None).await.unwrap());
+}
