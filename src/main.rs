@@ -66,6 +66,9 @@ enum Command {
     /// Compact a table once: merge small files and fold deletes away, committing each
     /// file group as its own replace snapshot.
     Compact(floe::cli::compact::CompactArgs),
+    /// Remove snapshots older than the table's retention and delete the files only they
+    /// reached.
+    ExpireSnapshots(floe::cli::expire::ExpireArgs),
     /// Inspect a table.
     Table {
         #[command(subcommand)]
@@ -140,6 +143,7 @@ fn main() -> ExitCode {
         })(),
         Command::Upsert(args) => run_async(floe::cli::upsert::run(args)),
         Command::Compact(args) => run_async(floe::cli::compact::run(args)),
+        Command::ExpireSnapshots(args) => run_async(floe::cli::expire::run(args)),
         Command::Table {
             command: TableCommand::Show(args),
         } => run_async(floe::cli::table_show::run(args)),

@@ -198,15 +198,27 @@ pub fn files_to_delete(expired: &ReachableFiles, retained: &ReachableFiles) -> R
     }
 }
 
+/// Which manifest entries' files a listing counts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Entries {
+    /// Every entry, whatever its status: what expired snapshots reach.
+    All,
+    /// Added and existing entries: what retained snapshots read. A file that a retained
+    /// snapshot marks deleted is read by none of them (its parent, which read it, is
+    /// either retained too, so it is listed there, or expired).
+    Live,
+}
+
 /// Lists the files that `snapshot_ids` of `metadata` reach: their manifest lists, the
-/// manifests those list and every entry's file, whatever its status (each manifest is
-/// read once however many snapshots share it). An id `metadata` does not hold reaches
+/// manifests those list and their entries' files (each manifest is read once however
+/// many snapshots share it). An id `metadata` does not hold reaches
 /// nothing. Any file that cannot be read fails the whole listing, so a caller never
 /// deletes on the strength of a partial view.
 pub async fn reachable_files(
     file_io: &FileIO,
     metadata: &TableMetadata,
     snapshot_ids: &[i64],
+    entries: Entries,
 ) -> iceberg::Result<ReachableFiles> {
     let mut out = ReachableFiles::default();
     for id in snapshot_ids {
@@ -236,8 +248,13 @@ pub async fn reachable_files(
         .map(|manifest| async move { manifest.load_manifest(file_io).await })
         .buffer_unordered(IO_CONCURRENCY);
     while let Some(manifest) = loaded.try_next().await? {
-        out.content_files
-            .extend(manifest.entries().iter().map(|e| e.file_path().to_string()));
+        out.content_files.extend(
+            manifest
+                .entries()
+                .iter()
+                .filter(|e| entries == Entries::All || e.is_alive())
+                .map(|e| e.file_path().to_string()),
+        );
     }
     Ok(out)
 }

@@ -10,7 +10,7 @@ use iceberg::{TableRequirement, TableUpdate};
 use crate::catalog::{CatalogError, TableCatalog};
 use crate::error::CompactionError;
 use crate::expire::{
-    delete_files, files_to_delete, reachable_files, snapshots_to_expire, ExpireOptions,
+    delete_files, files_to_delete, reachable_files, snapshots_to_expire, Entries, ExpireOptions,
 };
 
 const ATTEMPTS: u32 = 5;
@@ -47,7 +47,8 @@ pub async fn expire_snapshots(
         if expired.is_empty() {
             return Ok(ExpireReport::default());
         }
-        let reached = reachable_files(&table.file_io, &table.metadata, &expired).await?;
+        let reached =
+            reachable_files(&table.file_io, &table.metadata, &expired, Entries::All).await?;
         let requirements = vec![TableRequirement::UuidMatch {
             uuid: table.metadata.uuid(),
         }];
@@ -87,7 +88,7 @@ pub async fn expire_snapshots(
             ));
         }
         let remaining: Vec<i64> = now.metadata.snapshots().map(|s| s.snapshot_id()).collect();
-        let kept = reachable_files(&now.file_io, &now.metadata, &remaining).await?;
+        let kept = reachable_files(&now.file_io, &now.metadata, &remaining, Entries::Live).await?;
         let deletes = delete_files(&now.file_io, &files_to_delete(&reached, &kept)).await;
         return Ok(ExpireReport {
             expired_snapshots: expired.len(),

@@ -153,14 +153,18 @@ def test_compaction_while_upserts_run(floe_url, http, duck_factory, unique_name,
     groups_skipped = [why for r in runs for why in r.skipped]
     assert groups_committed == len(compaction_snapshots)
     assert groups_committed > 0, f"no group committed in {len(runs)} compaction runs while the writer ran"
+    deletes_removed = sum(n for r in runs for _, _, n in r.committed)
+    assert deletes_removed > 0, "the compactions while the writer ran removed no delete files"
     print(
         f"\n{len(runs)} compaction runs in {concurrent_secs:.1f} s while {CHECKPOINTS - 1} checkpoints were "
-        f"committed: {groups_committed} groups committed, {len(groups_skipped)} skipped {groups_skipped[:3]}"
+        f"committed: {groups_committed} groups committed ({deletes_removed} delete files removed), "
+        f"{len(groups_skipped)} skipped {groups_skipped[:3]}"
     )
 
     # ----------------------------------------------------------------------------------
     # The final compaction, then one that must find nothing to do.
     final = floe_compact(floe_url, table, "--target-file-size", "64KiB", "--min-input-files", "1")
+    print(final.out)
     assert final.skipped == [], final.out
     for sid, seq, _ in final.committed:
         compaction_snapshots[sid] = seq

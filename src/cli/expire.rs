@@ -1,0 +1,53 @@
+//! `floe expire-snapshots`: removes a table's snapshots older than its retention
+//! (`history.expire.max-snapshot-age-ms`, keeping `history.expire.min-snapshots-to-keep`),
+//! then deletes the files that only they reached. Nothing is deleted when the removal's
+//! outcome is unknown.
+
+use anyhow::{anyhow, bail};
+use clap::Args;
+use floe_compaction::expire_run::expire_snapshots;
+
+use crate::rest_client::{parse_table_ident, RestClient};
+use crate::rest_table::RestTable;
+
+#[derive(Args, Debug)]
+pub struct ExpireArgs {
+    /// The Iceberg REST catalog, for example http://127.0.0.1:8181.
+    #[arg(long)]
+    pub catalog: String,
+    /// The table: namespace.table.
+    #[arg(long)]
+    pub table: String,
+    /// Expire snapshots older than this (1h, 5d; default: the table's retention).
+    #[arg(long)]
+    pub older_than: Option<String>,
+    /// Keep at least this many snapshots of each branch (default: the table's retention).
+    #[arg(long)]
+    pub retain_last: Option<usize>,
+}
+
+pub async fn run(args: ExpireArgs) -> anyhow::Result<()> {
+    let ident = parse_table_ident(&args.table).map_err(|e| anyhow!(e))?;
+    let max_age = match &args.older_than {
+        None => None,
+        Some(text) => Some(
+            humantime::parse_duration(text)
+                .map_err(|e| anyhow!("--older-than {text:?} is not a duration like 5d: {e}"))?
+                .as_millis() as i64,
+        ),
+    };
+    let client = RestClient::connect(&args.catalog).await?;
+    let table = RestTable { client, ident };
+    let report = expire_snapshots(&table, max_age, args.retain_last).await?;
+    if report.outcome_unknown {
+        bail!(
+            "the removal of {} snapshots has an unknown outcome; no file was deleted",
+            report.expired_snapshots
+        );
+    }
+    println!(
+        "{}: expired {} snapshots, deleted {} files ({} could not be deleted)",
+        args.table, report.expired_snapshots, report.deleted_files, report.failed_deletes
+    );
+    Ok(())
+}

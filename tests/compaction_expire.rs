@@ -1,0 +1,122 @@
+//! Snapshot expiry after compaction, through `floe expire-snapshots` against the real
+//! `floe serve`: the snapshots past the retention leave the metadata, the files only they
+//! reached (compacted-away data and delete files, their manifests and manifest lists) are
+//! deleted, and every file a remaining snapshot reaches, and every metadata file, stays.
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::process::Command;
+use std::sync::Arc;
+
+use common::upsert_inputs::Rng;
+use common::upsert_model_support::*;
+use common::TestEnv;
+use floe::rest_client::RestClient;
+use floe::rest_table::RestTable;
+use floe_compaction::expire::{reachable_files, Entries};
+use floe_compaction::run::{compact, CompactionRequest, Silent};
+use iceberg::io::FileIO;
+
+/// Every file under `dir`.
+fn files_under(dir: &Path) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(d) = pending.pop() {
+        for entry in std::fs::read_dir(&d).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                pending.push(path);
+            } else {
+                out.insert(path.to_string_lossy().into_owned());
+            }
+        }
+    }
+    out
+}
+
+fn floe(args: &[&str]) -> (bool, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_floe")).args(args).output().unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expiry_deletes_only_what_no_remaining_snapshot_reaches() {
+    let env = TestEnv::start();
+    let client = RestClient::connect(env.server.url()).await.unwrap();
+    let ident = create_table(&client, "expiring", 2).await;
+    let mut writer = open_writer(&client, &ident, "w").await;
+    let mut rng = Rng(77);
+    let mut model = BTreeMap::new();
+    for checkpoint in 1..=8i64 {
+        let cp = random_checkpoint(&mut rng, &mut model, 80, 120, checkpoint as usize);
+        writer.write(&batch(&cp, 0..cp.ids.len())).await.unwrap();
+        committed(writer.commit(Some(checkpoint), None).await.unwrap());
+    }
+    let table = Arc::new(RestTable {
+        client: client.clone(),
+        ident: ident.clone(),
+    });
+    let request = CompactionRequest {
+        overrides: vec![("min-input-files".into(), "1".into())],
+        ..Default::default()
+    };
+    let report = compact(table, &request, Arc::new(Silent)).await.unwrap();
+    assert_eq!(report.committed(), 2, "{report:?}");
+
+    let before = client.load_table(&ident).await.unwrap();
+    let location = before.metadata.location().to_string();
+    let on_disk_before = files_under(Path::new(&location));
+    let snapshots_before = before.metadata.snapshots().count();
+    assert_eq!(snapshots_before, 10);
+
+    // A bad retention is refused and changes nothing.
+    let url = env.server.url();
+    let (ok, text) = floe(&["expire-snapshots", "--catalog", url, "--table", "ns.expiring", "--older-than", "soon"]);
+    assert!(!ok && text.contains("--older-than"), "{text}");
+    assert_eq!(files_under(Path::new(&location)), on_disk_before);
+
+    let (ok, text) = floe(&[
+        "expire-snapshots", "--catalog", url, "--table", "ns.expiring", "--older-than", "0s", "--retain-last", "2",
+    ]);
+    assert!(ok, "{text}");
+    assert!(text.contains("expired 8 snapshots"), "{text}");
+
+    let after = client.load_table(&ident).await.unwrap();
+    let remaining: Vec<i64> = after.metadata.snapshots().map(|s| s.snapshot_id()).collect();
+    assert_eq!(remaining.len(), 2);
+    assert!(remaining.contains(&after.metadata.current_snapshot_id().unwrap()));
+    assert_eq!(scan(&after).await, model);
+
+    let file_io = FileIO::new_with_fs();
+    let kept = reachable_files(&file_io, &after.metadata, &remaining, Entries::Live)
+        .await
+        .unwrap();
+    let on_disk = files_under(Path::new(&location));
+    for path in kept.manifest_lists.iter().chain(&kept.manifests).chain(&kept.content_files) {
+        assert!(on_disk.contains(path), "a file a remaining snapshot reaches was deleted: {path}");
+    }
+    let deleted: BTreeSet<&String> = on_disk_before.difference(&on_disk).collect();
+    assert!(!deleted.is_empty());
+    for path in &deleted {
+        assert!(!path.ends_with(".metadata.json"), "a metadata file was deleted: {path}");
+        assert!(
+            !kept.content_files.contains(*path) && !kept.manifests.contains(*path),
+            "{path}"
+        );
+    }
+    // The compacted-away data files are among the deleted ones.
+    let data_deleted = deleted.iter().filter(|p| p.ends_with(".parquet")).count();
+    assert!(data_deleted >= 8, "{data_deleted} data or delete files deleted");
+    let added: Vec<&String> = on_disk.difference(&on_disk_before).collect();
+    assert!(
+        added.len() == 1 && added[0].ends_with(".metadata.json"),
+        "expiry writes only its metadata file: {added:?}"
+    );
+}
