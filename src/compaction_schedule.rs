@@ -114,7 +114,13 @@ impl CompactionSchedule {
                 ident: ident.clone(),
             });
             tracing::info!(table = %name(&ident), "compaction started");
-            match compact(rest.clone(), &CompactionRequest::default(), Arc::new(Silent)).await {
+            match compact(
+                rest.clone(),
+                &CompactionRequest::default(),
+                Arc::new(Silent),
+            )
+            .await
+            {
                 Ok(report) => tracing::info!(
                     table = %name(&ident),
                     planned = report.planned.len(),
@@ -126,8 +132,12 @@ impl CompactionSchedule {
             }
             if guard.is_held() {
                 match expire_snapshots(rest.as_ref(), None, None).await {
-                    Ok(report) => tracing::info!(table = %name(&ident), expired = report.expired_snapshots, deleted_files = report.deleted_files, "snapshots expired"),
-                    Err(e) => tracing::warn!(table = %name(&ident), error = %e, "snapshot expiry failed"),
+                    Ok(report) => {
+                        tracing::info!(table = %name(&ident), expired = report.expired_snapshots, deleted_files = report.deleted_files, "snapshots expired")
+                    }
+                    Err(e) => {
+                        tracing::warn!(table = %name(&ident), error = %e, "snapshot expiry failed")
+                    }
                 }
             }
             drop(guard);

@@ -50,7 +50,9 @@ impl ServeConfig {
             None => Ok(None),
             Some(text) => {
                 let interval = humantime::parse_duration(text).map_err(|e| {
-                    anyhow::anyhow!("compaction-interval {text:?} is not a duration like 1h or 90s: {e}")
+                    anyhow::anyhow!(
+                        "compaction-interval {text:?} is not a duration like 1h or 90s: {e}"
+                    )
                 })?;
                 if interval.is_zero() {
                     anyhow::bail!("compaction-interval must be longer than zero");

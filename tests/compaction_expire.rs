@@ -37,7 +37,10 @@ fn files_under(dir: &Path) -> BTreeSet<String> {
 }
 
 fn floe(args: &[&str]) -> (bool, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_floe")).args(args).output().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_floe"))
+        .args(args)
+        .output()
+        .unwrap();
     let text = format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),
@@ -78,18 +81,38 @@ async fn expiry_deletes_only_what_no_remaining_snapshot_reaches() {
 
     // A bad retention is refused and changes nothing.
     let url = env.server.url();
-    let (ok, text) = floe(&["expire-snapshots", "--catalog", url, "--table", "ns.expiring", "--older-than", "soon"]);
+    let (ok, text) = floe(&[
+        "expire-snapshots",
+        "--catalog",
+        url,
+        "--table",
+        "ns.expiring",
+        "--older-than",
+        "soon",
+    ]);
     assert!(!ok && text.contains("--older-than"), "{text}");
     assert_eq!(files_under(Path::new(&location)), on_disk_before);
 
     let (ok, text) = floe(&[
-        "expire-snapshots", "--catalog", url, "--table", "ns.expiring", "--older-than", "0s", "--retain-last", "2",
+        "expire-snapshots",
+        "--catalog",
+        url,
+        "--table",
+        "ns.expiring",
+        "--older-than",
+        "0s",
+        "--retain-last",
+        "2",
     ]);
     assert!(ok, "{text}");
     assert!(text.contains("expired 8 snapshots"), "{text}");
 
     let after = client.load_table(&ident).await.unwrap();
-    let remaining: Vec<i64> = after.metadata.snapshots().map(|s| s.snapshot_id()).collect();
+    let remaining: Vec<i64> = after
+        .metadata
+        .snapshots()
+        .map(|s| s.snapshot_id())
+        .collect();
     assert_eq!(remaining.len(), 2);
     assert!(remaining.contains(&after.metadata.current_snapshot_id().unwrap()));
     assert_eq!(scan(&after).await, model);
@@ -99,13 +122,24 @@ async fn expiry_deletes_only_what_no_remaining_snapshot_reaches() {
         .await
         .unwrap();
     let on_disk = files_under(Path::new(&location));
-    for path in kept.manifest_lists.iter().chain(&kept.manifests).chain(&kept.content_files) {
-        assert!(on_disk.contains(path), "a file a remaining snapshot reaches was deleted: {path}");
+    for path in kept
+        .manifest_lists
+        .iter()
+        .chain(&kept.manifests)
+        .chain(&kept.content_files)
+    {
+        assert!(
+            on_disk.contains(path),
+            "a file a remaining snapshot reaches was deleted: {path}"
+        );
     }
     let deleted: BTreeSet<&String> = on_disk_before.difference(&on_disk).collect();
     assert!(!deleted.is_empty());
     for path in &deleted {
-        assert!(!path.ends_with(".metadata.json"), "a metadata file was deleted: {path}");
+        assert!(
+            !path.ends_with(".metadata.json"),
+            "a metadata file was deleted: {path}"
+        );
         assert!(
             !kept.content_files.contains(*path) && !kept.manifests.contains(*path),
             "{path}"
@@ -113,7 +147,10 @@ async fn expiry_deletes_only_what_no_remaining_snapshot_reaches() {
     }
     // The compacted-away data files are among the deleted ones.
     let data_deleted = deleted.iter().filter(|p| p.ends_with(".parquet")).count();
-    assert!(data_deleted >= 8, "{data_deleted} data or delete files deleted");
+    assert!(
+        data_deleted >= 8,
+        "{data_deleted} data or delete files deleted"
+    );
     let added: Vec<&String> = on_disk.difference(&on_disk_before).collect();
     assert!(
         added.len() == 1 && added[0].ends_with(".metadata.json"),

@@ -70,7 +70,10 @@ async fn compaction_while_upserts_run_keeps_every_snapshot_equal_to_the_model() 
         })
     };
     // The compactor: runs until the writer is done.
-    let small = [("target-file-size-bytes", "64KiB"), ("min-input-files", "2")];
+    let small = [
+        ("target-file-size-bytes", "64KiB"),
+        ("min-input-files", "2"),
+    ];
     let mut starts: HashMap<i64, i64> = HashMap::new();
     let mut runs = 0;
     while !done.load(Ordering::SeqCst) {
@@ -82,10 +85,16 @@ async fn compaction_while_upserts_run_keeps_every_snapshot_equal_to_the_model() 
     }
     let (model, models) = writer.await.unwrap();
     let concurrent = starts.len();
-    assert!(concurrent > 0, "{runs} runs committed no group while upserts ran");
+    assert!(
+        concurrent > 0,
+        "{runs} runs committed no group while upserts ran"
+    );
 
     // A final compaction folds every delete away.
-    let final_run = [("target-file-size-bytes", "64KiB"), ("min-input-files", "1")];
+    let final_run = [
+        ("target-file-size-bytes", "64KiB"),
+        ("min-input-files", "1"),
+    ];
     let report = compact(table.clone(), &request(&final_run), Arc::new(Silent))
         .await
         .unwrap();
@@ -188,9 +197,13 @@ async fn an_upsert_committed_during_compaction_keeps_its_deletes() {
         },
         action: Mutex::new(Some(action)),
     });
-    let report = compact(table, &request(&[("min-input-files", "2")]), Arc::new(Silent))
-        .await
-        .unwrap();
+    let report = compact(
+        table,
+        &request(&[("min-input-files", "2")]),
+        Arc::new(Silent),
+    )
+    .await
+    .unwrap();
     assert_eq!(report.groups.len(), 1, "{report:?}");
     let Ok(GroupOutcome::Committed { snapshot_id, .. }) = &report.groups[0].outcome else {
         panic!("the group must commit: {report:?}");
@@ -203,13 +216,20 @@ async fn an_upsert_committed_during_compaction_keeps_its_deletes() {
     let start = report.start_snapshot.unwrap();
     let starts = HashMap::from([(
         *snapshot_id,
-        loaded.metadata.snapshot_by_id(start).unwrap().sequence_number(),
+        loaded
+            .metadata
+            .snapshot_by_id(start)
+            .unwrap()
+            .sequence_number(),
     )]);
     check_sequence_rule(&loaded, &starts).await;
     let compaction = loaded.metadata.snapshot_by_id(*snapshot_id).unwrap();
     assert!(compaction.sequence_number() > starts[snapshot_id] + 1);
     // Checkpoint 7's delete files stay: they apply to the compacted rows.
-    assert!(live_files_by_bucket(&loaded).await.values().any(|f| f.delete_files > 0));
+    assert!(live_files_by_bucket(&loaded)
+        .await
+        .values()
+        .any(|f| f.delete_files > 0));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -238,9 +258,13 @@ async fn a_position_delete_on_a_rewritten_file_skips_the_group() {
         },
         action: Mutex::new(Some(action)),
     });
-    let report = compact(table.clone(), &request(&[("min-input-files", "2")]), Arc::new(Silent))
-        .await
-        .unwrap();
+    let report = compact(
+        table.clone(),
+        &request(&[("min-input-files", "2")]),
+        Arc::new(Silent),
+    )
+    .await
+    .unwrap();
     assert_eq!(report.groups.len(), 1, "{report:?}");
     match &report.groups[0].outcome {
         Ok(GroupOutcome::Skipped(ReplaceConflict::NewPositionDeletes(files))) => {
@@ -251,15 +275,24 @@ async fn a_position_delete_on_a_rewritten_file_skips_the_group() {
     model.remove(&deleted_key);
     let after = client.load_table(&ident).await.unwrap();
     assert_eq!(
-        after.metadata.current_snapshot().unwrap().summary().operation,
+        after
+            .metadata
+            .current_snapshot()
+            .unwrap()
+            .summary()
+            .operation,
         iceberg::spec::Operation::Overwrite,
         "only the position delete landed"
     );
     assert_eq!(scan(&after).await, model);
     // The next run compacts with the position delete applied, and folds it away.
-    let report = compact(table, &request(&[("min-input-files", "2")]), Arc::new(Silent))
-        .await
-        .unwrap();
+    let report = compact(
+        table,
+        &request(&[("min-input-files", "2")]),
+        Arc::new(Silent),
+    )
+    .await
+    .unwrap();
     assert_eq!(report.committed(), 1, "{report:?}");
     let last = client.load_table(&ident).await.unwrap();
     assert_eq!(scan(&last).await, model);

@@ -48,7 +48,14 @@ fn events(log: &str) -> Vec<Event> {
 }
 
 /// Every node's runs per table as (node, start, end); a run still going has no end.
-type Runs = BTreeMap<String, Vec<(usize, chrono::DateTime<chrono::Utc>, Option<chrono::DateTime<chrono::Utc>>)>>;
+type Runs = BTreeMap<
+    String,
+    Vec<(
+        usize,
+        chrono::DateTime<chrono::Utc>,
+        Option<chrono::DateTime<chrono::Utc>>,
+    )>,
+>;
 
 fn runs(logs: &[String]) -> Runs {
     let mut out: Runs = BTreeMap::new();
@@ -72,7 +79,9 @@ fn runs(logs: &[String]) -> Runs {
 fn assert_never_at_once(runs: &Runs) {
     for (table, list) in runs {
         for pair in list.windows(2) {
-            let end = pair[0].2.unwrap_or_else(|| panic!("{table}: a run without end before another: {pair:?}"));
+            let end = pair[0]
+                .2
+                .unwrap_or_else(|| panic!("{table}: a run without end before another: {pair:?}"));
             assert!(end <= pair[1].1, "{table}: runs overlap: {pair:?}");
         }
     }
@@ -80,7 +89,10 @@ fn assert_never_at_once(runs: &Runs) {
 
 async fn set_properties(client: &RestClient, ident: &TableIdent, props: &[(&str, &str)]) {
     let updates = [TableUpdate::SetProperties {
-        updates: props.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+        updates: props
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
     }];
     client.commit(ident, &[], &updates).await.unwrap();
 }
@@ -93,13 +105,25 @@ async fn two_nodes_never_compact_one_table_at_once_and_survive_a_kill() {
     let mut cluster = Cluster::start(
         &zk,
         2,
-        &["--compaction-interval", "1s", "--zk-session-timeout-ms", "4000", "--log-format", "json"],
+        &[
+            "--compaction-interval",
+            "1s",
+            "--zk-session-timeout-ms",
+            "4000",
+            "--log-format",
+            "json",
+        ],
     );
     // The writers' node: same store and warehouse, no schedule.
-    let args: Vec<String> = ["--zookeeper", zk.as_str(), "--zk-root", cluster.root.as_str()]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
+    let args: Vec<String> = [
+        "--zookeeper",
+        zk.as_str(),
+        "--zk-root",
+        cluster.root.as_str(),
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
     let writer_node = FloeServer::start_with_args(
         &cluster.dirs.path().join("warehouse"),
         &cluster.dirs.path().join("data-writer"),
@@ -149,8 +173,8 @@ async fn two_nodes_never_compact_one_table_at_once_and_survive_a_kill() {
         if let Some((node, table, at)) = &killed {
             let survivor = 1 - node;
             let took_over = events(&cluster.nodes[survivor].log_text())
-                    .iter()
-                    .any(|e| !e.started && e.table == *table && e.at > *at);
+                .iter()
+                .any(|e| !e.started && e.table == *table && e.at > *at);
             if took_over && started.elapsed() > Duration::from_secs(20) {
                 break;
             }
@@ -194,7 +218,13 @@ async fn two_nodes_never_compact_one_table_at_once_and_survive_a_kill() {
         let loaded = client.load_table(ident).await.unwrap();
         assert_eq!(scan(&loaded).await, *model, "{ident}");
         let compactions = floe::upsert::checkpoint_log::main_ancestry(&loaded.metadata)
-            .filter(|s| s.summary().additional_properties.get("floe.operation").map(String::as_str) == Some("compaction"))
+            .filter(|s| {
+                s.summary()
+                    .additional_properties
+                    .get("floe.operation")
+                    .map(String::as_str)
+                    == Some("compaction")
+            })
             .count();
         assert!(compactions > 0, "{ident} was compacted");
     }

@@ -11,13 +11,13 @@ mod common;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use common::upsert_model_support::*;
 use common::upsert_inputs::Rng;
+use common::upsert_model_support::*;
 use common::TestEnv;
 use floe::rest_client::{LoadedTable, RestClient};
 use floe::upsert::checkpoint_log::main_ancestry;
-use floe_compaction::table_files::main_manifests;
 use floe::upsert::{CheckpointOutcome, CommitReport, UpsertOptions, UpsertWriter};
+use floe_compaction::table_files::main_manifests;
 use iceberg::io::FileIO;
 use iceberg::spec::{DataContentType, ManifestStatus};
 

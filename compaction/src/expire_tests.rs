@@ -404,12 +404,16 @@ async fn a_real_table_loses_only_what_its_retained_snapshots_do_not_reach() {
 
     let expired = snapshots_to_expire(&md, NOW, &options(5, 1));
     assert_eq!(expired, vec![1, 2]);
-    let gone = reachable_files(&io, &md, &expired, Entries::All).await.unwrap();
+    let gone = reachable_files(&io, &md, &expired, Entries::All)
+        .await
+        .unwrap();
     assert_eq!(gone.manifest_lists, [list(1), list(2)].into());
     assert_eq!(gone.manifests, files(&["m1.avro", "m2.avro", "d2.avro"]));
     assert_eq!(gone.content_files, files(&["a", "b", "c", "del-b"]));
     // Only live entries count on the retained side: b, which 3 marks deleted, goes.
-    let kept = reachable_files(&io, &md, &[3, 42], Entries::Live).await.unwrap();
+    let kept = reachable_files(&io, &md, &[3, 42], Entries::Live)
+        .await
+        .unwrap();
     assert_eq!(kept.manifest_lists, [list(3)].into());
     assert_eq!(kept.manifests, files(&["m3.avro", "d2.avro"]));
     assert_eq!(kept.content_files, files(&["b2", "c", "del-b"]));
@@ -437,7 +441,12 @@ async fn a_real_table_loses_only_what_its_retained_snapshots_do_not_reach() {
         assert!(io.exists(&path).await.unwrap(), "{path}");
     }
     // The retained snapshot still reads; deleting again is no error.
-    assert_eq!(reachable_files(&io, &md, &[3], Entries::Live).await.unwrap(), kept);
+    assert_eq!(
+        reachable_files(&io, &md, &[3], Entries::Live)
+            .await
+            .unwrap(),
+        kept
+    );
     assert_eq!(delete_files(&io, &doomed).await.failed, 0);
     // A snapshot whose manifest list is gone fails the listing rather than answer less.
     assert!(reachable_files(&io, &md, &[1], Entries::All).await.is_err());

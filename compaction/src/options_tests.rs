@@ -80,7 +80,13 @@ fn overrides_beat_table_properties_which_beat_defaults() {
 
 #[test]
 fn bad_options_name_the_option_its_source_and_the_problem() {
-    let cases: Vec<(Vec<(&str, &str)>, Vec<(&str, &str)>, &[&str])> = vec![
+    /// (table properties, overrides, words the error must contain)
+    type Case<'a> = (
+        Vec<(&'a str, &'a str)>,
+        Vec<(&'a str, &'a str)>,
+        &'a [&'a str],
+    );
+    let cases: Vec<Case> = vec![
         (
             vec![],
             vec![("min-inputs", "2")],

@@ -125,7 +125,9 @@ fn validate_refuses_lost_files_and_new_position_deletes_on_rewritten_files() {
 
 #[test]
 fn removable_deletes_are_those_no_remaining_file_needs() {
-    let cases: Vec<(&str, Vec<&str>, Vec<LiveFile>, Vec<&str>)> = vec![
+    /// (name, group, live files now, removable deletes)
+    type Case<'a> = (&'a str, Vec<&'a str>, Vec<LiveFile>, Vec<&'a str>);
+    let cases: Vec<Case> = vec![
         (
             "every file of the bucket rewritten: all its deletes go",
             vec!["a", "b"],

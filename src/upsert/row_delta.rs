@@ -10,14 +10,14 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use iceberg::io::FileIO;
 use floe_compaction::summary::with_totals;
 use floe_compaction::table_files::{
     main_branch_commit, main_manifests, metadata_path, new_snapshot_id, write_manifest_list,
 };
+use iceberg::io::FileIO;
 use iceberg::spec::{
-    DataContentType, DataFile, ManifestFile, ManifestWriterBuilder, Operation, SnapshotSummaryCollector, Summary, TableMetadata,
-    MAIN_BRANCH,
+    DataContentType, DataFile, ManifestFile, ManifestWriterBuilder, Operation,
+    SnapshotSummaryCollector, Summary, TableMetadata, MAIN_BRANCH,
 };
 use iceberg::{TableRequirement, TableUpdate};
 use uuid::Uuid;

@@ -25,8 +25,6 @@ use super::checkpoint_log::{
     CHECKPOINT_ID, WATERMARK, WRITER_ID,
 };
 use super::layout::{upsert_layout, UpsertLayout};
-use floe_compaction::parquet_props::{parquet_properties, target_file_size};
-use floe_compaction::table_files::live_data_files;
 use super::partition_writer::{
     position_delete_schema, FileSettings, PartitionCounts, PartitionWriter,
 };
@@ -34,6 +32,8 @@ use super::row_delta::{plan_commit, write_row_delta_manifest_list, RowDelta};
 use super::splitter::PartitionSplitter;
 use super::UpsertError;
 use crate::rest_client::{file_io_for, LoadedTable, RestClient, RestError};
+use floe_compaction::parquet_props::{parquet_properties, target_file_size};
+use floe_compaction::table_files::live_data_files;
 
 /// How a writer behaves.
 #[derive(Clone, Debug)]

@@ -9,8 +9,8 @@ use arrow::array::{Array, Int64Array, RecordBatch, StringArray};
 use arrow::datatypes::{DataType, Field, Schema as ArrowSchema};
 use floe::rest_client::{LoadedTable, RestClient};
 use floe::upsert::row_delta::{plan_commit, write_row_delta_manifest_list, RowDelta};
-use floe_compaction::run::CompactionReport;
 use floe_compaction::replace_commit::GroupOutcome;
+use floe_compaction::run::CompactionReport;
 use floe_compaction::table_files::{live_entries, live_entries_with_spec};
 use iceberg::io::FileIO;
 use iceberg::spec::{
@@ -80,7 +80,8 @@ pub async fn check_sequence_rule(table: &LoadedTable, starts: &HashMap<i64, i64>
             .read()
             .await
             .unwrap();
-        let list = ManifestList::parse_with_version(&bytes, table.metadata.format_version()).unwrap();
+        let list =
+            ManifestList::parse_with_version(&bytes, table.metadata.format_version()).unwrap();
         let (mut added, mut removed) = (0, 0);
         for manifest in list.entries() {
             if manifest.added_snapshot_id != snapshot_id {
@@ -91,7 +92,12 @@ pub async fn check_sequence_rule(table: &LoadedTable, starts: &HashMap<i64, i64>
                 match entry.status() {
                     ManifestStatus::Added => {
                         assert_eq!(manifest.content, ManifestContentType::Data);
-                        assert_eq!(entry.sequence_number(), Some(start_sequence), "{}", entry.file_path());
+                        assert_eq!(
+                            entry.sequence_number(),
+                            Some(start_sequence),
+                            "{}",
+                            entry.file_path()
+                        );
                         assert_eq!(entry.file_sequence_number, Some(snapshot.sequence_number()));
                         added += 1;
                     }
@@ -104,16 +110,23 @@ pub async fn check_sequence_rule(table: &LoadedTable, starts: &HashMap<i64, i64>
                 }
             }
         }
-        assert!(added > 0 && removed > 0, "snapshot {snapshot_id}: {added} added, {removed} removed");
+        assert!(
+            added > 0 && removed > 0,
+            "snapshot {snapshot_id}: {added} added, {removed} removed"
+        );
     }
 }
 
 /// A live row of the table's newest data file: its file, position and key.
 pub async fn first_live_row(table: &LoadedTable) -> (String, i64, i64) {
     let model = super::upsert_model_support::scan(table).await;
-    let entries = live_entries(&FileIO::new_with_fs(), &table.metadata, Some(ManifestContentType::Data))
-        .await
-        .unwrap();
+    let entries = live_entries(
+        &FileIO::new_with_fs(),
+        &table.metadata,
+        Some(ManifestContentType::Data),
+    )
+    .await
+    .unwrap();
     let newest = entries.iter().max_by_key(|e| e.sequence_number()).unwrap();
     let path = newest.file_path().to_string();
     let file = std::fs::File::open(&path).unwrap();
@@ -140,13 +153,22 @@ pub async fn first_live_row(table: &LoadedTable) -> (String, i64, i64) {
 }
 
 /// Commits a position-delete file holding (`target`, `position`), as a row delta.
-pub async fn commit_position_delete(client: &RestClient, ident: &TableIdent, target: &str, position: i64) {
+pub async fn commit_position_delete(
+    client: &RestClient,
+    ident: &TableIdent,
+    target: &str,
+    position: i64,
+) {
     let table = client.load_table(ident).await.unwrap();
     let file_io = FileIO::new_with_fs();
-    let entries = live_entries_with_spec(&file_io, &table.metadata, Some(ManifestContentType::Data))
-        .await
+    let entries =
+        live_entries_with_spec(&file_io, &table.metadata, Some(ManifestContentType::Data))
+            .await
+            .unwrap();
+    let (spec_id, entry) = entries
+        .iter()
+        .find(|(_, e)| e.file_path() == target)
         .unwrap();
-    let (spec_id, entry) = entries.iter().find(|(_, e)| e.file_path() == target).unwrap();
     let data = entry.data_file().clone();
     let field = |name: &str, t: DataType, id: &str| {
         Field::new(name, t, false).with_metadata(HashMap::from([(
@@ -171,7 +193,8 @@ pub async fn commit_position_delete(client: &RestClient, ident: &TableIdent, tar
         table.metadata.location(),
         uuid::Uuid::new_v4()
     );
-    let mut writer = ArrowWriter::try_new(std::fs::File::create(&path).unwrap(), schema, None).unwrap();
+    let mut writer =
+        ArrowWriter::try_new(std::fs::File::create(&path).unwrap(), schema, None).unwrap();
     writer.write(&batch).unwrap();
     writer.close().unwrap();
     let delete = DataFileBuilder::default()
@@ -189,7 +212,10 @@ pub async fn commit_position_delete(client: &RestClient, ident: &TableIdent, tar
         delete_files: vec![delete],
         ..Default::default()
     };
-    let written = delta.write_manifests(&file_io, &table.metadata).await.unwrap();
+    let written = delta
+        .write_manifests(&file_io, &table.metadata)
+        .await
+        .unwrap();
     let list = write_row_delta_manifest_list(&file_io, &table.metadata, &written, 0)
         .await
         .unwrap();

@@ -200,7 +200,6 @@ pub fn committed(outcome: CheckpointOutcome) -> CommitReport {
     }
 }
 
-
 /// Applies a checkpoint's changes to `model`, in order.
 pub fn apply(model: &mut BTreeMap<i64, Row>, cp: &Checkpoint) {
     for i in 0..cp.ids.len() {
