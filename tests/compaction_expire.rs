@@ -5,12 +5,11 @@
 
 mod common;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::Command;
 use std::sync::Arc;
 
-use common::upsert_inputs::Rng;
 use common::upsert_model_support::*;
 use common::TestEnv;
 use floe::rest_client::RestClient;
@@ -54,14 +53,7 @@ async fn expiry_deletes_only_what_no_remaining_snapshot_reaches() {
     let env = TestEnv::start();
     let client = RestClient::connect(env.server.url()).await.unwrap();
     let ident = create_table(&client, "expiring", 2).await;
-    let mut writer = open_writer(&client, &ident, "w").await;
-    let mut rng = Rng(77);
-    let mut model = BTreeMap::new();
-    for checkpoint in 1..=8i64 {
-        let cp = random_checkpoint(&mut rng, &mut model, 80, 120, checkpoint as usize);
-        writer.write(&batch(&cp, 0..cp.ids.len())).await.unwrap();
-        committed(writer.commit(Some(checkpoint), None).await.unwrap());
-    }
+    let (_, model, _) = write_checkpoints(&client, &ident, 77, 8, (80, 120)).await;
     let table = Arc::new(RestTable {
         client: client.clone(),
         ident: ident.clone(),
@@ -81,29 +73,22 @@ async fn expiry_deletes_only_what_no_remaining_snapshot_reaches() {
 
     // A bad retention is refused and changes nothing.
     let url = env.server.url();
-    let (ok, text) = floe(&[
-        "expire-snapshots",
-        "--catalog",
-        url,
-        "--table",
-        "ns.expiring",
-        "--older-than",
-        "soon",
-    ]);
+    let expire = |extra: &[&str]| {
+        let mut args = vec![
+            "expire-snapshots",
+            "--catalog",
+            url,
+            "--table",
+            "ns.expiring",
+        ];
+        args.extend(extra);
+        floe(&args)
+    };
+    let (ok, text) = expire(&["--older-than", "soon"]);
     assert!(!ok && text.contains("--older-than"), "{text}");
     assert_eq!(files_under(Path::new(&location)), on_disk_before);
 
-    let (ok, text) = floe(&[
-        "expire-snapshots",
-        "--catalog",
-        url,
-        "--table",
-        "ns.expiring",
-        "--older-than",
-        "0s",
-        "--retain-last",
-        "2",
-    ]);
+    let (ok, text) = expire(&["--older-than", "0s", "--retain-last", "2"]);
     assert!(ok, "{text}");
     assert!(text.contains("expired 8 snapshots"), "{text}");
 

@@ -171,14 +171,7 @@ async fn an_upsert_committed_during_compaction_keeps_its_deletes() {
     let env = TestEnv::start();
     let client = RestClient::connect(env.server.url()).await.unwrap();
     let ident = create_table(&client, "interleaved", 1).await;
-    let mut writer = open_writer(&client, &ident, "w").await;
-    let mut rng = Rng(8);
-    let mut model = BTreeMap::new();
-    for checkpoint in 1..=6i64 {
-        let cp = random_checkpoint(&mut rng, &mut model, 80, 60, checkpoint as usize);
-        writer.write(&batch(&cp, 0..cp.ids.len())).await.unwrap();
-        committed(writer.commit(Some(checkpoint), None).await.unwrap());
-    }
+    let (_, mut model, mut rng) = write_checkpoints(&client, &ident, 8, 6, (80, 60)).await;
     // Checkpoint 7 replaces and deletes keys of the files being compacted; it lands after
     // the compaction read them.
     let cp = random_checkpoint(&mut rng, &mut model, 80, 60, 7);
@@ -237,14 +230,7 @@ async fn a_position_delete_on_a_rewritten_file_skips_the_group() {
     let env = TestEnv::start();
     let client = RestClient::connect(env.server.url()).await.unwrap();
     let ident = create_table(&client, "targeted", 1).await;
-    let mut writer = open_writer(&client, &ident, "w").await;
-    let mut rng = Rng(12);
-    let mut model = BTreeMap::new();
-    for checkpoint in 1..=5i64 {
-        let cp = random_checkpoint(&mut rng, &mut model, 60, 50, checkpoint as usize);
-        writer.write(&batch(&cp, 0..cp.ids.len())).await.unwrap();
-        committed(writer.commit(Some(checkpoint), None).await.unwrap());
-    }
+    let (_, mut model, _) = write_checkpoints(&client, &ident, 12, 5, (60, 50)).await;
     let before = client.load_table(&ident).await.unwrap();
     let (target, position, deleted_key) = first_live_row(&before).await;
     let action = {

@@ -469,12 +469,12 @@ async fn table_show_reports_snapshots_watermark_and_live_files() {
         assert_eq!(t[10], mark, "watermark {t:?}");
     }
 
-    // Live files: content, records, seq, file-seq, partition, path.
+    // Live files: content, records, bytes, seq, file-seq, partition, path.
     let files: Vec<Vec<&str>> = lines
         .iter()
         .map(|l| l.split_whitespace().collect::<Vec<_>>())
         .filter(|t| {
-            t.len() == 6 && ["data", "equality-deletes", "position-deletes"].contains(&t[0])
+            t.len() == 7 && ["data", "equality-deletes", "position-deletes"].contains(&t[0])
         })
         .collect();
     let total =
@@ -487,7 +487,7 @@ async fn table_show_reports_snapshots_watermark_and_live_files() {
     let count = |content: &str, seq: i64| {
         files
             .iter()
-            .filter(|t| t[0] == content && t[2] == seq.to_string() && t[3] == seq.to_string())
+            .filter(|t| t[0] == content && t[3] == seq.to_string() && t[4] == seq.to_string())
             .count() as u64
     };
     assert_eq!(count("data", 1), c1.data_files, "{text}");
@@ -506,9 +506,10 @@ async fn table_show_reports_snapshots_watermark_and_live_files() {
     assert_eq!(records("equality-deletes"), 50 + 23);
     assert_eq!(records("position-deletes"), 7);
     for t in &files {
-        assert!(t[4].starts_with("id_bucket="), "partition of {t:?}");
+        assert!(t[2].parse::<u64>().unwrap() > 0, "file size of {t:?}");
+        assert!(t[5].starts_with("id_bucket="), "partition of {t:?}");
         assert!(
-            t[5].starts_with("data/") && t[5].ends_with(".parquet"),
+            t[6].starts_with("data/") && t[6].ends_with(".parquet"),
             "path relative to the table location: {t:?}"
         );
     }

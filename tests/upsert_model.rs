@@ -154,17 +154,7 @@ async fn a_conflicting_commit_is_retried_on_the_new_table() {
     assert_eq!(ra.sequence_number, rb.sequence_number + 1);
     // The model: b's changes, then a's.
     for cp in [&cp_b, &cp_a] {
-        for i in 0..cp.ids.len() {
-            match cp.ops[i] {
-                "+I" | "+U" => {
-                    model.insert(cp.ids[i], (cp.names[i].clone(), cp.qty[i]));
-                }
-                "-D" => {
-                    model.remove(&cp.ids[i]);
-                }
-                _ => {}
-            }
-        }
+        apply(&mut model, cp);
     }
     let table = client.load_table(&ident).await.unwrap();
     assert_eq!(scan(&table).await, model);

@@ -25,15 +25,18 @@ pub struct CompactArgs {
     /// The table: namespace.table.
     #[arg(long)]
     pub table: String,
-    /// Target size of the files written (bytes, or with a unit: 128MiB, 512KiB).
+    /// Target size of the files written (bytes, or with a unit: 128MiB, 512KiB); the
+    /// option target-file-size-bytes.
     #[arg(long)]
     pub target_file_size: Option<String>,
-    /// Fewest files a group needs, unless its deletes call for a rewrite.
+    /// Fewest files a group needs, unless its deletes call for a rewrite; the option
+    /// min-input-files.
     #[arg(long)]
     pub min_input_files: Option<usize>,
-    /// Any other option of Iceberg's `rewrite_data_files`, as NAME=VALUE (repeatable):
-    /// min-file-size-bytes, max-file-size-bytes, delete-file-threshold,
-    /// delete-ratio-threshold, max-concurrent-file-group-rewrites.
+    /// Any option of Iceberg's `rewrite_data_files`, as NAME=VALUE (repeatable):
+    /// target-file-size-bytes, min-file-size-bytes, max-file-size-bytes, min-input-files,
+    /// delete-file-threshold, delete-ratio-threshold, max-concurrent-file-group-rewrites,
+    /// max-file-group-size-bytes.
     #[arg(long = "option", value_name = "NAME=VALUE")]
     pub options: Vec<String>,
     /// Print the plan and change nothing.
@@ -47,6 +50,7 @@ impl CompactArgs {
         if let Some(size) = &self.target_file_size {
             out.push(("target-file-size-bytes".to_string(), size.clone()));
         }
+        // (An error names the option, target-file-size-bytes, which --help ties to the flag.)
         if let Some(n) = self.min_input_files {
             out.push(("min-input-files".to_string(), n.to_string()));
         }

@@ -127,8 +127,8 @@ pub async fn render(metadata: &TableMetadata, name: &str) -> anyhow::Result<Stri
     writeln!(out, "\nlive files ({}):", entries.len())?;
     writeln!(
         out,
-        "  {:<16}  {:>10}  {:>4}  {:>8}  {:<20}  path",
-        "content", "records", "seq", "file-seq", "partition"
+        "  {:<16}  {:>10}  {:>10}  {:>4}  {:>8}  {:<20}  path",
+        "content", "records", "bytes", "seq", "file-seq", "partition"
     )?;
     let mut totals = [0u64; 3];
     for e in &entries {
@@ -140,9 +140,10 @@ pub async fn render(metadata: &TableMetadata, name: &str) -> anyhow::Result<Stri
             .partition_to_path(f.partition(), schema.clone());
         writeln!(
             out,
-            "  {:<16}  {:>10}  {:>4}  {:>8}  {:<20}  {}",
+            "  {:<16}  {:>10}  {:>10}  {:>4}  {:>8}  {:<20}  {}",
             content_name(f.content_type()),
             f.record_count(),
+            f.file_size_in_bytes(),
             e.sequence_number().map_or("-".into(), |n| n.to_string()),
             e.file_sequence_number.map_or("-".into(), |n| n.to_string()),
             partition,

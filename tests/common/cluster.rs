@@ -177,9 +177,16 @@ async fn holds_file(table: &Table, path: &str) -> bool {
 
 /// Every batch a full scan of the table's current snapshot returns.
 pub async fn scan_batches(table: &Table) -> Vec<RecordBatch> {
-    table
-        .scan()
-        .build()
+    scan_snapshot(table, None).await
+}
+
+/// Every batch a full scan of `snapshot` (or the current snapshot) returns.
+pub async fn scan_snapshot(table: &Table, snapshot: Option<i64>) -> Vec<RecordBatch> {
+    let mut scan = table.scan();
+    if let Some(id) = snapshot {
+        scan = scan.snapshot_id(id);
+    }
+    scan.build()
         .unwrap()
         .to_arrow()
         .await

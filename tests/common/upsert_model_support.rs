@@ -160,19 +160,7 @@ pub async fn scan(table: &LoadedTable) -> BTreeMap<i64, Row> {
 /// fails the test.
 pub async fn scan_at(table: &LoadedTable, snapshot: Option<i64>) -> BTreeMap<i64, Row> {
     let table = table.to_table(FileIO::new_with_fs()).unwrap();
-    let mut scan = table.scan();
-    if let Some(id) = snapshot {
-        scan = scan.snapshot_id(id);
-    }
-    let batches: Vec<RecordBatch> = scan
-        .build()
-        .unwrap()
-        .to_arrow()
-        .await
-        .unwrap()
-        .try_collect()
-        .await
-        .unwrap();
+    let batches = super::cluster::scan_snapshot(&table, snapshot).await;
     let mut rows = BTreeMap::new();
     for b in batches {
         let ids = b.column_by_name("id").unwrap();
@@ -213,4 +201,24 @@ pub fn apply(model: &mut BTreeMap<i64, Row>, cp: &Checkpoint) {
             _ => {}
         }
     }
+}
+
+/// Writes `checkpoints` random checkpoints (`ops` changes over `keys` keys each, seeded by
+/// `seed`) with writer `w` into `ident`; answers the writer, the model and the generator.
+pub async fn write_checkpoints(
+    client: &RestClient,
+    ident: &TableIdent,
+    seed: u64,
+    checkpoints: i64,
+    (ops, keys): (usize, u64),
+) -> (UpsertWriter, BTreeMap<i64, Row>, Rng) {
+    let mut writer = open_writer(client, ident, "w").await;
+    let mut rng = Rng(seed);
+    let mut model = BTreeMap::new();
+    for checkpoint in 1..=checkpoints {
+        let cp = random_checkpoint(&mut rng, &mut model, ops, keys, checkpoint as usize);
+        writer.write(&batch(&cp, 0..cp.ids.len())).await.unwrap();
+        committed(writer.commit(Some(checkpoint), None).await.unwrap());
+    }
+    (writer, model, rng)
 }

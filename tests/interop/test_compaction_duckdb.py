@@ -98,15 +98,13 @@ def test_compaction_while_upserts_run(floe_url, http, duck_factory, unique_name,
         return snapshot_of[i]
 
     upsert(1, "--create", "--key", "id", "--buckets", "4")
-    first = duck_factory()
-    assert_rows(duck_select(first, f"c.{ns}.t"), models[1], "after checkpoint 1")
+    assert_rows(duck_select(duck_factory(), f"c.{ns}.t"), models[1], "after checkpoint 1")
 
     # ----------------------------------------------------------------------------------
     # The writer thread: checkpoints 2.., each checked by DuckDB right after its commit.
     writer_duck = duck_factory()
     stop = threading.Event()
     errors: list[BaseException] = []
-    writer_commit_times: list[float] = []
 
     def writer() -> None:
         try:
@@ -114,7 +112,6 @@ def test_compaction_while_upserts_run(floe_url, http, duck_factory, unique_name,
                 if stop.is_set():
                     return
                 sid = upsert(i)
-                writer_commit_times.append(time.monotonic())
                 what = f"checkpoint {i} (snapshot {sid}), committed while compacting"
                 # The snapshot it committed, by time travel through the attached catalog ...
                 assert_rows(
