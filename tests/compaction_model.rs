@@ -287,3 +287,50 @@ async fn a_position_delete_on_a_rewritten_file_skips_the_group() {
         .values()
         .all(|f| f.delete_files == 0));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_group_whose_rows_are_all_deleted_leaves_no_file() {
+    let env = TestEnv::start();
+    let client = RestClient::connect(env.server.url()).await.unwrap();
+    let ident = create_table(&client, "emptied", 1).await;
+    let mut writer = open_writer(&client, &ident, "w").await;
+    for (checkpoint, op) in [(1, "+I"), (2, "+U"), (3, "-D")] {
+        let cp = Checkpoint {
+            ids: (0..20).collect(),
+            names: (0..20).map(|i| format!("{op}{i}")).collect(),
+            qty: vec![Some(1); 20],
+            ops: vec![op; 20],
+            expected: Expected::default(),
+        };
+        writer.write(&batch(&cp, 0..20)).await.unwrap();
+        committed(writer.commit(Some(checkpoint), None).await.unwrap());
+    }
+    let table = Arc::new(RestTable {
+        client: client.clone(),
+        ident: ident.clone(),
+    });
+    let report = compact(
+        table,
+        &request(&[("min-input-files", "1")]),
+        Arc::new(Silent),
+    )
+    .await
+    .unwrap();
+    assert_eq!(report.committed(), 1, "{report:?}");
+    assert_eq!(report.groups[0].output_files, 0);
+    let loaded = client.load_table(&ident).await.unwrap();
+    assert!(scan(&loaded).await.is_empty());
+    assert!(
+        live_files_by_bucket(&loaded).await.is_empty(),
+        "no data or delete file is left"
+    );
+    let summary = &loaded
+        .metadata
+        .current_snapshot()
+        .unwrap()
+        .summary()
+        .additional_properties;
+    assert_eq!(summary["total-data-files"], "0");
+    assert_eq!(summary["total-delete-files"], "0");
+    assert_eq!(summary["total-records"], "0");
+}

@@ -137,7 +137,8 @@ pub async fn commit_group(
     change: &GroupChange,
 ) -> Result<GroupOutcome, CompactionError> {
     let snapshot_id = new_snapshot_id();
-    let mut added: Option<ManifestFile> = None;
+    // The new files' manifest, written once (none when every row was deleted).
+    let mut added: Option<Option<ManifestFile>> = None;
     let mut cache = ManifestCache::default();
     let mut last_conflict = String::new();
     for attempt in 0..ATTEMPTS {
@@ -167,7 +168,11 @@ pub async fn commit_group(
             &files,
         );
         if added.is_none() {
-            added = Some(write_added_manifest(&table, snapshot_id, change).await?);
+            added = Some(if change.new_files.is_empty() {
+                None
+            } else {
+                Some(write_added_manifest(&table, snapshot_id, change).await?)
+            });
         }
         let added_manifest = added.clone().expect("written above");
         let (requirements, updates) = plan_attempt(
@@ -274,7 +279,7 @@ struct Attempt {
     snapshot_id: i64,
     number: u32,
     manifests: LoadedManifests,
-    added: ManifestFile,
+    added: Option<ManifestFile>,
 }
 
 /// One attempt's manifests (the added one, the rewritten ones, the untouched ones), its
@@ -300,7 +305,7 @@ async fn plan_attempt(
         .chain(removed_deletes)
         .map(String::as_str)
         .collect();
-    let mut manifests = vec![attempt.added];
+    let mut manifests: Vec<ManifestFile> = attempt.added.into_iter().collect();
     let mut removed = 0usize;
     for (file, loaded) in attempt.manifests {
         let hits: BTreeSet<String> = loaded
