@@ -11,7 +11,6 @@
 mod common;
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -49,11 +48,10 @@ async fn compaction_while_upserts_run_keeps_every_snapshot_equal_to_the_model() 
         client: client.clone(),
         ident: ident.clone(),
     });
-    let done = Arc::new(AtomicBool::new(false));
 
     // The writer: 30 checkpoints, remembering the model after each one's snapshot.
     let writer = {
-        let (client, ident, done) = (client.clone(), ident.clone(), done.clone());
+        let (client, ident) = (client.clone(), ident.clone());
         tokio::spawn(async move {
             let mut writer = open_writer(&client, &ident, "busy").await;
             let mut rng = Rng(31);
@@ -65,18 +63,17 @@ async fn compaction_while_upserts_run_keeps_every_snapshot_equal_to_the_model() 
                 let report = committed(writer.commit(Some(checkpoint), None).await.unwrap());
                 models.insert(report.snapshot_id, model.clone());
             }
-            done.store(true, Ordering::SeqCst);
             (model, models)
         })
     };
-    // The compactor: runs until the writer is done.
+    // The compactor: runs until the writer is done (or failed: its error ends the test).
     let small = [
         ("target-file-size-bytes", "64KiB"),
         ("min-input-files", "2"),
     ];
     let mut starts: HashMap<i64, i64> = HashMap::new();
     let mut runs = 0;
-    while !done.load(Ordering::SeqCst) {
+    while !writer.is_finished() {
         let report = compact(table.clone(), &request(&small), Arc::new(Silent))
             .await
             .unwrap();

@@ -83,7 +83,11 @@ pub async fn rewrite_group(
     let reader =
         ArrowReaderBuilder::new(settings.file_io.clone(), iceberg::Runtime::try_current()?)
             .with_batch_size(BATCH_ROWS)
-            .with_data_file_concurrency_limit(2)
+            // One file at a time: iceberg 0.10.1's shared delete filter can leave a task
+        // waiting forever on an equality-delete load started by a concurrent task (it
+        // replaces the load's notifier; apache/iceberg-rust#2630). Groups run in parallel,
+        // each with its own reader.
+        .with_data_file_concurrency_limit(1)
             .build();
     let mut batches = reader
         .read(Box::pin(futures::stream::iter(tasks.into_iter().map(Ok))))?

@@ -182,7 +182,9 @@ pub async fn scan_batches(table: &Table) -> Vec<RecordBatch> {
 
 /// Every batch a full scan of `snapshot` (or the current snapshot) returns.
 pub async fn scan_snapshot(table: &Table, snapshot: Option<i64>) -> Vec<RecordBatch> {
-    let mut scan = table.scan();
+    // One data file at a time: iceberg 0.10.1's reader can hang when concurrent tasks
+    // share an equality-delete file (apache/iceberg-rust#2630).
+    let mut scan = table.scan().with_data_file_concurrency_limit(1);
     if let Some(id) = snapshot {
         scan = scan.snapshot_id(id);
     }
