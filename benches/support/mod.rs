@@ -1,8 +1,18 @@
 //! What the benchmarks share: a real `floe serve` (release build) on a free loopback port
-//! in a temp dir, killed on drop.
+//! in a temp dir, killed on drop; and the generated upsert stream (10 columns).
+
+// Each benchmark uses a part of this module.
+#![allow(dead_code)]
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+
+use arrow::array::{
+    ArrayRef, BooleanArray, Float64Array, Int32Array, Int64Array, RecordBatch, StringArray,
+    TimestampMicrosecondArray,
+};
+use arrow::datatypes::{DataType, Field, Schema as ArrowSchema, SchemaRef, TimeUnit};
 
 pub struct Node {
     child: Child,
@@ -40,4 +50,84 @@ pub fn start_node(extra: &[String]) -> Node {
         url,
         _dir: dir,
     }
+}
+
+/// The benchmarks' 10 columns.
+pub fn schema() -> SchemaRef {
+    Arc::new(ArrowSchema::new(vec![
+        Field::new("id", DataType::Int64, false),
+        Field::new("account", DataType::Int64, true),
+        Field::new("amount", DataType::Float64, true),
+        Field::new("score", DataType::Float64, true),
+        Field::new("name", DataType::Utf8, true),
+        Field::new("city", DataType::Utf8, true),
+        Field::new("version", DataType::Int32, true),
+        Field::new("active", DataType::Boolean, true),
+        Field::new(
+            "updated_at",
+            DataType::Timestamp(TimeUnit::Microsecond, None),
+            true,
+        ),
+        Field::new("note", DataType::Utf8, true),
+    ]))
+}
+
+/// Checkpoint `n` of the stream: half updates of keys written before, half new keys.
+pub fn checkpoint(n: usize, rows: usize) -> RecordBatch {
+    let mut state = (n as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    // Checkpoint 0 inserts `rows` keys; each later one inserts `rows / 2` new keys and
+    // updates `rows / 2` random keys written before (some of them twice).
+    let existing = if n == 0 { 0 } else { rows + (n - 1) * rows / 2 } as i64;
+    let ids: Vec<i64> = (0..rows)
+        .map(|i| match n {
+            0 => i as i64,
+            _ if i % 2 == 1 => (next() % existing as u64) as i64,
+            _ => existing + (i / 2) as i64,
+        })
+        .collect();
+    const CITIES: [&str; 8] = [
+        "Amsterdam",
+        "Berlin",
+        "Cairo",
+        "Denver",
+        "Espoo",
+        "Fukuoka",
+        "Graz",
+        "Hanoi",
+    ];
+    let columns: Vec<ArrayRef> = vec![
+        Arc::new(Int64Array::from(ids.clone())),
+        Arc::new(Int64Array::from_iter_values(
+            ids.iter().map(|i| i % 100_003),
+        )),
+        Arc::new(Float64Array::from_iter_values(
+            (0..rows).map(|_| (next() % 1_000_000) as f64 / 100.0),
+        )),
+        Arc::new(Float64Array::from_iter_values(
+            (0..rows).map(|_| (next() % 1000) as f64 / 7.0),
+        )),
+        Arc::new(StringArray::from_iter_values(
+            ids.iter().map(|i| format!("user-{i:010}")),
+        )),
+        Arc::new(StringArray::from_iter_values(
+            (0..rows).map(|_| CITIES[(next() % 8) as usize]),
+        )),
+        Arc::new(Int32Array::from_iter_values((0..rows).map(|_| n as i32))),
+        Arc::new(BooleanArray::from_iter(
+            (0..rows).map(|_| Some(next() % 2 == 0)),
+        )),
+        Arc::new(TimestampMicrosecondArray::from_iter_values(
+            (0..rows).map(|i| 1_700_000_000_000_000 + (n * rows + i) as i64 * 1000),
+        )),
+        Arc::new(StringArray::from_iter_values(
+            (0..rows).map(|_| format!("note {:x}", next() % 65536)),
+        )),
+    ];
+    RecordBatch::try_new(schema(), columns).unwrap()
 }

@@ -7,6 +7,7 @@
 //! that snapshot expiry removes.
 
 pub mod catalog;
+pub mod deletes;
 pub mod error;
 pub mod expire;
 pub mod expire_run;

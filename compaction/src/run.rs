@@ -234,6 +234,11 @@ pub async fn compact(
         target_file_size: options.target_file_size_bytes as usize,
         key_columns: key_columns(&metadata),
         sort_budget_bytes: request.sort_budget_bytes,
+        sequence_numbers: Arc::new(
+            live.iter()
+                .map(|f| (f.path.clone(), f.sequence_number))
+                .collect(),
+        ),
     });
     let commits = Arc::new(Mutex::new(()));
     let limit = Arc::new(tokio::sync::Semaphore::new(
