@@ -1,6 +1,9 @@
 //! The compaction options, named as Iceberg's `rewrite_data_files` names them: from the
 //! table's properties (`floe.compaction.<option>`, the target also from
 //! `write.target-file-size-bytes`), then overridden (from the command line) by name.
+//! Other `floe.compaction.*` properties (such as `floe.compaction.enabled`) are not options
+//! and are ignored; an override with an unknown name is an error. The min and max file
+//! sizes default to 0.75 and 1.8 x the resolved target.
 
 use std::collections::HashMap;
 
@@ -8,6 +11,7 @@ use std::collections::HashMap;
 pub const PREFIX: &str = "floe.compaction.";
 const WRITE_TARGET: &str = "write.target-file-size-bytes";
 
+// The option names.
 pub const TARGET_FILE_SIZE: &str = "target-file-size-bytes";
 pub const MIN_FILE_SIZE: &str = "min-file-size-bytes";
 pub const MAX_FILE_SIZE: &str = "max-file-size-bytes";
@@ -45,8 +49,9 @@ pub struct CompactionOptions {
     pub delete_ratio_threshold: f64,
     /// Groups rewritten at once. Default 4.
     pub max_concurrent_file_group_rewrites: usize,
-    /// The most bytes of input in one group. Default 100 GiB, as in Iceberg Java: a
-    /// partition is usually one group, so a run leaves at most one small file in it.
+    /// The most bytes of input in one group. Default 100 GiB, as in Iceberg Java (or the
+    /// max file size, when larger): a partition is usually one group, so a run leaves at
+    /// most one small file in it.
     pub max_file_group_size_bytes: u64,
 }
 
@@ -184,7 +189,8 @@ impl CompactionOptions {
         if !(ratio > 0.0 && ratio <= 1.0) {
             return Err(given.error(DELETE_RATIO_THRESHOLD, format!("{ratio} is not in (0, 1]")));
         }
-        let max_group = given.size(MAX_GROUP_SIZE)?.unwrap_or(100 << 30);
+        // By default at least one file of the max size fits a group, however large the target.
+        let max_group = given.size(MAX_GROUP_SIZE)?.unwrap_or(max.max(100 << 30));
         if max_group < max {
             return Err(given.error(
                 MAX_GROUP_SIZE,

@@ -148,6 +148,47 @@ fn bad_options_name_the_option_its_source_and_the_problem() {
             &["max-concurrent-file-group-rewrites"],
         ),
         (
+            vec![],
+            vec![("delete-ratio-threshold", "NaN")],
+            &["delete-ratio-threshold", "override delete-ratio-threshold"],
+        ),
+        (
+            vec![],
+            vec![("delete-ratio-threshold", "a third")],
+            &["delete-ratio-threshold", "not a number"],
+        ),
+        (
+            vec![],
+            vec![("min-input-files", "-1")],
+            &[
+                "min-input-files",
+                "override min-input-files",
+                "whole number",
+            ],
+        ),
+        (
+            vec![("floe.compaction.min-file-size-bytes", "2GiB")],
+            vec![],
+            &[
+                "min-file-size-bytes",
+                "table property floe.compaction.min-file-size-bytes",
+                "above the target 134217728",
+            ],
+        ),
+        (
+            vec![],
+            vec![
+                ("target-file-size-bytes", "100"),
+                ("max-file-group-size-bytes", "179"),
+            ],
+            &["max-file-group-size-bytes", "below the max file size 180"],
+        ),
+        (
+            vec![],
+            vec![("floe.compaction.min-input-files", "2")],
+            &["floe.compaction.min-input-files", "unknown option"],
+        ),
+        (
             vec![("write.target-file-size-bytes", "12 parsecs")],
             vec![],
             &[
@@ -169,4 +210,112 @@ fn bad_options_name_the_option_its_source_and_the_problem() {
             assert!(err.contains(word), "{err:?} lacks {word:?}");
         }
     }
+}
+
+#[test]
+fn bounds_and_explicit_values_resolve() {
+    /// (table properties, overrides, want: target, min, max, min inputs, ratio, group size)
+    type Case<'a> = (
+        &'a [(&'a str, &'a str)],
+        &'a [(&'a str, &'a str)],
+        (u64, u64, u64, usize, f64, u64),
+    );
+    const G100: u64 = 100 << 30;
+    let cases: Vec<Case> = vec![
+        (&[], &[], (128 << 20, 96 << 20, 241_591_910, 5, 0.3, G100)),
+        (
+            &[],
+            &[
+                ("target-file-size-bytes", "100"),
+                ("min-file-size-bytes", "100"),
+                ("max-file-size-bytes", "100"),
+            ],
+            (100, 100, 100, 5, 0.3, G100),
+        ),
+        (
+            &[
+                ("floe.compaction.target-file-size-bytes", "1KiB"),
+                ("floe.compaction.min-file-size-bytes", "0"),
+                ("floe.compaction.max-file-size-bytes", "4KiB"),
+                ("floe.compaction.delete-ratio-threshold", "1"),
+                ("floe.compaction.max-file-group-size-bytes", "1MB"),
+            ],
+            &[],
+            (1024, 0, 4096, 5, 1.0, 1_000_000),
+        ),
+        (
+            &[("floe.compaction.min-file-size-bytes", "10")],
+            &[("target-file-size-bytes", "1000")],
+            (1000, 10, 1800, 5, 0.3, G100),
+        ),
+        (
+            &[("write.target-file-size-bytes", "100GiB")],
+            &[],
+            (G100, 75 << 30, 193_273_528_320, 5, 0.3, 193_273_528_320),
+        ),
+        (
+            &[
+                ("floe.compaction.enabled", "false"),
+                ("floe.compaction.min-inputs", "nonsense"),
+            ],
+            &[("min-input-files", "1")],
+            (128 << 20, 96 << 20, 241_591_910, 1, 0.3, G100),
+        ),
+    ];
+    for (props, over, want) in cases {
+        let o = CompactionOptions::resolve(&string_map(props), &overrides(over))
+            .unwrap_or_else(|e| panic!("{props:?} {over:?}: {e}"));
+        let got = (
+            o.target_file_size_bytes,
+            o.min_file_size_bytes,
+            o.max_file_size_bytes,
+            o.min_input_files,
+            o.delete_ratio_threshold,
+            o.max_file_group_size_bytes,
+        );
+        assert_eq!(got, want, "{props:?} {over:?}");
+    }
+}
+
+#[test]
+fn counts_resolve_from_both_sources() {
+    let props = string_map(&[
+        ("floe.compaction.delete-file-threshold", "7"),
+        ("floe.compaction.max-concurrent-file-group-rewrites", "2"),
+    ]);
+    let o = CompactionOptions::resolve(&props, &[]).unwrap();
+    assert_eq!(
+        (
+            o.delete_file_threshold,
+            o.max_concurrent_file_group_rewrites
+        ),
+        (7, 2)
+    );
+    let over = overrides(&[("max-concurrent-file-group-rewrites", "16")]);
+    let o = CompactionOptions::resolve(&props, &over).unwrap();
+    assert_eq!(
+        (
+            o.delete_file_threshold,
+            o.max_concurrent_file_group_rewrites
+        ),
+        (7, 16)
+    );
+}
+
+#[test]
+fn an_error_reads_as_one_sentence() {
+    let err = CompactionOptions::resolve(&HashMap::new(), &overrides(&[("min-input-files", "0")]))
+        .unwrap_err();
+    assert_eq!(
+        err,
+        OptionError {
+            name: "min-input-files".into(),
+            source_of: "override min-input-files".into(),
+            problem: "must be at least 1".into(),
+        }
+    );
+    assert_eq!(
+        err.to_string(),
+        "compaction option min-input-files (override min-input-files): must be at least 1"
+    );
 }

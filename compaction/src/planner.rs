@@ -10,7 +10,8 @@
 //! without deletes (rewriting it would change nothing). So planning again on the output
 //! of a compaction (target-sized files, at most one remainder per partition, no deletes)
 //! plans nothing: compaction settles. (Groups of only about the target size would leave
-//! a remainder per group, and those remainders would be planned again.)
+//! a remainder per group, and those remainders would be planned again.) A group expects
+//! `ceil(bytes / target)` output files; partitions come in the order they first appear.
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -81,6 +82,7 @@ pub struct PlanSummary {
     pub input_records: u64,
 }
 
+/// The totals of `groups`.
 pub fn summarize(groups: &[FileGroup]) -> PlanSummary {
     PlanSummary {
         groups: groups.len(),
@@ -102,14 +104,13 @@ pub fn plan(
     for (i, file) in data.iter().enumerate() {
         let small = file.size_bytes < options.min_file_size_bytes;
         let large = file.size_bytes > options.max_file_size_bytes;
-        if !(small || large || !file.deletes.is_empty()) {
-            continue;
-        }
-        let list = candidates.entry(&file.partition).or_default();
-        if list.is_empty() {
+        let list = candidates.entry(&file.partition).or_insert_with(|| {
             partitions.push(&file.partition);
+            Vec::new()
+        });
+        if small || large || !file.deletes.is_empty() {
+            list.push(i);
         }
-        list.push(i);
     }
     let mut groups = Vec::new();
     for partition in partitions {
@@ -135,6 +136,7 @@ fn bin_pack(
             .size_bytes
             .cmp(&data[a].size_bytes)
             .then_with(|| data[a].path.cmp(&data[b].path))
+            .then(a.cmp(&b))
     });
     let capacity = options.max_file_group_size_bytes;
     let mut bins: Vec<(u64, Vec<usize>)> = Vec::new();
@@ -145,7 +147,7 @@ fn bin_pack(
                 *used += size;
                 bin.push(i);
             }
-            None => bins.push((size.max(1), vec![i])),
+            None => bins.push((size, vec![i])),
         }
     }
     bins.into_iter().map(|(_, bin)| bin).collect()
@@ -167,9 +169,10 @@ fn group_of(
     let too_large = files
         .iter()
         .any(|&i| data[i].size_bytes > options.max_file_size_bytes);
-    let reason = if files.len() >= options.min_input_files
-        && (files.len() > 1 || !delete_files.is_empty() || too_large)
-    {
+    if files.len() == 1 && delete_files.is_empty() && !too_large {
+        return None; // Rewriting it would change nothing, whatever the options say.
+    }
+    let reason = if files.len() >= options.min_input_files {
         GroupReason::EnoughInputFiles
     } else if files
         .iter()
@@ -185,6 +188,7 @@ fn group_of(
     } else {
         return None;
     };
+    // The rolling writer writes target-sized files and the remainder last.
     let target = options.target_file_size_bytes.max(1);
     let expected_output_files = input_bytes.div_ceil(target).max(1) as usize;
     Some(FileGroup {
