@@ -1,21 +1,42 @@
-//! Compaction benchmark (not a test). A 16-bucket upsert table is written by Floe's
-//! `UpsertWriter` into a release `floe serve`: `--checkpoints` checkpoints of the upsert
-//! stream of `benches/upsert.rs` (half updates), so many small data files with equality
-//! and position deletes. Then, rounds alternating, side by side:
+//! Compaction benchmark (not a test).
 //!
-//! - copying the table's data files once with plain arrow-rs (read every file, write
-//!   128 MiB files per bucket, zstd level 1), on one thread and on two: the physical limit;
-//! - Floe's compactor on an identical table (default options: 128 MiB target).
+//! The input: a 16-bucket upsert table written by Floe's `UpsertWriter` into a release
+//! `floe serve`, `--checkpoints` commits of `--checkpoint-rows` rows of the upsert stream
+//! of `benches/upsert.rs` (10 columns; half of each checkpoint updates keys written
+//! before, some keys twice in one checkpoint): so 16 small data files per checkpoint, with
+//! equality deletes (the updates) and position deletes (the keys repeated within a
+//! checkpoint). The defaults make 2,000 data files of about 0.5 MB, 1 GB in all. One
+//! identical table (same stream) is built per round up front; building is not timed.
 //!
-//! Throughput is MB/s of input data files. Reads by DuckDB (`count(*)` and a scan of every
-//! column, medians of 3) of the table before compaction, after it, and of a table holding
-//! the same rows written fresh (one pass, no deletes), come from `benches/duckdb_scan.py`.
+//! Then, each round in its own child processes (so the peak memory printed is the
+//! measurement's own), order rotating from round to round:
 //!
-//! Run: `cargo bench --bench compaction -- [--checkpoints 125] [--checkpoint-rows 220000]
-//! [--rounds 3] [--buckets 16]`
+//! - `copy-1`, `copy-2`: the physical limit. Every live data file of the table read with
+//!   arrow-rs's `ParquetRecordBatchReaderBuilder` and written again with `ArrowWriter`
+//!   into 128 MiB files per bucket (zstd level 1, the writer properties of the table:
+//!   `parquet_properties`), on one thread, and on two (buckets split between them). No
+//!   deletes are applied: this is the cost of reading and writing the bytes once.
+//! - `floe`: Floe's compactor, `compact()` with the default options (128 MiB target,
+//!   4 groups at a time) through the REST catalog, on that round's table.
+//!
+//! Throughput is MB/s (10^6 bytes) of input data files, the same bytes for all three.
+//!
+//! Reads: DuckDB (`benches/duckdb_scan.py`: `count(*)` and a scan of every column through
+//! `iceberg_scan`, medians of up to 5 runs after a warm-up, within a time and memory
+//! budget) of the table after compaction and of a table holding the same rows written
+//! fresh, their runs taking turns, and apart of the table before compaction. The fresh
+//! table is the compacted table's rows read and written once by `rewrite_group` into
+//! a new table of the same schema and buckets, committed as one append (no deletes, one
+//! snapshot).
+//!
+//! Run: `cargo bench --bench compaction -- [--checkpoints 125 | --files 2000]
+//! [--checkpoint-rows 240000] [--buckets 16] [--rounds 3] [--read-budget 120]
+//! [--read-memory-gib 8] [--no-reads | --no-before-read] [--quick]` (`--quick`: 10 checkpoints of 50,000
+//! rows, 1 round).
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::Path;
+use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
 use std::time::Instant;
@@ -32,48 +53,120 @@ use floe_compaction::run::{compact, CompactionRequest, Silent};
 use floe_compaction::table_files::live_entries_with_spec;
 use futures::TryStreamExt;
 use iceberg::io::FileIO;
-use iceberg::spec::Struct;
+use iceberg::spec::{DataContentType, Struct};
 use iceberg::{NamespaceIdent, TableIdent};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::arrow::ArrowWriter;
-use support::{checkpoint, start_node};
+use support::{checkpoint, peak_memory_mib, start_node};
 
 mod support;
 
+const TARGET_FILE_SIZE: usize = 128 << 20;
+
+#[derive(Clone)]
 struct Args {
     checkpoints: usize,
     checkpoint_rows: usize,
     rounds: usize,
     buckets: u32,
+    read_budget: f64,
+    read_memory_gib: u32,
+    reads: bool,
+    /// Also read the table before compaction (DuckDB can take minutes and fail on it).
+    read_before: bool,
+    // Child modes.
+    mode: Option<String>,
+    url: String,
+    table: String,
+    list: String,
+    threads: usize,
 }
 
 fn args() -> Args {
     let mut a = Args {
         checkpoints: 125,
-        checkpoint_rows: 220_000,
+        checkpoint_rows: 240_000,
         rounds: 3,
         buckets: 16,
+        read_budget: 120.0,
+        read_memory_gib: 8,
+        reads: true,
+        read_before: true,
+        mode: None,
+        url: String::new(),
+        table: String::new(),
+        list: String::new(),
+        threads: 1,
     };
+    let mut files = None;
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
-        let mut value = || it.next().expect("a value after the flag");
+        let mut value = || it.next().unwrap_or_else(|| panic!("a value after {flag}"));
         match flag.as_str() {
             "--checkpoints" => a.checkpoints = value().parse().expect("--checkpoints N"),
+            "--files" => files = Some(value().parse::<usize>().expect("--files N")),
             "--checkpoint-rows" => {
                 a.checkpoint_rows = value().parse().expect("--checkpoint-rows N")
             }
             "--rounds" => a.rounds = value().parse().expect("--rounds N"),
             "--buckets" => a.buckets = value().parse().expect("--buckets N"),
+            "--read-budget" => a.read_budget = value().parse().expect("--read-budget SECONDS"),
+            "--read-memory-gib" => {
+                a.read_memory_gib = value().parse().expect("--read-memory-gib N")
+            }
+            "--no-reads" => a.reads = false,
+            "--no-before-read" => a.read_before = false,
+            "--quick" => {
+                a.checkpoints = 10;
+                a.checkpoint_rows = 50_000;
+                a.rounds = 1;
+            }
+            "--mode" => a.mode = Some(value()),
+            "--url" => a.url = value(),
+            "--table" => a.table = value(),
+            "--list" => a.list = value(),
+            "--threads" => a.threads = value().parse().expect("--threads N"),
             _ => {} // cargo bench passes --bench
         }
     }
+    if let Some(files) = files {
+        a.checkpoints = files.div_ceil(a.buckets as usize).max(1);
+    }
+    assert!(a.rounds >= 1 && a.checkpoints >= 1 && a.checkpoint_rows >= 2);
     a
 }
 
+impl Args {
+    /// The keys the stream writes: all live at the end (an upsert never deletes a key).
+    fn live_rows(&self) -> u64 {
+        (self.checkpoint_rows + (self.checkpoints - 1) * (self.checkpoint_rows / 2)) as u64
+    }
+
+    fn command(&self) -> String {
+        format!(
+            "cargo bench --bench compaction -- --checkpoints {} --checkpoint-rows {} --buckets {} --rounds {} --read-budget {} --read-memory-gib {}{}",
+            self.checkpoints,
+            self.checkpoint_rows,
+            self.buckets,
+            self.rounds,
+            self.read_budget,
+            self.read_memory_gib,
+            match (self.reads, self.read_before) {
+                (false, _) => " --no-reads",
+                (true, false) => " --no-before-read",
+                (true, true) => "",
+            }
+        )
+    }
+}
+
+fn namespace() -> NamespaceIdent {
+    NamespaceIdent::new("bench".to_string())
+}
+
 async fn create(client: &RestClient, name: &str, buckets: u32) -> TableIdent {
-    let ns = NamespaceIdent::new("bench".to_string());
-    client.ensure_namespace(&ns).await.unwrap();
-    let ident = TableIdent::new(ns, name.to_string());
+    client.ensure_namespace(&namespace()).await.unwrap();
+    let ident = TableIdent::new(namespace(), name.to_string());
     let (schema, spec) =
         new_table_layout(&support::schema(), &["id".to_string()], buckets).unwrap();
     let props = HashMap::from([("format-version".to_string(), "2".to_string())]);
@@ -108,32 +201,97 @@ async fn build(client: &RestClient, name: &str, a: &Args) -> TableIdent {
     ident
 }
 
-/// Live data files by partition (path, bytes), and counts of (data, eq, pos) files.
-async fn data_files(
-    client: &RestClient,
-    ident: &TableIdent,
-) -> (BTreeMap<String, Vec<(String, u64)>>, [usize; 3]) {
+/// What a table holds: live data files by partition (path, bytes), and per content
+/// (data, position deletes, equality deletes) the number of files, bytes and records.
+struct Files {
+    data: BTreeMap<String, Vec<(String, u64)>>,
+    counts: [(usize, u64, u64); 3],
+}
+
+impl Files {
+    fn data_bytes(&self) -> u64 {
+        self.counts[0].1
+    }
+
+    fn describe(&self) -> String {
+        let [d, p, e] = self.counts;
+        format!(
+            "{} data files ({:.1} MB, {} rows, {:.2} MB each on average), {} equality-delete files ({:.1} MB, {} rows), {} position-delete files ({:.1} MB, {} rows)",
+            d.0,
+            d.1 as f64 / 1e6,
+            d.2,
+            d.1 as f64 / 1e6 / d.0.max(1) as f64,
+            e.0,
+            e.1 as f64 / 1e6,
+            e.2,
+            p.0,
+            p.1 as f64 / 1e6,
+            p.2
+        )
+    }
+}
+
+async fn table_files(client: &RestClient, ident: &TableIdent) -> Files {
     let table = client.load_table(ident).await.unwrap();
     let entries = live_entries_with_spec(&FileIO::new_with_fs(), &table.metadata, None)
         .await
         .unwrap();
-    let mut out: BTreeMap<String, Vec<(String, u64)>> = BTreeMap::new();
-    let mut counts = [0usize; 3];
+    let mut files = Files {
+        data: BTreeMap::new(),
+        counts: [(0, 0, 0); 3],
+    };
     for (_, e) in entries {
-        counts[e.content_type() as usize] += 1;
-        if e.content_type() == iceberg::spec::DataContentType::Data {
-            out.entry(format!("{:?}", e.data_file().partition()))
+        let c = &mut files.counts[e.content_type() as usize];
+        c.0 += 1;
+        c.1 += e.file_size_in_bytes();
+        c.2 += e.record_count();
+        if e.content_type() == DataContentType::Data {
+            files
+                .data
+                .entry(format!("{:?}", e.data_file().partition()))
                 .or_default()
                 .push((e.file_path().to_string(), e.file_size_in_bytes()));
         }
     }
-    (out, counts)
+    files
 }
 
-/// Copies the partitions' files into 128 MiB files under `dir` with `threads` threads.
-fn copy(parts: &BTreeMap<String, Vec<(String, u64)>>, dir: &Path, threads: usize) {
-    let parts: Vec<&Vec<(String, u64)>> = parts.values().collect();
+/// Writes the data files by partition for the copy children: `partition \t path` lines.
+fn write_list(files: &Files, path: &Path) {
+    let mut out = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
+    for (p, (_, list)) in files.data.iter().enumerate() {
+        for (file, _) in list {
+            writeln!(out, "{p}\t{file}").unwrap();
+        }
+    }
+}
+
+fn read_list(path: &str) -> Vec<Vec<PathBuf>> {
+    let mut parts: BTreeMap<usize, Vec<PathBuf>> = BTreeMap::new();
+    for line in std::fs::read_to_string(path).unwrap().lines() {
+        let (p, file) = line.split_once('\t').unwrap();
+        let file = file.strip_prefix("file://").unwrap_or(file);
+        parts
+            .entry(p.parse().unwrap())
+            .or_default()
+            .push(PathBuf::from(file));
+    }
+    parts.into_values().collect()
+}
+
+/// Child: copies the partitions' files into 128 MiB files under a temp dir with
+/// `threads` threads (partitions split between them). Answers the input bytes.
+fn run_copy(a: &Args) -> u64 {
+    let parts = read_list(&a.list);
+    let input: u64 = parts
+        .iter()
+        .flatten()
+        .map(|f| std::fs::metadata(f).unwrap().len())
+        .sum();
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
     let props = parquet_properties(&HashMap::new()).unwrap();
+    let threads = a.threads;
     std::thread::scope(|s| {
         for t in 0..threads {
             let (parts, props) = (&parts, props.clone());
@@ -141,11 +299,13 @@ fn copy(parts: &BTreeMap<String, Vec<(String, u64)>>, dir: &Path, threads: usize
                 for (p, files) in parts.iter().enumerate().filter(|(p, _)| p % threads == t) {
                     let mut n = 0;
                     let mut writer: Option<ArrowWriter<std::fs::File>> = None;
-                    for (path, _) in files.iter() {
+                    for path in files {
                         let reader = ParquetRecordBatchReaderBuilder::try_new(
                             std::fs::File::open(path).unwrap(),
                         )
                         .unwrap()
+                        // The batch size Floe's compactor reads with.
+                        .with_batch_size(8192)
                         .build()
                         .unwrap();
                         for batch in reader {
@@ -159,7 +319,7 @@ fn copy(parts: &BTreeMap<String, Vec<(String, u64)>>, dir: &Path, threads: usize
                                     .unwrap()
                             });
                             w.write(&batch).unwrap();
-                            if w.bytes_written() + w.in_progress_size() >= 128 << 20 {
+                            if w.bytes_written() + w.in_progress_size() >= TARGET_FILE_SIZE {
                                 writer.take().unwrap().close().unwrap();
                             }
                         }
@@ -171,9 +331,45 @@ fn copy(parts: &BTreeMap<String, Vec<(String, u64)>>, dir: &Path, threads: usize
             });
         }
     });
+    input
 }
 
-/// A table with the live rows of `from` written once, without deletes.
+/// Child: compacts the table. Answers the input bytes, and prints what it did.
+async fn run_floe(a: &Args) -> u64 {
+    let client = RestClient::connect(&a.url).await.unwrap();
+    let ident = TableIdent::new(namespace(), a.table.clone());
+    let table = Arc::new(RestTable { client, ident });
+    let report = compact(table, &CompactionRequest::default(), Arc::new(Silent))
+        .await
+        .unwrap();
+    assert_eq!(
+        report.committed(),
+        report.planned.len(),
+        "groups not committed: {:?}",
+        report.groups
+    );
+    let input: u64 = report.planned.iter().map(|g| g.input_bytes).sum();
+    let records: u64 = report.groups.iter().map(|g| g.output_records).sum();
+    let mut slowest: Vec<f64> = report
+        .groups
+        .iter()
+        .map(|g| g.elapsed.as_secs_f64())
+        .collect();
+    slowest.sort_by(|x, y| y.partial_cmp(x).unwrap());
+    println!(
+        "floe: {} groups ({} data files, {} delete-file references), {} output files, {records} rows; group times {:.1} s (longest) .. {:.1} s (shortest)",
+        report.planned.len(),
+        report.planned.iter().map(|g| g.data_files).sum::<usize>(),
+        report.planned.iter().map(|g| g.delete_files).sum::<usize>(),
+        report.groups.iter().map(|g| g.output_files).sum::<usize>(),
+        slowest.first().copied().unwrap_or(0.0),
+        slowest.last().copied().unwrap_or(0.0),
+    );
+    assert_eq!(records, a.live_rows(), "compacted rows");
+    input
+}
+
+/// A table with the live rows of `from` written once, without deletes, in one commit.
 async fn fresh_copy(client: &RestClient, from: &TableIdent, buckets: u32) -> TableIdent {
     let ident = create(client, "fresh", buckets).await;
     let source = client.load_table(from).await.unwrap();
@@ -191,24 +387,28 @@ async fn fresh_copy(client: &RestClient, from: &TableIdent, buckets: u32) -> Tab
         .try_collect()
         .await
         .unwrap();
-    let mut by_partition: HashMap<Struct, Vec<_>> = HashMap::new();
+    let mut by_partition: BTreeMap<String, (Struct, Vec<_>)> = BTreeMap::new();
     for task in tasks {
+        assert!(task.deletes.is_empty(), "the compacted table has deletes");
+        let value = task.partition.clone().unwrap();
         by_partition
-            .entry(task.partition.clone().unwrap())
-            .or_default()
+            .entry(format!("{value:?}"))
+            .or_insert_with(|| (value, Vec::new()))
+            .1
             .push(task);
     }
     let settings = RewriteSettings {
         file_io: file_io.clone(),
         metadata: target.metadata.clone(),
         parquet: parquet_properties(&HashMap::new()).unwrap(),
-        target_file_size: 128 << 20,
+        target_file_size: TARGET_FILE_SIZE,
         key_columns: vec![],
         sort_budget_bytes: 128 << 20,
         sequence_numbers: Default::default(),
     };
     let mut delta = RowDelta::default();
-    for (value, tasks) in by_partition {
+    for (_, (value, mut tasks)) in by_partition {
+        tasks.sort_by(|x, y| x.data_file_path.cmp(&y.data_file_path));
         let key = PartitionKey {
             spec_id: target.metadata.default_partition_spec_id(),
             value,
@@ -230,93 +430,301 @@ async fn fresh_copy(client: &RestClient, from: &TableIdent, buckets: u32) -> Tab
     ident
 }
 
+/// Runs one measurement in a child process: `(seconds, input bytes, peak MiB)`.
+fn measure(mode: &str, extra: &[String]) -> (f64, u64, f64) {
+    let out = Command::new(std::env::current_exe().unwrap())
+        .args(["--mode", mode])
+        .args(extra)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{mode}: {text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for line in text.lines().filter(|l| !l.starts_with("result ")) {
+        println!("    {line}");
+    }
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("result "))
+        .expect("result line");
+    let v: Vec<&str> = line.split_whitespace().skip(1).collect();
+    (
+        v[0].parse().unwrap(),
+        v[1].parse().unwrap(),
+        v[2].parse().unwrap(),
+    )
+}
+
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(|a, b| a.partial_cmp(b).unwrap());
     v[v.len() / 2]
 }
 
-/// DuckDB's read times of the tables' current metadata files, as the script prints them.
-fn duckdb_reads(locations: &[(&str, String)]) -> String {
-    let venv = Command::new("scripts/python-env.sh").output().unwrap();
-    let venv = String::from_utf8_lossy(&venv.stdout)
+/// One query's DuckDB timing.
+struct Read {
+    rows: i64,
+    seconds: f64,
+    runs: u32,
+    status: String,
+}
+
+impl Read {
+    fn text(&self) -> String {
+        match self.status.as_str() {
+            "ok" => format!("{:.3} s (median of {})", self.seconds, self.runs),
+            "timeout" => format!("> {:.0} s (interrupted)", self.seconds),
+            other => format!("failed after {:.1} s: {other}", self.seconds),
+        }
+    }
+}
+
+fn venv_python() -> PathBuf {
+    let out = Command::new("scripts/python-env.sh").output().unwrap();
+    assert!(out.status.success(), "scripts/python-env.sh failed");
+    let venv = String::from_utf8_lossy(&out.stdout)
         .lines()
         .last()
         .unwrap_or("")
         .trim()
         .to_string();
-    let mut cmd = Command::new(Path::new(&venv).join("bin/python"));
-    cmd.arg("benches/duckdb_scan.py");
-    for (label, loc) in locations {
-        cmd.arg(format!("{label}={loc}"));
-    }
-    let out = cmd.output().unwrap();
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
+    Path::new(&venv).join("bin/python")
+}
+
+/// DuckDB's `count(*)` and full scan of the tables of `metadata` (metadata files), their
+/// runs taking turns in one process: per table, the count and the scan.
+fn duckdb_reads(python: &Path, a: &Args, metadata: &[&str]) -> Vec<[Read; 2]> {
+    let out = Command::new(python)
+        .arg("benches/duckdb_scan.py")
+        .args(metadata)
+        .args(["--runs", "5"])
+        .args(["--budget", &a.read_budget.to_string()])
+        .args(["--memory-gib", &a.read_memory_gib.to_string()])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut reads = text.lines().filter_map(|l| {
+        let v: Vec<&str> = l.strip_prefix("result ")?.splitn(5, ' ').collect();
+        Some(Read {
+            rows: v[1].parse().ok()?,
+            seconds: v[2].parse().ok()?,
+            runs: v[3].parse().ok()?,
+            status: v[4].to_string(),
+        })
+    });
+    let status = format!(
+        "duckdb process ended: {}; {}",
+        out.status,
         String::from_utf8_lossy(&out.stderr)
-    )
+            .lines()
+            .last()
+            .unwrap_or("")
+    );
+    let lost = || Read {
+        rows: -1,
+        seconds: 0.0,
+        runs: 0,
+        status: format!("error:{status}"),
+    };
+    metadata
+        .iter()
+        .map(|_| {
+            [
+                reads.next().unwrap_or_else(lost),
+                reads.next().unwrap_or_else(lost),
+            ]
+        })
+        .collect()
 }
 
 fn main() {
     let a = args();
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    runtime.block_on(async {
-        let node = start_node(&[]);
-        let client = RestClient::connect(&node.url).await.unwrap();
-        let started = Instant::now();
-        let mut tables = Vec::new();
-        for r in 0..a.rounds {
-            tables.push(build(&client, &format!("input{r}"), &a).await);
-        }
-        let (parts, counts) = data_files(&client, &tables[0]).await;
-        let input: u64 = parts.values().flatten().map(|(_, b)| b).sum();
+    if let Some(mode) = a.mode.clone() {
+        let start = Instant::now();
+        let input = match mode.as_str() {
+            "copy" => run_copy(&a),
+            "floe" => tokio::runtime::Runtime::new()
+                .unwrap()
+                .block_on(run_floe(&a)),
+            other => panic!("unknown mode {other}"),
+        };
         println!(
-            "input: {} data files ({:.1} MB), {} equality-delete files, {} position-delete files; built {} tables in {:.0} s",
-            counts[0], input as f64 / 1e6, counts[2], counts[1], a.rounds, started.elapsed().as_secs_f64()
+            "result {} {input} {}",
+            start.elapsed().as_secs_f64(),
+            peak_memory_mib()
         );
-        let mut rates: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
-        let before = client.load_table(&tables[0]).await.unwrap().metadata_location;
-        for (r, ident) in tables.iter().enumerate() {
-            for threads in [1, 2] {
-                let dir = tempfile::tempdir().unwrap();
-                let t = Instant::now();
-                copy(&parts, dir.path(), threads);
-                let mbs = input as f64 / 1e6 / t.elapsed().as_secs_f64();
-                rates.entry(if threads == 1 { "copy 1 thread" } else { "copy 2 threads" }).or_default().push(mbs);
-            }
-            let table = Arc::new(RestTable { client: client.clone(), ident: ident.clone() });
-            let t = Instant::now();
-            let report = compact(table, &CompactionRequest::default(), Arc::new(Silent)).await.unwrap();
-            let secs = t.elapsed().as_secs_f64();
-            let planned: u64 = report.planned.iter().map(|g| g.input_bytes).sum();
-            assert_eq!(report.committed(), report.planned.len(), "{report:?}");
-            rates.entry("floe compaction").or_default().push(planned as f64 / 1e6 / secs);
-            let (_, after) = data_files(&client, ident).await;
+        return;
+    }
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let started = Instant::now();
+    println!(
+        "compaction benchmark: {} checkpoints of {} rows (10 columns, half updates), {} buckets, {} rounds, {cores} cores",
+        a.checkpoints, a.checkpoint_rows, a.buckets, a.rounds
+    );
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let node = start_node(&[]);
+    let client = runtime.block_on(RestClient::connect(&node.url)).unwrap();
+    let mut tables = Vec::new();
+    for r in 0..a.rounds {
+        let t = Instant::now();
+        tables.push(runtime.block_on(build(&client, &format!("input{r}"), &a)));
+        println!("built table input{r} in {:.0} s", t.elapsed().as_secs_f64());
+    }
+    let inputs: Vec<Files> = tables
+        .iter()
+        .map(|t| runtime.block_on(table_files(&client, t)))
+        .collect();
+    println!("input table: {}", inputs[0].describe());
+    for (r, files) in inputs.iter().enumerate() {
+        // Delete files name data files, whose paths differ in length from table to table.
+        let shape = |f: &Files| f.counts.map(|(n, _, rows)| (n, rows));
+        assert_eq!(shape(files), shape(&inputs[0]), "table input{r} differs");
+        assert_eq!(
+            files.data_bytes(),
+            inputs[0].data_bytes(),
+            "table input{r} differs"
+        );
+    }
+    let before = runtime
+        .block_on(client.load_table(&tables[0]))
+        .unwrap()
+        .metadata_location;
+
+    let lists = tempfile::tempdir().unwrap();
+    let modes = ["copy-1", "copy-2", "floe"];
+    let mut rates: Vec<Vec<f64>> = vec![Vec::new(); modes.len()];
+    let mut peaks: Vec<Vec<f64>> = vec![Vec::new(); modes.len()];
+    for (r, ident) in tables.iter().enumerate() {
+        let list = lists.path().join(format!("input{r}.txt"));
+        write_list(&inputs[r], &list);
+        for k in 0..modes.len() {
+            let m = (k + r) % modes.len();
+            let extra: Vec<String> = match modes[m] {
+                "floe" => vec![
+                    "--url".into(),
+                    node.url.clone(),
+                    "--table".into(),
+                    ident.name().to_string(),
+                    "--checkpoints".into(),
+                    a.checkpoints.to_string(),
+                    "--checkpoint-rows".into(),
+                    a.checkpoint_rows.to_string(),
+                ],
+                copy => vec![
+                    "--list".into(),
+                    list.display().to_string(),
+                    "--threads".into(),
+                    copy.trim_start_matches("copy-").into(),
+                ],
+            };
+            let mode = if modes[m] == "floe" { "floe" } else { "copy" };
+            let (secs, input, peak) = measure(mode, &extra);
+            assert_eq!(input, inputs[r].data_bytes(), "{} input bytes", modes[m]);
+            let rate = input as f64 / 1e6 / secs;
             println!(
-                "round {r}: compaction of {} groups, {:.1} MB in {secs:.1} s -> {} data files, {} delete files",
-                report.planned.len(), planned as f64 / 1e6, after[0], after[1] + after[2]
+                "round {} {:<7} {rate:>7.1} MB/s  {secs:>7.1} s  peak {peak:>6.0} MiB",
+                r + 1,
+                modes[m]
+            );
+            rates[m].push(rate);
+            peaks[m].push(peak);
+        }
+        let after = runtime.block_on(table_files(&client, ident));
+        println!("  compacted input{r}: {}", after.describe());
+    }
+    let medians: Vec<f64> = rates.iter().map(|v| median(v.clone())).collect();
+
+    let mut reads = Vec::new();
+    if a.reads {
+        let after = runtime
+            .block_on(client.load_table(&tables[0]))
+            .unwrap()
+            .metadata_location;
+        let t = Instant::now();
+        let fresh = runtime.block_on(fresh_copy(&client, &tables[0], a.buckets));
+        println!(
+            "fresh table written in {:.0} s: {}",
+            t.elapsed().as_secs_f64(),
+            runtime.block_on(table_files(&client, &fresh)).describe()
+        );
+        let fresh = runtime
+            .block_on(client.load_table(&fresh))
+            .unwrap()
+            .metadata_location;
+        let python = venv_python();
+        // Fresh and compacted side by side; the table before compaction apart, since
+        // DuckDB can fail on it.
+        let t = Instant::now();
+        let mut sets = vec![duckdb_reads(&python, &a, &[&fresh, &after])];
+        let mut labels = vec!["fresh", "compacted"];
+        if a.read_before {
+            sets.push(duckdb_reads(&python, &a, &[&before]));
+            labels.push("before");
+        }
+        println!("duckdb reads in {:.0} s", t.elapsed().as_secs_f64());
+        for (label, r) in labels.into_iter().zip(sets.into_iter().flatten()) {
+            println!(
+                "duckdb {label}: count(*) {} -> {} rows, scan {}",
+                r[0].text(),
+                r[0].rows,
+                r[1].text(),
+            );
+            reads.push((label, r));
+        }
+    }
+
+    let input = inputs[0].data_bytes() as f64 / 1e6;
+    println!("\n## Results\n");
+    println!("input: {}", inputs[0].describe());
+    println!(
+        "\n| mode | median MB/s | rounds (MB/s) | peak MiB (median) |\n| --- | --- | --- | --- |"
+    );
+    let names = [
+        "arrow-rs copy, 1 thread",
+        "arrow-rs copy, 2 threads",
+        "Floe compaction (default options)",
+    ];
+    for m in 0..modes.len() {
+        let list: Vec<String> = rates[m].iter().map(|x| format!("{x:.1}")).collect();
+        println!(
+            "| {} | {:.1} | {} | {:.0} |",
+            names[m],
+            medians[m],
+            list.join(" / "),
+            median(peaks[m].clone())
+        );
+    }
+    println!(
+        "\nFloe compaction of {input:.0} MB: {:.2} of the 1-thread copy rate, {:.2} of the 2-thread copy rate (target: 0.70)",
+        medians[2] / medians[0],
+        medians[2] / medians[1]
+    );
+    if !reads.is_empty() {
+        let fresh = &reads[0].1;
+        println!(
+            "\nDuckDB 1.5 iceberg_scan (up to 5 runs after a warm-up, fresh and compacted taking turns, {} s budget per query, {} GiB memory limit)\n",
+            a.read_budget, a.read_memory_gib
+        );
+        println!("| table | rows | count(*) | full scan | scan / fresh scan |\n| --- | --- | --- | --- | --- |");
+        for (label, r) in &reads {
+            let ratio = if r[1].status == "ok" && fresh[1].status == "ok" {
+                format!("{:.2}", r[1].seconds / fresh[1].seconds)
+            } else {
+                "-".into()
+            };
+            println!(
+                "| {label} | {} | {} | {} | {ratio} |",
+                r[0].rows,
+                r[0].text(),
+                r[1].text()
             );
         }
-        let medians: BTreeMap<&str, f64> = rates.iter().map(|(k, v)| (*k, median(v.clone()))).collect();
-        println!("\n| mode | median MB/s | rounds (MB/s) |\n| --- | --- | --- |");
-        for (k, v) in &rates {
-            let list: Vec<String> = v.iter().map(|x| format!("{x:.1}")).collect();
-            println!("| {k} | {:.1} | {} |", medians[k], list.join(" / "));
-        }
-        let floe = medians["floe compaction"];
-        println!(
-            "Floe compaction at {:.2} of one-thread and {:.2} of two-thread arrow-rs copying",
-            floe / medians["copy 1 thread"],
-            floe / medians["copy 2 threads"]
-        );
-        let after = client.load_table(&tables[0]).await.unwrap().metadata_location;
-        let fresh = fresh_copy(&client, &tables[0], a.buckets).await;
-        let fresh = client.load_table(&fresh).await.unwrap().metadata_location;
-        println!("\nDuckDB reads (median of 3):");
-        print!("{}", duckdb_reads(&[("before", before), ("compacted", after), ("fresh", fresh)]));
-        println!(
-            "command: cargo bench --bench compaction -- --checkpoints {} --checkpoint-rows {} --rounds {} --buckets {}",
-            a.checkpoints, a.checkpoint_rows, a.rounds, a.buckets
-        );
-    });
+    }
+    println!(
+        "\ncommand: {}\nwall time {:.1} min",
+        a.command(),
+        started.elapsed().as_secs_f64() / 60.0
+    );
 }

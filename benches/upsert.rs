@@ -22,7 +22,7 @@ use iceberg::{NamespaceIdent, TableIdent};
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
-use support::{checkpoint, start_node};
+use support::{checkpoint, peak_memory_mib, start_node};
 
 mod support;
 
@@ -125,16 +125,6 @@ async fn run_floe(a: &Args) -> Duration {
     }
     eprintln!("floe: write {writing:?}, commit (closing files included) {committing:?}");
     writing + committing
-}
-
-fn peak_memory_mib() -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find(|l| l.starts_with("VmHWM:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|kb| kb.parse::<f64>().ok())
-        .map_or(0.0, |kb| kb / 1024.0)
 }
 
 /// Runs one measurement in a child process: `(seconds, peak MiB)`.

@@ -131,3 +131,14 @@ pub fn checkpoint(n: usize, rows: usize) -> RecordBatch {
     ];
     RecordBatch::try_new(schema(), columns).unwrap()
 }
+
+/// The peak resident memory of this process so far, in MiB.
+pub fn peak_memory_mib() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|kb| kb.parse::<f64>().ok())
+        .map_or(0.0, |kb| kb / 1024.0)
+}

@@ -7,10 +7,12 @@
 
 use std::collections::{HashMap, HashSet};
 
+use ahash::AHashMap;
 use arrow::array::{Array, ArrayRef, BooleanArray, Int64Array, RecordBatch, StringArray};
+use arrow::buffer::BooleanBuffer;
 use arrow::compute::cast;
 use arrow::datatypes::DataType;
-use arrow::row::{RowConverter, SortField};
+use arrow::row::{RowConverter, Rows, SortField};
 use iceberg::io::FileIO;
 use iceberg::scan::FileScanTask;
 use iceberg::spec::DataContentType;
@@ -23,9 +25,7 @@ const FIELD_ID: &str = "PARQUET:field_id";
 /// A group's equality and position deletes.
 pub struct GroupDeletes {
     key_types: Vec<DataType>,
-    converter: RowConverter,
-    /// Key (row format) -> highest sequence number of an equality delete of it.
-    equality: HashMap<Box<[u8]>, i64>,
+    equality: DeletedKeys,
     /// Data file -> (position, sequence number of the delete).
     positions: HashMap<String, Vec<(i64, i64)>>,
 }
@@ -59,16 +59,9 @@ impl GroupDeletes {
         key_field_ids: &[i32],
         key_types: &[DataType],
     ) -> Result<Option<Self>, CompactionError> {
-        let converter = RowConverter::new(
-            key_types
-                .iter()
-                .map(|t| SortField::new(t.clone()))
-                .collect(),
-        )?;
         let mut deletes = Self {
             key_types: key_types.to_vec(),
-            converter,
-            equality: HashMap::new(),
+            equality: DeletedKeys::new(key_types)?,
             positions: HashMap::new(),
         };
         let group: HashSet<&str> = tasks.iter().map(|t| t.data_file_path.as_str()).collect();
@@ -97,11 +90,7 @@ impl GroupDeletes {
                             })?;
                             columns.push(cast(&column, t)?);
                         }
-                        let rows = deletes.converter.convert_columns(&columns)?;
-                        for row in rows.iter() {
-                            let entry = deletes.equality.entry(row.as_ref().into()).or_insert(seq);
-                            *entry = (*entry).max(seq);
-                        }
+                        deletes.equality.insert(&columns, seq)?;
                     }
                 }
                 DataContentType::PositionDeletes => {
@@ -145,25 +134,28 @@ impl GroupDeletes {
         self.equality.is_empty() && self.positions.is_empty()
     }
 
-    /// Positions of `path` deleted for data of sequence number `data_seq`.
-    pub fn deleted_positions(&self, path: &str, data_seq: i64) -> HashSet<i64> {
-        self.positions.get(path).map_or_else(HashSet::new, |v| {
+    /// Positions of `path` deleted for data of sequence number `data_seq`, ascending.
+    pub fn deleted_positions(&self, path: &str, data_seq: i64) -> Vec<i64> {
+        let mut out: Vec<i64> = self.positions.get(path).map_or_else(Vec::new, |v| {
             v.iter()
                 .filter(|(_, seq)| *seq >= data_seq)
                 .map(|(pos, _)| *pos)
                 .collect()
-        })
+        });
+        out.sort_unstable();
+        out.dedup();
+        out
     }
 
     /// Which rows of `batch` (rows `first_row..` of a data file of sequence number
-    /// `data_seq`, key columns `key_columns`) stay.
+    /// `data_seq`, key columns `key_columns`) stay; `deleted_positions` ascending.
     pub fn keep(
         &self,
         batch: &RecordBatch,
         key_columns: &[usize],
         first_row: i64,
         data_seq: i64,
-        deleted_positions: &HashSet<i64>,
+        deleted_positions: &[i64],
     ) -> Result<BooleanArray, CompactionError> {
         let hidden_by_key = if self.equality.is_empty() {
             None
@@ -172,18 +164,245 @@ impl GroupDeletes {
             for (&c, t) in key_columns.iter().zip(&self.key_types) {
                 columns.push(cast(batch.column(c), t)?);
             }
-            Some(self.converter.convert_columns(&columns)?)
+            Some(self.equality.lookup(&columns)?)
         };
-        Ok((0..batch.num_rows())
-            .map(|i| {
-                let by_position = deleted_positions.contains(&(first_row + i as i64));
-                let by_key = hidden_by_key.as_ref().is_some_and(|rows| {
-                    self.equality
-                        .get(rows.row(i).as_ref())
-                        .is_some_and(|seq| *seq > data_seq)
-                });
-                Some(!(by_position || by_key))
-            })
-            .collect())
+        // The deleted positions inside this batch, walked along with the rows.
+        let mut positions = deleted_positions
+            [deleted_positions.partition_point(|&p| p < first_row)..]
+            .iter()
+            .peekable();
+        let keep = BooleanBuffer::collect_bool(batch.num_rows(), |i| {
+            let row = first_row + i as i64;
+            while positions.next_if(|&&p| p < row).is_some() {}
+            if positions.next_if_eq(&&row).is_some() {
+                return false;
+            }
+            hidden_by_key
+                .as_ref()
+                .is_none_or(|keys| keys.deleted_at(i).is_none_or(|seq| seq <= data_seq))
+        });
+        Ok(BooleanArray::new(keep, None))
+    }
+}
+
+/// Equality-deleted keys, each with the highest sequence number that deletes it.
+enum DeletedKeys {
+    /// One integer key column, by value (the common primary key, and the fast case).
+    Integer(AHashMap<Option<i64>, i64>),
+    /// Any other key, in arrow's row format.
+    Rows(RowConverter, AHashMap<Box<[u8]>, i64>),
+}
+
+/// The keys of a batch of data rows, to look up in [`DeletedKeys`].
+enum KeysOfRows<'a> {
+    Integer(&'a AHashMap<Option<i64>, i64>, Int64Array),
+    Rows(&'a AHashMap<Box<[u8]>, i64>, Rows),
+}
+
+impl DeletedKeys {
+    fn new(key_types: &[DataType]) -> Result<Self, CompactionError> {
+        Ok(match key_types {
+            [t] if t.is_integer() => Self::Integer(AHashMap::new()),
+            _ => Self::Rows(
+                RowConverter::new(
+                    key_types
+                        .iter()
+                        .map(|t| SortField::new(t.clone()))
+                        .collect(),
+                )?,
+                AHashMap::new(),
+            ),
+        })
+    }
+
+    fn is_empty(&self) -> bool {
+        match self {
+            Self::Integer(map) => map.is_empty(),
+            Self::Rows(_, map) => map.is_empty(),
+        }
+    }
+
+    /// Records that sequence number `seq` deletes the keys `columns`.
+    fn insert(&mut self, columns: &[ArrayRef], seq: i64) -> Result<(), CompactionError> {
+        fn raise<K>(entry: std::collections::hash_map::Entry<'_, K, i64>, seq: i64) {
+            let at = entry.or_insert(seq);
+            *at = (*at).max(seq);
+        }
+        match self {
+            Self::Integer(map) => {
+                for key in integers(&columns[0])?.iter() {
+                    raise(map.entry(key), seq);
+                }
+            }
+            Self::Rows(converter, map) => {
+                for row in converter.convert_columns(columns)?.iter() {
+                    match map.get_mut(row.as_ref()) {
+                        Some(at) => *at = (*at).max(seq),
+                        None => {
+                            map.insert(row.as_ref().into(), seq);
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The keys `columns` of data rows, ready for lookups.
+    fn lookup(&self, columns: &[ArrayRef]) -> Result<KeysOfRows<'_>, CompactionError> {
+        Ok(match self {
+            Self::Integer(map) => KeysOfRows::Integer(map, integers(&columns[0])?),
+            Self::Rows(converter, map) => {
+                KeysOfRows::Rows(map, converter.convert_columns(columns)?)
+            }
+        })
+    }
+}
+
+impl KeysOfRows<'_> {
+    /// The highest sequence number of an equality delete of row `i`'s key.
+    fn deleted_at(&self, i: usize) -> Option<i64> {
+        match self {
+            Self::Integer(map, keys) => {
+                let key = (!keys.is_null(i)).then(|| keys.value(i));
+                map.get(&key).copied()
+            }
+            Self::Rows(map, rows) => map.get(rows.row(i).as_ref()).copied(),
+        }
+    }
+}
+
+fn integers(column: &ArrayRef) -> Result<Int64Array, CompactionError> {
+    Ok(cast(column, &DataType::Int64)?
+        .as_any()
+        .downcast_ref::<Int64Array>()
+        .expect("cast to int64")
+        .clone())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use arrow::datatypes::{Field, Schema};
+
+    use super::*;
+
+    /// Deletes of keys `eq` (key, sequence number) and `positions` (position, sequence
+    /// number) of file "f", on a key of type `key_type`.
+    fn deletes(
+        key_type: DataType,
+        eq: &[(ArrayRef, i64)],
+        positions: &[(i64, i64)],
+    ) -> GroupDeletes {
+        let mut equality = DeletedKeys::new(std::slice::from_ref(&key_type)).unwrap();
+        for (keys, seq) in eq {
+            equality
+                .insert(&[cast(keys, &key_type).unwrap()], *seq)
+                .unwrap();
+        }
+        GroupDeletes {
+            key_types: vec![key_type],
+            equality,
+            positions: HashMap::from([("f".to_string(), positions.to_vec())]),
+        }
+    }
+
+    fn kept(d: &GroupDeletes, keys: ArrayRef, first_row: i64, data_seq: i64) -> Vec<bool> {
+        let batch = RecordBatch::try_new(
+            Arc::new(Schema::new(vec![Field::new(
+                "k",
+                keys.data_type().clone(),
+                true,
+            )])),
+            vec![keys],
+        )
+        .unwrap();
+        let positions = d.deleted_positions("f", data_seq);
+        let keep = d
+            .keep(&batch, &[0], first_row, data_seq, &positions)
+            .unwrap();
+        keep.iter().map(|v| v.unwrap()).collect()
+    }
+
+    #[test]
+    fn equality_deletes_hide_older_rows_and_position_deletes_hide_same_or_older() {
+        let ints = |v: &[Option<i64>]| -> ArrayRef { Arc::new(Int64Array::from(v.to_vec())) };
+        let strings = |v: &[&str]| -> ArrayRef { Arc::new(StringArray::from(v.to_vec())) };
+        // (key type, equality deletes, position deletes, data keys, first row, data seq, kept)
+        type Case = (
+            DataType,
+            Vec<(ArrayRef, i64)>,
+            Vec<(i64, i64)>,
+            ArrayRef,
+            i64,
+            i64,
+            Vec<bool>,
+        );
+        let cases: Vec<Case> = vec![
+            // Key 1 deleted at 5 (not above the data), key 2 at 3 then 7 (the highest counts),
+            // a null key at 6.
+            (
+                DataType::Int64,
+                vec![
+                    (ints(&[Some(1), Some(2)]), 5),
+                    (ints(&[None]), 6),
+                    (ints(&[Some(2)]), 3),
+                    (ints(&[Some(2)]), 7),
+                ],
+                vec![],
+                ints(&[Some(1), Some(2), Some(3), None]),
+                0,
+                5,
+                vec![true, false, true, false],
+            ),
+            // The same deletes on older data hide key 1 too.
+            (
+                DataType::Int64,
+                vec![(ints(&[Some(1), Some(2)]), 5)],
+                vec![],
+                ints(&[Some(1), Some(2), Some(3)]),
+                0,
+                4,
+                vec![false, false, true],
+            ),
+            // An int32 key goes by value too; the data comes as int32.
+            (
+                DataType::Int32,
+                vec![(ints(&[Some(7)]), 9)],
+                vec![],
+                Arc::new(arrow::array::Int32Array::from(vec![7, 8])),
+                0,
+                2,
+                vec![false, true],
+            ),
+            // Strings go by row format.
+            (
+                DataType::Utf8,
+                vec![(strings(&["a", "c"]), 4)],
+                vec![],
+                strings(&["a", "b", "c"]),
+                0,
+                3,
+                vec![false, true, false],
+            ),
+            // Positions 10 and 12 at sequence 3 (applies to data of 3), 11 at 2 (does not);
+            // the batch holds rows 10..13.
+            (
+                DataType::Int64,
+                vec![],
+                vec![(12, 3), (11, 2), (10, 3), (2, 9)],
+                ints(&[Some(1), Some(2), Some(3)]),
+                10,
+                3,
+                vec![false, true, false],
+            ),
+        ];
+        for (i, (key_type, eq, positions, keys, first_row, data_seq, want)) in
+            cases.into_iter().enumerate()
+        {
+            let d = deletes(key_type, &eq, &positions);
+            assert_eq!(kept(&d, keys, first_row, data_seq), want, "case {i}");
+        }
     }
 }

@@ -11,6 +11,7 @@ pub mod deletes;
 pub mod error;
 pub mod expire;
 pub mod expire_run;
+pub mod manifest_rewrite;
 pub mod options;
 pub mod parquet_props;
 pub mod planner;
@@ -38,6 +39,10 @@ mod send_check {
             std::sync::Arc::new(crate::run::Silent),
         ));
         is_send(crate::expire_run::expire_snapshots(c.as_ref(), None, None));
-        is_send(crate::replace_commit::commit_group(c.as_ref(), &g));
+        is_send(crate::replace_commit::commit_group(
+            c.as_ref(),
+            &g,
+            &mut Default::default(),
+        ));
     }
 }

@@ -5,24 +5,24 @@
 //! tries again; an unknown outcome is settled by looking for the snapshot id, and when it
 //! cannot be settled nothing is deleted.
 
-use std::collections::{BTreeSet, HashMap};
-use std::sync::Arc;
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 use iceberg::io::FileIO;
 use iceberg::spec::{
-    DataFile, Manifest, ManifestContentType, ManifestEntryRef, ManifestFile, ManifestWriterBuilder,
-    Operation, PartitionSpecRef, SnapshotSummaryCollector, Summary, TableMetadata, MAIN_BRANCH,
+    DataFile, ManifestEntryRef, ManifestFile, ManifestWriterBuilder, Operation, PartitionSpecRef,
+    SnapshotSummaryCollector, Summary, TableMetadata, MAIN_BRANCH,
 };
 use uuid::Uuid;
 
 use crate::catalog::{CatalogError, LoadedTable, TableCatalog};
 use crate::error::CompactionError;
+use crate::manifest_rewrite::{rewrite_manifests, LoadedManifests, ManifestCache};
 use crate::planner::PartitionKey;
 use crate::replace::{removable_deletes, validate, LiveFile, ReplaceConflict};
 use crate::summary::with_totals;
 use crate::table_files::{
-    main_ancestry, main_branch_commit, main_manifests, metadata_path, new_snapshot_id,
+    main_ancestry, main_branch_commit, metadata_path, new_snapshot_id, tracks_live_files,
     write_manifest_list,
 };
 
@@ -64,15 +64,12 @@ pub async fn live_files(
     file_io: &FileIO,
     metadata: &TableMetadata,
 ) -> iceberg::Result<Vec<(LiveFile, ManifestEntryRef)>> {
-    let mut cache = ManifestCache::default();
-    let manifests = cache.main(file_io, metadata).await?;
+    let manifests = ManifestCache::default().main(file_io, metadata).await?;
     Ok(live_of(metadata, &manifests))
 }
 
-/// A main branch's manifests, each loaded.
-type LoadedManifests = Vec<(ManifestFile, Arc<Manifest>)>;
-
-fn live_of(
+/// The live files of loaded manifests, with their entries.
+pub(crate) fn live_of(
     metadata: &TableMetadata,
     manifests: &LoadedManifests,
 ) -> Vec<(LiveFile, ManifestEntryRef)> {
@@ -100,46 +97,16 @@ fn live_of(
     out
 }
 
-/// Manifests read and rewritten by earlier attempts of one commit: manifests never
-/// change, so a retry after a conflict reads and writes only what is new.
-#[derive(Default)]
-struct ManifestCache {
-    loaded: HashMap<String, Arc<Manifest>>,
-    /// Rewritten manifests by original path, with the paths they mark deleted.
-    rewritten: HashMap<String, (BTreeSet<String>, ManifestFile)>,
-}
-
-impl ManifestCache {
-    async fn main(
-        &mut self,
-        file_io: &FileIO,
-        metadata: &TableMetadata,
-    ) -> iceberg::Result<LoadedManifests> {
-        let mut out = Vec::new();
-        for file in main_manifests(file_io, metadata).await? {
-            let manifest = match self.loaded.get(&file.manifest_path) {
-                Some(m) => m.clone(),
-                None => {
-                    let m = Arc::new(file.load_manifest(file_io).await?);
-                    self.loaded.insert(file.manifest_path.clone(), m.clone());
-                    m
-                }
-            };
-            out.push((file, manifest));
-        }
-        Ok(out)
-    }
-}
-
-/// Commits `change`, retrying on conflicts.
+/// Commits `change`, retrying on conflicts. `cache` holds the manifests read and written
+/// before, by this commit's earlier attempts and by the run's earlier commits.
 pub async fn commit_group(
     catalog: &dyn TableCatalog,
     change: &GroupChange,
+    cache: &mut ManifestCache,
 ) -> Result<GroupOutcome, CompactionError> {
     let snapshot_id = new_snapshot_id();
     // The new files' manifest, written once (none when every row was deleted).
     let mut added: Option<Option<ManifestFile>> = None;
-    let mut cache = ManifestCache::default();
     let mut last_conflict = String::new();
     for attempt in 0..ATTEMPTS {
         if attempt > 0 {
@@ -185,7 +152,7 @@ pub async fn commit_group(
             },
             change,
             &removed_deletes,
-            &mut cache,
+            cache,
         )
         .await?;
         match catalog.commit(requirements, updates).await {
@@ -306,39 +273,39 @@ async fn plan_attempt(
         .map(String::as_str)
         .collect();
     let mut manifests: Vec<ManifestFile> = attempt.added.into_iter().collect();
+    let mut hit: LoadedManifests = Vec::new();
     let mut removed = 0usize;
     for (file, loaded) in attempt.manifests {
-        let hits: BTreeSet<String> = loaded
-            .entries()
-            .iter()
-            .filter(|e| e.is_alive() && removing.contains(e.file_path()))
-            .map(|e| e.file_path().to_string())
-            .collect();
-        if hits.is_empty() {
-            manifests.push(file);
-            continue;
-        }
         let spec = spec_of(metadata, file.partition_spec_id)?;
+        let before = removed;
         for entry in loaded
             .entries()
             .iter()
-            .filter(|e| hits.contains(e.file_path()))
+            .filter(|e| e.is_alive() && removing.contains(e.file_path()))
         {
             collector.remove_file(entry.data_file(), schema.clone(), spec.clone());
+            removed += 1;
         }
-        removed += hits.len();
-        if let Some((paths, rewritten)) = cache.rewritten.get(&file.manifest_path) {
-            if *paths == hits {
-                manifests.push(rewritten.clone());
-                continue;
+        if removed == before {
+            if tracks_live_files(&file) {
+                manifests.push(file);
             }
+        } else {
+            hit.push((file, loaded));
         }
-        let rewritten = rewrite_manifest(table, snapshot_id, &file, &loaded, &hits).await?;
-        cache
-            .rewritten
-            .insert(file.manifest_path.clone(), (hits, rewritten.clone()));
-        manifests.push(rewritten);
     }
+    let removing: BTreeSet<String> = removing.into_iter().map(String::from).collect();
+    manifests.extend(
+        rewrite_manifests(
+            table,
+            snapshot_id,
+            &hit,
+            &removing,
+            &change.partition,
+            cache,
+        )
+        .await?,
+    );
     if removed != removing.len() {
         return Err(CompactionError::Internal(format!(
             "found {removed} of the {} files to remove in the manifests",
@@ -377,46 +344,6 @@ fn spec_of(metadata: &TableMetadata, id: i32) -> Result<PartitionSpecRef, Compac
         .partition_spec_by_id(id)
         .cloned()
         .ok_or_else(|| CompactionError::Internal(format!("partition spec {id} is gone")))
-}
-
-/// `file` with the entries of `removing` marked deleted (keeping their sequence numbers)
-/// and its other live entries kept as existing.
-async fn rewrite_manifest(
-    table: &LoadedTable,
-    snapshot_id: i64,
-    file: &ManifestFile,
-    loaded: &Manifest,
-    removing: &BTreeSet<String>,
-) -> Result<ManifestFile, CompactionError> {
-    let metadata = &table.metadata;
-    let spec = metadata
-        .partition_spec_by_id(file.partition_spec_id)
-        .ok_or_else(|| CompactionError::Internal("a manifest's partition spec is gone".into()))?;
-    let output = table.file_io.new_output(metadata_path(
-        metadata,
-        &format!("{}-compact-m1.avro", Uuid::new_v4()),
-    ))?;
-    let builder = ManifestWriterBuilder::new(
-        output,
-        Some(snapshot_id),
-        metadata.current_schema().clone(),
-        spec.as_ref().clone(),
-    );
-    let mut writer = match file.content {
-        ManifestContentType::Data => builder.build_v2_data(),
-        ManifestContentType::Deletes => builder.build_v2_deletes(),
-    };
-    for entry in loaded.entries().iter().filter(|e| e.is_alive()) {
-        let data_file = entry.data_file().clone();
-        let sequence = entry.sequence_number().unwrap_or(0);
-        if removing.contains(entry.file_path()) {
-            writer.add_delete_file(data_file, sequence, entry.file_sequence_number)?;
-        } else {
-            let added_by = entry.snapshot_id().unwrap_or(snapshot_id);
-            writer.add_existing_file(data_file, added_by, sequence, entry.file_sequence_number)?;
-        }
-    }
-    Ok(writer.write_manifest_file().await?)
 }
 
 fn chrono_now_ms() -> i64 {

@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use arrow::array::RecordBatch;
+use arrow::array::{BooleanArray, RecordBatch};
 use arrow::compute::filter_record_batch;
 use arrow::datatypes::DataType;
 use futures::TryStreamExt;
@@ -95,12 +95,24 @@ struct Output {
 }
 
 impl Output {
-    async fn push(&mut self, batch: RecordBatch) -> Result<(), CompactionError> {
+    /// Takes the rows of `batch` that `keep` selects (all without it).
+    async fn push(
+        &mut self,
+        batch: RecordBatch,
+        keep: Option<&BooleanArray>,
+    ) -> Result<(), CompactionError> {
         if batch.num_rows() == 0 {
             return Ok(());
         }
         if self.key_columns.is_empty() {
-            return Ok(self.writer.write(batch).await?);
+            let batch = match keep {
+                Some(keep) => filter_record_batch(&batch, keep)?,
+                None => batch,
+            };
+            if batch.num_rows() > 0 {
+                self.writer.write(batch).await?;
+            }
+            return Ok(());
         }
         let sorter = self.sorter.get_or_insert_with(|| {
             KeySorter::new(
@@ -110,7 +122,7 @@ impl Output {
                 BATCH_ROWS,
             )
         });
-        Ok(sorter.push(batch)?)
+        Ok(sorter.push_kept(batch, keep)?)
     }
 
     async fn finish(mut self) -> Result<RewrittenGroup, CompactionError> {
@@ -196,7 +208,7 @@ pub async fn rewrite_group(
             .read(Box::pin(futures::stream::iter(tasks.into_iter().map(Ok))))?
             .stream();
         while let Some(batch) = batches.try_next().await? {
-            out.push(batch).await?;
+            out.push(batch, None).await?;
         }
         return out.finish().await;
     };
@@ -220,7 +232,7 @@ pub async fn rewrite_group(
         while let Some(batch) = batches.try_next().await? {
             let keep = deletes.keep(&batch, &settings.key_columns, row, data_seq, &deleted)?;
             row += batch.num_rows() as i64;
-            out.push(filter_record_batch(&batch, &keep)?).await?;
+            out.push(batch, Some(&keep)).await?;
         }
     }
     out.finish().await

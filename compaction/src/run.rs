@@ -15,11 +15,12 @@ use tokio::sync::Mutex;
 
 use crate::catalog::{LoadedTable, TableCatalog};
 use crate::error::CompactionError;
+use crate::manifest_rewrite::ManifestCache;
 use crate::options::CompactionOptions;
 use crate::parquet_props::parquet_properties;
 use crate::planner::{plan, DataFileInfo, DeleteFileInfo, DeleteKind, FileGroup};
 use crate::replace::{deletes_by_data_file, LiveFile};
-use crate::replace_commit::{commit_group, live_files, GroupChange, GroupOutcome};
+use crate::replace_commit::{commit_group, live_of, GroupChange, GroupOutcome};
 use crate::rewrite::{rewrite_group, RewriteSettings};
 
 /// Memory a group rewrite may use for sorting before it spills sorted runs to disk.
@@ -197,7 +198,8 @@ pub async fn compact(
     };
     report.start_snapshot = Some(start.snapshot_id());
     let options = CompactionOptions::resolve(metadata.properties(), &request.overrides)?;
-    let live = live_files(&table.file_io, &metadata).await?;
+    let mut manifests = ManifestCache::default();
+    let live = live_of(&metadata, &manifests.main(&table.file_io, &metadata).await?);
     let sizes: HashMap<String, (u64, u64)> = live
         .iter()
         .map(|(f, e)| (f.path.clone(), (e.file_size_in_bytes(), e.record_count())))
@@ -240,7 +242,7 @@ pub async fn compact(
                 .collect(),
         ),
     });
-    let commits = Arc::new(Mutex::new(()));
+    let commits = Arc::new(Mutex::new(manifests));
     let limit = Arc::new(tokio::sync::Semaphore::new(
         options.max_concurrent_file_group_rewrites,
     ));
@@ -299,7 +301,7 @@ pub async fn compact(
 async fn run_group(
     settings: Arc<RewriteSettings>,
     catalog: &dyn TableCatalog,
-    commits: &Mutex<()>,
+    commits: &Mutex<ManifestCache>,
     mut change: GroupChange,
     tasks: Vec<FileScanTask>,
     planned: PlannedGroup,
@@ -326,8 +328,8 @@ async fn run_group(
     report.output_records = written.records;
     change.new_files = written.files;
     let outcome = {
-        let _one_commit_at_a_time = commits.lock().await;
-        commit_group(catalog, &change).await
+        let mut one_commit_at_a_time = commits.lock().await;
+        commit_group(catalog, &change, &mut one_commit_at_a_time).await
     };
     if matches!(outcome, Ok(GroupOutcome::Skipped(_)) | Err(_)) {
         // Never committed for certain: the new files are referenced by nothing.

@@ -1,13 +1,18 @@
-//! Sorting a stream of record batches by key columns in bounded memory: batches are
-//! gathered up to a budget, sorted, and, when the input outgrows the budget, spilled as
-//! sorted Arrow IPC runs into a temporary directory; the runs are then merged. Memory is
-//! the budget while gathering, and one batch per run while merging.
+//! Sorting a stream of record batches by key columns in bounded memory: batches (or the
+//! rows of them that a filter keeps) are gathered up to a budget and their order is found
+//! from the key columns alone; when the input outgrows the budget the gathered rows are
+//! spilled, in that order, as a sorted Arrow IPC run into a temporary directory, and the
+//! runs are merged at the end. Rows are copied once, into the output (or run) batches, and
+//! never concatenated. Memory is the budget while gathering, and one batch per run while
+//! merging.
 
 use std::fs::File;
 use std::io::{BufReader, BufWriter};
 
-use arrow::array::{RecordBatch, UInt32Array};
-use arrow::compute::{concat_batches, interleave_record_batch, take_record_batch};
+use arrow::array::{Array, ArrayRef, BooleanArray, RecordBatch};
+use arrow::compute::{
+    concat, filter, interleave_record_batch, lexsort_to_indices, SortColumn, SortOptions,
+};
 use arrow::datatypes::SchemaRef;
 use arrow::error::ArrowError;
 use arrow::ipc::reader::FileReader;
@@ -20,10 +25,38 @@ pub struct KeySorter {
     key_columns: Vec<usize>,
     budget_bytes: usize,
     batch_size: usize,
-    buffered: Vec<RecordBatch>,
-    buffered_bytes: usize,
+    gathered: Gathered,
     spill_dir: Option<tempfile::TempDir>,
     runs: Vec<std::path::PathBuf>,
+}
+
+/// Rows gathered in memory: the batches, the rows of them to sort and those rows' keys.
+#[derive(Default)]
+struct Gathered {
+    batches: Vec<RecordBatch>,
+    bytes: usize,
+    /// (batch, row) of every row to sort, in arrival order.
+    rows: Vec<(usize, usize)>,
+    /// Per key column, the keys of `rows`, one array per batch.
+    keys: Vec<Vec<ArrayRef>>,
+}
+
+/// Gathered rows in key order; batches of them are built on demand.
+struct SortedRows {
+    batches: Vec<RecordBatch>,
+    order: Vec<(usize, usize)>,
+}
+
+impl SortedRows {
+    fn len(&self) -> usize {
+        self.order.len()
+    }
+
+    /// Rows `offset..offset + len` of the sorted order as one batch.
+    fn batch(&self, offset: usize, len: usize) -> Result<RecordBatch, ArrowError> {
+        let sources: Vec<&RecordBatch> = self.batches.iter().collect();
+        interleave_record_batch(&sources, &self.order[offset..offset + len])
+    }
 }
 
 impl KeySorter {
@@ -38,21 +71,45 @@ impl KeySorter {
             key_columns,
             budget_bytes: budget_bytes.max(1),
             batch_size: batch_size.max(1),
-            buffered: Vec::new(),
-            buffered_bytes: 0,
+            gathered: Gathered::default(),
             spill_dir: None,
             runs: Vec::new(),
         }
     }
 
-    /// Takes a batch; spills a sorted run when the buffered batches outgrow the budget.
+    /// Takes a batch; spills a sorted run when the gathered batches outgrow the budget.
     pub fn push(&mut self, batch: RecordBatch) -> Result<(), ArrowError> {
-        if batch.num_rows() == 0 {
+        self.push_kept(batch, None)
+    }
+
+    /// Takes the rows of `batch` that `keep` selects (every row without it; `keep` has
+    /// no nulls).
+    pub fn push_kept(
+        &mut self,
+        batch: RecordBatch,
+        keep: Option<&BooleanArray>,
+    ) -> Result<(), ArrowError> {
+        let g = &mut self.gathered;
+        let b = g.batches.len();
+        let before = g.rows.len();
+        match keep {
+            None => g.rows.extend((0..batch.num_rows()).map(|r| (b, r))),
+            Some(keep) => g.rows.extend(keep.values().set_indices().map(|r| (b, r))),
+        }
+        if g.rows.len() == before {
             return Ok(());
         }
-        self.buffered_bytes += batch.get_array_memory_size();
-        self.buffered.push(batch);
-        if self.buffered_bytes >= self.budget_bytes {
+        g.keys.resize_with(self.key_columns.len(), Vec::new);
+        for (k, &c) in self.key_columns.iter().enumerate() {
+            let column = batch.column(c);
+            g.keys[k].push(match keep {
+                Some(keep) if keep.true_count() < keep.len() => filter(column, keep)?,
+                _ => column.clone(),
+            });
+        }
+        g.bytes += batch.get_array_memory_size();
+        g.batches.push(batch);
+        if g.bytes >= self.budget_bytes {
             self.spill()?;
         }
         Ok(())
@@ -72,22 +129,42 @@ impl KeySorter {
         )
     }
 
-    /// The buffered batches as one sorted batch.
-    fn sort_buffered(&mut self) -> Result<Option<RecordBatch>, ArrowError> {
-        if self.buffered.is_empty() {
+    /// The gathered rows in key order (ascending, nulls first: the row format's order,
+    /// which the merge of runs uses).
+    fn sort_gathered(&mut self) -> Result<Option<SortedRows>, ArrowError> {
+        let g = std::mem::take(&mut self.gathered);
+        if g.rows.is_empty() {
             return Ok(None);
         }
-        let all = concat_batches(&self.schema, &std::mem::take(&mut self.buffered))?;
-        self.buffered_bytes = 0;
-        let converter = self.converter()?;
-        let rows = KeyColumns(&self.key_columns).keys(&converter, &all)?;
-        let mut order: Vec<u32> = (0..all.num_rows() as u32).collect();
-        order.sort_by(|&a, &b| rows.row(a as usize).cmp(&rows.row(b as usize)));
-        Ok(Some(take_record_batch(&all, &UInt32Array::from(order))?))
+        let options = SortOptions {
+            descending: false,
+            nulls_first: true,
+        };
+        let columns = g
+            .keys
+            .iter()
+            .map(|parts| {
+                let parts: Vec<&dyn Array> = parts.iter().map(|a| a.as_ref()).collect();
+                Ok(SortColumn {
+                    values: concat(&parts)?,
+                    options: Some(options),
+                })
+            })
+            .collect::<Result<Vec<_>, ArrowError>>()?;
+        let indices = lexsort_to_indices(&columns, None)?;
+        let order = indices
+            .values()
+            .iter()
+            .map(|&i| g.rows[i as usize])
+            .collect();
+        Ok(Some(SortedRows {
+            batches: g.batches,
+            order,
+        }))
     }
 
     fn spill(&mut self) -> Result<(), ArrowError> {
-        let Some(sorted) = self.sort_buffered()? else {
+        let Some(sorted) = self.sort_gathered()? else {
             return Ok(());
         };
         if self.spill_dir.is_none() {
@@ -96,9 +173,9 @@ impl KeySorter {
         let dir = self.spill_dir.as_ref().expect("created above").path();
         let path = dir.join(format!("run-{}.arrow", self.runs.len()));
         let mut writer = FileWriter::try_new(BufWriter::new(File::create(&path)?), &self.schema)?;
-        for offset in (0..sorted.num_rows()).step_by(self.batch_size) {
-            let len = self.batch_size.min(sorted.num_rows() - offset);
-            writer.write(&sorted.slice(offset, len))?;
+        for offset in (0..sorted.len()).step_by(self.batch_size) {
+            let len = self.batch_size.min(sorted.len() - offset);
+            writer.write(&sorted.batch(offset, len)?)?;
         }
         writer.finish()?;
         self.runs.push(path);
@@ -108,12 +185,9 @@ impl KeySorter {
     /// The sorted output, in batches of about `batch_size` rows.
     pub fn finish(mut self) -> Result<SortedBatches, ArrowError> {
         if self.runs.is_empty() {
-            let sorted = self.sort_buffered()?;
+            let sorted = self.sort_gathered()?;
             return Ok(SortedBatches {
-                source: Source::Memory {
-                    batch: sorted,
-                    offset: 0,
-                },
+                source: Source::Memory { sorted, offset: 0 },
                 batch_size: self.batch_size,
                 spilled_runs: 0,
                 _spill_dir: None,
@@ -245,7 +319,7 @@ impl Merge {
 
 enum Source {
     Memory {
-        batch: Option<RecordBatch>,
+        sorted: Option<SortedRows>,
         offset: usize,
     },
     Merge(Box<Merge>),
@@ -271,15 +345,15 @@ impl Iterator for SortedBatches {
 
     fn next(&mut self) -> Option<Self::Item> {
         match &mut self.source {
-            Source::Memory { batch, offset } => {
-                let all = batch.as_ref()?;
-                if *offset >= all.num_rows() {
+            Source::Memory { sorted, offset } => {
+                let all = sorted.as_ref()?;
+                if *offset >= all.len() {
                     return None;
                 }
-                let len = self.batch_size.min(all.num_rows() - *offset);
-                let out = all.slice(*offset, len);
+                let len = self.batch_size.min(all.len() - *offset);
+                let out = all.batch(*offset, len);
                 *offset += len;
-                Some(Ok(out))
+                Some(out)
             }
             Source::Merge(merge) => merge.next_batch(self.batch_size).transpose(),
         }

@@ -121,3 +121,28 @@ fn empty_input_gives_no_batches() {
     assert_eq!(sorter.spilled_runs(), 0);
     assert_eq!(sorter.finish().unwrap().count(), 0);
 }
+
+#[test]
+fn keeps_only_the_selected_rows_in_memory_and_spilled() {
+    let input = shuffled(3000);
+    // A row is kept when its value is not a multiple of 3; a batch of all rows dropped
+    // and one of all kept occur too.
+    let kept = |r: &(Option<i64>, String, i64)| r.2 % 3 != 0 || r.2 >= 2900;
+    let want: Vec<_> = input.iter().filter(|r| kept(r)).cloned().collect();
+    for (budget, chunk) in [(usize::MAX, 211), (20_000, 211), (1, 3)] {
+        let mut sorter = KeySorter::new(schema(), vec![0, 1], budget, 100);
+        for part in input.chunks(chunk) {
+            let rows: Vec<_> = part.iter().map(|r| (r.0, r.1.as_str(), r.2)).collect();
+            let keep: BooleanArray = part.iter().map(|r| Some(kept(r))).collect();
+            sorter.push_kept(batch(&rows), Some(&keep)).unwrap();
+        }
+        sorter
+            .push_kept(
+                batch(&[(Some(1), "x", 0)]),
+                Some(&BooleanArray::from(vec![false])),
+            )
+            .unwrap();
+        let got = rows(sorter.finish().unwrap().map(|b| b.unwrap()));
+        assert_same_rows_sorted(&got, &want);
+    }
+}

@@ -40,6 +40,14 @@ pub async fn main_manifests(
     Ok(list.consume_entries().into_iter().collect())
 }
 
+/// Whether a manifest may still track a live file. One holding only entries that its own
+/// snapshot deleted (a compaction leaves one per rewritten partition) need not be carried
+/// by the snapshots after it, as Iceberg Java's commits drop them: readers would only
+/// read past its dead entries.
+pub fn tracks_live_files(manifest: &ManifestFile) -> bool {
+    manifest.added_files_count != Some(0) || manifest.existing_files_count != Some(0)
+}
+
 /// Writes the manifest list of a snapshot `snapshot_id` on top of `base`'s main branch
 /// holding `manifests` (attempt `attempt` of its commit). Answers its location.
 pub async fn write_manifest_list(

@@ -12,7 +12,8 @@ use std::collections::{BTreeSet, HashMap};
 
 use floe_compaction::summary::with_totals;
 use floe_compaction::table_files::{
-    main_branch_commit, main_manifests, metadata_path, new_snapshot_id, write_manifest_list,
+    main_branch_commit, main_manifests, metadata_path, new_snapshot_id, tracks_live_files,
+    write_manifest_list,
 };
 use iceberg::io::FileIO;
 use iceberg::spec::{
@@ -152,7 +153,12 @@ pub async fn write_row_delta_manifest_list(
     attempt: u32,
 ) -> iceberg::Result<String> {
     let mut manifests = written.manifests.clone();
-    manifests.extend(main_manifests(file_io, base).await?);
+    manifests.extend(
+        main_manifests(file_io, base)
+            .await?
+            .into_iter()
+            .filter(tracks_live_files),
+    );
     write_manifest_list(file_io, base, written.snapshot_id, manifests, attempt).await
 }
 
