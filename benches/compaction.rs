@@ -44,21 +44,20 @@ use std::time::Instant;
 use floe::rest_client::RestClient;
 use floe::rest_table::RestTable;
 use floe::upsert::layout::new_table_layout;
-use floe::upsert::row_delta::{plan_commit, write_row_delta_manifest_list, RowDelta};
 use floe::upsert::{CheckpointOutcome, UpsertOptions, UpsertWriter};
 use floe_compaction::parquet_props::parquet_properties;
-use floe_compaction::planner::PartitionKey;
-use floe_compaction::rewrite::{rewrite_group, RewriteSettings};
 use floe_compaction::run::{compact, CompactionRequest, Silent};
 use floe_compaction::table_files::live_entries_with_spec;
-use futures::TryStreamExt;
 use iceberg::io::FileIO;
-use iceberg::spec::{DataContentType, Struct};
+use iceberg::spec::DataContentType;
 use iceberg::{NamespaceIdent, TableIdent};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::arrow::ArrowWriter;
+use reads::{duckdb_reads, fresh_copy, venv_python};
 use support::{checkpoint, peak_memory_mib, start_node};
 
+#[path = "compaction/reads.rs"]
+mod reads;
 mod support;
 
 const TARGET_FILE_SIZE: usize = 128 << 20;
@@ -369,67 +368,6 @@ async fn run_floe(a: &Args) -> u64 {
     input
 }
 
-/// A table with the live rows of `from` written once, without deletes, in one commit.
-async fn fresh_copy(client: &RestClient, from: &TableIdent, buckets: u32) -> TableIdent {
-    let ident = create(client, "fresh", buckets).await;
-    let source = client.load_table(from).await.unwrap();
-    let target = client.load_table(&ident).await.unwrap();
-    let file_io = FileIO::new_with_fs();
-    let table = source.to_table(file_io.clone()).unwrap();
-    let tasks: Vec<_> = table
-        .scan()
-        .select_all()
-        .build()
-        .unwrap()
-        .plan_files()
-        .await
-        .unwrap()
-        .try_collect()
-        .await
-        .unwrap();
-    let mut by_partition: BTreeMap<String, (Struct, Vec<_>)> = BTreeMap::new();
-    for task in tasks {
-        assert!(task.deletes.is_empty(), "the compacted table has deletes");
-        let value = task.partition.clone().unwrap();
-        by_partition
-            .entry(format!("{value:?}"))
-            .or_insert_with(|| (value, Vec::new()))
-            .1
-            .push(task);
-    }
-    let settings = RewriteSettings {
-        file_io: file_io.clone(),
-        metadata: target.metadata.clone(),
-        parquet: parquet_properties(&HashMap::new()).unwrap(),
-        target_file_size: TARGET_FILE_SIZE,
-        key_columns: vec![],
-        sort_budget_bytes: 128 << 20,
-        sequence_numbers: Default::default(),
-    };
-    let mut delta = RowDelta::default();
-    for (_, (value, mut tasks)) in by_partition {
-        tasks.sort_by(|x, y| x.data_file_path.cmp(&y.data_file_path));
-        let key = PartitionKey {
-            spec_id: target.metadata.default_partition_spec_id(),
-            value,
-        };
-        delta
-            .data_files
-            .extend(rewrite_group(&settings, &key, tasks).await.unwrap().files);
-    }
-    let written = delta
-        .write_manifests(&file_io, &target.metadata)
-        .await
-        .unwrap();
-    let list = write_row_delta_manifest_list(&file_io, &target.metadata, &written, 0)
-        .await
-        .unwrap();
-    let now = chrono::Utc::now().timestamp_millis();
-    let (req, upd) = plan_commit(&target.metadata, &written, &delta, list, now);
-    client.commit(&ident, &req, &upd).await.unwrap();
-    ident
-}
-
 /// Runs one measurement in a child process: `(seconds, input bytes, peak MiB)`.
 fn measure(mode: &str, extra: &[String]) -> (f64, u64, f64) {
     let out = Command::new(std::env::current_exe().unwrap())
@@ -461,82 +399,6 @@ fn measure(mode: &str, extra: &[String]) -> (f64, u64, f64) {
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(|a, b| a.partial_cmp(b).unwrap());
     v[v.len() / 2]
-}
-
-/// One query's DuckDB timing.
-struct Read {
-    rows: i64,
-    seconds: f64,
-    runs: u32,
-    status: String,
-}
-
-impl Read {
-    fn text(&self) -> String {
-        match self.status.as_str() {
-            "ok" => format!("{:.3} s (median of {})", self.seconds, self.runs),
-            "timeout" => format!("> {:.0} s (interrupted)", self.seconds),
-            other => format!("failed after {:.1} s: {other}", self.seconds),
-        }
-    }
-}
-
-fn venv_python() -> PathBuf {
-    let out = Command::new("scripts/python-env.sh").output().unwrap();
-    assert!(out.status.success(), "scripts/python-env.sh failed");
-    let venv = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .last()
-        .unwrap_or("")
-        .trim()
-        .to_string();
-    Path::new(&venv).join("bin/python")
-}
-
-/// DuckDB's `count(*)` and full scan of the tables of `metadata` (metadata files), their
-/// runs taking turns in one process: per table, the count and the scan.
-fn duckdb_reads(python: &Path, a: &Args, metadata: &[&str]) -> Vec<[Read; 2]> {
-    let out = Command::new(python)
-        .arg("benches/duckdb_scan.py")
-        .args(metadata)
-        .args(["--runs", "5"])
-        .args(["--budget", &a.read_budget.to_string()])
-        .args(["--memory-gib", &a.read_memory_gib.to_string()])
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    let mut reads = text.lines().filter_map(|l| {
-        let v: Vec<&str> = l.strip_prefix("result ")?.splitn(5, ' ').collect();
-        Some(Read {
-            rows: v[1].parse().ok()?,
-            seconds: v[2].parse().ok()?,
-            runs: v[3].parse().ok()?,
-            status: v[4].to_string(),
-        })
-    });
-    let status = format!(
-        "duckdb process ended: {}; {}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-            .lines()
-            .last()
-            .unwrap_or("")
-    );
-    let lost = || Read {
-        rows: -1,
-        seconds: 0.0,
-        runs: 0,
-        status: format!("error:{status}"),
-    };
-    metadata
-        .iter()
-        .map(|_| {
-            [
-                reads.next().unwrap_or_else(lost),
-                reads.next().unwrap_or_else(lost),
-            ]
-        })
-        .collect()
 }
 
 fn main() {
@@ -657,10 +519,20 @@ fn main() {
         // Fresh and compacted side by side; the table before compaction apart, since
         // DuckDB can fail on it.
         let t = Instant::now();
-        let mut sets = vec![duckdb_reads(&python, &a, &[&fresh, &after])];
+        let mut sets = vec![duckdb_reads(
+            &python,
+            a.read_budget,
+            a.read_memory_gib,
+            &[&fresh, &after],
+        )];
         let mut labels = vec!["fresh", "compacted"];
         if a.read_before {
-            sets.push(duckdb_reads(&python, &a, &[&before]));
+            sets.push(duckdb_reads(
+                &python,
+                a.read_budget,
+                a.read_memory_gib,
+                &[&before],
+            ));
             labels.push("before");
         }
         println!("duckdb reads in {:.0} s", t.elapsed().as_secs_f64());

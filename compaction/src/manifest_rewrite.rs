@@ -12,14 +12,15 @@ use std::sync::Arc;
 use iceberg::io::FileIO;
 use iceberg::spec::{
     FormatVersion, Manifest, ManifestContentType, ManifestEntry, ManifestFile, ManifestMetadata,
-    ManifestStatus, ManifestWriterBuilder, TableMetadata,
+    ManifestStatus, TableMetadata,
 };
 use uuid::Uuid;
 
 use crate::catalog::LoadedTable;
 use crate::error::CompactionError;
 use crate::planner::PartitionKey;
-use crate::table_files::{main_manifests, metadata_path};
+use crate::replace_commit::spec_of;
+use crate::table_files::{main_manifests, new_manifest_writer};
 
 /// Up to this many partitions among the rewritten entries, each gets its own manifest;
 /// above it (tables partitioned by more than buckets), the committing group's partition
@@ -174,24 +175,16 @@ async fn write_manifest(
     cache: &mut ManifestCache,
 ) -> Result<ManifestFile, CompactionError> {
     let metadata = &table.metadata;
-    let spec = metadata
-        .partition_spec_by_id(spec_id)
-        .ok_or_else(|| CompactionError::Internal(format!("partition spec {spec_id} is gone")))?;
+    let spec = spec_of(metadata, spec_id)?;
     let schema = metadata.current_schema().clone();
-    let output = table.file_io.new_output(metadata_path(
+    let mut writer = new_manifest_writer(
+        &table.file_io,
         metadata,
+        snapshot_id,
+        &spec,
+        content,
         &format!("{}-compact-m1.avro", Uuid::new_v4()),
-    ))?;
-    let builder = ManifestWriterBuilder::new(
-        output,
-        Some(snapshot_id),
-        schema.clone(),
-        spec.as_ref().clone(),
-    );
-    let mut writer = match content {
-        ManifestContentType::Data => builder.build_v2_data(),
-        ManifestContentType::Deletes => builder.build_v2_deletes(),
-    };
+    )?;
     for entry in &entries {
         let sequence = entry.sequence_number.unwrap_or(0);
         let data_file = entry.data_file.clone();

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use iceberg::io::FileIO;
 use iceberg::spec::{
-    DataFile, ManifestEntryRef, ManifestFile, ManifestWriterBuilder, Operation, PartitionSpecRef,
+    DataFile, ManifestContentType, ManifestEntryRef, ManifestFile, Operation, PartitionSpecRef,
     SnapshotSummaryCollector, Summary, TableMetadata, MAIN_BRANCH,
 };
 use uuid::Uuid;
@@ -22,7 +22,7 @@ use crate::planner::PartitionKey;
 use crate::replace::{removable_deletes, validate, LiveFile, ReplaceConflict};
 use crate::summary::with_totals;
 use crate::table_files::{
-    main_ancestry, main_branch_commit, metadata_path, new_snapshot_id, tracks_live_files,
+    main_ancestry, main_branch_commit, new_manifest_writer, new_snapshot_id, tracks_live_files,
     write_manifest_list,
 };
 
@@ -220,20 +220,15 @@ async fn write_added_manifest(
     change: &GroupChange,
 ) -> Result<ManifestFile, CompactionError> {
     let metadata = &table.metadata;
-    let spec = metadata
-        .partition_spec_by_id(change.partition.spec_id)
-        .ok_or_else(|| CompactionError::Internal("the group's partition spec is gone".into()))?;
-    let output = table.file_io.new_output(metadata_path(
+    let spec = spec_of(metadata, change.partition.spec_id)?;
+    let mut writer = new_manifest_writer(
+        &table.file_io,
         metadata,
+        snapshot_id,
+        &spec,
+        ManifestContentType::Data,
         &format!("{}-compact-m0.avro", Uuid::new_v4()),
-    ))?;
-    let mut writer = ManifestWriterBuilder::new(
-        output,
-        Some(snapshot_id),
-        metadata.current_schema().clone(),
-        spec.as_ref().clone(),
-    )
-    .build_v2_data();
+    )?;
     for file in &change.new_files {
         writer.add_file(file.clone(), change.start_sequence)?;
     }
@@ -266,11 +261,11 @@ async fn plan_attempt(
     for file in &change.new_files {
         collector.add_file(file, schema.clone(), group_spec.clone());
     }
-    let removing: BTreeSet<&str> = change
+    let removing: BTreeSet<String> = change
         .rewritten
         .iter()
         .chain(removed_deletes)
-        .map(String::as_str)
+        .cloned()
         .collect();
     let mut manifests: Vec<ManifestFile> = attempt.added.into_iter().collect();
     let mut hit: LoadedManifests = Vec::new();
@@ -294,7 +289,6 @@ async fn plan_attempt(
             hit.push((file, loaded));
         }
     }
-    let removing: BTreeSet<String> = removing.into_iter().map(String::from).collect();
     manifests.extend(
         rewrite_manifests(
             table,
@@ -339,7 +333,10 @@ async fn plan_attempt(
     ))
 }
 
-fn spec_of(metadata: &TableMetadata, id: i32) -> Result<PartitionSpecRef, CompactionError> {
+pub(crate) fn spec_of(
+    metadata: &TableMetadata,
+    id: i32,
+) -> Result<PartitionSpecRef, CompactionError> {
     metadata
         .partition_spec_by_id(id)
         .cloned()

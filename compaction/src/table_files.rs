@@ -7,8 +7,8 @@ use std::collections::BTreeSet;
 use iceberg::io::FileIO;
 use iceberg::spec::{
     ManifestContentType, ManifestEntryRef, ManifestFile, ManifestList, ManifestListWriter,
-    Snapshot, SnapshotRef, SnapshotReference, SnapshotRetention, Summary, TableMetadata,
-    MAIN_BRANCH,
+    ManifestWriter, ManifestWriterBuilder, PartitionSpec, Snapshot, SnapshotRef, SnapshotReference,
+    SnapshotRetention, Summary, TableMetadata, MAIN_BRANCH,
 };
 use iceberg::{TableRequirement, TableUpdate};
 use uuid::Uuid;
@@ -25,6 +25,29 @@ pub fn metadata_path(metadata: &TableMetadata, name: &str) -> String {
         "{}/metadata/{name}",
         metadata.location().trim_end_matches('/')
     )
+}
+
+/// A writer of a new v2 manifest of snapshot `snapshot_id`, of `content` under `spec`,
+/// named `name` in the table's metadata directory (entries use the current schema).
+pub fn new_manifest_writer(
+    file_io: &FileIO,
+    metadata: &TableMetadata,
+    snapshot_id: i64,
+    spec: &PartitionSpec,
+    content: ManifestContentType,
+    name: &str,
+) -> iceberg::Result<ManifestWriter> {
+    let output = file_io.new_output(metadata_path(metadata, name))?;
+    let builder = ManifestWriterBuilder::new(
+        output,
+        Some(snapshot_id),
+        metadata.current_schema().clone(),
+        spec.clone(),
+    );
+    Ok(match content {
+        ManifestContentType::Data => builder.build_v2_data(),
+        ManifestContentType::Deletes => builder.build_v2_deletes(),
+    })
 }
 
 /// Reads the manifest list of `base`'s main branch (empty for a table without snapshots).

@@ -12,12 +12,12 @@ use std::collections::{BTreeSet, HashMap};
 
 use floe_compaction::summary::with_totals;
 use floe_compaction::table_files::{
-    main_branch_commit, main_manifests, metadata_path, new_snapshot_id, tracks_live_files,
+    main_branch_commit, main_manifests, new_manifest_writer, new_snapshot_id, tracks_live_files,
     write_manifest_list,
 };
 use iceberg::io::FileIO;
 use iceberg::spec::{
-    DataContentType, DataFile, ManifestFile, ManifestWriterBuilder, Operation,
+    DataContentType, DataFile, ManifestContentType, ManifestFile, Operation,
     SnapshotSummaryCollector, Summary, TableMetadata, MAIN_BRANCH,
 };
 use iceberg::{TableRequirement, TableUpdate};
@@ -80,19 +80,19 @@ impl RowDelta {
             if files.is_empty() {
                 continue;
             }
-            let output =
-                file_io.new_output(metadata_path(metadata, &format!("{prefix}-m{n}.avro")))?;
-            let builder = ManifestWriterBuilder::new(
-                output,
-                Some(snapshot_id),
-                schema.clone(),
-                spec.as_ref().clone(),
-            );
-            let mut writer = if deletes {
-                builder.build_v2_deletes()
+            let content = if deletes {
+                ManifestContentType::Deletes
             } else {
-                builder.build_v2_data()
+                ManifestContentType::Data
             };
+            let mut writer = new_manifest_writer(
+                file_io,
+                metadata,
+                snapshot_id,
+                &spec,
+                content,
+                &format!("{prefix}-m{n}.avro"),
+            )?;
             for file in files {
                 collector.add_file(file, schema.clone(), spec.clone());
                 // Unassigned: the entry inherits the sequence number of its snapshot.

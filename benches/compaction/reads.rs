@@ -1,0 +1,160 @@
+//! The reading side of the compaction benchmark: a table of the compacted rows written
+//! fresh, to compare reads with, and DuckDB's timings of tables (`benches/duckdb_scan.py`).
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use floe::rest_client::RestClient;
+use floe::upsert::row_delta::{plan_commit, write_row_delta_manifest_list, RowDelta};
+use floe_compaction::parquet_props::parquet_properties;
+use floe_compaction::planner::PartitionKey;
+use floe_compaction::rewrite::{rewrite_group, RewriteSettings};
+use futures::TryStreamExt;
+use iceberg::io::FileIO;
+use iceberg::spec::Struct;
+use iceberg::TableIdent;
+
+use super::{create, TARGET_FILE_SIZE};
+
+/// A table with the live rows of `from` written once, without deletes, in one commit.
+pub async fn fresh_copy(client: &RestClient, from: &TableIdent, buckets: u32) -> TableIdent {
+    let ident = create(client, "fresh", buckets).await;
+    let source = client.load_table(from).await.unwrap();
+    let target = client.load_table(&ident).await.unwrap();
+    let file_io = FileIO::new_with_fs();
+    let table = source.to_table(file_io.clone()).unwrap();
+    let tasks: Vec<_> = table
+        .scan()
+        .select_all()
+        .build()
+        .unwrap()
+        .plan_files()
+        .await
+        .unwrap()
+        .try_collect()
+        .await
+        .unwrap();
+    let mut by_partition: BTreeMap<String, (Struct, Vec<_>)> = BTreeMap::new();
+    for task in tasks {
+        assert!(task.deletes.is_empty(), "the compacted table has deletes");
+        let value = task.partition.clone().unwrap();
+        by_partition
+            .entry(format!("{value:?}"))
+            .or_insert_with(|| (value, Vec::new()))
+            .1
+            .push(task);
+    }
+    let settings = RewriteSettings {
+        file_io: file_io.clone(),
+        metadata: target.metadata.clone(),
+        parquet: parquet_properties(&HashMap::new()).unwrap(),
+        target_file_size: TARGET_FILE_SIZE,
+        key_columns: vec![],
+        sort_budget_bytes: 128 << 20,
+        sequence_numbers: Default::default(),
+    };
+    let mut delta = RowDelta::default();
+    for (_, (value, mut tasks)) in by_partition {
+        tasks.sort_by(|x, y| x.data_file_path.cmp(&y.data_file_path));
+        let key = PartitionKey {
+            spec_id: target.metadata.default_partition_spec_id(),
+            value,
+        };
+        delta
+            .data_files
+            .extend(rewrite_group(&settings, &key, tasks).await.unwrap().files);
+    }
+    let written = delta
+        .write_manifests(&file_io, &target.metadata)
+        .await
+        .unwrap();
+    let list = write_row_delta_manifest_list(&file_io, &target.metadata, &written, 0)
+        .await
+        .unwrap();
+    let now = chrono::Utc::now().timestamp_millis();
+    let (req, upd) = plan_commit(&target.metadata, &written, &delta, list, now);
+    client.commit(&ident, &req, &upd).await.unwrap();
+    ident
+}
+
+/// One query's DuckDB timing.
+pub struct Read {
+    pub rows: i64,
+    pub seconds: f64,
+    pub runs: u32,
+    pub status: String,
+}
+
+impl Read {
+    pub fn text(&self) -> String {
+        match self.status.as_str() {
+            "ok" => format!("{:.3} s (median of {})", self.seconds, self.runs),
+            "timeout" => format!("> {:.0} s (interrupted)", self.seconds),
+            other => format!("failed after {:.1} s: {other}", self.seconds),
+        }
+    }
+}
+
+pub fn venv_python() -> PathBuf {
+    let out = Command::new("scripts/python-env.sh").output().unwrap();
+    assert!(out.status.success(), "scripts/python-env.sh failed");
+    let venv = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .last()
+        .unwrap_or("")
+        .trim()
+        .to_string();
+    Path::new(&venv).join("bin/python")
+}
+
+/// DuckDB's `count(*)` and full scan of the tables of `metadata` (metadata files), their
+/// runs taking turns in one process: per table, the count and the scan.
+pub fn duckdb_reads(
+    python: &Path,
+    budget_seconds: f64,
+    memory_gib: u32,
+    metadata: &[&str],
+) -> Vec<[Read; 2]> {
+    let out = Command::new(python)
+        .arg("benches/duckdb_scan.py")
+        .args(metadata)
+        .args(["--runs", "5"])
+        .args(["--budget", &budget_seconds.to_string()])
+        .args(["--memory-gib", &memory_gib.to_string()])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut reads = text.lines().filter_map(|l| {
+        let v: Vec<&str> = l.strip_prefix("result ")?.splitn(5, ' ').collect();
+        Some(Read {
+            rows: v[1].parse().ok()?,
+            seconds: v[2].parse().ok()?,
+            runs: v[3].parse().ok()?,
+            status: v[4].to_string(),
+        })
+    });
+    let status = format!(
+        "duckdb process ended: {}; {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+            .lines()
+            .last()
+            .unwrap_or("")
+    );
+    let lost = || Read {
+        rows: -1,
+        seconds: 0.0,
+        runs: 0,
+        status: format!("error:{status}"),
+    };
+    metadata
+        .iter()
+        .map(|_| {
+            [
+                reads.next().unwrap_or_else(lost),
+                reads.next().unwrap_or_else(lost),
+            ]
+        })
+        .collect()
+}
