@@ -2,13 +2,15 @@
 //! of each checkpoint updates existing keys, half inserts new ones) is written
 //!
 //! - by Floe's `UpsertWriter` into a 16-bucket upsert table of a real `floe serve`
-//!   (release build), one commit per checkpoint;
+//!   (release build), one commit per checkpoint, each committing while the next is
+//!   written;
 //! - as plain Parquet with arrow-rs's `ArrowWriter` (same compression), the physical
 //!   limit: one file per checkpoint on one thread, and split over every core.
 //!
 //! Only the writing is timed (generation is not). Each measurement runs in its own child
 //! process, so the peak memory (VmHWM) printed is its own; rounds alternate the modes and
-//! the medians are printed with their ratios.
+//! the medians are printed with their ratios. All files stay until the last round is done,
+//! so no round pays for deleting another's (see `support::SCRATCH`).
 //!
 //! Run: `cargo bench --bench upsert -- [--rows 10000000] [--checkpoint-rows 100000]
 //! [--rounds 3] [--buckets 16]`
@@ -22,7 +24,7 @@ use iceberg::{NamespaceIdent, TableIdent};
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
-use support::{checkpoint, peak_memory_mib, start_node};
+use support::{checkpoint, keeps_files, peak_memory_mib, start_node, SCRATCH};
 
 mod support;
 
@@ -91,11 +93,17 @@ fn run_parquet(a: &Args, threads: usize) -> Duration {
         });
         spent += start.elapsed();
     }
+    if keeps_files() {
+        let _ = dir.keep();
+    }
     spent
 }
 
 async fn run_floe(a: &Args) -> Duration {
-    let node = start_node(&[]);
+    let mut node = start_node(&[]);
+    if keeps_files() {
+        node.keep_files();
+    }
     let client = RestClient::connect(&node.url).await.unwrap();
     let ns = NamespaceIdent::new("bench".to_string());
     client.ensure_namespace(&ns).await.unwrap();
@@ -112,24 +120,35 @@ async fn run_floe(a: &Args) -> Duration {
         ..Default::default()
     };
     let mut writer = UpsertWriter::open(client, &ident, options).await.unwrap();
-    let (mut writing, mut committing) = (Duration::ZERO, Duration::ZERO);
+    let (mut writing, mut waiting) = (Duration::ZERO, Duration::ZERO);
+    let committed = |outcome: Option<CheckpointOutcome>| {
+        assert!(matches!(
+            outcome,
+            None | Some(CheckpointOutcome::Committed(_))
+        ));
+    };
     for n in 0..a.rows / a.checkpoint_rows {
         let batch = checkpoint(n, a.checkpoint_rows);
         let start = Instant::now();
         writer.write(&batch).await.unwrap();
         let wrote = Instant::now();
-        let outcome = writer.commit(Some(n as i64 + 1), None).await.unwrap();
+        // Each checkpoint commits while the next one is written (the Flink committer's
+        // way); starting a commit first waits for the one before.
+        committed(writer.start_commit(Some(n as i64 + 1), None).await.unwrap());
         writing += wrote - start;
-        committing += wrote.elapsed();
-        assert!(matches!(outcome, CheckpointOutcome::Committed(_)));
+        waiting += wrote.elapsed();
     }
-    eprintln!("floe: write {writing:?}, commit (closing files included) {committing:?}");
-    writing + committing
+    let last = Instant::now();
+    committed(writer.finish_commit().await.unwrap());
+    waiting += last.elapsed();
+    eprintln!("floe: write {writing:?}, waiting for commits {waiting:?}");
+    writing + waiting
 }
 
 /// Runs one measurement in a child process: `(seconds, peak MiB)`.
 fn measure(a: &Args, mode: &str) -> (f64, f64) {
     let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .env("TMPDIR", std::env::var_os(SCRATCH).expect("set by main"))
         .args(["--mode", mode])
         .args(["--rows", &a.rows.to_string()])
         .args(["--checkpoint-rows", &a.checkpoint_rows.to_string()])
@@ -174,6 +193,9 @@ fn main() {
         println!("result {} {}", spent.as_secs_f64(), peak_memory_mib());
         return;
     }
+    // Every measurement's files stay until the last round is done (see `SCRATCH`).
+    let scratch = tempfile::tempdir().unwrap();
+    std::env::set_var(SCRATCH, scratch.path());
     let modes = ["parquet-1", "parquet-all", "floe"];
     println!(
         "upserts: {} rows, {} per checkpoint, 10 columns, half updates; {} buckets; zstd(1); {cores} cores; {} rounds",

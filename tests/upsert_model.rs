@@ -240,3 +240,64 @@ async fn a_failed_commit_is_never_retried_empty() {
     writer.abort();
     writer.write(&batch(&cp, 0..1)).await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn background_commits_land_in_checkpoint_order() {
+    let env = TestEnv::start();
+    let client = RestClient::connect(env.server.url()).await.unwrap();
+    let ident = create_table(&client, "pipelined", 4).await;
+    let mut writer = open_writer(&client, &ident, "p").await;
+    let mut rng = Rng(11);
+    let mut model = BTreeMap::new();
+    let (mut models, mut reports) = (Vec::new(), Vec::new());
+    for checkpoint in 1..=12i64 {
+        // Each checkpoint is written while the one before commits.
+        let cp = random_checkpoint(&mut rng, &mut model, 160, 300, checkpoint as usize);
+        writer.write(&batch(&cp, 0..cp.ids.len())).await.unwrap();
+        models.push(model.clone());
+        let previous = writer.start_commit(Some(checkpoint), None).await.unwrap();
+        assert_eq!(previous.is_some(), checkpoint > 1);
+        reports.extend(previous.map(committed));
+    }
+    reports.push(committed(writer.finish_commit().await.unwrap().unwrap()));
+    assert_eq!(writer.finish_commit().await.unwrap(), None);
+    assert_eq!(writer.last_committed().unwrap().checkpoint_id, 12);
+    let table = client.load_table(&ident).await.unwrap();
+    assert_eq!(reports.len(), models.len());
+    for (i, (report, model)) in reports.iter().zip(&models).enumerate() {
+        assert_eq!(report.checkpoint_id, Some(i as i64 + 1));
+        if i > 0 {
+            assert_eq!(report.sequence_number, reports[i - 1].sequence_number + 1);
+        }
+        let at = scan_at(&table, Some(report.snapshot_id)).await;
+        assert_eq!(&at, model, "checkpoint {}", i + 1);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_background_commit_fails_the_next_checkpoint() {
+    let env = TestEnv::start();
+    let client = RestClient::connect(env.server.url()).await.unwrap();
+    let ident = create_table(&client, "dropped_later", 2).await;
+    let mut writer = open_writer(&client, &ident, "w").await;
+    let mut rng = Rng(6);
+    let cp = random_checkpoint(&mut rng, &mut BTreeMap::new(), 50, 50, 1);
+    writer.write(&batch(&cp, 0..cp.ids.len())).await.unwrap();
+    env.http
+        .delete(&common::table_path(&["ns"], "dropped_later"))
+        .await
+        .ok();
+    assert_eq!(writer.start_commit(Some(1), None).await.unwrap(), None);
+    // Checkpoint 2 is written while 1 fails to commit; starting its commit answers
+    // checkpoint 1's failure, and checkpoint 2 is refused until it is aborted.
+    writer.write(&batch(&cp, 0..10)).await.unwrap();
+    let err = writer.start_commit(Some(2), None).await.unwrap_err();
+    assert!(err.to_string().contains("not found"), "{err}");
+    let err = writer.write(&batch(&cp, 0..1)).await.unwrap_err();
+    assert!(err.to_string().contains("abort it"), "{err}");
+    let err = writer.commit(Some(2), None).await.unwrap_err();
+    assert!(err.to_string().contains("abort it"), "{err}");
+    writer.abort();
+    assert_eq!(writer.finish_commit().await.unwrap(), None);
+    writer.write(&batch(&cp, 0..1)).await.unwrap();
+}

@@ -17,7 +17,27 @@ use arrow::datatypes::{DataType, Field, Schema as ArrowSchema, SchemaRef, TimeUn
 pub struct Node {
     child: Child,
     pub url: String,
-    _dir: tempfile::TempDir,
+    dir: Option<tempfile::TempDir>,
+}
+
+impl Node {
+    /// Leaves the node's files in place when it is dropped (see `SCRATCH`).
+    pub fn keep_files(&mut self) {
+        if let Some(dir) = self.dir.take() {
+            let _ = dir.keep();
+        }
+    }
+}
+
+/// With this variable set (to a directory, which becomes the children's `TMPDIR`), a
+/// measurement leaves its files for the parent to delete after the last round. On a
+/// journal-less ext4 a file create skips inodes deleted within the last minutes, so a
+/// round that deletes thousands of files would slow the file creates of the rounds after
+/// it.
+pub const SCRATCH: &str = "FLOE_BENCH_SCRATCH";
+
+pub fn keeps_files() -> bool {
+    std::env::var_os(SCRATCH).is_some()
 }
 
 impl Drop for Node {
@@ -48,7 +68,7 @@ pub fn start_node(extra: &[String]) -> Node {
     Node {
         child,
         url,
-        _dir: dir,
+        dir: Some(dir),
     }
 }
 

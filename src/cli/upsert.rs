@@ -16,7 +16,7 @@ use crate::rest_client::{parse_table_ident, RestClient, RestError};
 use crate::upsert::changes::conform;
 use crate::upsert::layout::{key_layout, new_table_layout, upsert_layout, UpsertLayout};
 use crate::upsert::{
-    CheckpointOutcome, CommitReport, UpsertOptions, UpsertWriter, WatermarkChange,
+    CheckpointOutcome, CommitReport, UpsertError, UpsertOptions, UpsertWriter, WatermarkChange,
 };
 
 #[derive(Args, Debug)]
@@ -179,30 +179,47 @@ pub async fn run(args: UpsertArgs) -> anyhow::Result<()> {
         (Some(_), None) => Some(writer.last_committed().map_or(1, |l| l.checkpoint_id + 1)),
         (None, None) => None,
     };
+    // Each checkpoint commits while the next one is read and written; commits still land
+    // one at a time, in order, and each outcome is printed when it is known.
+    let mut started: Option<String> = None;
     for (i, input) in inputs.iter().enumerate() {
         let checkpoint = first_checkpoint.map(|c| c + i as i64);
         let label = match checkpoint {
             Some(c) => format!("checkpoint {c} ({})", input.path.display()),
             None => format!("input {}", input.path.display()),
         };
-        if let Some(last) = checkpoint
-            .filter(|&c| writer.is_committed(c))
-            .and(writer.last_committed())
-        {
-            println!(
-                "{label}: {}",
-                outcome_text(&CheckpointOutcome::AlreadyCommitted(last))
-            );
-            continue;
+        if started.is_none() {
+            if let Some(last) = checkpoint
+                .filter(|&c| writer.is_committed(c))
+                .and(writer.last_committed())
+            {
+                println!(
+                    "{label}: {}",
+                    outcome_text(&CheckpointOutcome::AlreadyCommitted(last))
+                );
+                continue;
+            }
         }
         for batch in input.batches(Some(&table_arrow))? {
             writer.write(&batch?).await.with_context(|| label.clone())?;
         }
         let watermark = args.watermark.filter(|_| i + 1 == inputs.len());
-        let outcome = writer
-            .commit(checkpoint, watermark)
-            .await
-            .with_context(|| label.clone())?;
+        let previous = writer.start_commit(checkpoint, watermark).await;
+        report(started.replace(label), previous)?;
+    }
+    let last = writer.finish_commit().await;
+    report(started, last)
+}
+
+/// Prints the outcome of the commit of `label`, if one was started.
+fn report(
+    label: Option<String>,
+    outcome: Result<Option<CheckpointOutcome>, UpsertError>,
+) -> anyhow::Result<()> {
+    let Some(label) = label else {
+        return Ok(());
+    };
+    if let Some(outcome) = outcome.with_context(|| label.clone())? {
         println!("{label}: {}", outcome_text(&outcome));
     }
     Ok(())

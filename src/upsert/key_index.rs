@@ -10,9 +10,9 @@
 //!   nothing more.
 //!
 //! Bound: the index holds one entry per distinct key of the checkpoint (the encoded key
-//! plus [`ENTRY_OVERHEAD`] bytes) and is emptied at each commit. Past `limit_bytes` it
-//! refuses to grow, and the checkpoint fails with a clear error rather than exhausting
-//! memory: checkpoint more often, or raise the limit.
+//! plus [`ENTRY_OVERHEAD`] bytes) and is emptied when the checkpoint goes to commit. Past
+//! `limit_bytes` it refuses to grow, and the checkpoint fails with a clear error rather
+//! than exhausting memory: checkpoint more often, or raise the limit.
 
 use std::collections::HashMap;
 

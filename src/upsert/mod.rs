@@ -18,6 +18,7 @@ pub mod partition_writer;
 pub mod row_delta;
 mod splitter;
 
+mod committer;
 #[cfg(test)]
 mod test_support;
 mod writer;

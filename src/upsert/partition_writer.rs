@@ -171,6 +171,13 @@ impl PartitionWriter {
         self.index.len()
     }
 
+    /// Frees the key index: the checkpoint takes no more rows, and closing its files
+    /// needs only the positions already recorded.
+    pub fn seal(mut self) -> Self {
+        self.index.clear();
+        self
+    }
+
     /// Writes rows of this partition (schema: `changes::input_schema`), in order.
     pub async fn write(&mut self, rows: RecordBatch, kinds: &[RowKind]) -> Result<(), UpsertError> {
         let internal = |e: arrow::error::ArrowError| UpsertError::Internal(e.to_string());

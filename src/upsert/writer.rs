@@ -1,39 +1,32 @@
 //! `UpsertWriter`: writes one table's change stream, one checkpoint at a time. `write`
 //! checks a batch, splits it by partition and hands each part to that partition's writer
-//! (in parallel); `commit` closes the files and commits them as one `RowDelta`, retrying
-//! conflicts on a fresh load, exactly once per writer id and checkpoint id.
-
-use std::collections::HashMap;
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+//! (in parallel); `commit` hands the checkpoint to the `Committer`, which closes the files
+//! and commits them as one `RowDelta`. `start_commit` does the same in the background, so
+//! the next checkpoint is written while the last one commits.
 
 use arrow::array::{RecordBatch, UInt32Array};
 use arrow::compute::take_record_batch;
 use iceberg::arrow::schema_to_arrow_schema;
 use iceberg::io::FileIO;
-use iceberg::spec::{DataContentType, DataFileFormat, Schema, Snapshot, TableProperties};
+use iceberg::spec::{DataFileFormat, Schema, Snapshot};
 use iceberg::writer::file_writer::location_generator::{
     DefaultFileNameGenerator, DefaultLocationGenerator,
 };
 use iceberg::TableIdent;
-use tokio::task::JoinSet;
+use std::collections::HashMap;
+use std::sync::Arc;
+use tokio::task::{JoinHandle, JoinSet};
 use uuid::Uuid;
 
 use super::changes::{conform, RowKind};
-use super::checkpoint_log::{
-    last_committed, main_ancestry, watermark_change, CommittedCheckpoint, WatermarkChange,
-    CHECKPOINT_ID, WATERMARK, WRITER_ID,
-};
+use super::checkpoint_log::{last_committed, CommittedCheckpoint, WatermarkChange};
+use super::committer::{ClosedCheckpoint, Committer};
 use super::layout::{upsert_layout, UpsertLayout};
-use super::partition_writer::{
-    position_delete_schema, FileSettings, PartitionCounts, PartitionWriter,
-};
-use super::row_delta::{plan_commit, write_row_delta_manifest_list, RowDelta};
+use super::partition_writer::{position_delete_schema, FileSettings, PartitionWriter};
 use super::splitter::PartitionSplitter;
 use super::UpsertError;
-use crate::rest_client::{file_io_for, LoadedTable, RestClient, RestError};
+use crate::rest_client::{file_io_for, LoadedTable, RestClient};
 use floe_compaction::parquet_props::{parquet_properties, target_file_size};
-use floe_compaction::table_files::live_data_files;
 
 /// How a writer behaves.
 #[derive(Clone, Debug)]
@@ -73,7 +66,7 @@ pub struct CommitReport {
 
 impl CommitReport {
     /// The outcome once the commit's snapshot is in `table`, after `attempts` attempts.
-    fn landed(
+    pub(super) fn landed(
         &mut self,
         snapshot: &Snapshot,
         attempts: u32,
@@ -97,17 +90,22 @@ pub enum CheckpointOutcome {
     Empty,
 }
 
+type InFlight = JoinHandle<(Committer, Result<CheckpointOutcome, UpsertError>)>;
+
 pub struct UpsertWriter {
-    client: RestClient,
+    /// The table as of the last load or commit this writer saw.
     table: LoadedTable,
+    last: Option<CommittedCheckpoint>,
     layout: UpsertLayout,
     options: UpsertOptions,
     settings: Arc<FileSettings>,
     splitter: Arc<PartitionSplitter>,
     partitions: HashMap<Vec<u8>, PartitionWriter>,
     names: DefaultFileNameGenerator,
-    last: Option<CommittedCheckpoint>,
-    /// Why the open checkpoint cannot be committed (a write failed half way).
+    /// The committer while no commit runs; `in_flight` has it while one does.
+    committer: Option<Committer>,
+    in_flight: Option<InFlight>,
+    /// Why the open checkpoint cannot be committed (a write or an earlier commit failed).
     broken: Option<String>,
 }
 
@@ -155,16 +153,24 @@ impl UpsertWriter {
             .writer_id
             .as_deref()
             .and_then(|w| last_committed(&metadata, w));
-        Ok(Self {
+        let committer = Committer {
             client,
+            table: table.clone(),
+            writer_id: options.writer_id.clone(),
+            file_io: settings.file_io.clone(),
+            last,
+        };
+        Ok(Self {
             table,
+            last,
             layout,
             options,
             settings: Arc::new(settings),
             splitter: Arc::new(splitter),
             partitions: HashMap::new(),
             names: file_names(),
-            last,
+            committer: Some(committer),
+            in_flight: None,
             broken: None,
         })
     }
@@ -254,216 +260,80 @@ impl UpsertWriter {
         Ok(())
     }
 
-    /// Drops the open checkpoint. Its files are left as orphans: no snapshot refers to them.
+    /// Drops the open checkpoint. Its files are left as orphans: no snapshot refers to
+    /// them. A commit already started goes on.
     pub fn abort(&mut self) {
         self.partitions.clear();
         self.names = file_names();
         self.broken = None;
     }
 
-    async fn close_partitions(&mut self) -> Result<(RowDelta, PartitionCounts), UpsertError> {
-        let mut tasks = JoinSet::new();
-        for (_, writer) in self.partitions.drain() {
-            tasks.spawn(writer.close());
-        }
-        let mut delta = RowDelta::default();
-        let mut counts = PartitionCounts::default();
-        while let Some(joined) = tasks.join_next().await {
-            let (data, deletes, c) = joined.map_err(|e| UpsertError::Internal(e.to_string()))??;
-            delta.data_files.extend(data);
-            delta.delete_files.extend(deletes);
-            counts.rows += c.rows;
-            counts.equality_deletes += c.equality_deletes;
-            counts.position_deletes += c.position_deletes;
-        }
-        Ok((delta, counts))
-    }
-
-    /// Commits the open checkpoint as one snapshot. With a writer id and `checkpoint_id`,
-    /// a checkpoint the table already holds is not committed again. `watermark` (epoch
-    /// milliseconds of event time) is recorded in the summary and advances the table
-    /// property `floe.watermark`.
+    /// Commits the open checkpoint as one snapshot and waits for it. With a writer id and
+    /// `checkpoint_id`, a checkpoint the table already holds is not committed again.
+    /// `watermark` (epoch milliseconds of event time) is recorded in the summary and
+    /// advances the table property `floe.watermark`.
     pub async fn commit(
         &mut self,
         checkpoint_id: Option<i64>,
         watermark: Option<i64>,
     ) -> Result<CheckpointOutcome, UpsertError> {
+        self.start_commit(checkpoint_id, watermark).await?;
+        Ok(self
+            .finish_commit()
+            .await?
+            .expect("a commit was just started"))
+    }
+
+    /// Starts committing the open checkpoint in the background (as `commit`) and opens
+    /// the next one at once, so writing it overlaps the commit. Commits land one at a
+    /// time, in checkpoint order: this first waits for the commit started before and
+    /// answers its outcome. If that commit failed, its error is answered here and the
+    /// open checkpoint is not committed: abort it and write again from
+    /// `last_committed`.
+    pub async fn start_commit(
+        &mut self,
+        checkpoint_id: Option<i64>,
+        watermark: Option<i64>,
+    ) -> Result<Option<CheckpointOutcome>, UpsertError> {
         if let Some(why) = self.broken.clone() {
             return Err(UpsertError::CheckpointBroken(why));
         }
-        let writer_id = self.options.writer_id.clone();
-        if let Some(last) = checkpoint_id
-            .filter(|&c| self.is_committed(c))
-            .and(self.last)
-        {
-            self.abort();
-            return Ok(CheckpointOutcome::AlreadyCommitted(last));
-        }
-        // From here on a failure loses the checkpoint's files: the caller must abort and
-        // write the checkpoint again, never commit it empty.
-        let (mut delta, counts) = self.close_partitions().await.inspect_err(|e| {
-            self.broken = Some(e.to_string());
-        })?;
-        self.names = file_names();
-        // An empty checkpoint is still recorded when it has an id (exactly-once needs the
-        // record) or a watermark.
-        let recorded = writer_id.is_some() && checkpoint_id.is_some();
-        if delta.is_empty() && watermark.is_none() && !recorded {
-            return Ok(CheckpointOutcome::Empty);
-        }
-        if let Some(w) = &writer_id {
-            delta.summary.push((WRITER_ID.to_string(), w.clone()));
-            if let Some(c) = checkpoint_id {
-                delta
-                    .summary
-                    .push((CHECKPOINT_ID.to_string(), c.to_string()));
-            }
-        }
-        if let Some(w) = watermark {
-            delta.summary.push((WATERMARK.to_string(), w.to_string()));
-        }
-        let mut report = CommitReport {
+        let previous = self.finish_commit().await?;
+        let mut committer = self.committer.take().ok_or_else(lost_committer)?;
+        let checkpoint = ClosedCheckpoint {
+            partitions: self.partitions.drain().map(|(_, w)| w.seal()).collect(),
             checkpoint_id,
-            data_files: delta.data_files.len(),
-            equality_delete_files: count_content(&delta, DataContentType::EqualityDeletes),
-            position_delete_files: count_content(&delta, DataContentType::PositionDeletes),
-            rows: counts.rows,
-            equality_deletes: counts.equality_deletes,
-            position_deletes: counts.position_deletes,
-            ..Default::default()
+            watermark,
         };
-        let outcome = self
-            .commit_delta(delta, checkpoint_id, watermark, &mut report)
-            .await;
-        let outcome = outcome.inspect_err(|e| self.broken = Some(e.to_string()))?;
-        if let CheckpointOutcome::Committed(r) = &outcome {
-            if let (Some(c), Some(_)) = (checkpoint_id, &writer_id) {
-                self.last = Some(CommittedCheckpoint {
-                    checkpoint_id: c,
-                    snapshot_id: r.snapshot_id,
-                    sequence_number: r.sequence_number,
-                });
-            }
-        }
-        Ok(outcome)
+        self.names = file_names();
+        self.in_flight = Some(tokio::spawn(async move {
+            let outcome = committer.commit(checkpoint).await;
+            (committer, outcome)
+        }));
+        Ok(previous)
     }
 
-    async fn commit_delta(
-        &mut self,
-        mut delta: RowDelta,
-        checkpoint_id: Option<i64>,
-        watermark: Option<i64>,
-        report: &mut CommitReport,
-    ) -> Result<CheckpointOutcome, UpsertError> {
-        let file_io = self.settings.file_io.clone();
-        let uuid = self.table.metadata.uuid();
-        let written = delta
-            .write_manifests(&file_io, &self.table.metadata)
-            .await?;
-        let props = TableProperties::try_from(self.table.metadata.properties())
-            .map_err(UpsertError::Files)?;
-        let max_attempts = props.commit_num_retries as u32 + 1;
-        let deadline = Instant::now() + Duration::from_millis(props.commit_total_retry_timeout_ms);
-        let mut wait = Duration::from_millis(props.commit_min_retry_wait_ms.max(1));
-        let max_wait = Duration::from_millis(props.commit_max_retry_wait_ms.max(1));
-        let mut last_error = String::new();
-        for attempt in 1..=max_attempts {
-            if attempt > 1 {
-                tokio::time::sleep(jitter(wait)).await;
-                wait = (wait * 2).min(max_wait);
-                self.table = self.client.load_table(&self.table.ident).await?;
-            }
-            let base = self.table.metadata.clone();
-            if base.uuid() != uuid {
-                return Err(UpsertError::TableReplaced {
-                    expected: uuid.to_string(),
-                    found: base.uuid().to_string(),
-                });
-            }
-            if let Some(landed) =
-                main_ancestry(&base).find(|s| s.snapshot_id() == written.snapshot_id)
-            {
-                // An earlier attempt whose answer was lost did land.
-                return Ok(report.landed(landed, attempt - 1, &self.table));
-            }
-            if let (Some(w), Some(c)) = (&self.options.writer_id, checkpoint_id) {
-                if let Some(last) = last_committed(&base, w).filter(|l| l.checkpoint_id >= c) {
-                    self.last = Some(last);
-                    return Ok(CheckpointOutcome::AlreadyCommitted(last));
-                }
-            }
-            let required = delta.referenced_elsewhere();
-            if !required.is_empty() {
-                let live = live_data_files(&file_io, &base, &required).await?;
-                let gone: Vec<String> = required.difference(&live).cloned().collect();
-                if !gone.is_empty() {
-                    return Err(UpsertError::PositionDeleteTargetsGone(gone));
-                }
-            }
-            report.watermark = watermark.map(|w| {
-                let change = watermark_change(base.properties().get(WATERMARK).map(String::as_str), w);
-                match change {
-                    WatermarkChange::Advance(w) => {
-                        delta.properties.insert(WATERMARK.to_string(), w.to_string());
-                    }
-                    WatermarkChange::Stale { current } => {
-                        delta.properties.remove(WATERMARK);
-                        tracing::warn!(watermark = w, current, table = %self.table.ident, "watermark is not newer than the table's; the table property stays");
-                    }
-                }
-                change
-            });
-            let list = write_row_delta_manifest_list(&file_io, &base, &written, attempt).await?;
-            let now = chrono::Utc::now().timestamp_millis();
-            let (requirements, updates) = plan_commit(&base, &written, &delta, list, now);
-            match self
-                .client
-                .commit(&self.table.ident, &requirements, &updates)
-                .await
-            {
-                Ok(table) => {
-                    let snapshot = table
-                        .metadata
-                        .snapshot_by_id(written.snapshot_id)
-                        .ok_or_else(|| {
-                            UpsertError::Internal(
-                                "committed snapshot missing from the answer".into(),
-                            )
-                        })?;
-                    let outcome = report.landed(snapshot, attempt, &table);
-                    self.table = table;
-                    return Ok(outcome);
-                }
-                Err(e @ (RestError::Conflict(_) | RestError::Unknown(_))) => {
-                    tracing::info!(attempt, error = %e, table = %self.table.ident, "commit not acknowledged; reloading and retrying");
-                    last_error = e.to_string();
-                }
-                Err(e) => return Err(e.into()),
-            }
-            if Instant::now() > deadline {
-                return Err(UpsertError::RetriesExhausted {
-                    attempts: attempt,
-                    last: last_error,
-                });
-            }
-        }
-        Err(UpsertError::RetriesExhausted {
-            attempts: max_attempts,
-            last: last_error,
-        })
+    /// Waits for the commit started by `start_commit`, if one runs, and answers its
+    /// outcome. A failed commit also fails the open checkpoint.
+    pub async fn finish_commit(&mut self) -> Result<Option<CheckpointOutcome>, UpsertError> {
+        let Some(in_flight) = self.in_flight.take() else {
+            return Ok(None);
+        };
+        let (committer, outcome) = in_flight.await.map_err(|e| {
+            let e = UpsertError::Internal(format!("the commit task failed: {e}"));
+            self.broken = Some(e.to_string());
+            e
+        })?;
+        self.table = committer.table.clone();
+        self.last = committer.last;
+        self.committer = Some(committer);
+        let outcome = outcome.inspect_err(|e| {
+            self.broken = Some(format!("a commit failed: {e}"));
+        })?;
+        Ok(Some(outcome))
     }
 }
 
-fn count_content(delta: &RowDelta, content: DataContentType) -> usize {
-    delta
-        .delete_files
-        .iter()
-        .filter(|f| f.content_type() == content)
-        .count()
-}
-
-/// `wait` plus up to half of it again, so writers that collided do not collide again.
-fn jitter(wait: Duration) -> Duration {
-    let spread = (Uuid::new_v4().as_u128() % 1000) as u32;
-    wait + wait / 2 * spread / 1000
+fn lost_committer() -> UpsertError {
+    UpsertError::Internal("the writer lost its committer to a failed commit task".into())
 }
