@@ -9,7 +9,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use floe_compaction::expire_run::expire_snapshots;
-use floe_compaction::run::{compact, CompactionRequest, Silent};
+use floe_compaction::replace_commit::GroupOutcome;
+use floe_compaction::run::{compact, CompactionReport, CompactionRequest, Silent};
 use floe_locks::{LockError, LockManager};
 use floe_rest_catalog::store::PageRequest;
 use floe_rest_catalog::Catalog;
@@ -121,14 +122,21 @@ impl CompactionSchedule {
             )
             .await
             {
-                Ok(report) => tracing::info!(
-                    table = %name(&ident),
-                    planned = report.planned.len(),
-                    committed = report.committed(),
-                    elapsed_ms = report.elapsed.as_millis() as u64,
-                    "compaction finished"
-                ),
-                Err(e) => tracing::warn!(table = %name(&ident), error = %e, "compaction failed"),
+                Ok(report) => {
+                    record_compaction(&report);
+                    tracing::info!(
+                        table = %name(&ident),
+                        planned = report.planned.len(),
+                        committed = report.committed(),
+                        elapsed_ms = report.elapsed.as_millis() as u64,
+                        "compaction finished"
+                    )
+                }
+                Err(e) => {
+                    metrics::counter!("floe_compaction_runs_total", "outcome" => "failed")
+                        .increment(1);
+                    tracing::warn!(table = %name(&ident), error = %e, "compaction failed")
+                }
             }
             if guard.is_held() {
                 match expire_snapshots(rest.as_ref(), None, None).await {
@@ -143,5 +151,26 @@ impl CompactionSchedule {
             drop(guard);
         }
         Ok(())
+    }
+}
+
+/// Counts a finished run for `/metrics`: its groups by outcome, and the files and bytes
+/// the committed groups rewrote.
+fn record_compaction(report: &CompactionReport) {
+    metrics::counter!("floe_compaction_runs_total", "outcome" => "ok").increment(1);
+    for group in &report.groups {
+        let outcome = match &group.outcome {
+            Ok(GroupOutcome::Committed { .. }) => "committed",
+            Ok(GroupOutcome::Skipped(_)) => "skipped",
+            Ok(GroupOutcome::Unknown(_)) => "unknown",
+            Err(_) => "failed",
+        };
+        metrics::counter!("floe_compaction_groups_total", "outcome" => outcome).increment(1);
+        if outcome == "committed" {
+            let files = group.planned.data_files + group.planned.delete_files;
+            metrics::counter!("floe_compaction_files_rewritten_total").increment(files as u64);
+            metrics::counter!("floe_compaction_bytes_rewritten_total")
+                .increment(group.planned.input_bytes);
+        }
     }
 }

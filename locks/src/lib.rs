@@ -38,4 +38,11 @@ pub trait LockGuard: Send + Sync {
 pub trait LockManager: Send + Sync + 'static {
     /// Waits at most `timeout` for the exclusive lock on `key`.
     async fn acquire(&self, key: &str, timeout: Duration) -> Result<Box<dyn LockGuard>, LockError>;
+
+    /// Whether the session with the coordination service is connected (an ended one is
+    /// replaced first, as the next acquire would); `None` for a manager without one
+    /// (in-process locks).
+    async fn session_connected(&self) -> Option<bool> {
+        None
+    }
 }

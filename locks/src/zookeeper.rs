@@ -128,6 +128,10 @@ impl LockManager for ZooKeeperLockManager {
             }
         }
     }
+
+    async fn session_connected(&self) -> Option<bool> {
+        Some(self.sessions.connected().await)
+    }
 }
 
 /// One acquire attempt on `session`: creates a node under `dir` and waits for its turn.

@@ -6,6 +6,7 @@ pub mod commit;
 pub mod error;
 pub mod http;
 pub mod names;
+pub mod observe;
 pub mod store;
 pub mod warehouse;
 

@@ -211,6 +211,12 @@ impl Sessions {
         lock_ignoring_poison(&self.current).close();
     }
 
+    /// Whether a session is connected now; a session that has ended is replaced first,
+    /// as the next acquire would.
+    pub async fn connected(&self) -> bool {
+        self.live().await.is_ok_and(|s| s.connected())
+    }
+
     fn current(&self) -> Result<Arc<Session>, LockError> {
         let current = lock_ignoring_poison(&self.current);
         if self.closed.load(Ordering::SeqCst) {

@@ -84,6 +84,11 @@ impl Catalog {
         }
         let idents: Vec<TableIdent> = changes.iter().map(|c| c.ident.clone()).collect();
         let result = self.commit_locked(changes).await;
+        if let Ok(files) = &result {
+            for (ident, file) in idents.iter().zip(files) {
+                self.figures.record(&display_table(ident), &file.metadata);
+            }
+        }
         log_commit(&idents, &result, started.elapsed());
         result
     }
@@ -134,7 +139,10 @@ impl Catalog {
         keys.dedup();
         let mut guards = Vec::with_capacity(keys.len());
         for key in keys {
-            guards.push(self.locks.acquire(&key, self.lock_timeout).await?);
+            let waiting = Instant::now();
+            let guard = self.locks.acquire(&key, self.lock_timeout).await;
+            metrics::histogram!("floe_lock_wait_seconds").record(waiting.elapsed());
+            guards.push(guard?);
         }
         Ok(guards)
     }
@@ -312,22 +320,28 @@ fn nothing_written(e: CatalogError) -> CatalogError {
 /// One log line per table of a commit, with its outcome.
 fn log_commit(idents: &[TableIdent], result: &Result<Vec<MetadataFile>>, took: Duration) {
     let ms = took.as_millis() as u64;
+    let outcome = match result {
+        Ok(_) => "ok",
+        Err(CatalogError::CommitStateUnknown(_)) => "unknown",
+        Err(CatalogError::CommitFailed(_)) => "conflict",
+        Err(_) => "failed",
+    };
+    metrics::counter!("floe_commits_total", "outcome" => outcome).increment(1);
+    metrics::histogram!("floe_commit_duration_seconds", "outcome" => outcome).record(took);
     for (i, ident) in idents.iter().enumerate() {
         let table = display_table(ident);
         match result {
             Ok(results) => {
                 let m = &results[i].metadata;
-                let snapshot_id = m.current_snapshot_id();
+                // -1: no current snapshot, as Iceberg writes it.
+                let snapshot_id = m.current_snapshot_id().unwrap_or(-1);
                 let sequence_number = m.last_sequence_number();
-                info!(%table, ?snapshot_id, sequence_number, outcome = "ok", duration_ms = ms, "commit")
+                info!(%table, snapshot_id, sequence_number, outcome, duration_ms = ms, "commit")
             }
-            Err(e @ CatalogError::CommitStateUnknown(_)) => {
-                warn!(%table, outcome = "unknown", duration_ms = ms, error = %e, "commit")
+            Err(e) if outcome == "unknown" => {
+                warn!(%table, outcome, duration_ms = ms, error = %e, "commit")
             }
-            Err(e @ CatalogError::CommitFailed(_)) => {
-                info!(%table, outcome = "conflict", duration_ms = ms, error = %e, "commit")
-            }
-            Err(e) => info!(%table, outcome = "failed", duration_ms = ms, error = %e, "commit"),
+            Err(e) => info!(%table, outcome, duration_ms = ms, error = %e, "commit"),
         }
     }
 }

@@ -18,11 +18,15 @@ use iceberg::NamespaceIdent;
 
 use crate::error::{CatalogError, Result};
 use crate::names::{display_namespace, validate_namespace};
+use crate::observe::{Readiness, TableFigureBook};
 use crate::store::{CatalogStore, PageRequest, PropertyChanges, StoreError};
 use crate::warehouse::Warehouse;
 
 /// How long a commit waits for its table lock before answering 409.
 pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How long a readiness check waits for the store.
+const READY_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// How many bytes of parsed metadata files (counted as their JSON size) stay cached.
 const METADATA_CACHE_BYTES: u64 = 256 * 1024 * 1024;
@@ -46,6 +50,7 @@ pub struct Catalog {
     /// Parsed metadata files by location. Metadata files are written once under a name
     /// never used before and never changed, so an entry cannot go stale, on any node.
     metadata_cache: moka::sync::Cache<String, MetadataFile>,
+    figures: TableFigureBook,
 }
 
 impl Catalog {
@@ -64,6 +69,31 @@ impl Catalog {
             locks,
             lock_timeout: DEFAULT_LOCK_TIMEOUT,
             metadata_cache,
+            figures: TableFigureBook::default(),
+        }
+    }
+
+    /// The latest figures of the tables this node committed or loaded, for `/metrics`.
+    pub fn figures(&self) -> &TableFigureBook {
+        &self.figures
+    }
+
+    /// Whether the store answers (within `READY_TIMEOUT`) and the lock session, if any,
+    /// is connected.
+    pub async fn readiness(&self) -> Readiness {
+        let store_error = match tokio::time::timeout(READY_TIMEOUT, self.store.ping()).await {
+            Ok(Ok(())) => None,
+            Ok(Err(e)) => Some(e.to_string()),
+            Err(_) => Some(format!("no answer within {READY_TIMEOUT:?}")),
+        };
+        let zookeeper_connected =
+            match tokio::time::timeout(READY_TIMEOUT, self.locks.session_connected()).await {
+                Ok(connected) => connected,
+                Err(_) => Some(false),
+            };
+        Readiness {
+            store_error,
+            zookeeper_connected,
         }
     }
 

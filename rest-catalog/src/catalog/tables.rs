@@ -209,9 +209,12 @@ impl Catalog {
     pub async fn load_table(&self, ident: &TableIdent) -> Result<MetadataFile> {
         validate_table(ident)?;
         let record = self.table_record(ident).await?;
-        self.read_metadata(&record.metadata_location)
+        let file = self
+            .read_metadata(&record.metadata_location)
             .await
-            .map_err(|e| CatalogError::Storage(format!("table {}: {e}", display_table(ident))))
+            .map_err(|e| CatalogError::Storage(format!("table {}: {e}", display_table(ident))))?;
+        self.figures.record(&display_table(ident), &file.metadata);
+        Ok(file)
     }
 
     pub(crate) async fn table_record(&self, ident: &TableIdent) -> Result<TableRecord> {
@@ -266,6 +269,7 @@ impl Catalog {
             .acquire(&record.table_uuid.to_string(), self.lock_timeout)
             .await?;
         let dropped = self.store.drop_table(ident).await.map_err(store_error)?;
+        self.figures.forget(&display_table(ident));
         info!(table = %display_table(ident), purge, "table dropped");
         if purge {
             let deleted = self.warehouse.delete_prefix(&dropped.location).await?;
@@ -286,6 +290,7 @@ impl Catalog {
             .rename_table(from, to)
             .await
             .map_err(store_error)?;
+        self.figures.forget(&display_table(from));
         info!(from = %display_table(from), to = %display_table(to), "table renamed");
         Ok(())
     }

@@ -4,6 +4,7 @@
 mod body;
 pub mod error;
 mod namespaces;
+mod observe;
 mod tables;
 
 use std::collections::HashMap;
@@ -78,12 +79,17 @@ pub fn router(catalog: Catalog) -> Router {
         )
         .route("/tables/rename", post(tables::rename))
         .route("/transactions/commit", post(tables::commit_transaction));
+    observe::install();
     Router::new()
         .route("/v1/config", get(config))
         .nest("/v1", api)
+        .route("/health", get(observe::health))
+        .route("/ready", get(observe::ready))
+        .route("/metrics", get(observe::metrics))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn(observe::track))
         .with_state(catalog)
 }
 

@@ -144,6 +144,15 @@ pub trait CatalogStore: Send + Sync + 'static {
     /// Removes a table's entry and returns it.
     async fn drop_table(&self, ident: &TableIdent) -> Result<TableRecord, StoreError>;
     async fn rename_table(&self, from: &TableIdent, to: &TableIdent) -> Result<(), StoreError>;
+
+    /// Whether the store answers: one small read.
+    async fn ping(&self) -> Result<(), StoreError> {
+        let page = PageRequest {
+            token: None,
+            size: Some(1),
+        };
+        self.list_namespaces(None, &page).await.map(|_| ())
+    }
 }
 
 /// Applies a properties update: removals first, then updates. A key both removed and
