@@ -228,6 +228,23 @@ async fn two_nodes_never_compact_one_table_at_once_and_survive_a_kill() {
             .count();
         assert!(compactions > 0, "{ident} was compacted");
     }
+    // The survivor's /metrics count its runs and what they rewrote.
+    let metrics = reqwest::get(format!("{}/metrics", cluster.urls()[survivor]))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let value = |series: &str| -> f64 {
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(series)?.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no {series} in:\n{metrics}"))
+    };
+    assert!(value("floe_compaction_runs_total{outcome=\"ok\"}") >= 1.0);
+    assert!(value("floe_compaction_groups_total{outcome=\"committed\"}") >= 1.0);
+    assert!(value("floe_compaction_files_rewritten_total") >= 2.0);
+    assert!(value("floe_compaction_bytes_rewritten_total") > 0.0);
     println!("{checkpoint} checkpoints per table; runs per node {by_node:?}; {skipped} skips; killed node {dead} during {table}");
 }
 

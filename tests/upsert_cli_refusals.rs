@@ -165,6 +165,11 @@ async fn bad_input_is_refused_before_anything_is_committed() {
     let good = dir.join("good.parquet");
     let good_changes = vec![Change::insert(1000, "new", 1), Change::delete(0)];
     write_changes(&good, &good_changes);
+    // A real Parquet file cut short, as an interrupted copy leaves it.
+    let truncated = dir.join("truncated.parquet");
+    let bytes = std::fs::read(&good).unwrap();
+    std::fs::write(&truncated, &bytes[..bytes.len() * 2 / 3]).unwrap();
+    cases.push((truncated, vec!["not a readable Parquet file"]));
     for (input, expect) in &cases {
         let name = input.file_name().unwrap().to_str().unwrap();
         // Alone, with and without a writer id.
