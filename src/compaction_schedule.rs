@@ -12,6 +12,7 @@ use floe_compaction::expire_run::expire_snapshots;
 use floe_compaction::replace_commit::GroupOutcome;
 use floe_compaction::run::{compact, CompactionReport, CompactionRequest, Silent};
 use floe_locks::{LockError, LockManager};
+use floe_rest_catalog::auth::{Authenticator, INTERNAL_PRINCIPAL};
 use floe_rest_catalog::store::PageRequest;
 use floe_rest_catalog::Catalog;
 use iceberg::{NamespaceIdent, TableIdent};
@@ -32,6 +33,8 @@ pub struct CompactionSchedule {
     pub locks: Arc<dyn LockManager>,
     /// This node's REST API.
     pub url: String,
+    /// With authentication on, the node's own token for that API comes from here.
+    pub auth: Option<Arc<Authenticator>>,
     pub interval: Duration,
 }
 
@@ -83,10 +86,19 @@ impl CompactionSchedule {
         }
     }
 
+    fn token(&self) -> anyhow::Result<Option<String>> {
+        let Some(auth) = &self.auth else {
+            return Ok(None);
+        };
+        let now = chrono::Utc::now().timestamp();
+        Ok(Some(auth.token_for(INTERNAL_PRINCIPAL, now)?.access_token))
+    }
+
     /// Compacts every enabled table whose lock this node gets.
     pub async fn round(&self) -> anyhow::Result<()> {
-        let client = RestClient::connect(&self.url).await?;
         for ident in all_tables(&self.catalog).await? {
+            // A fresh token per table, so a long round does not outlive it.
+            let client = RestClient::connect_with_token(&self.url, self.token()?).await?;
             let table = match self.catalog.load_table(&ident).await {
                 Ok(t) => t,
                 Err(e) => {

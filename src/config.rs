@@ -4,6 +4,7 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
+use floe_rest_catalog::auth::AuthConfig;
 use serde::Deserialize;
 
 /// Where `floe serve` listens by default.
@@ -41,6 +42,9 @@ pub struct ServeConfig {
     /// off when unset.
     #[serde(default)]
     pub compaction_interval: Option<String>,
+    /// Authentication (`[auth]`, or a file given with `--auth`); off when unset.
+    #[serde(default)]
+    pub auth: Option<AuthConfig>,
 }
 
 impl ServeConfig {
@@ -103,17 +107,26 @@ pub enum ConfigError {
     },
 }
 
+fn read_toml<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    toml::from_str(&text).map_err(|source| ConfigError::Parse {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// Reads the authentication settings from a TOML file of their own (`--auth FILE`).
+pub fn auth_from_file(path: &Path) -> Result<AuthConfig, ConfigError> {
+    read_toml(path)
+}
+
 impl ServeConfig {
     /// Reads a TOML config file.
     pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        toml::from_str(&text).map_err(|source| ConfigError::Parse {
-            path: path.to_path_buf(),
-            source,
-        })
+        read_toml(path)
     }
 }
 

@@ -58,6 +58,9 @@ enum Command {
         /// Off by default; a table opts out with floe.compaction.enabled=false.
         #[arg(long)]
         compaction_interval: Option<String>,
+        /// Authentication settings (TOML: signing-key, clients, tokens); see the README.
+        #[arg(long)]
+        auth: Option<PathBuf>,
     },
     /// Write input files into an upsert table (one checkpoint per file) through a REST
     /// catalog: data files, equality deletes for replaced keys, position deletes for keys
@@ -113,6 +116,7 @@ fn main() -> ExitCode {
             zk_root,
             zk_session_timeout_ms,
             compaction_interval,
+            auth,
         } => (|| {
             let mut cfg = match config {
                 Some(path) => ServeConfig::from_file(&path)?,
@@ -138,6 +142,9 @@ fn main() -> ExitCode {
             }
             if compaction_interval.is_some() {
                 cfg.compaction_interval = compaction_interval;
+            }
+            if let Some(path) = auth {
+                cfg.auth = Some(floe::config::auth_from_file(&path)?);
             }
             run_async(floe::server::serve(cfg))
         })(),

@@ -96,6 +96,8 @@ pub struct RestClient {
     http: reqwest::Client,
     /// `<uri>/v1/<prefix>/`, ending in `/`.
     base: Url,
+    /// Sent as `Authorization: Bearer` on every request.
+    token: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -115,6 +117,11 @@ impl RestClient {
     /// Connects to the catalog at `uri` (for example `http://127.0.0.1:8181`) and reads its
     /// configuration (the path prefix).
     pub async fn connect(uri: &str) -> Result<Self, RestError> {
+        Self::connect_with_token(uri, None).await
+    }
+
+    /// Like `connect`, sending `token` as a bearer token with every request.
+    pub async fn connect_with_token(uri: &str, token: Option<String>) -> Result<Self, RestError> {
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(10))
             .timeout(Duration::from_secs(120))
@@ -129,6 +136,7 @@ impl RestClient {
         let mut client = Self {
             http,
             base: root.join("v1/").expect("static path"),
+            token,
         };
         let config: ConfigResponse =
             serde_json::from_value(client.send(Method::GET, &["config"], None).await?)
@@ -173,6 +181,9 @@ impl RestClient {
         let url = self.url(segments);
         let is_commit = method == Method::POST;
         let mut request = self.http.request(method, url.clone());
+        if let Some(token) = &self.token {
+            request = request.bearer_auth(token);
+        }
         if let Some(body) = body {
             request = request.json(&body);
         }

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use floe_locks::{InProcessLockManager, LockManager, ZooKeeperLockManager};
+use floe_rest_catalog::auth::Authenticator;
 use floe_rest_catalog::store::{CatalogStore, EmbeddedStore, ZooKeeperStore};
 use floe_rest_catalog::warehouse::Warehouse;
 use floe_rest_catalog::Catalog;
@@ -51,6 +52,10 @@ async fn compaction_locks(config: &ServeConfig) -> anyhow::Result<Arc<dyn LockMa
 /// once the socket is bound (with port 0, ADDR has the port the system chose).
 pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     let interval = config.compaction_interval()?;
+    let auth = match &config.auth {
+        Some(a) => Some(Arc::new(Authenticator::new(a)?)),
+        None => None,
+    };
     let catalog = build_catalog(&config).await?;
     let listener = TcpListener::bind(config.bind).await?;
     let addr = listener.local_addr()?;
@@ -59,6 +64,7 @@ pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
             catalog: catalog.clone(),
             locks: compaction_locks(&config).await?,
             url: format!("http://127.0.0.1:{}", addr.port()),
+            auth: auth.clone(),
             interval,
         };
         tracing::info!(?interval, "scheduled compaction on");
@@ -66,7 +72,10 @@ pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     }
     tracing::info!(%addr, warehouse = %catalog.warehouse().root(), data_dir = %config.data_dir.display(), "catalog ready");
     println!("floe listening on http://{addr}");
-    let app = floe_rest_catalog::http::router(catalog);
+    if auth.is_some() {
+        tracing::info!("authentication on: bearer tokens required");
+    }
+    let app = floe_rest_catalog::http::router_with_auth(catalog, auth);
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
         .await?;

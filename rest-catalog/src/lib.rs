@@ -1,6 +1,7 @@
 //! Floe's Iceberg REST catalog: the catalog core (namespaces, tables, the commit protocol
 //! over a pluggable store, warehouse and lock manager) and the axum HTTP layer over it.
 
+pub mod auth;
 pub mod catalog;
 pub mod commit;
 pub mod error;

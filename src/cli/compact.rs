@@ -2,6 +2,7 @@
 //! (groups, files and bytes in and out, deletes removed, time); `--dry-run` prints the
 //! plan only. A progress line is drawn when stdout is a terminal.
 
+use super::CatalogArgs;
 use std::fmt::Write as _;
 use std::io::{IsTerminal, Write as _};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -14,14 +15,13 @@ use floe_compaction::run::{
     compact, CompactionReport, CompactionRequest, GroupReport, PlannedGroup, Progress,
 };
 
-use crate::rest_client::{parse_table_ident, RestClient};
+use crate::rest_client::parse_table_ident;
 use crate::rest_table::RestTable;
 
 #[derive(Args, Debug)]
 pub struct CompactArgs {
-    /// The Iceberg REST catalog, for example http://127.0.0.1:8181.
-    #[arg(long)]
-    pub catalog: String,
+    #[command(flatten)]
+    pub catalog: CatalogArgs,
     /// The table: namespace.table.
     #[arg(long)]
     pub table: String,
@@ -187,7 +187,7 @@ impl Progress for Line {
 
 pub async fn run(args: CompactArgs) -> anyhow::Result<()> {
     let ident = parse_table_ident(&args.table).map_err(|e| anyhow!(e))?;
-    let client = RestClient::connect(&args.catalog).await?;
+    let client = args.catalog.connect().await?;
     let request = CompactionRequest {
         overrides: args.overrides()?,
         dry_run: args.dry_run,

@@ -3,18 +3,18 @@
 //! then deletes the files that only they reached. Nothing is deleted when the removal's
 //! outcome is unknown.
 
+use super::CatalogArgs;
 use anyhow::{anyhow, bail};
 use clap::Args;
 use floe_compaction::expire_run::expire_snapshots;
 
-use crate::rest_client::{parse_table_ident, RestClient};
+use crate::rest_client::parse_table_ident;
 use crate::rest_table::RestTable;
 
 #[derive(Args, Debug)]
 pub struct ExpireArgs {
-    /// The Iceberg REST catalog, for example http://127.0.0.1:8181.
-    #[arg(long)]
-    pub catalog: String,
+    #[command(flatten)]
+    pub catalog: CatalogArgs,
     /// The table: namespace.table.
     #[arg(long)]
     pub table: String,
@@ -36,7 +36,7 @@ pub async fn run(args: ExpireArgs) -> anyhow::Result<()> {
                 .as_millis() as i64,
         ),
     };
-    let client = RestClient::connect(&args.catalog).await?;
+    let client = args.catalog.connect().await?;
     let table = RestTable { client, ident };
     let report = expire_snapshots(&table, max_age, args.retain_last).await?;
     if report.outcome_unknown {

@@ -2,21 +2,21 @@
 //! checkpoint ids, watermark) and the live data and delete files of its current snapshot,
 //! for a person to read.
 
+use super::CatalogArgs;
 use std::fmt::Write as _;
 
 use anyhow::anyhow;
 use clap::Args;
 use iceberg::spec::{DataContentType, TableMetadata};
 
-use crate::rest_client::{file_io_for, parse_table_ident, RestClient};
+use crate::rest_client::{file_io_for, parse_table_ident};
 use crate::upsert::checkpoint_log::{main_ancestry, CHECKPOINT_ID, WATERMARK, WRITER_ID};
 use floe_compaction::table_files::live_entries;
 
 #[derive(Args, Debug)]
 pub struct ShowArgs {
-    /// The Iceberg REST catalog, for example http://127.0.0.1:8181.
-    #[arg(long)]
-    pub catalog: String,
+    #[command(flatten)]
+    pub catalog: CatalogArgs,
     /// The table: namespace.table.
     #[arg(long)]
     pub table: String,
@@ -163,7 +163,7 @@ pub async fn render(metadata: &TableMetadata, name: &str) -> anyhow::Result<Stri
 /// Runs `floe table show`.
 pub async fn run(args: ShowArgs) -> anyhow::Result<()> {
     let ident = parse_table_ident(&args.table).map_err(|e| anyhow!(e))?;
-    let client = RestClient::connect(&args.catalog).await?;
+    let client = args.catalog.connect().await?;
     let table = client.load_table(&ident).await?;
     print!("{}", render(&table.metadata, &args.table).await?);
     Ok(())

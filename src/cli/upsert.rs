@@ -2,6 +2,7 @@
 //! prints what each commit added. Every input is read and checked against the table
 //! before the table is created or anything committed, so bad input changes nothing.
 
+use super::CatalogArgs;
 use std::collections::{BTreeSet, HashMap};
 use std::path::PathBuf;
 
@@ -21,9 +22,8 @@ use crate::upsert::{
 
 #[derive(Args, Debug)]
 pub struct UpsertArgs {
-    /// The Iceberg REST catalog, for example http://127.0.0.1:8181.
-    #[arg(long)]
-    pub catalog: String,
+    #[command(flatten)]
+    pub catalog: CatalogArgs,
     /// The table: namespace.table.
     #[arg(long)]
     pub table: String,
@@ -155,7 +155,7 @@ pub async fn run(args: UpsertArgs) -> anyhow::Result<()> {
         .iter()
         .map(|p| InputFile::new(p))
         .collect::<Result<Vec<_>, _>>()?;
-    let client = RestClient::connect(&args.catalog).await?;
+    let client = args.catalog.connect().await?;
     let (schema, layout, to_create) = find_target(&client, &ident, &args, &inputs[0]).await?;
     // Every input is checked before anything is created or committed.
     check_inputs(&inputs, &schema, &layout)?;

@@ -87,9 +87,9 @@ class ServerStartError(RuntimeError):
     pass
 
 
-def _start_server(base: Path, reuse: bool = False) -> FloeServer:
+def _start_server(base: Path, reuse: bool = False, extra_args: list | None = None) -> FloeServer:
     """Starts `floe serve` on base/warehouse and base/data (reuse=True: they may exist
-    already, e.g. to restart a server on its old state)."""
+    already, e.g. to restart a server on its old state), with `extra_args` added."""
     binary = floe_binary()
     if not binary.is_file() or not os.access(binary, os.X_OK):
         raise ServerStartError(
@@ -122,7 +122,7 @@ def _start_server(base: Path, reuse: bool = False) -> FloeServer:
         # same directory finds the same root, another server starts empty.
         i = extra.index("--zk-root") + 1
         extra[i] += "-" + hashlib.sha1(str(base).encode()).hexdigest()[:12]
-    cmd += extra
+    cmd += extra + list(extra_args or [])
     proc = subprocess.Popen(
         cmd, stdout=subprocess.PIPE, stderr=log_file, stdin=subprocess.DEVNULL, cwd=str(base), env=env
     )
@@ -251,9 +251,9 @@ def duckdb_extension_path(name: str) -> str:
     return found[-1]
 
 
-def duckdb_connect(url: str, alias: str = "c"):
+def duckdb_connect(url: str, alias: str = "c", attach_options: str = "AUTHORIZATION_TYPE 'none'"):
     """A new DuckDB connection with the iceberg extension loaded offline and the server
-    attached as catalog `alias`."""
+    attached as catalog `alias` (with `attach_options`, e.g. OAuth2 credentials)."""
     import duckdb
 
     con = duckdb.connect(":memory:")
@@ -265,7 +265,7 @@ def duckdb_connect(url: str, alias: str = "c"):
         path = duckdb_extension_path(name)
         con.execute(f"LOAD '{path}'")
     con.execute(
-        f"ATTACH '' AS {alias} (TYPE iceberg, ENDPOINT '{url}', AUTHORIZATION_TYPE 'none')"
+        f"ATTACH '' AS {alias} (TYPE iceberg, ENDPOINT '{url}', {attach_options})"
     )
     return con
 

@@ -1,6 +1,7 @@
 //! The axum HTTP layer of the Iceberg REST catalog spec: routes, request parsing and the
 //! config endpoint. Handlers only translate between HTTP and `Catalog` calls.
 
+mod auth;
 mod body;
 pub mod error;
 mod namespaces;
@@ -8,14 +9,16 @@ mod observe;
 mod tables;
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use axum::extract::{DefaultBodyLimit, Query};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::{Extension, Json, Router};
 use serde_json::{json, Value};
 
+use crate::auth::Authenticator;
 use crate::catalog::Catalog;
 use error::error_response;
 
@@ -44,8 +47,14 @@ pub const ENDPOINTS: &[&str] = &[
     "POST /v1/{prefix}/transactions/commit",
 ];
 
-/// The catalog's router.
+/// The catalog's router, without authentication.
 pub fn router(catalog: Catalog) -> Router {
+    router_with_auth(catalog, None)
+}
+
+/// The catalog's router; with `auth`, the token endpoint too, and every other route but
+/// the open ones (`auth::OPEN_ROUTES`) needs a bearer token.
+pub fn router_with_auth(catalog: Catalog, auth: Option<Arc<Authenticator>>) -> Router {
     let api = Router::new()
         .route(
             "/namespaces",
@@ -80,13 +89,20 @@ pub fn router(catalog: Catalog) -> Router {
         .route("/tables/rename", post(tables::rename))
         .route("/transactions/commit", post(tables::commit_transaction));
     observe::install();
-    Router::new()
+    let mut routes = Router::new()
         .route("/v1/config", get(config))
         .route("/v1/openapi.json", get(openapi))
         .nest("/v1", api)
         .route("/health", get(observe::health))
         .route("/ready", get(observe::ready))
-        .route("/metrics", get(observe::metrics))
+        .route("/metrics", get(observe::metrics));
+    if let Some(auth) = auth {
+        routes = routes
+            .route("/v1/oauth/tokens", post(auth::tokens))
+            .route_layer(axum::middleware::from_fn(auth::authorize))
+            .layer(Extension(auth));
+    }
+    routes
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

@@ -1,0 +1,393 @@
+//! Authentication and authorization rules, apart from HTTP: who a bearer token is (OAuth2
+//! clients and static service tokens from the configuration, whose secrets are kept only
+//! as SHA-256 hashes), the signed, expiring tokens the token endpoint issues (HS256 JWTs),
+//! and what a principal may do: read, or read and write, per namespace prefix.
+
+use std::collections::HashMap;
+use std::fmt;
+
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// What a grant allows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Access {
+    /// Load and list.
+    Read,
+    /// Load, list and change.
+    ReadWrite,
+}
+
+/// Access to the namespaces under a prefix: `""` is every namespace, `"sales"` is `sales`
+/// and every namespace below it (`sales.eu`), never `salesforce`.
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Grant {
+    pub namespace: String,
+    pub access: Access,
+}
+
+/// An OAuth2 client (client-credentials flow).
+#[derive(Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct ClientConfig {
+    pub id: String,
+    /// Hex SHA-256 of the secret (`floe auth hash-secret`).
+    pub secret_sha256: String,
+    pub grants: Vec<Grant>,
+}
+
+/// A static bearer token for a service.
+#[derive(Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct StaticTokenConfig {
+    pub name: String,
+    /// Hex SHA-256 of the token.
+    pub token_sha256: String,
+    pub grants: Vec<Grant>,
+}
+
+/// The `[auth]` configuration. With it, every endpoint but `/v1/config`, the token
+/// endpoint, `/health` and `/ready` needs a bearer token.
+#[derive(Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct AuthConfig {
+    /// The key that signs issued tokens (at least 32 bytes); every node of one catalog
+    /// needs the same one.
+    pub signing_key: String,
+    /// How long an issued token is valid.
+    #[serde(default = "default_ttl")]
+    pub token_ttl_secs: u64,
+    #[serde(default)]
+    pub clients: Vec<ClientConfig>,
+    #[serde(default)]
+    pub tokens: Vec<StaticTokenConfig>,
+}
+
+fn default_ttl() -> u64 {
+    3600
+}
+
+/// Never prints a secret or a hash.
+impl fmt::Debug for AuthConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AuthConfig")
+            .field("signing_key", &"<redacted>")
+            .field("token_ttl_secs", &self.token_ttl_secs)
+            .field(
+                "clients",
+                &self.clients.iter().map(|c| &c.id).collect::<Vec<_>>(),
+            )
+            .field(
+                "tokens",
+                &self.tokens.iter().map(|t| &t.name).collect::<Vec<_>>(),
+            )
+            .finish()
+    }
+}
+
+/// Hex SHA-256 of a secret, as the configuration stores it.
+pub fn hash_secret(secret: &str) -> String {
+    Sha256::digest(secret.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Who a request comes from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Principal {
+    pub name: String,
+    pub grants: Vec<Grant>,
+}
+
+impl Principal {
+    /// The access of the longest grant prefix that covers `namespace` (its levels).
+    pub fn access_to(&self, namespace: &[String]) -> Option<Access> {
+        self.grants
+            .iter()
+            .filter(|g| covers(&g.namespace, namespace))
+            .max_by_key(|g| g.namespace.len())
+            .map(|g| g.access)
+    }
+
+    /// Whether any grant gives at least `access` somewhere (for requests that name no
+    /// namespace: listing the top level, `/metrics`, the OpenAPI document).
+    pub fn has_any(&self, access: Access) -> bool {
+        self.grants.iter().any(|g| g.access >= access)
+    }
+}
+
+fn covers(prefix: &str, namespace: &[String]) -> bool {
+    if prefix.is_empty() {
+        return true;
+    }
+    let levels: Vec<&str> = prefix.split('.').collect();
+    levels.len() <= namespace.len() && levels.iter().zip(namespace).all(|(p, n)| *p == n)
+}
+
+/// Why a token or a credential was refused. The messages say nothing about which part
+/// was wrong.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum AuthError {
+    #[error("invalid client credentials")]
+    InvalidClient,
+    #[error("missing or invalid bearer token")]
+    Unauthorized,
+    #[error("auth configuration: {0}")]
+    Config(String),
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Claims {
+    sub: String,
+    iat: i64,
+    exp: i64,
+    iss: String,
+}
+
+const ISSUER: &str = "floe";
+
+/// A token the token endpoint issued.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IssuedToken {
+    pub access_token: String,
+    pub expires_in: u64,
+}
+
+/// Checks credentials and tokens against an `AuthConfig`.
+pub struct Authenticator {
+    ttl_secs: u64,
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    clients: HashMap<String, ClientConfig>,
+    tokens: HashMap<String, StaticTokenConfig>,
+}
+
+impl Authenticator {
+    pub fn new(config: &AuthConfig) -> Result<Self, AuthError> {
+        if config.signing_key.len() < 32 {
+            return Err(AuthError::Config(
+                "signing-key must be at least 32 bytes".into(),
+            ));
+        }
+        if config.token_ttl_secs == 0 {
+            return Err(AuthError::Config("token-ttl-secs must be positive".into()));
+        }
+        let is_hash = |h: &str| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit());
+        let mut clients = HashMap::new();
+        for c in &config.clients {
+            if !is_hash(&c.secret_sha256) {
+                return Err(AuthError::Config(format!(
+                    "client {}: secret-sha256 must be 64 hex digits",
+                    c.id
+                )));
+            }
+            if c.id == INTERNAL_PRINCIPAL {
+                return Err(AuthError::Config(format!("client id {} is reserved", c.id)));
+            }
+            if clients.insert(c.id.clone(), c.clone()).is_some() {
+                return Err(AuthError::Config(format!("client {} appears twice", c.id)));
+            }
+        }
+        let mut tokens = HashMap::new();
+        for t in &config.tokens {
+            if !is_hash(&t.token_sha256) {
+                return Err(AuthError::Config(format!(
+                    "token {}: token-sha256 must be 64 hex digits",
+                    t.name
+                )));
+            }
+            tokens.insert(t.token_sha256.to_ascii_lowercase(), t.clone());
+        }
+        let key = config.signing_key.as_bytes();
+        let bad_key =
+            |e: jsonwebtoken::errors::Error| AuthError::Config(format!("signing-key: {e}"));
+        Ok(Self {
+            ttl_secs: config.token_ttl_secs,
+            encoding: EncodingKey::from_secret(key).map_err(bad_key)?,
+            decoding: DecodingKey::from_secret(key).map_err(bad_key)?,
+            clients,
+            tokens,
+        })
+    }
+
+    /// The client-credentials grant: a signed token for `client_id` if `secret` is its.
+    pub fn issue(&self, client_id: &str, secret: &str, now: i64) -> Result<IssuedToken, AuthError> {
+        let client = self
+            .clients
+            .get(client_id)
+            .ok_or(AuthError::InvalidClient)?;
+        if !client
+            .secret_sha256
+            .eq_ignore_ascii_case(&hash_secret(secret))
+        {
+            return Err(AuthError::InvalidClient);
+        }
+        self.token_for(&client.id, now)
+    }
+
+    /// A signed token for `subject` (a client id, or an internal principal).
+    pub fn token_for(&self, subject: &str, now: i64) -> Result<IssuedToken, AuthError> {
+        let claims = Claims {
+            sub: subject.to_string(),
+            iat: now,
+            exp: now + self.ttl_secs as i64,
+            iss: ISSUER.to_string(),
+        };
+        let access_token =
+            jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
+                .map_err(|e| AuthError::Config(e.to_string()))?;
+        Ok(IssuedToken {
+            access_token,
+            expires_in: self.ttl_secs,
+        })
+    }
+
+    /// The principal behind a bearer token at time `now`: a static token, or a signed,
+    /// unexpired token of a configured client (its grants as configured now).
+    pub fn authenticate(&self, bearer: &str, now: i64) -> Result<Principal, AuthError> {
+        if let Some(t) = self.tokens.get(&hash_secret(bearer)) {
+            return Ok(Principal {
+                name: t.name.clone(),
+                grants: t.grants.clone(),
+            });
+        }
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.set_issuer(&[ISSUER]);
+        validation.validate_exp = false; // checked below against `now`, without leeway
+        let data = jsonwebtoken::decode::<Claims>(bearer, &self.decoding, &validation)
+            .map_err(|_| AuthError::Unauthorized)?;
+        if data.claims.exp <= now {
+            return Err(AuthError::Unauthorized);
+        }
+        if data.claims.sub == INTERNAL_PRINCIPAL {
+            return Ok(Principal {
+                name: INTERNAL_PRINCIPAL.to_string(),
+                grants: vec![Grant {
+                    namespace: String::new(),
+                    access: Access::ReadWrite,
+                }],
+            });
+        }
+        let client = self
+            .clients
+            .get(&data.claims.sub)
+            .ok_or(AuthError::Unauthorized)?;
+        Ok(Principal {
+            name: client.id.clone(),
+            grants: client.grants.clone(),
+        })
+    }
+}
+
+/// Where a request acts.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Scope {
+    /// Names no namespace (the top-level listing, `/metrics`): any grant of the access
+    /// will do.
+    Anywhere,
+    Namespace(Vec<String>),
+}
+
+/// What a request needs: an access somewhere.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Need {
+    pub scope: Scope,
+    pub access: Access,
+}
+
+impl Principal {
+    pub fn allows(&self, need: &Need) -> bool {
+        match &need.scope {
+            Scope::Anywhere => self.has_any(need.access),
+            Scope::Namespace(ns) => self.access_to(ns).is_some_and(|a| a >= need.access),
+        }
+    }
+}
+
+/// Routes that need no token.
+pub const OPEN_ROUTES: &[&str] = &["/v1/config", "/v1/oauth/tokens", "/health", "/ready"];
+
+/// What a request on `route` (the router's template) needs. `namespace` is the decoded
+/// `{namespace}` path parameter, `parent` the `parent` query parameter, `body` the
+/// request body, read only for the routes that name namespaces in it. A body that does
+/// not say which namespaces it changes is an error (answered 400).
+pub fn needs(
+    route: &str,
+    method: &str,
+    namespace: Option<Vec<String>>,
+    parent: Option<Vec<String>>,
+    body: &[u8],
+) -> Result<Vec<Need>, String> {
+    let report = route.ends_with("/metrics") && route != "/metrics";
+    let read_only = matches!(method, "GET" | "HEAD") || report;
+    let access = if read_only {
+        Access::Read
+    } else {
+        Access::ReadWrite
+    };
+    let need = |scope| Need { scope, access };
+    if let Some(ns) = namespace {
+        return Ok(vec![need(Scope::Namespace(ns))]);
+    }
+    let json = || -> Result<serde_json::Value, String> {
+        serde_json::from_slice(body).map_err(|e| format!("malformed JSON body: {e}"))
+    };
+    match (route, access) {
+        ("/v1/namespaces", Access::Read) => Ok(vec![need(match parent {
+            Some(p) => Scope::Namespace(p),
+            None => Scope::Anywhere,
+        })]),
+        ("/v1/namespaces", Access::ReadWrite) => Ok(vec![need(Scope::Namespace(levels_at(
+            &json()?,
+            "/namespace",
+        )?))]),
+        ("/v1/tables/rename", _) => {
+            let body = json()?;
+            ["/source/namespace", "/destination/namespace"]
+                .iter()
+                .map(|at| Ok(need(Scope::Namespace(levels_at(&body, at)?))))
+                .collect()
+        }
+        ("/v1/transactions/commit", _) => {
+            let body = json()?;
+            let changes = body
+                .get("table-changes")
+                .and_then(|c| c.as_array())
+                .ok_or("the body has no table-changes array")?;
+            changes
+                .iter()
+                .map(|c| {
+                    Ok(need(Scope::Namespace(levels_at(
+                        c,
+                        "/identifier/namespace",
+                    )?)))
+                })
+                .collect()
+        }
+        _ => Ok(vec![need(Scope::Anywhere)]),
+    }
+}
+
+fn levels_at(value: &serde_json::Value, pointer: &str) -> Result<Vec<String>, String> {
+    value
+        .pointer(pointer)
+        .and_then(|v| v.as_array())
+        .and_then(|levels| {
+            levels
+                .iter()
+                .map(|l| l.as_str().map(str::to_string))
+                .collect::<Option<Vec<_>>>()
+        })
+        .ok_or_else(|| format!("the body has no namespace (a list of strings) at {pointer}"))
+}
+
+/// The principal of the node's own scheduled compaction, which calls its REST API.
+pub const INTERNAL_PRINCIPAL: &str = "floe-internal";
+
+#[cfg(test)]
+#[path = "auth_tests.rs"]
+mod tests;

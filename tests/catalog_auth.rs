@@ -1,0 +1,425 @@
+//! Authentication on the real `floe serve --auth FILE`: the OAuth2 client-credentials
+//! flow and static tokens; 401 for a missing, wrong, tampered or expired token with the
+//! same answer each time; 403 for a read-only principal's changes and outside a
+//! principal's namespace prefix; `/v1/config` and `/health` open; no secret in the logs.
+
+mod common;
+
+use std::path::Path;
+use std::time::Duration;
+
+use std::collections::BTreeMap;
+
+use common::upsert_inputs::Rng;
+use common::upsert_model_support::*;
+use common::{table_schema, FloeServer};
+use floe::rest_client::RestClient;
+use floe_rest_catalog::auth::hash_secret;
+use iceberg::TableIdent;
+use iceberg::TableUpdate;
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+
+const SIGNING_KEY: &str = "0123456789abcdef0123456789abcdef-signing";
+
+fn write_auth_file(path: &Path) {
+    let text = format!(
+        r#"
+signing-key = "{SIGNING_KEY}"
+token-ttl-secs = 3
+
+[[clients]]
+id = "writer"
+secret-sha256 = "{writer}"
+grants = [{{ namespace = "", access = "read-write" }}]
+
+[[clients]]
+id = "reader"
+secret-sha256 = "{reader}"
+grants = [{{ namespace = "", access = "read" }}]
+
+[[clients]]
+id = "sales"
+secret-sha256 = "{sales}"
+grants = [{{ namespace = "sales", access = "read-write" }}]
+
+[[tokens]]
+name = "dashboards"
+token-sha256 = "{dashboards}"
+grants = [{{ namespace = "", access = "read" }}]
+"#,
+        writer = hash_secret("writer-secret"),
+        reader = hash_secret("reader-secret"),
+        sales = hash_secret("sales-secret"),
+        dashboards = hash_secret("static-dashboards-token"),
+    );
+    std::fs::write(path, text).unwrap();
+}
+
+struct Api {
+    base: String,
+    http: reqwest::Client,
+}
+
+impl Api {
+    async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (StatusCode, Value, String) {
+        let mut request = self.http.request(method, format!("{}{path}", self.base));
+        if let Some(t) = token {
+            request = request.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            request = request.json(&b);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status();
+        let text = response.text().await.unwrap();
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::Null),
+            text,
+        )
+    }
+
+    async fn token(&self, form: &[(&str, &str)]) -> (StatusCode, Value) {
+        let response = self
+            .http
+            .post(format!("{}/v1/oauth/tokens", self.base))
+            .form(form)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status();
+        (status, response.json().await.unwrap())
+    }
+
+    async fn login(&self, id: &str, secret: &str) -> String {
+        let form = [
+            ("grant_type", "client_credentials"),
+            ("client_id", id),
+            ("client_secret", secret),
+            ("scope", "catalog"),
+        ];
+        let (status, body) = self.token(&form).await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["token_type"], "bearer");
+        assert_eq!(body["expires_in"], 3);
+        body["access_token"].as_str().unwrap().to_string()
+    }
+}
+
+fn create_table_body(name: &str) -> Value {
+    json!({ "name": name, "schema": table_schema() })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tokens_principals_and_refusals() {
+    let dirs = tempfile::tempdir().unwrap();
+    let auth_file = dirs.path().join("auth.toml");
+    write_auth_file(&auth_file);
+    let extra = ["--auth".to_string(), auth_file.display().to_string()];
+    let server = FloeServer::start_with_args(
+        &dirs.path().join("warehouse"),
+        &dirs.path().join("data"),
+        &extra,
+    );
+    let api = Api {
+        base: server.url().to_string(),
+        http: reqwest::Client::new(),
+    };
+    use Method as M;
+
+    // Open without a token: the config and the health check.
+    assert_eq!(api.call(M::GET, "/v1/config", None, None).await.0, 200);
+    assert_eq!(api.call(M::GET, "/health", None, None).await.0, 200);
+    // Everything else needs one.
+    let (status, body, missing_text) = api.call(M::GET, "/v1/namespaces", None, None).await;
+    assert_eq!(status, 401);
+    assert_eq!(body["error"]["type"], "NotAuthorizedException");
+    assert_eq!(api.call(M::GET, "/metrics", None, None).await.0, 401);
+
+    // The token endpoint: wrong secret and unknown client get the same answer.
+    let wrong = [
+        ("grant_type", "client_credentials"),
+        ("client_id", "writer"),
+        ("client_secret", "nope"),
+    ];
+    let unknown = [
+        ("grant_type", "client_credentials"),
+        ("client_id", "nobody"),
+        ("client_secret", "writer-secret"),
+    ];
+    let (s1, b1) = api.token(&wrong).await;
+    let (s2, b2) = api.token(&unknown).await;
+    assert_eq!(
+        (s1, s2),
+        (StatusCode::UNAUTHORIZED, StatusCode::UNAUTHORIZED)
+    );
+    assert_eq!(b1, b2);
+    assert_eq!(b1["error"], "invalid_client");
+    let (status, body) = api
+        .token(&[("grant_type", "password"), ("username", "writer")])
+        .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("unsupported_grant_type"))
+    );
+
+    let writer = api.login("writer", "writer-secret").await;
+    let reader = api.login("reader", "reader-secret").await;
+    let sales = api.login("sales", "sales-secret").await;
+    let dashboards = "static-dashboards-token";
+    for ns in ["sales", "hr"] {
+        let body = json!({ "namespace": [ns] });
+        let (status, _, text) = api
+            .call(M::POST, "/v1/namespaces", Some(&writer), Some(body))
+            .await;
+        assert_eq!(status, 200, "{text}");
+    }
+    let (status, _, text) = api
+        .call(
+            M::POST,
+            "/v1/namespaces/hr/tables",
+            Some(&writer),
+            Some(create_table_body("people")),
+        )
+        .await;
+    assert_eq!(status, 200, "{text}");
+
+    // Read-only principals load and list, and get 403 on every change.
+    for token in [reader.as_str(), dashboards] {
+        assert_eq!(
+            api.call(M::GET, "/v1/namespaces", Some(token), None)
+                .await
+                .0,
+            200
+        );
+        assert_eq!(
+            api.call(M::GET, "/v1/namespaces/hr/tables/people", Some(token), None)
+                .await
+                .0,
+            200
+        );
+        assert_eq!(api.call(M::GET, "/metrics", Some(token), None).await.0, 200);
+        let changes = [
+            (
+                M::POST,
+                "/v1/namespaces",
+                Some(json!({ "namespace": ["x"] })),
+            ),
+            (
+                M::POST,
+                "/v1/namespaces/hr/tables",
+                Some(create_table_body("t")),
+            ),
+            (
+                M::POST,
+                "/v1/namespaces/hr/tables/people",
+                Some(json!({ "requirements": [], "updates": [] })),
+            ),
+            (M::DELETE, "/v1/namespaces/hr/tables/people", None),
+            (M::DELETE, "/v1/namespaces/hr", None),
+            (
+                M::POST,
+                "/v1/namespaces/hr/properties",
+                Some(json!({ "updates": { "a": "b" } })),
+            ),
+        ];
+        for (method, path, body) in changes {
+            let (status, body, text) = api.call(method.clone(), path, Some(token), body).await;
+            assert_eq!(status, 403, "{method} {path}: {text}");
+            assert_eq!(body["error"]["type"], "ForbiddenException");
+        }
+    }
+    // A prefix grant: everything inside `sales`, nothing outside.
+    let (status, _, text) = api
+        .call(
+            M::POST,
+            "/v1/namespaces/sales/tables",
+            Some(&sales),
+            Some(create_table_body("orders")),
+        )
+        .await;
+    assert_eq!(status, 200, "{text}");
+    assert_eq!(
+        api.call(
+            M::POST,
+            "/v1/namespaces",
+            Some(&sales),
+            Some(json!({ "namespace": ["sales", "eu"] }))
+        )
+        .await
+        .0,
+        200
+    );
+    assert_eq!(
+        api.call(
+            M::GET,
+            "/v1/namespaces/hr/tables/people",
+            Some(&sales),
+            None
+        )
+        .await
+        .0,
+        403
+    );
+    assert_eq!(
+        api.call(
+            M::POST,
+            "/v1/namespaces",
+            Some(&sales),
+            Some(json!({ "namespace": ["hr", "x"] }))
+        )
+        .await
+        .0,
+        403
+    );
+    let rename = json!({
+        "source": { "namespace": ["sales"], "name": "orders" },
+        "destination": { "namespace": ["hr"], "name": "orders" },
+    });
+    assert_eq!(
+        api.call(M::POST, "/v1/tables/rename", Some(&sales), Some(rename))
+            .await
+            .0,
+        403
+    );
+    let transaction = json!({ "table-changes": [
+        { "identifier": { "namespace": ["sales"], "name": "orders" }, "requirements": [], "updates": [] },
+        { "identifier": { "namespace": ["hr"], "name": "people" }, "requirements": [], "updates": [] },
+    ]});
+    assert_eq!(
+        api.call(
+            M::POST,
+            "/v1/transactions/commit",
+            Some(&sales),
+            Some(transaction)
+        )
+        .await
+        .0,
+        403
+    );
+    let (status, _, text) = api
+        .call(
+            M::POST,
+            "/v1/namespaces",
+            Some(&sales),
+            Some(json!({ "namespace": "sales" })),
+        )
+        .await;
+    assert_eq!(status, 400, "{text}");
+
+    // Tampered and expired tokens get exactly the missing token's answer.
+    let mut tampered = writer.clone();
+    let last = tampered.pop().unwrap();
+    tampered.push(if last == 'A' { 'B' } else { 'A' });
+    let (status, _, text) = api
+        .call(M::GET, "/v1/namespaces", Some(&tampered), None)
+        .await;
+    assert_eq!(
+        (status, text.as_str()),
+        (StatusCode::UNAUTHORIZED, missing_text.as_str())
+    );
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let (status, _, text) = api
+        .call(M::GET, "/v1/namespaces", Some(&writer), None)
+        .await;
+    assert_eq!(
+        (status, text.as_str()),
+        (StatusCode::UNAUTHORIZED, missing_text.as_str())
+    );
+    // Static tokens do not expire.
+    assert_eq!(
+        api.call(M::GET, "/v1/namespaces", Some(dashboards), None)
+            .await
+            .0,
+        200
+    );
+
+    let log = server.log_text();
+    for secret in [
+        "writer-secret",
+        "reader-secret",
+        "sales-secret",
+        "static-dashboards-token",
+        SIGNING_KEY,
+    ] {
+        assert!(!log.contains(secret), "{secret} in the log");
+    }
+}
+
+/// Scheduled compaction calls the node's own API with a token the node signs for itself,
+/// and the Rust client (`RestClient::connect_with_token`) writes with a client's token.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scheduled_compaction_and_the_writer_work_with_authentication_on() {
+    let dirs = tempfile::tempdir().unwrap();
+    let auth_file = dirs.path().join("auth.toml");
+    write_auth_file(&auth_file);
+    let extra = [
+        "--auth".to_string(),
+        auth_file.display().to_string(),
+        "--compaction-interval".to_string(),
+        "1s".to_string(),
+    ];
+    let server = FloeServer::start_with_args(
+        &dirs.path().join("warehouse"),
+        &dirs.path().join("data"),
+        &extra,
+    );
+    let api = Api {
+        base: server.url().to_string(),
+        http: reqwest::Client::new(),
+    };
+    // Without a token the client cannot even list; with the writer's it writes.
+    let anonymous = RestClient::connect(server.url()).await.unwrap();
+    assert!(anonymous
+        .load_table(&TableIdent::from_strs(["ns", "t"]).unwrap())
+        .await
+        .is_err());
+    let token = api.login("writer", "writer-secret").await;
+    let client = RestClient::connect_with_token(server.url(), Some(token))
+        .await
+        .unwrap();
+    let ident = create_table(&client, "compacted", 1).await;
+    let props = [TableUpdate::SetProperties {
+        updates: [(
+            "floe.compaction.min-input-files".to_string(),
+            "2".to_string(),
+        )]
+        .into(),
+    }];
+    client.commit(&ident, &[], &props).await.unwrap();
+    let mut writer = open_writer(&client, &ident, "w").await;
+    let (mut rng, mut model) = (Rng(8), BTreeMap::new());
+    for checkpoint in 1..=3 {
+        let cp = random_checkpoint(&mut rng, &mut model, 30, 60, checkpoint);
+        writer.write(&batch(&cp, 0..cp.ids.len())).await.unwrap();
+        committed(writer.commit(Some(checkpoint as i64), None).await.unwrap());
+    }
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let table = client.load_table(&ident).await.unwrap();
+        let compacted = table.metadata.snapshots().any(|s| {
+            s.summary()
+                .additional_properties
+                .get("floe.operation")
+                .map(String::as_str)
+                == Some("compaction")
+        });
+        if compacted {
+            assert_eq!(scan(&table).await, model);
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no compaction within 30 s; log:\n{}",
+            server.log_text()
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+}
