@@ -120,6 +120,49 @@ impl RestClient {
         Self::connect_with_token(uri, None).await
     }
 
+    /// A token from the catalog's OAuth2 token endpoint (`<uri>/v1/oauth/tokens`) for
+    /// the client credentials `client_id` / `secret`.
+    pub async fn fetch_token(
+        uri: &str,
+        client_id: &str,
+        secret: &str,
+    ) -> Result<String, RestError> {
+        let url = format!("{}/v1/oauth/tokens", uri.trim_end_matches('/'));
+        let form = [
+            ("grant_type", "client_credentials"),
+            ("client_id", client_id),
+            ("client_secret", secret),
+            ("scope", "catalog"),
+        ];
+        let unreachable = |e: reqwest::Error| RestError::Unreachable {
+            url: url.clone(),
+            message: e.to_string(),
+        };
+        let response = reqwest::Client::new()
+            .post(&url)
+            .form(&form)
+            .send()
+            .await
+            .map_err(unreachable)?;
+        let status = response.status();
+        let body: Value = response
+            .json()
+            .await
+            .map_err(|e| RestError::BadResponse(e.to_string()))?;
+        match body.get("access_token").and_then(Value::as_str) {
+            Some(token) if status.is_success() => Ok(token.to_string()),
+            _ => Err(RestError::Rejected {
+                status: status.as_u16(),
+                message: format!(
+                    "token endpoint: {}",
+                    body.get("error_description")
+                        .or(body.get("error"))
+                        .unwrap_or(&body)
+                ),
+            }),
+        }
+    }
+
     /// Like `connect`, sending `token` as a bearer token with every request.
     pub async fn connect_with_token(uri: &str, token: Option<String>) -> Result<Self, RestError> {
         let http = reqwest::Client::builder()

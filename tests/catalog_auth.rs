@@ -191,6 +191,53 @@ async fn tokens_principals_and_refusals() {
         .await;
     assert_eq!(status, 200, "{text}");
 
+    // The CLI: client credentials or a token; without either it is refused.
+    let show = |auth: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_floe"))
+            .args([
+                "table",
+                "show",
+                "--catalog",
+                server.url(),
+                "--table",
+                "hr.people",
+            ])
+            .args(auth)
+            .env_remove("FLOE_TOKEN")
+            .env_remove("FLOE_CREDENTIAL")
+            .output()
+            .unwrap()
+    };
+    for auth in [
+        &["--credential", "reader:reader-secret"][..],
+        &["--token", dashboards][..],
+    ] {
+        let out = show(auth);
+        assert!(
+            out.status.success(),
+            "{auth:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    for (auth, expect) in [
+        (
+            &["--credential", "reader:wrong"][..],
+            "invalid client credentials",
+        ),
+        (&[][..], "401"),
+    ] {
+        let out = show(auth);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !out.status.success() && stderr.contains(expect),
+            "{auth:?}: {stderr}"
+        );
+        assert!(
+            !stderr.contains("wrong"),
+            "the secret is not echoed: {stderr}"
+        );
+    }
+
     // Read-only principals load and list, and get 403 on every change.
     for token in [reader.as_str(), dashboards] {
         assert_eq!(
@@ -206,6 +253,12 @@ async fn tokens_principals_and_refusals() {
             200
         );
         assert_eq!(api.call(M::GET, "/metrics", Some(token), None).await.0, 200);
+        let (status, doc, _) = api
+            .call(M::GET, "/v1/openapi.json", Some(token), None)
+            .await;
+        assert_eq!(status, 200);
+        assert!(doc["paths"].get("/v1/oauth/tokens").is_some());
+        assert_eq!(doc["security"][1], json!({ "BearerAuth": [] }));
         let changes = [
             (
                 M::POST,

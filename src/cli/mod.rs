@@ -18,16 +18,35 @@ pub struct CatalogArgs {
     pub catalog: String,
     /// Bearer token for a catalog with authentication on (default: the FLOE_TOKEN
     /// environment variable).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "credential")]
     pub token: Option<String>,
+    /// OAuth2 client credentials `ID:SECRET`, exchanged for a token at the catalog's
+    /// token endpoint (default: the FLOE_CREDENTIAL environment variable).
+    #[arg(long)]
+    pub credential: Option<String>,
+}
+
+fn from_env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
 }
 
 impl CatalogArgs {
     pub async fn connect(&self) -> Result<RestClient, RestError> {
-        let token = self
-            .token
+        let mut token = self.token.clone();
+        let credential = self
+            .credential
             .clone()
-            .or_else(|| std::env::var("FLOE_TOKEN").ok().filter(|t| !t.is_empty()));
-        RestClient::connect_with_token(&self.catalog, token).await
+            .or_else(|| from_env("FLOE_CREDENTIAL"));
+        if let (None, Some(credential)) = (&token, credential) {
+            let (id, secret) = credential
+                .split_once(':')
+                .ok_or_else(|| RestError::Rejected {
+                    status: 400,
+                    message: "--credential must be ID:SECRET".into(),
+                })?;
+            token = Some(RestClient::fetch_token(&self.catalog, id, secret).await?);
+        }
+        RestClient::connect_with_token(&self.catalog, token.or_else(|| from_env("FLOE_TOKEN")))
+            .await
     }
 }
