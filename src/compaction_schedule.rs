@@ -12,7 +12,7 @@ use floe_compaction::expire_run::expire_snapshots;
 use floe_compaction::replace_commit::GroupOutcome;
 use floe_compaction::run::{compact, CompactionReport, CompactionRequest, Silent};
 use floe_locks::{LockError, LockManager};
-use floe_rest_catalog::auth::{Authenticator, INTERNAL_PRINCIPAL};
+use floe_rest_catalog::auth::Authenticator;
 use floe_rest_catalog::store::PageRequest;
 use floe_rest_catalog::Catalog;
 use iceberg::{NamespaceIdent, TableIdent};
@@ -91,7 +91,7 @@ impl CompactionSchedule {
             return Ok(None);
         };
         let now = chrono::Utc::now().timestamp();
-        Ok(Some(auth.token_for(INTERNAL_PRINCIPAL, now)?.access_token))
+        Ok(Some(auth.internal_token(now)?.access_token))
     }
 
     /// Compacts every enabled table whose lock this node gets.

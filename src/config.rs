@@ -100,10 +100,12 @@ pub enum ConfigError {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("invalid config file {path}: {source}")]
+    /// Says where and what, never the line itself (it may hold a secret).
+    #[error("invalid config file {path}, line {line}: {message}")]
     Parse {
         path: PathBuf,
-        source: toml::de::Error,
+        line: usize,
+        message: String,
     },
 }
 
@@ -112,9 +114,12 @@ fn read_toml<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, ConfigErr
         path: path.to_path_buf(),
         source,
     })?;
-    toml::from_str(&text).map_err(|source| ConfigError::Parse {
+    toml::from_str(&text).map_err(|e| ConfigError::Parse {
         path: path.to_path_buf(),
-        source,
+        line: e.span().map_or(0, |s| {
+            text[..s.start.min(text.len())].matches('\n').count() + 1
+        }),
+        message: e.message().to_string(),
     })
 }
 
@@ -149,5 +154,19 @@ mod tests {
         assert_eq!(c.bind.port(), 9000);
         assert_eq!(c.warehouse, "/w");
         assert!(toml::from_str::<ServeConfig>("warehous = \"/w\"").is_err());
+    }
+
+    #[test]
+    fn a_bad_line_is_named_but_not_printed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("auth.toml");
+        std::fs::write(
+            &path,
+            "signing-key = \"k\"\nsigning_key = \"top-secret-value\"\n",
+        )
+        .unwrap();
+        let err = auth_from_file(&path).unwrap_err().to_string();
+        assert!(err.contains("line 2"), "{err}");
+        assert!(!err.contains("top-secret-value"), "{err}");
     }
 }

@@ -289,7 +289,18 @@ async fn tokens_principals_and_refusals() {
             assert_eq!(body["error"]["type"], "ForbiddenException");
         }
     }
-    // A prefix grant: everything inside `sales`, nothing outside.
+    // A prefix grant: everything inside `sales`, nothing outside; not even the list of
+    // top-level namespaces or /metrics, which name every table.
+    for (path, want) in [
+        ("/v1/namespaces?parent=sales", 200),
+        ("/v1/namespaces", 403),
+        ("/v1/namespaces?parent=", 403),
+        ("/metrics", 403),
+        ("/v1/openapi.json", 200),
+    ] {
+        let (status, _, text) = api.call(M::GET, path, Some(&sales), None).await;
+        assert_eq!(status.as_u16(), want, "{path}: {text}");
+    }
     let (status, _, text) = api
         .call(
             M::POST,

@@ -93,7 +93,18 @@ async fn metrics_follow_commits_and_logs_are_json() {
     let missing = http.get("/v1/namespaces/ns/tables/missing").await;
     assert_eq!(missing.status, 404);
 
+    // A made-up method is counted as "other", so method names cannot grow the series.
+    let odd = reqwest::Method::from_bytes(b"FOO123").unwrap();
+    let response = http
+        .client
+        .request(odd, format!("{}/v1/config", http.base))
+        .send()
+        .await;
+    assert!(response.is_ok());
+
     let text = metrics_text(&http).await;
+    assert!(text.contains("method=\"other\""), "{text}");
+    assert!(!text.contains("FOO123"), "{text}");
     let table_route = "route=\"/v1/namespaces/{namespace}/tables/{table}\"";
     let posts = series_with(
         &text,

@@ -36,7 +36,7 @@ use session::{Config, Session, Sessions};
 
 /// Hands out locks kept in ZooKeeper, on one session at a time.
 pub struct ZooKeeperLockManager {
-    sessions: Sessions,
+    sessions: Arc<Sessions>,
     /// `<root>/locks`.
     locks_dir: String,
 }
@@ -68,7 +68,7 @@ impl ZooKeeperLockManager {
         })
         .await?;
         Ok(Self {
-            sessions,
+            sessions: Arc::new(sessions),
             locks_dir,
         })
     }
@@ -130,7 +130,15 @@ impl LockManager for ZooKeeperLockManager {
     }
 
     async fn session_connected(&self) -> Option<bool> {
-        Some(self.sessions.connected().await)
+        if let Some(connected) = self.sessions.current_connected() {
+            return Some(connected);
+        }
+        // The session has ended: open the next one as an acquire would, in a task of its
+        // own, so a caller that gives up (a probe's timeout) does not cancel the open.
+        let sessions = self.sessions.clone();
+        let reopen =
+            tokio::spawn(async move { sessions.live().await.is_ok_and(|s| s.connected()) });
+        Some(reopen.await.unwrap_or(false))
     }
 }
 

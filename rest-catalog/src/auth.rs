@@ -34,7 +34,7 @@ pub struct Grant {
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct ClientConfig {
     pub id: String,
-    /// Hex SHA-256 of the secret (`floe auth hash-secret`).
+    /// Hex SHA-256 of the secret (`printf %s "$SECRET" | sha256sum`).
     pub secret_sha256: String,
     pub grants: Vec<Grant>,
 }
@@ -86,6 +86,27 @@ impl fmt::Debug for AuthConfig {
             )
             .finish()
     }
+}
+
+/// Grant prefixes are dot-separated levels, none empty or padded, each prefix once.
+fn check_grants(who: &str, grants: &[Grant]) -> Result<(), AuthError> {
+    let mut seen = std::collections::HashSet::new();
+    for g in grants {
+        let bad_level = |l: &str| l.is_empty() || l.trim() != l;
+        if !g.namespace.is_empty() && g.namespace.split('.').any(bad_level) {
+            return Err(AuthError::Config(format!(
+                "{who}: grant namespace {:?} is not dot-separated levels",
+                g.namespace
+            )));
+        }
+        if !seen.insert(&g.namespace) {
+            return Err(AuthError::Config(format!(
+                "{who}: namespace {:?} is granted twice",
+                g.namespace
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// Hex SHA-256 of a secret, as the configuration stores it.
@@ -177,6 +198,14 @@ impl Authenticator {
             return Err(AuthError::Config("token-ttl-secs must be positive".into()));
         }
         let is_hash = |h: &str| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit());
+        for (who, grants) in config
+            .clients
+            .iter()
+            .map(|c| (&c.id, &c.grants))
+            .chain(config.tokens.iter().map(|t| (&t.name, &t.grants)))
+        {
+            check_grants(who, grants)?;
+        }
         let mut clients = HashMap::new();
         for c in &config.clients {
             if !is_hash(&c.secret_sha256) {
@@ -229,12 +258,26 @@ impl Authenticator {
         self.token_for(&client.id, now)
     }
 
-    /// A signed token for `subject` (a client id, or an internal principal).
+    /// A signed token for `subject` (a client id).
     pub fn token_for(&self, subject: &str, now: i64) -> Result<IssuedToken, AuthError> {
+        self.sign(subject, now, self.ttl_secs)
+    }
+
+    /// The node's own token (scheduled compaction), valid for at least a day so that a
+    /// long compaction of one table does not outlive it.
+    pub fn internal_token(&self, now: i64) -> Result<IssuedToken, AuthError> {
+        self.sign(
+            INTERNAL_PRINCIPAL,
+            now,
+            self.ttl_secs.max(INTERNAL_TTL_SECS),
+        )
+    }
+
+    fn sign(&self, subject: &str, now: i64, ttl_secs: u64) -> Result<IssuedToken, AuthError> {
         let claims = Claims {
             sub: subject.to_string(),
             iat: now,
-            exp: now + self.ttl_secs as i64,
+            exp: now + ttl_secs as i64,
             iss: ISSUER.to_string(),
         };
         let access_token =
@@ -242,7 +285,7 @@ impl Authenticator {
                 .map_err(|e| AuthError::Config(e.to_string()))?;
         Ok(IssuedToken {
             access_token,
-            expires_in: self.ttl_secs,
+            expires_in: ttl_secs,
         })
     }
 
@@ -286,9 +329,11 @@ impl Authenticator {
 /// Where a request acts.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Scope {
-    /// Names no namespace (the top-level listing, `/metrics`): any grant of the access
+    /// Reveals nothing of any namespace (the OpenAPI document): any grant of the access
     /// will do.
     Anywhere,
+    /// A namespace; the empty one is the whole catalog (the top-level listing,
+    /// `/metrics`, which name every table), covered only by a `""` grant.
     Namespace(Vec<String>),
 }
 
@@ -322,7 +367,7 @@ pub fn needs(
     parent: Option<Vec<String>>,
     body: &[u8],
 ) -> Result<Vec<Need>, String> {
-    let report = route.ends_with("/metrics") && route != "/metrics";
+    let report = route == "/v1/namespaces/{namespace}/tables/{table}/metrics";
     let read_only = matches!(method, "GET" | "HEAD") || report;
     let access = if read_only {
         Access::Read
@@ -339,7 +384,7 @@ pub fn needs(
     match (route, access) {
         ("/v1/namespaces", Access::Read) => Ok(vec![need(match parent {
             Some(p) => Scope::Namespace(p),
-            None => Scope::Anywhere,
+            None => Scope::Namespace(Vec::new()),
         })]),
         ("/v1/namespaces", Access::ReadWrite) => Ok(vec![need(Scope::Namespace(levels_at(
             &json()?,
@@ -368,7 +413,9 @@ pub fn needs(
                 })
                 .collect()
         }
-        _ => Ok(vec![need(Scope::Anywhere)]),
+        ("/v1/openapi.json", _) => Ok(vec![need(Scope::Anywhere)]),
+        // `/metrics`, and any route not named above: the whole catalog.
+        _ => Ok(vec![need(Scope::Namespace(Vec::new()))]),
     }
 }
 
@@ -384,6 +431,8 @@ fn levels_at(value: &serde_json::Value, pointer: &str) -> Result<Vec<String>, St
         })
         .ok_or_else(|| format!("the body has no namespace (a list of strings) at {pointer}"))
 }
+
+const INTERNAL_TTL_SECS: u64 = 24 * 3600;
 
 /// The principal of the node's own scheduled compaction, which calls its REST API.
 pub const INTERNAL_PRINCIPAL: &str = "floe-internal";

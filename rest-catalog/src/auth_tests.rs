@@ -7,6 +7,10 @@ fn grant(namespace: &str, access: Access) -> Grant {
     }
 }
 
+fn ns_root() -> Scope {
+    Scope::Namespace(Vec::new())
+}
+
 fn levels(ns: &str) -> Vec<String> {
     ns.split('.').map(str::to_string).collect()
 }
@@ -63,6 +67,9 @@ fn the_longest_covering_prefix_decides() {
         assert_eq!(narrow.access_to(&levels(ns)), want, "{ns}");
     }
     assert!(narrow.has_any(Access::Read));
+    // Only a "" grant covers the whole catalog (the top-level listing, /metrics).
+    assert_eq!(narrow.access_to(&[]), None);
+    assert_eq!(p.access_to(&[]), Some(Access::Read));
     assert!(!narrow.has_any(Access::ReadWrite));
 }
 
@@ -116,7 +123,8 @@ fn static_tokens_and_internal_tokens() {
         auth.authenticate("static-tokeN", 5),
         Err(AuthError::Unauthorized)
     );
-    let internal = auth.token_for(INTERNAL_PRINCIPAL, 5).unwrap();
+    let internal = auth.internal_token(5).unwrap();
+    assert_eq!(internal.expires_in, 24 * 3600);
     let who = auth.authenticate(&internal.access_token, 6).unwrap();
     assert_eq!(who.access_to(&levels("any.thing")), Some(Access::ReadWrite));
 }
@@ -131,11 +139,21 @@ fn bad_configurations_are_refused() {
     reserved.clients[0].id = INTERNAL_PRINCIPAL.into();
     let mut twice = config();
     twice.clients.push(twice.clients[0].clone());
+    let mut granted_twice = config();
+    granted_twice.tokens[0]
+        .grants
+        .push(grant("sales.eu", Access::ReadWrite));
+    let mut bad_prefix = config();
+    bad_prefix.clients[0]
+        .grants
+        .push(grant("sales..eu", Access::Read));
     for (c, why) in [
         (short, "32 bytes"),
         (bad_hash, "64 hex digits"),
         (reserved, "reserved"),
         (twice, "twice"),
+        (granted_twice, "granted twice"),
+        (bad_prefix, "dot-separated levels"),
     ] {
         let err = Authenticator::new(&c).err().expect(why);
         assert!(err.to_string().contains(why), "{err}");
@@ -217,7 +235,7 @@ fn requests_need_what_they_touch() {
             None,
             None,
             "",
-            Ok(vec![read(Scope::Anywhere)]),
+            Ok(vec![read(ns_root())]),
         ),
         (
             "/v1/namespaces",
@@ -268,13 +286,14 @@ fn requests_need_what_they_touch() {
             r#"{"table-changes":[{}]}"#,
             Err(()),
         ),
+        ("/metrics", "GET", None, None, "", Ok(vec![read(ns_root())])),
         (
-            "/metrics",
-            "GET",
+            "/v1/something/new",
+            "POST",
             None,
             None,
             "",
-            Ok(vec![read(Scope::Anywhere)]),
+            Ok(vec![write(ns_root())]),
         ),
         (
             "/v1/openapi.json",

@@ -20,6 +20,8 @@ pub struct TableFigures {
     pub delete_files: u64,
     /// `floe.watermark`, epoch milliseconds, when the table has one.
     pub watermark_ms: Option<i64>,
+    /// The metadata's `last-updated-ms`: which of two figures is newer.
+    pub updated_ms: i64,
 }
 
 /// The figures of `metadata`: the current snapshot's `total-data-files` and
@@ -39,6 +41,7 @@ pub fn table_figures(metadata: &TableMetadata) -> TableFigures {
             .properties()
             .get(WATERMARK)
             .and_then(|v| v.trim().parse().ok()),
+        updated_ms: metadata.last_updated_ms(),
     }
 }
 
@@ -54,9 +57,17 @@ pub struct TableFigureBook {
 }
 
 impl TableFigureBook {
+    /// Keeps `metadata`'s figures unless newer ones are in already (a slow load can
+    /// finish after a later commit).
     pub fn record(&self, table: &str, metadata: &TableMetadata) {
         let figures = table_figures(metadata);
-        self.lock().insert(table.to_string(), figures);
+        let mut book = self.lock();
+        let newer = book
+            .get(table)
+            .is_none_or(|known| known.updated_ms <= figures.updated_ms);
+        if newer {
+            book.insert(table.to_string(), figures);
+        }
     }
 
     pub fn forget(&self, table: &str) {

@@ -200,8 +200,11 @@ pub async fn run(args: UpsertArgs) -> anyhow::Result<()> {
                 continue;
             }
         }
-        for batch in input.batches(Some(&table_arrow))? {
-            writer.write(&batch?).await.with_context(|| label.clone())?;
+        if let Err(e) = write_input(&mut writer, input, &table_arrow, &label).await {
+            // The commit in flight still lands or fails, and says which, before exiting.
+            let last = writer.finish_commit().await;
+            report(started, last)?;
+            return Err(e);
         }
         let watermark = args.watermark.filter(|_| i + 1 == inputs.len());
         let previous = writer.start_commit(checkpoint, watermark).await;
@@ -209,6 +212,22 @@ pub async fn run(args: UpsertArgs) -> anyhow::Result<()> {
     }
     let last = writer.finish_commit().await;
     report(started, last)
+}
+
+/// Writes every batch of one input into the open checkpoint.
+async fn write_input(
+    writer: &mut UpsertWriter,
+    input: &InputFile,
+    table_arrow: &arrow::datatypes::Schema,
+    label: &str,
+) -> anyhow::Result<()> {
+    for batch in input.batches(Some(table_arrow))? {
+        writer
+            .write(&batch?)
+            .await
+            .with_context(|| label.to_string())?;
+    }
+    Ok(())
 }
 
 /// Prints the outcome of the commit of `label`, if one was started.

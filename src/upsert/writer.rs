@@ -277,6 +277,8 @@ impl UpsertWriter {
         checkpoint_id: Option<i64>,
         watermark: Option<i64>,
     ) -> Result<CheckpointOutcome, UpsertError> {
+        // A commit started before lands (or fails) first, and its failure is this one's.
+        self.finish_commit().await?;
         self.start_commit(checkpoint_id, watermark).await?;
         Ok(self
             .finish_commit()
@@ -316,14 +318,22 @@ impl UpsertWriter {
     /// Waits for the commit started by `start_commit`, if one runs, and answers its
     /// outcome. A failed commit also fails the open checkpoint.
     pub async fn finish_commit(&mut self) -> Result<Option<CheckpointOutcome>, UpsertError> {
-        let Some(in_flight) = self.in_flight.take() else {
+        let Some(in_flight) = self.in_flight.as_mut() else {
             return Ok(None);
         };
-        let (committer, outcome) = in_flight.await.map_err(|e| {
-            let e = UpsertError::Internal(format!("the commit task failed: {e}"));
-            self.broken = Some(e.to_string());
-            e
-        })?;
+        // Taken only once the task is done: a caller that stops waiting (a timeout) can
+        // wait again later, and the committer is not lost.
+        let joined = in_flight.await;
+        self.in_flight = None;
+        let (committer, outcome) = match joined {
+            Ok(done) => done,
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            Err(e) => {
+                let e = UpsertError::Internal(format!("the commit task was cancelled: {e}"));
+                self.broken = Some(e.to_string());
+                return Err(e);
+            }
+        };
         self.table = committer.table.clone();
         self.last = committer.last;
         self.committer = Some(committer);

@@ -211,10 +211,11 @@ impl Sessions {
         lock_ignoring_poison(&self.current).close();
     }
 
-    /// Whether a session is connected now; a session that has ended is replaced first,
-    /// as the next acquire would.
-    pub async fn connected(&self) -> bool {
-        self.live().await.is_ok_and(|s| s.connected())
+    /// Whether the current session is connected; `None` when it has ended (or the
+    /// manager is closed) and only a new session could say.
+    pub fn current_connected(&self) -> Option<bool> {
+        let current = self.current().ok()?;
+        (!current.ended()).then(|| current.connected())
     }
 
     fn current(&self) -> Result<Arc<Session>, LockError> {

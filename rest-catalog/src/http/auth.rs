@@ -140,19 +140,26 @@ async fn check(
     let bad =
         |message: String| error_response(StatusCode::BAD_REQUEST, "BadRequestException", message);
     let (mut parts, body) = request.into_parts();
-    let params = RawPathParams::from_request_parts(&mut parts, &())
-        .await
-        .ok();
-    let namespace = match params
-        .as_ref()
-        .and_then(|p| p.iter().find(|(k, _)| *k == "namespace"))
-    {
-        Some((_, raw)) => Some(levels(raw).map_err(bad)?),
-        None => None,
+    // A route with a `{namespace}` whose value cannot be read is refused, never checked
+    // as if it named none.
+    let namespace = if route.contains("{namespace}") {
+        let params = RawPathParams::from_request_parts(&mut parts, &())
+            .await
+            .map_err(|e| bad(format!("path: {e}")))?;
+        let raw = params
+            .iter()
+            .find(|(k, _)| *k == "namespace")
+            .map(|(_, v)| v.to_string())
+            .ok_or_else(|| bad("the path names no namespace".into()))?;
+        Some(levels(&raw).map_err(bad)?)
+    } else {
+        None
     };
+    // An empty `parent` is the top level, as the handler reads it.
     let parent = Query::<HashMap<String, String>>::try_from_uri(&parts.uri)
         .ok()
         .and_then(|q| q.0.get("parent").cloned())
+        .filter(|p| !p.is_empty())
         .map(|p| levels(&p))
         .transpose()
         .map_err(bad)?;
