@@ -259,7 +259,7 @@ impl Authenticator {
     }
 
     /// A signed token for `subject` (a client id).
-    pub fn token_for(&self, subject: &str, now: i64) -> Result<IssuedToken, AuthError> {
+    fn token_for(&self, subject: &str, now: i64) -> Result<IssuedToken, AuthError> {
         self.sign(subject, now, self.ttl_secs)
     }
 

@@ -54,8 +54,6 @@ pub enum UpsertError {
     PositionDeleteTargetsGone(Vec<String>),
     #[error("gave up after {attempts} commit attempts: {last}")]
     RetriesExhausted { attempts: u32, last: String },
-    #[error("checkpoint {given} is not after checkpoint {last}, the last one this writer wrote")]
-    CheckpointOrder { given: i64, last: i64 },
     #[error("the open checkpoint cannot be committed, an earlier write or commit of it failed ({0}); abort it and write the checkpoint again")]
     CheckpointBroken(String),
     #[error("internal error: {0}")]
