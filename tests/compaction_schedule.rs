@@ -236,9 +236,7 @@ async fn two_nodes_never_compact_one_table_at_once_and_survive_a_kill() {
         .await
         .unwrap();
     let value = |series: &str| -> f64 {
-        metrics
-            .lines()
-            .find_map(|l| l.strip_prefix(series)?.trim().parse().ok())
+        common::metric_sample(&metrics, series)
             .unwrap_or_else(|| panic!("no {series} in:\n{metrics}"))
     };
     assert!(value("floe_compaction_runs_total{outcome=\"ok\"}") >= 1.0);

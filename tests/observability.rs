@@ -11,20 +11,9 @@ use std::time::{Duration, Instant};
 use common::upsert_inputs::Rng;
 use common::upsert_model_support::*;
 use common::zk::{zk_env, StoppedMember};
-use common::{FloeServer, Http};
+use common::{metric_sample, FloeServer, Http};
 use floe::rest_client::RestClient;
 use serde_json::{json, Value};
-
-/// The value of the sample `name{labels}` (labels in the exporter's order), if present.
-fn sample(text: &str, series: &str) -> Option<f64> {
-    text.lines().filter(|l| !l.starts_with('#')).find_map(|l| {
-        l.strip_prefix(series)?
-            .strip_prefix(' ')?
-            .trim()
-            .parse()
-            .ok()
-    })
-}
 
 /// The value at the end of a sample line.
 fn value_of(line: &str) -> f64 {
@@ -128,35 +117,35 @@ async fn metrics_follow_commits_and_logs_are_json() {
         "{text}"
     );
     assert_eq!(
-        sample(&text, "floe_commits_total{outcome=\"ok\"}"),
+        metric_sample(&text, "floe_commits_total{outcome=\"ok\"}"),
         Some(2.0)
     );
     assert_eq!(
-        sample(&text, "floe_commits_total{outcome=\"conflict\"}"),
+        metric_sample(&text, "floe_commits_total{outcome=\"conflict\"}"),
         Some(1.0)
     );
-    assert!(sample(&text, "floe_lock_wait_seconds_count").unwrap() >= 2.0);
-    assert!(sample(&text, "floe_commit_duration_seconds_count{outcome=\"ok\"}").is_some());
+    assert!(metric_sample(&text, "floe_lock_wait_seconds_count").unwrap() >= 2.0);
+    assert!(metric_sample(&text, "floe_commit_duration_seconds_count{outcome=\"ok\"}").is_some());
     let data_files: u64 = reports.iter().map(|r| r.data_files as u64).sum();
     let delete_files: u64 = reports
         .iter()
         .map(|r| (r.equality_delete_files + r.position_delete_files) as u64)
         .sum();
     assert_eq!(
-        sample(&text, "floe_table_data_files{table=\"ns.observed\"}"),
+        metric_sample(&text, "floe_table_data_files{table=\"ns.observed\"}"),
         Some(data_files as f64)
     );
     assert_eq!(
-        sample(&text, "floe_table_delete_files{table=\"ns.observed\"}"),
+        metric_sample(&text, "floe_table_delete_files{table=\"ns.observed\"}"),
         Some(delete_files as f64)
     );
-    let lag = sample(
+    let lag = metric_sample(
         &text,
         "floe_table_watermark_lag_seconds{table=\"ns.observed\"}",
     )
     .unwrap();
     assert!((3_600.0..3_900.0).contains(&lag), "lag {lag}");
-    assert_eq!(sample(&text, "floe_store_up"), Some(1.0));
+    assert_eq!(metric_sample(&text, "floe_store_up"), Some(1.0));
     assert!(
         !text.contains("floe_zookeeper_session_connected"),
         "no ZooKeeper here"
@@ -238,7 +227,10 @@ async fn not_ready_while_its_zookeeper_is_down() {
     let ready = wait_ready(&http, 200, Duration::from_secs(10)).await;
     assert_eq!(ready["zookeeper"], "connected");
     let text = metrics_text(&http).await;
-    assert_eq!(sample(&text, "floe_zookeeper_session_connected"), Some(1.0));
+    assert_eq!(
+        metric_sample(&text, "floe_zookeeper_session_connected"),
+        Some(1.0)
+    );
 
     let stop_dir = dir.clone();
     let mut stopped = tokio::task::spawn_blocking(move || {
@@ -252,7 +244,7 @@ async fn not_ready_while_its_zookeeper_is_down() {
     // Still alive, and it says so.
     assert_eq!(http.get("/health").await.ok(), json!({"status": "ok"}));
     let text = metrics_text(&http).await;
-    assert_eq!(sample(&text, "floe_store_up"), Some(0.0));
+    assert_eq!(metric_sample(&text, "floe_store_up"), Some(0.0));
 
     tokio::task::spawn_blocking(move || {
         stopped.restart();

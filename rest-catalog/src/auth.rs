@@ -356,9 +356,19 @@ impl Principal {
 /// Routes that need no token.
 pub const OPEN_ROUTES: &[&str] = &["/v1/config", "/v1/oauth/tokens", "/health", "/ready"];
 
+/// Whether `needs` reads the request body of `route`: the changes that name their
+/// namespaces in it (create namespace, rename, multi-table transaction).
+pub fn reads_body(route: &str, method: &str) -> bool {
+    method == "POST"
+        && matches!(
+            route,
+            "/v1/namespaces" | "/v1/tables/rename" | "/v1/transactions/commit"
+        )
+}
+
 /// What a request on `route` (the router's template) needs. `namespace` is the decoded
 /// `{namespace}` path parameter, `parent` the `parent` query parameter, `body` the
-/// request body, read only for the routes that name namespaces in it. A body that does
+/// request body, read only where `reads_body` says so. A body that does
 /// not say which namespaces it changes is an error (answered 400).
 pub fn needs(
     route: &str,
@@ -382,10 +392,9 @@ pub fn needs(
         serde_json::from_slice(body).map_err(|e| format!("malformed JSON body: {e}"))
     };
     match (route, access) {
-        ("/v1/namespaces", Access::Read) => Ok(vec![need(match parent {
-            Some(p) => Scope::Namespace(p),
-            None => Scope::Namespace(Vec::new()),
-        })]),
+        ("/v1/namespaces", Access::Read) => {
+            Ok(vec![need(Scope::Namespace(parent.unwrap_or_default()))])
+        }
         ("/v1/namespaces", Access::ReadWrite) => Ok(vec![need(Scope::Namespace(levels_at(
             &json()?,
             "/namespace",

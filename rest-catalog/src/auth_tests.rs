@@ -347,3 +347,18 @@ fn a_principal_allows_by_its_grants() {
         assert_eq!(who.allows(&need), allowed, "{} {need:?}", who.name);
     }
 }
+
+#[test]
+fn only_changes_that_name_namespaces_in_the_body_are_read() {
+    let cases = [
+        ("/v1/namespaces", "POST", true),
+        ("/v1/namespaces", "GET", false),
+        ("/v1/tables/rename", "POST", true),
+        ("/v1/transactions/commit", "POST", true),
+        ("/v1/namespaces/{namespace}/tables", "POST", false),
+        ("/v1/namespaces/{namespace}/tables/{table}", "POST", false),
+    ];
+    for (route, method, read) in cases {
+        assert_eq!(reads_body(route, method), read, "{method} {route}");
+    }
+}

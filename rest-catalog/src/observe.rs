@@ -8,7 +8,6 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use iceberg::spec::TableMetadata;
-use serde::Serialize;
 
 /// Table property (and snapshot summary key) holding the event-time watermark, epoch ms.
 pub const WATERMARK: &str = "floe.watermark";
@@ -101,7 +100,7 @@ impl TableFigureBook {
 
 /// Whether the catalog can serve: its store answers and, with ZooKeeper locks, the lock
 /// session is connected.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Readiness {
     /// `None` when the store answered; otherwise why not.
     pub store_error: Option<String>,

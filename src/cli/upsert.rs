@@ -15,6 +15,7 @@ use iceberg::TableIdent;
 use crate::input::InputFile;
 use crate::rest_client::{parse_table_ident, RestClient, RestError};
 use crate::upsert::changes::conform;
+use crate::upsert::checkpoint_log::covering;
 use crate::upsert::layout::{key_layout, new_table_layout, upsert_layout, UpsertLayout};
 use crate::upsert::{
     CheckpointOutcome, CommitReport, UpsertError, UpsertOptions, UpsertWriter, WatermarkChange,
@@ -189,10 +190,7 @@ pub async fn run(args: UpsertArgs) -> anyhow::Result<()> {
             None => format!("input {}", input.path.display()),
         };
         if started.is_none() {
-            if let Some(last) = checkpoint
-                .filter(|&c| writer.is_committed(c))
-                .and(writer.last_committed())
-            {
+            if let Some(last) = covering(writer.last_committed(), checkpoint) {
                 println!(
                     "{label}: {}",
                     outcome_text(&CheckpointOutcome::AlreadyCommitted(last))

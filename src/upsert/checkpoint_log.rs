@@ -35,6 +35,16 @@ pub fn last_committed(metadata: &TableMetadata, writer_id: &str) -> Option<Commi
     })
 }
 
+/// `last` (a writer's newest committed checkpoint) when it already covers
+/// `checkpoint_id`: committing that checkpoint again must add nothing.
+pub fn covering(
+    last: Option<CommittedCheckpoint>,
+    checkpoint_id: Option<i64>,
+) -> Option<CommittedCheckpoint> {
+    let checkpoint_id = checkpoint_id?;
+    last.filter(|l| l.checkpoint_id >= checkpoint_id)
+}
+
 /// What a checkpoint's watermark does to the table property.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum WatermarkChange {

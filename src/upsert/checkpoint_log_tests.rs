@@ -179,3 +179,18 @@ fn last_committed_checkpoints() {
         assert_eq!(last_committed(&metadata, writer), expected, "{name}");
     }
 }
+
+#[test]
+fn a_checkpoint_is_covered_by_the_same_or_a_later_one() {
+    let last = Some(cp(5, 50, 7));
+    let cases = [
+        (last, Some(4), last),
+        (last, Some(5), last),
+        (last, Some(6), None),
+        (last, None, None),
+        (None, Some(1), None),
+    ];
+    for (last, checkpoint, want) in cases {
+        assert_eq!(covering(last, checkpoint), want, "{last:?} {checkpoint:?}");
+    }
+}

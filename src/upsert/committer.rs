@@ -13,8 +13,8 @@ use tokio::task::JoinSet;
 use uuid::Uuid;
 
 use super::checkpoint_log::{
-    last_committed, main_ancestry, watermark_change, CommittedCheckpoint, WatermarkChange,
-    CHECKPOINT_ID, WATERMARK, WRITER_ID,
+    covering, last_committed, main_ancestry, watermark_change, CommittedCheckpoint,
+    WatermarkChange, CHECKPOINT_ID, WATERMARK, WRITER_ID,
 };
 use super::partition_writer::{PartitionCounts, PartitionWriter};
 use super::row_delta::{plan_commit, write_row_delta_manifest_list, RowDelta};
@@ -41,11 +41,6 @@ pub(super) struct Committer {
 }
 
 impl Committer {
-    /// Whether the table already holds `checkpoint_id` of this writer.
-    pub fn is_committed(&self, checkpoint_id: i64) -> bool {
-        self.writer_id.is_some() && self.last.is_some_and(|l| l.checkpoint_id >= checkpoint_id)
-    }
-
     /// Commits `checkpoint` as one snapshot (see `UpsertWriter::commit`).
     pub async fn commit(
         &mut self,
@@ -56,10 +51,7 @@ impl Committer {
             checkpoint_id,
             watermark,
         } = checkpoint;
-        if let Some(last) = checkpoint_id
-            .filter(|&c| self.is_committed(c))
-            .and(self.last)
-        {
+        if let Some(last) = covering(self.last, checkpoint_id) {
             // Its files are left as orphans: no snapshot refers to them.
             return Ok(CheckpointOutcome::AlreadyCommitted(last));
         }
@@ -145,11 +137,13 @@ impl Committer {
                 // An earlier attempt whose answer was lost did land.
                 return Ok(report.landed(landed, attempt - 1, &self.table));
             }
-            if let (Some(w), Some(c)) = (&self.writer_id, checkpoint_id) {
-                if let Some(last) = last_committed(&base, w).filter(|l| l.checkpoint_id >= c) {
-                    self.last = Some(last);
-                    return Ok(CheckpointOutcome::AlreadyCommitted(last));
-                }
+            let newest = self
+                .writer_id
+                .as_deref()
+                .and_then(|w| last_committed(&base, w));
+            if let Some(last) = covering(newest, checkpoint_id) {
+                self.last = Some(last);
+                return Ok(CheckpointOutcome::AlreadyCommitted(last));
             }
             let required = delta.referenced_elsewhere();
             if !required.is_empty() {

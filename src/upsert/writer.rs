@@ -19,7 +19,7 @@ use tokio::task::{JoinHandle, JoinSet};
 use uuid::Uuid;
 
 use super::changes::{conform, RowKind};
-use super::checkpoint_log::{last_committed, CommittedCheckpoint, WatermarkChange};
+use super::checkpoint_log::{covering, last_committed, CommittedCheckpoint, WatermarkChange};
 use super::committer::{ClosedCheckpoint, Committer};
 use super::layout::{upsert_layout, UpsertLayout};
 use super::partition_writer::{position_delete_schema, FileSettings, PartitionWriter};
@@ -187,8 +187,7 @@ impl UpsertWriter {
 
     /// Whether the table already holds `checkpoint_id` of this writer.
     pub fn is_committed(&self, checkpoint_id: i64) -> bool {
-        self.options.writer_id.is_some()
-            && self.last.is_some_and(|l| l.checkpoint_id >= checkpoint_id)
+        covering(self.last, Some(checkpoint_id)).is_some()
     }
 
     /// Memory the key index holds now, all partitions together.

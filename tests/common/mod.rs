@@ -490,3 +490,15 @@ pub async fn raw_request(base: &str, method: &str, path: &str) -> Resp {
         text: text.to_string(),
     }
 }
+
+/// The value of the Prometheus sample `name{labels}` (labels in the exporter's order) in
+/// a `/metrics` text, if present.
+pub fn metric_sample(text: &str, series: &str) -> Option<f64> {
+    text.lines().filter(|l| !l.starts_with('#')).find_map(|l| {
+        l.strip_prefix(series)?
+            .strip_prefix(' ')?
+            .trim()
+            .parse()
+            .ok()
+    })
+}

@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use axum::body::Body;
+use axum::body::{Body, Bytes};
 use axum::extract::{FromRequestParts, MatchedPath, Query, RawPathParams, Request};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::middleware::Next;
@@ -17,7 +17,9 @@ use serde_json::json;
 
 use super::error::error_response;
 use super::MAX_BODY_BYTES;
-use crate::auth::{needs, AuthError, Authenticator, Principal, OPEN_ROUTES};
+use crate::auth::{
+    needs, reads_body, Access, AuthError, Authenticator, Need, Principal, Scope, OPEN_ROUTES,
+};
 use crate::names::parse_namespace;
 
 fn oauth_error(status: StatusCode, error: &str, description: &str) -> Response {
@@ -163,12 +165,9 @@ async fn check(
         .map(|p| levels(&p))
         .transpose()
         .map_err(bad)?;
-    let body_bytes = if matches!(
-        route,
-        "/v1/namespaces" | "/v1/tables/rename" | "/v1/transactions/commit"
-    ) && parts.method == "POST"
-    {
-        axum::body::to_bytes(body, MAX_BODY_BYTES)
+    // The body is read (and put back) only where the rules look into it.
+    let (body, bytes) = if reads_body(route, parts.method.as_str()) {
+        let bytes = axum::body::to_bytes(body, MAX_BODY_BYTES)
             .await
             .map_err(|e| {
                 error_response(
@@ -176,35 +175,30 @@ async fn check(
                     "BadRequestException",
                     format!("request body: {e}"),
                 )
-            })?
+            })?;
+        (Body::from(bytes.clone()), bytes)
     } else {
-        let request = Request::from_parts(parts, body);
-        let needed =
-            needs(route, request.method().as_str(), namespace, parent, b"").map_err(bad)?;
-        return Ok((request, refusal(principal, &needed)));
+        (body, Bytes::new())
     };
-    let needed =
-        needs(route, parts.method.as_str(), namespace, parent, &body_bytes).map_err(bad)?;
-    let request = Request::from_parts(parts, Body::from(body_bytes));
-    Ok((request, refusal(principal, &needed)))
+    let needed = needs(route, parts.method.as_str(), namespace, parent, &bytes).map_err(bad)?;
+    Ok((
+        Request::from_parts(parts, body),
+        refusal(principal, &needed),
+    ))
 }
 
-fn refusal(principal: &Principal, needed: &[crate::auth::Need]) -> Option<String> {
+fn refusal(principal: &Principal, needed: &[Need]) -> Option<String> {
     needed.iter().find(|n| !principal.allows(n)).map(|n| {
         let what = match n.access {
-            crate::auth::Access::Read => "read",
-            crate::auth::Access::ReadWrite => "change",
+            Access::Read => "read",
+            Access::ReadWrite => "change",
         };
-        match &n.scope {
-            crate::auth::Scope::Anywhere => format!("{} may not {what} this", principal.name),
-            crate::auth::Scope::Namespace(ns) => {
-                format!(
-                    "{} may not {what} namespace {}",
-                    principal.name,
-                    ns.join(".")
-                )
-            }
-        }
+        let target = match &n.scope {
+            Scope::Anywhere => "this".to_string(),
+            Scope::Namespace(ns) if ns.is_empty() => "the whole catalog".to_string(),
+            Scope::Namespace(ns) => format!("namespace {}", ns.join(".")),
+        };
+        format!("{} may not {what} {target}", principal.name)
     })
 }
 

@@ -104,7 +104,7 @@ pub fn router_with_auth(catalog: Catalog, auth: Option<Arc<Authenticator>>) -> R
             .layer(Extension(auth));
     }
     routes
-        .layer(Extension(Arc::new(openapi_document(auth_on))))
+        .layer(Extension(OpenApiDocument(openapi_document(auth_on).into())))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
@@ -156,14 +156,18 @@ pub fn openapi_document(auth: bool) -> String {
     doc.to_string()
 }
 
-/// `GET /v1/openapi.json`.
-async fn openapi(Extension(doc): Extension<Arc<String>>) -> Response {
+/// `GET /v1/openapi.json`: the document built once with the router (cloning the bytes
+/// only counts a reference).
+async fn openapi(Extension(doc): Extension<OpenApiDocument>) -> Response {
     (
         [(axum::http::header::CONTENT_TYPE, "application/json")],
-        doc.as_str().to_string(),
+        doc.0,
     )
         .into_response()
 }
+
+#[derive(Clone)]
+struct OpenApiDocument(axum::body::Bytes);
 
 async fn not_found() -> Response {
     error_response(
