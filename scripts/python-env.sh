@@ -5,8 +5,11 @@
 #   VENV=$(scripts/python-env.sh | tail -n 1)
 #   "$VENV/bin/python" -m pytest tests/interop -q
 #
+# With arguments, `scripts/python-env.sh REQUIREMENTS VENV` does the same for another
+# requirements file in a virtualenv of its own (scripts/s3.sh runs moto from one).
+#
 # Environment:
-#   FLOE_VENV    where the virtualenv lives (default: $HOME/.cache/floe/venv)
+#   FLOE_VENV    where the interop virtualenv lives (default: $HOME/.cache/floe/venv)
 #   FLOE_PYTHON  the interpreter to build it with (default: python3.11 if present, else python3)
 #
 # Idempotent: a stamp file in the venv records a hash of requirements.txt and of the
@@ -15,8 +18,8 @@
 set -euo pipefail
 
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-requirements="$repo_root/tests/interop/requirements.txt"
-venv="${FLOE_VENV:-$HOME/.cache/floe/venv}"
+requirements="${1:-$repo_root/tests/interop/requirements.txt}"
+venv="${2:-${FLOE_VENV:-$HOME/.cache/floe/venv}}"
 stamp="$venv/.floe-requirements.sha256"
 
 log() { printf 'python-env: %s\n' "$*" >&2; }

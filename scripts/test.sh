@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs every Floe test on a fresh machine: formatting and lints, the Rust unit and
-# integration tests (which start the real `floe` binary and real ZooKeeper servers), and
-# the Python interop tests (pyiceberg and DuckDB against the running service, with the
-# embedded store and with the ZooKeeper store), installing what they need.
+# integration tests (which start the real `floe` binary, real ZooKeeper servers and a
+# local S3-compatible server), and the Python interop tests (pyiceberg and DuckDB against
+# the running service, with the embedded store and with the ZooKeeper store), installing
+# what they need.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,17 +20,24 @@ cargo fmt --all -- --check
 step "ZooKeeper 3.8: install when missing, start a standalone server and a 3-member ensemble"
 scripts/zookeeper.sh install
 zk_dir="$(mktemp -d "${TMPDIR:-/tmp}/floe-zk.XXXXXX")"
-stop_zookeeper() {
+stop_services() {
     scripts/zookeeper.sh stop "$zk_dir/single" >/dev/null 2>&1 || true
     scripts/zookeeper.sh stop "$zk_dir/ensemble" >/dev/null 2>&1 || true
+    scripts/s3.sh stop "$zk_dir/s3" >/dev/null 2>&1 || true
 }
-trap stop_zookeeper EXIT
+trap stop_services EXIT
 scripts/zookeeper.sh start "$zk_dir/single" 1 >/dev/null
 scripts/zookeeper.sh start "$zk_dir/ensemble" 3 >/dev/null
 export FLOE_TEST_ZK="$(cat "$zk_dir/single/connect")"
 export FLOE_TEST_ZK_ENSEMBLE="$(cat "$zk_dir/ensemble/connect")"
 export FLOE_TEST_ZK_ENSEMBLE_DIR="$zk_dir/ensemble"
 echo "standalone: $FLOE_TEST_ZK  ensemble: $FLOE_TEST_ZK_ENSEMBLE"
+
+step "S3-compatible server (moto, in a virtualenv of its own) on 127.0.0.1"
+export FLOE_TEST_S3_ENDPOINT="$(scripts/s3.sh start "$zk_dir/s3" | tail -n 1)"
+# The S3 tests fail rather than skip when the server is missing.
+export FLOE_TEST_REQUIRE_S3=1
+echo "s3: $FLOE_TEST_S3_ENDPOINT"
 
 step "cargo clippy --all-targets -D warnings"
 cargo clippy --workspace --all-targets -- -D warnings

@@ -5,6 +5,7 @@
 //! time, and a node that dies loses its lock with its session. The compactor talks to
 //! this node's own REST API, so its commits take the same path as any client's.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -36,6 +37,9 @@ pub struct CompactionSchedule {
     /// With authentication on, the node's own token for that API comes from here.
     pub auth: Option<Arc<Authenticator>>,
     pub interval: Duration,
+    /// The node's own storage settings (its `[s3]` credentials), for the FileIO that
+    /// reads and writes the tables' files.
+    pub file_io_props: HashMap<String, String>,
 }
 
 /// Every table of the catalog, walking nested namespaces.
@@ -98,7 +102,9 @@ impl CompactionSchedule {
     pub async fn round(&self) -> anyhow::Result<()> {
         for ident in all_tables(&self.catalog).await? {
             // A fresh token per table, so a long round does not outlive it.
-            let client = RestClient::connect_with_token(&self.url, self.token()?).await?;
+            let client = RestClient::connect_with_token(&self.url, self.token()?)
+                .await?
+                .with_file_io_props(self.file_io_props.clone());
             let table = match self.catalog.load_table(&ident).await {
                 Ok(t) => t,
                 Err(e) => {

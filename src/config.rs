@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use floe_rest_catalog::auth::AuthConfig;
+use floe_rest_catalog::storage::S3Settings;
 use serde::Deserialize;
 
 /// Where `floe serve` listens by default.
@@ -18,7 +19,7 @@ pub struct ServeConfig {
     /// Address to listen on.
     #[serde(default = "default_bind")]
     pub bind: SocketAddr,
-    /// The warehouse: a local path or a `file://` URL.
+    /// The warehouse: a local path, a `file://` URL or `s3://bucket/prefix`.
     #[serde(default = "default_warehouse")]
     pub warehouse: String,
     /// Where the embedded catalog store keeps its file.
@@ -45,6 +46,10 @@ pub struct ServeConfig {
     /// Authentication (`[auth]`, or a file given with `--auth`); off when unset.
     #[serde(default)]
     pub auth: Option<AuthConfig>,
+    /// How to reach an `s3://` warehouse (`[s3]`); unset fields come from the standard
+    /// AWS environment variables.
+    #[serde(default)]
+    pub s3: S3Settings,
 }
 
 impl ServeConfig {
@@ -154,6 +159,20 @@ mod tests {
         assert_eq!(c.bind.port(), 9000);
         assert_eq!(c.warehouse, "/w");
         assert!(toml::from_str::<ServeConfig>("warehous = \"/w\"").is_err());
+    }
+
+    #[test]
+    fn s3_settings_are_read_from_their_table() {
+        let c: ServeConfig = toml::from_str(
+            "warehouse = \"s3://b/wh\"\n[s3]\nendpoint = \"http://127.0.0.1:9000\"\n\
+             path-style-access = true\naccess-key-id = \"k\"\nsecret-access-key = \"s\"\n",
+        )
+        .unwrap();
+        assert_eq!(c.s3.endpoint.as_deref(), Some("http://127.0.0.1:9000"));
+        assert_eq!(c.s3.secret_access_key.as_deref(), Some("s"));
+        assert_eq!(c.s3.path_style_access, Some(true));
+        assert!(toml::from_str::<ServeConfig>("[s3]\nendpont = \"x\"").is_err());
+        assert_eq!(ServeConfig::default().s3, S3Settings::default());
     }
 
     #[test]

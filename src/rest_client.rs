@@ -10,6 +10,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use floe_rest_catalog::storage::file_io::file_io_for;
 use iceberg::io::FileIO;
 use iceberg::spec::{Schema, TableMetadata, UnboundPartitionSpec};
 use iceberg::table::Table;
@@ -49,6 +50,9 @@ pub struct LoadedTable {
     pub ident: TableIdent,
     pub metadata_location: String,
     pub metadata: Arc<TableMetadata>,
+    /// The load answer's `config`: FileIO properties for reaching the table's files (an
+    /// S3 endpoint, region and addressing style).
+    pub config: HashMap<String, String>,
 }
 
 impl LoadedTable {
@@ -63,17 +67,11 @@ impl LoadedTable {
             .file_io(file_io)
             .build()
     }
-}
 
-/// The file IO for a table location: the local filesystem for plain paths and `file:`
-/// URLs.
-pub fn file_io_for(location: &str) -> Result<FileIO, RestError> {
-    if location.starts_with('/') || location.starts_with("file:") {
-        Ok(FileIO::new_with_fs())
-    } else {
-        Err(RestError::BadResponse(format!(
-            "table location {location} is not on a filesystem this writer supports"
-        )))
+    /// The file IO that reaches the table's files: the local filesystem, or S3 as the
+    /// catalog's `config` describes it (credentials from the AWS environment variables).
+    pub fn file_io(&self) -> Result<FileIO, RestError> {
+        file_io_for(self.metadata.location(), &self.config).map_err(RestError::BadResponse)
     }
 }
 
@@ -98,6 +96,9 @@ pub struct RestClient {
     base: Url,
     /// Sent as `Authorization: Bearer` on every request.
     token: Option<String>,
+    /// FileIO properties of this client (S3 credentials, say), added to every loaded
+    /// table's `config` where the catalog's answer does not set them.
+    file_io_props: HashMap<String, String>,
 }
 
 #[derive(Deserialize)]
@@ -111,6 +112,8 @@ struct ConfigResponse {
 struct LoadTableResponse {
     metadata_location: Option<String>,
     metadata: TableMetadata,
+    #[serde(default)]
+    config: HashMap<String, String>,
 }
 
 impl RestClient {
@@ -180,6 +183,7 @@ impl RestClient {
             http,
             base: root.join("v1/").expect("static path"),
             token,
+            file_io_props: HashMap::new(),
         };
         let config: ConfigResponse =
             serde_json::from_value(client.send(Method::GET, &["config"], None).await?)
@@ -189,6 +193,13 @@ impl RestClient {
             client.base.path_segments_mut().expect("http URL").push("");
         }
         Ok(client)
+    }
+
+    /// This client with its own FileIO properties (see `LoadedTable::config`); the
+    /// catalog's answer wins where both set a key, as in Iceberg's other clients.
+    pub fn with_file_io_props(mut self, props: HashMap<String, String>) -> Self {
+        self.file_io_props = props;
+        self
     }
 
     fn url(&self, segments: &[&str]) -> Url {
@@ -270,13 +281,20 @@ impl RestClient {
         })
     }
 
-    fn loaded(ident: &TableIdent, value: Value) -> Result<LoadedTable, RestError> {
-        let answer: LoadTableResponse = serde_json::from_value(value)
+    fn loaded(&self, ident: &TableIdent, value: Value) -> Result<LoadedTable, RestError> {
+        let mut answer: LoadTableResponse = serde_json::from_value(value)
             .map_err(|e| RestError::BadResponse(format!("table {ident}: {e}")))?;
+        for (key, value) in &self.file_io_props {
+            answer
+                .config
+                .entry(key.clone())
+                .or_insert_with(|| value.clone());
+        }
         Ok(LoadedTable {
             ident: ident.clone(),
             metadata_location: answer.metadata_location.unwrap_or_default(),
             metadata: Arc::new(answer.metadata),
+            config: answer.config,
         })
     }
 
@@ -285,7 +303,7 @@ impl RestClient {
         let value = self
             .send_tables(Method::GET, ident.namespace(), Some(ident.name()), None)
             .await?;
-        Self::loaded(ident, value)
+        self.loaded(ident, value)
     }
 
     /// Creates the namespace unless it exists (its parents must exist).
@@ -323,7 +341,7 @@ impl RestClient {
                 },
                 e => e,
             })?;
-        Self::loaded(ident, value)
+        self.loaded(ident, value)
     }
 
     /// Commits `updates` to the table if `requirements` hold; answers the new metadata.
@@ -346,7 +364,7 @@ impl RestClient {
                 Some(body),
             )
             .await?;
-        Self::loaded(ident, value)
+        self.loaded(ident, value)
     }
 }
 

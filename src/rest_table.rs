@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use floe_compaction::catalog::{CatalogError, LoadedTable, TableCatalog};
 use iceberg::{TableIdent, TableRequirement, TableUpdate};
 
-use crate::rest_client::{file_io_for, RestClient, RestError};
+use crate::rest_client::{RestClient, RestError};
 
 /// A table of a REST catalog.
 #[derive(Clone, Debug)]
@@ -34,7 +34,7 @@ impl TableCatalog for RestTable {
 
     async fn load(&self) -> Result<LoadedTable, CatalogError> {
         let loaded = self.client.load_table(&self.ident).await?;
-        let file_io = file_io_for(loaded.metadata.location())?;
+        let file_io = loaded.file_io()?;
         Ok(LoadedTable {
             metadata_location: Some(loaded.metadata_location),
             metadata: loaded.metadata,

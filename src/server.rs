@@ -17,7 +17,7 @@ use crate::config::ServeConfig;
 /// Builds the catalog described by `config`: the embedded store and in-process locks,
 /// or with `zookeeper` set, both in ZooKeeper.
 pub async fn build_catalog(config: &ServeConfig) -> anyhow::Result<Catalog> {
-    let warehouse = Warehouse::open(&config.warehouse)?;
+    let warehouse = Warehouse::open(&config.warehouse, &config.s3)?;
     let (store, locks): (Arc<dyn CatalogStore>, Arc<dyn LockManager>) = match &config.zookeeper {
         None => (
             Arc::new(EmbeddedStore::open(&config.data_dir)?),
@@ -66,6 +66,7 @@ pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
             url: format!("http://127.0.0.1:{}", addr.port()),
             auth: auth.clone(),
             interval,
+            file_io_props: config.s3.file_io_props(),
         };
         tracing::info!(?interval, "scheduled compaction on");
         tokio::spawn(schedule.run());

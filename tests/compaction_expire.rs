@@ -10,6 +10,7 @@ use std::path::Path;
 use std::process::Command;
 use std::sync::Arc;
 
+use common::compaction_support::assert_reachable_present;
 use common::upsert_model_support::*;
 use common::TestEnv;
 use floe::rest_client::RestClient;
@@ -107,17 +108,7 @@ async fn expiry_deletes_only_what_no_remaining_snapshot_reaches() {
         .await
         .unwrap();
     let on_disk = files_under(Path::new(&location));
-    for path in kept
-        .manifest_lists
-        .iter()
-        .chain(&kept.manifests)
-        .chain(&kept.content_files)
-    {
-        assert!(
-            on_disk.contains(path),
-            "a file a remaining snapshot reaches was deleted: {path}"
-        );
-    }
+    assert_reachable_present(&kept, &on_disk);
     let deleted: BTreeSet<&String> = on_disk_before.difference(&on_disk).collect();
     assert!(!deleted.is_empty());
     for path in &deleted {

@@ -8,6 +8,7 @@ pub mod error;
 pub mod http;
 pub mod names;
 pub mod observe;
+pub mod storage;
 pub mod store;
 pub mod warehouse;
 

@@ -1,8 +1,10 @@
-//! The warehouse: where table files live, and the one storage layer the catalog uses to
-//! read and write them (through `object_store`). It also decides what "inside the
-//! warehouse" means: every table location, metadata file and register request is checked
-//! here, so nothing is read from or written to a place outside it.
+//! The warehouse: where table files live (a local directory or an S3 bucket and prefix),
+//! and the one storage layer the catalog uses to read and write them (through
+//! `object_store`). It also decides what "inside the warehouse" means: every table
+//! location, metadata file and register request is checked here, so nothing is read from
+//! or written to a place outside it.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -10,10 +12,12 @@ use futures::{StreamExt, TryStreamExt};
 use iceberg::NamespaceIdent;
 use object_store::local::LocalFileSystem;
 use object_store::path::Path as ObjectPath;
+use object_store::prefix::PrefixStore;
 use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload};
 use uuid::Uuid;
 
 use crate::error::{CatalogError, Result};
+use crate::storage::{split_s3, S3Settings};
 
 /// A warehouse root and the object store that holds it.
 #[derive(Clone, Debug)]
@@ -23,6 +27,9 @@ pub struct Warehouse {
     store: Arc<dyn ObjectStore>,
     /// The local directory of a filesystem warehouse.
     local_dir: Option<std::path::PathBuf>,
+    /// The FileIO properties clients need to reach the files (an S3 endpoint, region and
+    /// addressing style; no secrets), returned in every table's load `config`.
+    client_config: HashMap<String, String>,
 }
 
 impl Warehouse {
@@ -43,20 +50,60 @@ impl Warehouse {
             root,
             store: Arc::new(store),
             local_dir: Some(abs),
+            client_config: HashMap::new(),
         })
     }
 
-    /// Opens a warehouse from a `--warehouse` value: a path or a `file://` URL.
-    pub fn open(spec: &str) -> Result<Self> {
+    /// A warehouse under `s3://bucket/prefix` of an S3-compatible store.
+    pub fn s3(location: &str, settings: &S3Settings) -> Result<Self> {
+        let invalid = |why: String| {
+            CatalogError::BadRequest(format!("invalid warehouse {location:?}: {why}"))
+        };
+        let (bucket, prefix) =
+            split_s3(location).ok_or_else(|| invalid("expected s3://bucket/prefix".into()))?;
+        let prefix = prefix.trim_end_matches('/');
+        let bucket_store = settings
+            .open_bucket(bucket)
+            .map_err(|e| invalid(e.to_string()))?;
+        let store: Arc<dyn ObjectStore> = if prefix.is_empty() {
+            bucket_store
+        } else {
+            let path = ObjectPath::parse(prefix).map_err(|e| invalid(e.to_string()))?;
+            Arc::new(PrefixStore::new(bucket_store, path))
+        };
+        let root = if prefix.is_empty() {
+            format!("s3://{bucket}")
+        } else {
+            format!("s3://{bucket}/{prefix}")
+        };
+        Ok(Self {
+            root,
+            store,
+            local_dir: None,
+            client_config: settings.client_props(),
+        })
+    }
+
+    /// Opens a warehouse from a `--warehouse` value: a path, a `file://` URL or an
+    /// `s3://bucket/prefix` reached with `s3`.
+    pub fn open(spec: &str, s3: &S3Settings) -> Result<Self> {
         if let Some(rest) = spec.strip_prefix("file://") {
             return Self::local(std::path::Path::new(rest));
         }
+        if split_s3(spec).is_some() {
+            return Self::s3(spec, s3);
+        }
         if spec.contains("://") {
             return Err(CatalogError::BadRequest(format!(
-                "unsupported warehouse {spec:?}: use a local path or a file:// URL"
+                "unsupported warehouse {spec:?}: use a local path, a file:// URL or s3://bucket/prefix"
             )));
         }
         Self::local(std::path::Path::new(spec))
+    }
+
+    /// The FileIO properties a client needs to reach this warehouse's files.
+    pub fn client_config(&self) -> &HashMap<String, String> {
+        &self.client_config
     }
 
     pub fn root(&self) -> &str {
@@ -222,6 +269,44 @@ mod tests {
             wh.normalize(&format!("file://{root}/a/b/")).unwrap(),
             format!("{root}/a/b")
         );
+    }
+
+    #[test]
+    fn an_s3_warehouse_is_a_bucket_and_prefix() {
+        let settings = S3Settings {
+            endpoint: Some("http://127.0.0.1:9".into()),
+            region: Some("us-east-1".into()),
+            ..Default::default()
+        };
+        let wh = Warehouse::open("s3://b/wh/", &settings).unwrap();
+        assert_eq!(wh.root(), "s3://b/wh");
+        let cases = [
+            ("s3://b/wh/ns/t", true),
+            ("s3://b/wh/ns/t/", true),
+            ("s3://b/wh", false),
+            ("s3://b/whx/t", false),
+            ("s3://c/wh/t", false),
+            ("s3://b/wh/../t", false),
+            ("/b/wh/t", false),
+        ];
+        for (location, ok) in cases {
+            assert_eq!(wh.normalize(location).is_ok(), ok, "{location}");
+        }
+        let uuid = Uuid::nil();
+        let ns = NamespaceIdent::from_strs(["a", "b"]).unwrap();
+        assert_eq!(
+            wh.default_table_location(&ns, "t", uuid),
+            format!("s3://b/wh/a/b/t-{}", uuid.simple())
+        );
+        assert_eq!(wh.client_config()["s3.endpoint"], "http://127.0.0.1:9");
+        assert_eq!(
+            Warehouse::open("s3://b", &settings).unwrap().root(),
+            "s3://b"
+        );
+        let err = Warehouse::open("gs://b/wh", &settings)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("s3://bucket/prefix"), "{err}");
     }
 
     #[test]

@@ -9,7 +9,7 @@ use anyhow::anyhow;
 use clap::Args;
 use iceberg::spec::{DataContentType, TableMetadata};
 
-use crate::rest_client::{file_io_for, parse_table_ident};
+use crate::rest_client::{parse_table_ident, LoadedTable};
 use crate::upsert::checkpoint_log::{main_ancestry, CHECKPOINT_ID, WATERMARK, WRITER_ID};
 use floe_compaction::table_files::live_entries;
 
@@ -37,7 +37,8 @@ fn time(ms: i64) -> String {
 }
 
 /// The report `floe table show` prints.
-pub async fn render(metadata: &TableMetadata, name: &str) -> anyhow::Result<String> {
+pub async fn render(table: &LoadedTable, name: &str) -> anyhow::Result<String> {
+    let metadata: &TableMetadata = &table.metadata;
     let mut out = String::new();
     let schema = metadata.current_schema();
     let key: Vec<&str> = schema
@@ -115,7 +116,7 @@ pub async fn render(metadata: &TableMetadata, name: &str) -> anyhow::Result<Stri
             get(WATERMARK)
         )?;
     }
-    let file_io = file_io_for(metadata.location())?;
+    let file_io = table.file_io()?;
     let mut entries = live_entries(&file_io, metadata, None).await?;
     entries.sort_by_key(|e| {
         (
@@ -165,6 +166,6 @@ pub async fn run(args: ShowArgs) -> anyhow::Result<()> {
     let ident = parse_table_ident(&args.table).map_err(|e| anyhow!(e))?;
     let client = args.catalog.connect().await?;
     let table = client.load_table(&ident).await?;
-    print!("{}", render(&table.metadata, &args.table).await?);
+    print!("{}", render(&table, &args.table).await?);
     Ok(())
 }

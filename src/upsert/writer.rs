@@ -25,7 +25,7 @@ use super::layout::{upsert_layout, UpsertLayout};
 use super::partition_writer::{position_delete_schema, FileSettings, PartitionWriter};
 use super::splitter::PartitionSplitter;
 use super::UpsertError;
-use crate::rest_client::{file_io_for, LoadedTable, RestClient};
+use crate::rest_client::{LoadedTable, RestClient};
 use floe_compaction::parquet_props::{parquet_properties, target_file_size};
 
 /// How a writer behaves.
@@ -123,7 +123,7 @@ impl UpsertWriter {
         let table = client.load_table(ident).await?;
         let metadata = table.metadata.clone();
         let layout = upsert_layout(&metadata)?;
-        let file_io: FileIO = file_io_for(metadata.location())?;
+        let file_io: FileIO = table.file_io()?;
         let schema = metadata.current_schema().clone();
         let key_fields = layout
             .key_field_ids

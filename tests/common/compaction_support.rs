@@ -2,13 +2,14 @@
 //! checked in a compaction snapshot's own manifests, and a hand-made position delete
 //! committed as a row delta (what a concurrent engine might commit).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
 use arrow::array::{Array, Int64Array, RecordBatch, StringArray};
 use arrow::datatypes::{DataType, Field, Schema as ArrowSchema};
 use floe::rest_client::{LoadedTable, RestClient};
 use floe::upsert::row_delta::{plan_commit, write_row_delta_manifest_list, RowDelta};
+use floe_compaction::expire::ReachableFiles;
 use floe_compaction::replace_commit::GroupOutcome;
 use floe_compaction::run::CompactionReport;
 use floe_compaction::table_files::{live_entries, live_entries_with_spec};
@@ -222,4 +223,21 @@ pub async fn commit_position_delete(
     let now = chrono::Utc::now().timestamp_millis();
     let (requirements, updates) = plan_commit(&table.metadata, &written, &delta, list, now);
     client.commit(ident, &requirements, &updates).await.unwrap();
+}
+
+/// Asserts that every file of `kept` (what the remaining snapshots reach) is among
+/// `present` (what the storage holds after an expiry).
+#[track_caller]
+pub fn assert_reachable_present(kept: &ReachableFiles, present: &BTreeSet<String>) {
+    for path in kept
+        .manifest_lists
+        .iter()
+        .chain(&kept.manifests)
+        .chain(&kept.content_files)
+    {
+        assert!(
+            present.contains(path),
+            "a file a remaining snapshot reaches was deleted: {path}"
+        );
+    }
 }

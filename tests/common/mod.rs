@@ -14,6 +14,7 @@ mod fixture;
 pub use fixture::*;
 pub mod cluster;
 pub mod compaction_support;
+pub mod s3;
 pub mod table_checks;
 pub mod upsert_cli_support;
 pub mod upsert_inputs;
@@ -43,6 +44,17 @@ impl FloeServer {
 
     /// Like `start`, with extra `floe serve` arguments (e.g. `--zookeeper`).
     pub fn start_with_args(warehouse: &Path, data_dir: &Path, extra: &[String]) -> Self {
+        Self::start_with_env(warehouse.as_os_str(), data_dir, extra, &[])
+    }
+
+    /// Like `start_with_args` for any `--warehouse` value (`s3://...`), with extra
+    /// environment variables.
+    pub fn start_with_env(
+        warehouse: &std::ffi::OsStr,
+        data_dir: &Path,
+        extra: &[String],
+        envs: &[(String, String)],
+    ) -> Self {
         let log = tempfile::NamedTempFile::new().expect("log file");
         let mut child = Command::new(env!("CARGO_BIN_EXE_floe"))
             .arg("serve")
@@ -52,6 +64,7 @@ impl FloeServer {
             .arg("--data-dir")
             .arg(data_dir)
             .args(extra)
+            .envs(envs.iter().map(|(k, v)| (k, v)))
             .env("RUST_LOG", "info")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -70,7 +83,7 @@ impl FloeServer {
         let mut server = Self {
             child: Some(child),
             url: String::new(),
-            warehouse: warehouse.to_path_buf(),
+            warehouse: PathBuf::from(warehouse),
             data_dir: data_dir.to_path_buf(),
             log,
         };

@@ -83,11 +83,31 @@ pub fn floe_command(args: &[String]) -> Command {
 }
 
 pub fn floe(args: &[String]) -> Run {
-    let out = floe_command(args).output().expect("run the floe binary");
-    Run {
-        status: out.status,
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    Run::from(floe_command(args).output().expect("run the floe binary"))
+}
+
+impl From<std::process::Output> for Run {
+    fn from(out: std::process::Output) -> Self {
+        Run {
+            status: out.status,
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+}
+
+impl Run {
+    /// Asserts that the run succeeded, printing what it wrote when it did not.
+    #[track_caller]
+    pub fn succeeded(self, what: &str) -> Self {
+        assert!(
+            self.status.success(),
+            "{what} failed ({}):\nstdout:\n{}\nstderr:\n{}",
+            self.status,
+            self.stdout,
+            self.stderr
+        );
+        self
     }
 }
 
@@ -108,15 +128,7 @@ pub fn upsert_args(url: &str, table: &str, inputs: &[&Path], extra: &[&str]) -> 
 /// Runs `floe upsert` and asserts that it succeeded.
 #[track_caller]
 pub fn upsert_ok(url: &str, table: &str, inputs: &[&Path], extra: &[&str]) -> Run {
-    let run = floe(&upsert_args(url, table, inputs, extra));
-    assert!(
-        run.status.success(),
-        "floe upsert into {table} failed ({}):\nstdout:\n{}\nstderr:\n{}",
-        run.status,
-        run.stdout,
-        run.stderr
-    );
-    run
+    floe(&upsert_args(url, table, inputs, extra)).succeeded(&format!("floe upsert into {table}"))
 }
 
 pub fn show(url: &str, table: &str) -> Run {
@@ -215,10 +227,16 @@ pub async fn landed(http: &Http, table: &str) -> i64 {
 /// Every row a scan of the table's current snapshot returns (iceberg-rust applies the
 /// delete files); a key seen twice fails the test.
 pub async fn scan_rows(url: &str, table: &str) -> Rows {
+    scan_rows_with(url, table, &[]).await
+}
+
+/// `scan_rows` with FileIO properties (S3 credentials) added to the catalog's `config`.
+pub async fn scan_rows_with(url: &str, table: &str, props: &[(String, String)]) -> Rows {
     let client = floe::rest_client::RestClient::connect(url).await.unwrap();
     let ident = floe::rest_client::parse_table_ident(table).unwrap();
-    let loaded = client.load_table(&ident).await.unwrap();
-    let table_ = loaded.to_table(FileIO::new_with_fs()).unwrap();
+    let mut loaded = client.load_table(&ident).await.unwrap();
+    loaded.config.extend(props.iter().cloned());
+    let table_ = loaded.to_table(loaded.file_io().unwrap()).unwrap();
     let batches = super::cluster::scan_batches(&table_).await;
     let mut rows = Rows::new();
     for batch in batches {

@@ -87,9 +87,17 @@ class ServerStartError(RuntimeError):
     pass
 
 
-def _start_server(base: Path, reuse: bool = False, extra_args: list | None = None) -> FloeServer:
+def _start_server(
+    base: Path,
+    reuse: bool = False,
+    extra_args: list | None = None,
+    warehouse_url: str | None = None,
+    env_extra: dict | None = None,
+) -> FloeServer:
     """Starts `floe serve` on base/warehouse and base/data (reuse=True: they may exist
-    already, e.g. to restart a server on its old state), with `extra_args` added."""
+    already, e.g. to restart a server on its old state), with `extra_args` added; with
+    `warehouse_url` (s3://...) the warehouse is there instead, and `env_extra` is added to
+    the server's environment."""
     binary = floe_binary()
     if not binary.is_file() or not os.access(binary, os.X_OK):
         raise ServerStartError(
@@ -106,13 +114,14 @@ def _start_server(base: Path, reuse: bool = False, extra_args: list | None = Non
     log_path = base / f"floe-server-{n}.log"
     log_file = open(log_path, "wb")
     env = dict(os.environ)
+    env.update(env_extra or {})
     env.setdefault("RUST_LOG", "info")
     env.setdefault("RUST_BACKTRACE", "1")
     env.setdefault("NO_COLOR", "1")
     cmd = [
         str(binary), "serve",
         "--bind", "127.0.0.1:0",
-        "--warehouse", str(warehouse),
+        "--warehouse", warehouse_url or str(warehouse),
         "--data-dir", str(data_dir),
     ]
     # e.g. "--zookeeper HOST:PORT --zk-root /x": the same suite against the ZooKeeper store.
@@ -251,9 +260,15 @@ def duckdb_extension_path(name: str) -> str:
     return found[-1]
 
 
-def duckdb_connect(url: str, alias: str = "c", attach_options: str = "AUTHORIZATION_TYPE 'none'"):
+def duckdb_connect(
+    url: str,
+    alias: str = "c",
+    attach_options: str = "AUTHORIZATION_TYPE 'none'",
+    setup: str | None = None,
+):
     """A new DuckDB connection with the iceberg extension loaded offline and the server
-    attached as catalog `alias` (with `attach_options`, e.g. OAuth2 credentials)."""
+    attached as catalog `alias` (with `attach_options`, e.g. OAuth2 credentials), after
+    running `setup` (e.g. CREATE SECRET)."""
     import duckdb
 
     con = duckdb.connect(":memory:")
@@ -264,6 +279,8 @@ def duckdb_connect(url: str, alias: str = "c", attach_options: str = "AUTHORIZAT
     for name in DUCKDB_EXTENSIONS:
         path = duckdb_extension_path(name)
         con.execute(f"LOAD '{path}'")
+    if setup:
+        con.execute(setup)
     con.execute(
         f"ATTACH '' AS {alias} (TYPE iceberg, ENDPOINT '{url}', {attach_options})"
     )

@@ -1,7 +1,6 @@
 //! Table operations other than commits: create (direct or staged), load, list, drop
 //! (with purge), rename and register.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -57,7 +56,7 @@ impl Catalog {
         self.check_table_locations(&ident, &metadata).await?;
         if request.stage_create == Some(true) {
             self.warehouse.prepare_metadata_dir(metadata.location())?;
-            return Ok(load_result(None, metadata));
+            return Ok(self.load_result(None, metadata));
         }
         let file = self.write_metadata(Arc::new(metadata), None).await?;
         let metadata_location = file.location.clone();
@@ -70,10 +69,7 @@ impl Catalog {
             return Err(self.settle_failed_create(&metadata_location, e).await);
         }
         info!(table = %display_table(&ident), %metadata_location, "table created");
-        Ok(load_result(
-            Some(metadata_location),
-            Arc::unwrap_or_clone(file.metadata),
-        ))
+        Ok(self.load_result(Some(metadata_location), Arc::unwrap_or_clone(file.metadata)))
     }
 
     /// Builds the first metadata of a table from a create request.
@@ -313,10 +309,7 @@ impl Catalog {
             .await
             .map_err(store_error)?;
         info!(table = %display_table(&ident), %metadata_location, "table registered");
-        Ok(load_result(
-            Some(metadata_location),
-            Arc::unwrap_or_clone(metadata),
-        ))
+        Ok(self.load_result(Some(metadata_location), Arc::unwrap_or_clone(metadata)))
     }
 }
 
@@ -328,15 +321,19 @@ pub(crate) fn record(metadata_location: &str, metadata: &TableMetadata) -> Table
     }
 }
 
-pub(crate) fn load_result(
-    metadata_location: Option<String>,
-    metadata: TableMetadata,
-) -> LoadTableResult {
-    LoadTableResult {
-        metadata_location,
-        metadata,
-        config: HashMap::new(),
-        storage_credentials: None,
+impl Catalog {
+    /// A create or register answer; `config` tells clients how to reach the files.
+    fn load_result(
+        &self,
+        metadata_location: Option<String>,
+        metadata: TableMetadata,
+    ) -> LoadTableResult {
+        LoadTableResult {
+            metadata_location,
+            metadata,
+            config: self.warehouse.client_config().clone(),
+            storage_credentials: None,
+        }
     }
 }
 

@@ -49,13 +49,18 @@ pub async fn create(
     Ok(Json(catalog.create_table(&ns, request).await?))
 }
 
-/// `{"metadata-location": ..., "metadata": <the file's JSON>}`: the shape of both a load
-/// and a commit response, built around the metadata file's text as it is.
-fn metadata_file_response(file: &MetadataFile) -> Response {
+/// `{"metadata-location": ..., "config": {...}, "metadata": <the file's JSON>}`: the shape
+/// of both a load and a commit response, built around the metadata file's text as it is.
+/// `config` tells clients how to reach the warehouse's files.
+fn metadata_file_response(catalog: &Catalog, file: &MetadataFile) -> Response {
     let location = serde_json::to_string(&file.location).expect("strings serialize");
-    let mut body = Vec::with_capacity(file.json.len() + location.len() + 40);
+    let config =
+        serde_json::to_string(catalog.warehouse().client_config()).expect("strings serialize");
+    let mut body = Vec::with_capacity(file.json.len() + location.len() + config.len() + 50);
     body.extend_from_slice(b"{\"metadata-location\":");
     body.extend_from_slice(location.as_bytes());
+    body.extend_from_slice(b",\"config\":");
+    body.extend_from_slice(config.as_bytes());
     body.extend_from_slice(b",\"metadata\":");
     body.extend_from_slice(&file.json);
     body.push(b'}');
@@ -80,7 +85,7 @@ pub async fn load(
     };
     let file = catalog.load_table(&ident).await?;
     if !only_refs {
-        return Ok(metadata_file_response(&file));
+        return Ok(metadata_file_response(&catalog, &file));
     }
     let mut metadata = serde_json::to_value(file.metadata.as_ref())
         .map_err(|e| CatalogError::Storage(format!("cannot serialize metadata: {e}")))?;
@@ -100,7 +105,12 @@ pub async fn load(
                 .is_some_and(|id| referenced.contains(&id))
         });
     }
-    Ok(Json(json!({"metadata-location": file.location, "metadata": metadata})).into_response())
+    Ok(Json(json!({
+        "metadata-location": file.location,
+        "config": catalog.warehouse().client_config(),
+        "metadata": metadata,
+    }))
+    .into_response())
 }
 
 pub async fn exists(
@@ -144,7 +154,7 @@ pub async fn commit(
 ) -> Result<Response> {
     let change = table_change(table_ident(&namespace, &table)?, request)?;
     let committed = catalog.commit_table(change).await?;
-    Ok(metadata_file_response(&committed))
+    Ok(metadata_file_response(&catalog, &committed))
 }
 
 pub async fn drop(

@@ -1,0 +1,249 @@
+//! Object storage settings: the one S3 configuration Floe has (a `[s3]` table, filled from
+//! the standard AWS environment variables where unset), the `object_store` it opens, and
+//! the Iceberg FileIO properties (`s3.endpoint`, `s3.region`, ...) it is read from and
+//! handed to clients as. `file_io` bridges the same stores into iceberg's `FileIO`, so the
+//! catalog, the upsert writer and the compactor reach a warehouse through one layer.
+
+pub mod file_io;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
+use object_store::ObjectStore;
+use serde::{Deserialize, Serialize};
+
+/// Iceberg's FileIO property names, as Iceberg Java, pyiceberg and iceberg-rust spell them.
+pub const S3_ENDPOINT: &str = "s3.endpoint";
+pub const S3_REGION: &str = "s3.region";
+pub const S3_PATH_STYLE_ACCESS: &str = "s3.path-style-access";
+pub const S3_ACCESS_KEY_ID: &str = "s3.access-key-id";
+pub const S3_SECRET_ACCESS_KEY: &str = "s3.secret-access-key";
+pub const S3_SESSION_TOKEN: &str = "s3.session-token";
+/// pyiceberg and Iceberg Java also read the region from here.
+const CLIENT_REGION: &str = "client.region";
+
+/// How to reach an S3-compatible store. Every field is optional: what is unset comes from
+/// the standard AWS environment variables (`AWS_ENDPOINT_URL`, `AWS_REGION`,
+/// `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`, ...), as the AWS SDKs
+/// read them. Secrets are never serialized and `Debug` redacts them.
+#[derive(Clone, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct S3Settings {
+    /// `http://host:port` for S3-compatible servers; AWS itself when unset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    /// Path-style requests (`endpoint/bucket/key`), which S3-compatible servers expect.
+    /// On by default; `false` asks for virtual-hosted requests (`bucket.endpoint/key`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path_style_access: Option<bool>,
+    #[serde(default, skip_serializing)]
+    pub access_key_id: Option<String>,
+    #[serde(default, skip_serializing)]
+    pub secret_access_key: Option<String>,
+    #[serde(default, skip_serializing)]
+    pub session_token: Option<String>,
+}
+
+impl std::fmt::Debug for S3Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let redacted = |v: &Option<String>| v.as_ref().map(|_| "<redacted>");
+        f.debug_struct("S3Settings")
+            .field("endpoint", &self.endpoint)
+            .field("region", &self.region)
+            .field("path_style_access", &self.path_style_access)
+            .field("access_key_id", &self.access_key_id)
+            .field("secret_access_key", &redacted(&self.secret_access_key))
+            .field("session_token", &redacted(&self.session_token))
+            .finish()
+    }
+}
+
+impl S3Settings {
+    /// Reads the settings from Iceberg FileIO properties (a table's load `config`, a
+    /// client's catalog properties). Unknown keys are ignored: they belong to others.
+    pub fn from_props(props: &HashMap<String, String>) -> Self {
+        let get = |key: &str| props.get(key).filter(|v| !v.is_empty()).cloned();
+        Self {
+            endpoint: get(S3_ENDPOINT),
+            region: get(S3_REGION).or_else(|| get(CLIENT_REGION)),
+            path_style_access: get(S3_PATH_STYLE_ACCESS).map(|v| v.eq_ignore_ascii_case("true")),
+            access_key_id: get(S3_ACCESS_KEY_ID),
+            secret_access_key: get(S3_SECRET_ACCESS_KEY),
+            session_token: get(S3_SESSION_TOKEN),
+        }
+    }
+
+    /// The settings with the endpoint and region filled from the AWS environment variables
+    /// where unset: what this process will in fact use.
+    pub fn resolved(&self) -> Self {
+        let env = |names: &[&str]| {
+            names
+                .iter()
+                .find_map(|n| std::env::var(n).ok().filter(|v| !v.is_empty()))
+        };
+        Self {
+            endpoint: self
+                .endpoint
+                .clone()
+                .or_else(|| env(&["AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL", "AWS_ENDPOINT"])),
+            region: self
+                .region
+                .clone()
+                .or_else(|| env(&["AWS_REGION", "AWS_DEFAULT_REGION"])),
+            ..self.clone()
+        }
+    }
+
+    /// What a client needs to reach the store besides its credentials: the resolved
+    /// endpoint, region and addressing style, as FileIO properties. Never a secret: the
+    /// catalog returns these in every table's load `config`.
+    pub fn client_props(&self) -> HashMap<String, String> {
+        let resolved = self.resolved();
+        let mut props = HashMap::new();
+        if let Some(endpoint) = resolved.endpoint {
+            props.insert(S3_ENDPOINT.to_string(), endpoint);
+        }
+        if let Some(region) = resolved.region {
+            props.insert(S3_REGION.to_string(), region.clone());
+            props.insert(CLIENT_REGION.to_string(), region);
+        }
+        props.insert(
+            S3_PATH_STYLE_ACCESS.to_string(),
+            self.path_style().to_string(),
+        );
+        props
+    }
+
+    /// Every field that is set, secrets included, as FileIO properties: for this
+    /// process's own FileIO (the node's scheduled compaction), never for an answer.
+    pub fn file_io_props(&self) -> HashMap<String, String> {
+        let fields = [
+            (S3_ENDPOINT, &self.endpoint),
+            (S3_REGION, &self.region),
+            (S3_ACCESS_KEY_ID, &self.access_key_id),
+            (S3_SECRET_ACCESS_KEY, &self.secret_access_key),
+            (S3_SESSION_TOKEN, &self.session_token),
+        ];
+        let mut props: HashMap<String, String> = fields
+            .into_iter()
+            .filter_map(|(k, v)| v.clone().map(|v| (k.to_string(), v)))
+            .collect();
+        if let Some(path_style) = self.path_style_access {
+            props.insert(S3_PATH_STYLE_ACCESS.to_string(), path_style.to_string());
+        }
+        props
+    }
+
+    fn path_style(&self) -> bool {
+        self.path_style_access.unwrap_or(true)
+    }
+
+    /// Opens the store of one bucket: the AWS environment first (it also covers web
+    /// identity and container credentials), then every field set here over it.
+    pub fn open_bucket(&self, bucket: &str) -> object_store::Result<Arc<dyn ObjectStore>> {
+        let mut builder = AmazonS3Builder::from_env()
+            .with_bucket_name(bucket)
+            .with_virtual_hosted_style_request(!self.path_style());
+        let fields = [
+            (AmazonS3ConfigKey::Endpoint, &self.endpoint),
+            (AmazonS3ConfigKey::Region, &self.region),
+            (AmazonS3ConfigKey::AccessKeyId, &self.access_key_id),
+            (AmazonS3ConfigKey::SecretAccessKey, &self.secret_access_key),
+            (AmazonS3ConfigKey::Token, &self.session_token),
+        ];
+        for (key, value) in fields {
+            if let Some(value) = value {
+                builder = builder.with_config(key, value);
+            }
+        }
+        let endpoint = builder.get_config_value(&AmazonS3ConfigKey::Endpoint);
+        if endpoint.is_some_and(|e| e.starts_with("http://")) {
+            builder = builder.with_allow_http(true);
+        }
+        Ok(Arc::new(builder.build()?))
+    }
+}
+
+/// Splits an `s3://bucket/key` (or `s3a://`, `s3n://`) location into bucket and key (the
+/// key without a leading slash, possibly empty). `None` for anything else.
+pub fn split_s3(location: &str) -> Option<(&str, &str)> {
+    let rest = ["s3://", "s3a://", "s3n://"]
+        .iter()
+        .find_map(|scheme| location.strip_prefix(scheme))?;
+    let (bucket, key) = rest.split_once('/').unwrap_or((rest, ""));
+    (!bucket.is_empty()).then_some((bucket, key))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn locations_split_into_bucket_and_key() {
+        let cases = [
+            (
+                "s3://b/wh/t/data/f.parquet",
+                Some(("b", "wh/t/data/f.parquet")),
+            ),
+            ("s3a://b/k", Some(("b", "k"))),
+            ("s3://b", Some(("b", ""))),
+            ("s3://b/", Some(("b", ""))),
+            ("s3:///k", None),
+            ("/tmp/wh/t", None),
+            ("file:///tmp/wh", None),
+            ("gs://b/k", None),
+        ];
+        for (location, want) in cases {
+            assert_eq!(split_s3(location), want, "{location}");
+        }
+    }
+
+    #[test]
+    fn file_io_properties_round_trip_without_secrets_for_clients() {
+        let props: HashMap<String, String> = [
+            (S3_ENDPOINT, "http://127.0.0.1:9000"),
+            (S3_REGION, "eu-west-1"),
+            (S3_PATH_STYLE_ACCESS, "true"),
+            (S3_ACCESS_KEY_ID, "AKIA"),
+            (S3_SECRET_ACCESS_KEY, "very-secret"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        let settings = S3Settings::from_props(&props);
+        assert_eq!(
+            settings.file_io_props(),
+            props,
+            "every property read is kept"
+        );
+        assert_eq!(settings.endpoint.as_deref(), Some("http://127.0.0.1:9000"));
+        assert_eq!(settings.secret_access_key.as_deref(), Some("very-secret"));
+        let client = settings.client_props();
+        assert_eq!(client[S3_ENDPOINT], "http://127.0.0.1:9000");
+        assert_eq!(client[S3_REGION], "eu-west-1");
+        assert_eq!(client[S3_PATH_STYLE_ACCESS], "true");
+        assert!(!client.contains_key(S3_ACCESS_KEY_ID));
+        assert!(!client.contains_key(S3_SECRET_ACCESS_KEY));
+        let shown = format!("{settings:?}");
+        assert!(!shown.contains("very-secret"), "{shown}");
+        let serialized = serde_json::to_string(&settings).unwrap();
+        assert!(!serialized.contains("very-secret"), "{serialized}");
+        assert!(!serialized.contains("AKIA"), "{serialized}");
+    }
+
+    #[test]
+    fn client_region_is_read_and_path_style_defaults_on() {
+        let props = HashMap::from([(CLIENT_REGION.to_string(), "us-west-2".to_string())]);
+        let settings = S3Settings::from_props(&props);
+        assert_eq!(settings.region.as_deref(), Some("us-west-2"));
+        assert!(settings.path_style());
+        let off = S3Settings {
+            path_style_access: Some(false),
+            ..Default::default()
+        };
+        assert_eq!(off.client_props()[S3_PATH_STYLE_ACCESS], "false");
+    }
+}

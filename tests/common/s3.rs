@@ -1,0 +1,93 @@
+//! The local S3-compatible server of the tests (moto, started by `scripts/s3.sh`, its
+//! endpoint in `FLOE_TEST_S3_ENDPOINT`): fresh buckets, the credentials the processes get
+//! through the standard AWS variables, and listings of what a bucket really holds.
+
+use std::collections::{BTreeSet, HashMap};
+
+use floe_rest_catalog::storage::{self, S3Settings};
+use futures::TryStreamExt;
+use object_store::path::Path as ObjectPath;
+
+/// moto takes any key; these only have to be the same everywhere.
+const ACCESS_KEY_ID: &str = "floe-test-key";
+const SECRET_ACCESS_KEY: &str = "floe-test-secret";
+const REGION: &str = "us-east-1";
+
+pub struct S3Env {
+    pub endpoint: String,
+}
+
+impl S3Env {
+    /// The server `scripts/test.sh` started. Without one the test is skipped (printing
+    /// SKIP), unless `FLOE_TEST_REQUIRE_S3` is set, as `scripts/test.sh` sets it: then a
+    /// missing server fails the test.
+    pub fn from_env() -> Option<Self> {
+        match std::env::var("FLOE_TEST_S3_ENDPOINT") {
+            Ok(endpoint) if !endpoint.trim().is_empty() => Some(Self {
+                endpoint: endpoint.trim().trim_end_matches('/').to_string(),
+            }),
+            _ if std::env::var_os("FLOE_TEST_REQUIRE_S3").is_some() => {
+                panic!("FLOE_TEST_S3_ENDPOINT is not set but FLOE_TEST_REQUIRE_S3 is")
+            }
+            _ => {
+                println!("SKIP: FLOE_TEST_S3_ENDPOINT is not set (scripts/test.sh starts moto)");
+                None
+            }
+        }
+    }
+
+    /// Creates a bucket named `<what>-<random>` and answers its name.
+    pub async fn new_bucket(&self, what: &str) -> String {
+        let bucket = format!("{what}-{}", uuid::Uuid::new_v4().simple());
+        let answer = reqwest::Client::new()
+            .put(format!("{}/{bucket}", self.endpoint))
+            .send()
+            .await
+            .expect("reach the S3 server");
+        assert!(answer.status().is_success(), "create bucket: {answer:?}");
+        bucket
+    }
+
+    /// The standard AWS variables a `floe` process reaches the server with.
+    pub fn envs(&self) -> Vec<(String, String)> {
+        [
+            ("AWS_ACCESS_KEY_ID", ACCESS_KEY_ID),
+            ("AWS_SECRET_ACCESS_KEY", SECRET_ACCESS_KEY),
+            ("AWS_REGION", REGION),
+            ("AWS_ENDPOINT_URL", self.endpoint.as_str()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+    }
+
+    /// The same credentials as FileIO properties, for this test process's own reads.
+    pub fn props(&self) -> Vec<(String, String)> {
+        [
+            (storage::S3_ACCESS_KEY_ID, ACCESS_KEY_ID),
+            (storage::S3_SECRET_ACCESS_KEY, SECRET_ACCESS_KEY),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+    }
+
+    fn settings(&self) -> S3Settings {
+        let mut props: HashMap<String, String> = self.props().into_iter().collect();
+        props.insert(storage::S3_ENDPOINT.into(), self.endpoint.clone());
+        props.insert(storage::S3_REGION.into(), REGION.into());
+        S3Settings::from_props(&props)
+    }
+
+    /// Every object under `prefix` of `bucket`, as `s3://bucket/key` locations.
+    pub async fn list(&self, bucket: &str, prefix: &str) -> BTreeSet<String> {
+        let store = self.settings().open_bucket(bucket).unwrap();
+        let prefix = ObjectPath::from(prefix);
+        store
+            .list(Some(&prefix))
+            .map_ok(|meta| format!("s3://{bucket}/{}", meta.location))
+            .try_collect()
+            .await
+            .expect("list the bucket")
+    }
+}
