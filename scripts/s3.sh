@@ -23,23 +23,36 @@ cmd_start() {
     [[ ! -f "$dir/pid" ]] || die "a server was already started in $dir (stop it first)"
     local python
     python="$("$repo_root/scripts/python-env.sh" "$repo_root/scripts/s3-requirements.txt" "$venv" | tail -n 1)/bin/python"
-    local port
+    # The free port is found, released and then bound by moto: another process may take
+    # it in between, so a start that exits early is tried again on a new port.
+    local attempt
+    for attempt in 1 2 3; do
+        if launch "$dir" "$python"; then
+            cat "$dir/endpoint"
+            return 0
+        fi
+        echo "s3.sh: start attempt $attempt failed" >&2
+    done
+    die "the server did not start; log: $dir/moto.log"
+}
+
+# Starts moto on a free port; succeeds once it answers (writes DIR/endpoint).
+launch() {
+    local dir="$1" python="$2" port
     port="$("$python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
     nohup "$python" -m moto.server -H 127.0.0.1 -p "$port" >"$dir/moto.log" 2>&1 &
     echo $! >"$dir/pid"
     local endpoint="http://127.0.0.1:$port"
     local deadline=$((SECONDS + START_TIMEOUT))
-    until "$python" -c "import urllib.request,sys; urllib.request.urlopen('$endpoint/moto-api/', timeout=1)" 2>/dev/null; do
-        if ! kill -0 "$(cat "$dir/pid")" 2>/dev/null; then
+    until "$python" -c "import urllib.request; urllib.request.urlopen('$endpoint/moto-api/', timeout=1)" 2>/dev/null; do
+        if ! kill -0 "$(cat "$dir/pid")" 2>/dev/null || ((SECONDS >= deadline)); then
             cat "$dir/moto.log" >&2
-            rm -f "$dir/pid"
-            die "the server exited during start"
+            cmd_stop "$dir"
+            return 1
         fi
-        ((SECONDS < deadline)) || { cmd_stop "$dir"; die "no answer at $endpoint after ${START_TIMEOUT}s"; }
         sleep 0.2
     done
     echo "$endpoint" >"$dir/endpoint"
-    echo "$endpoint"
 }
 
 cmd_stop() {
@@ -52,7 +65,9 @@ cmd_stop() {
         kill -0 "$pid" 2>/dev/null || break
         sleep 0.1
     done
-    kill -9 "$pid" 2>/dev/null || true
+    if kill -0 "$pid" 2>/dev/null; then
+        kill -9 "$pid" 2>/dev/null || true
+    fi
     rm -f "$dir/pid" "$dir/endpoint"
 }
 

@@ -34,7 +34,8 @@ export FLOE_TEST_ZK_ENSEMBLE_DIR="$zk_dir/ensemble"
 echo "standalone: $FLOE_TEST_ZK  ensemble: $FLOE_TEST_ZK_ENSEMBLE"
 
 step "S3-compatible server (moto, in a virtualenv of its own) on 127.0.0.1"
-export FLOE_TEST_S3_ENDPOINT="$(scripts/s3.sh start "$zk_dir/s3" | tail -n 1)"
+FLOE_TEST_S3_ENDPOINT="$(scripts/s3.sh start "$zk_dir/s3" | tail -n 1)"
+export FLOE_TEST_S3_ENDPOINT
 # The S3 tests fail rather than skip when the server is missing.
 export FLOE_TEST_REQUIRE_S3=1
 echo "s3: $FLOE_TEST_S3_ENDPOINT"

@@ -5,7 +5,6 @@
 //! time, and a node that dies loses its lock with its session. The compactor talks to
 //! this node's own REST API, so its commits take the same path as any client's.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -20,6 +19,7 @@ use iceberg::{NamespaceIdent, TableIdent};
 
 use crate::rest_client::RestClient;
 use crate::rest_table::RestTable;
+use floe_rest_catalog::storage::file_io::ObjectStoreStorageFactory;
 
 /// Table property that turns scheduled compaction off for one table.
 pub const ENABLED: &str = "floe.compaction.enabled";
@@ -37,9 +37,9 @@ pub struct CompactionSchedule {
     /// With authentication on, the node's own token for that API comes from here.
     pub auth: Option<Arc<Authenticator>>,
     pub interval: Duration,
-    /// The node's own storage settings (its `[s3]` credentials), for the FileIO that
-    /// reads and writes the tables' files.
-    pub file_io_props: HashMap<String, String>,
+    /// The node's own storage settings (its `[s3]` credentials, kept inside the
+    /// warehouse), for the FileIO that reads, writes and deletes the tables' files.
+    pub storage: ObjectStoreStorageFactory,
 }
 
 /// Every table of the catalog, walking nested namespaces.
@@ -104,7 +104,7 @@ impl CompactionSchedule {
             // A fresh token per table, so a long round does not outlive it.
             let client = RestClient::connect_with_token(&self.url, self.token()?)
                 .await?
-                .with_file_io_props(self.file_io_props.clone());
+                .with_storage(self.storage.clone());
             let table = match self.catalog.load_table(&ident).await {
                 Ok(t) => t,
                 Err(e) => {

@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use floe_rest_catalog::storage::file_io::file_io_for;
+use floe_rest_catalog::storage::file_io::{file_io_for, ObjectStoreStorageFactory};
 use iceberg::io::FileIO;
 use iceberg::spec::{Schema, TableMetadata, UnboundPartitionSpec};
 use iceberg::table::Table;
@@ -53,6 +53,8 @@ pub struct LoadedTable {
     /// The load answer's `config`: FileIO properties for reaching the table's files (an
     /// S3 endpoint, region and addressing style).
     pub config: HashMap<String, String>,
+    /// The client's own storage settings (credentials), under `config`.
+    pub storage: ObjectStoreStorageFactory,
 }
 
 impl LoadedTable {
@@ -71,7 +73,8 @@ impl LoadedTable {
     /// The file IO that reaches the table's files: the local filesystem, or S3 as the
     /// catalog's `config` describes it (credentials from the AWS environment variables).
     pub fn file_io(&self) -> Result<FileIO, RestError> {
-        file_io_for(self.metadata.location(), &self.config).map_err(RestError::BadResponse)
+        file_io_for(self.metadata.location(), &self.config, &self.storage)
+            .map_err(RestError::BadResponse)
     }
 }
 
@@ -96,9 +99,9 @@ pub struct RestClient {
     base: Url,
     /// Sent as `Authorization: Bearer` on every request.
     token: Option<String>,
-    /// FileIO properties of this client (S3 credentials, say), added to every loaded
-    /// table's `config` where the catalog's answer does not set them.
-    file_io_props: HashMap<String, String>,
+    /// This client's own storage settings (S3 credentials, say), used where a loaded
+    /// table's `config` does not set a field.
+    storage: ObjectStoreStorageFactory,
 }
 
 #[derive(Deserialize)]
@@ -183,7 +186,7 @@ impl RestClient {
             http,
             base: root.join("v1/").expect("static path"),
             token,
-            file_io_props: HashMap::new(),
+            storage: ObjectStoreStorageFactory::default(),
         };
         let config: ConfigResponse =
             serde_json::from_value(client.send(Method::GET, &["config"], None).await?)
@@ -195,10 +198,10 @@ impl RestClient {
         Ok(client)
     }
 
-    /// This client with its own FileIO properties (see `LoadedTable::config`); the
-    /// catalog's answer wins where both set a key, as in Iceberg's other clients.
-    pub fn with_file_io_props(mut self, props: HashMap<String, String>) -> Self {
-        self.file_io_props = props;
+    /// This client with its own storage settings (see `LoadedTable::storage`); the
+    /// catalog's answer wins where both set a field, as in Iceberg's other clients.
+    pub fn with_storage(mut self, storage: ObjectStoreStorageFactory) -> Self {
+        self.storage = storage;
         self
     }
 
@@ -282,19 +285,14 @@ impl RestClient {
     }
 
     fn loaded(&self, ident: &TableIdent, value: Value) -> Result<LoadedTable, RestError> {
-        let mut answer: LoadTableResponse = serde_json::from_value(value)
+        let answer: LoadTableResponse = serde_json::from_value(value)
             .map_err(|e| RestError::BadResponse(format!("table {ident}: {e}")))?;
-        for (key, value) in &self.file_io_props {
-            answer
-                .config
-                .entry(key.clone())
-                .or_insert_with(|| value.clone());
-        }
         Ok(LoadedTable {
             ident: ident.clone(),
             metadata_location: answer.metadata_location.unwrap_or_default(),
             metadata: Arc::new(answer.metadata),
             config: answer.config,
+            storage: self.storage.clone(),
         })
     }
 

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use floe_locks::{InProcessLockManager, LockManager, ZooKeeperLockManager};
 use floe_rest_catalog::auth::Authenticator;
+use floe_rest_catalog::storage::file_io::ObjectStoreStorageFactory;
 use floe_rest_catalog::store::{CatalogStore, EmbeddedStore, ZooKeeperStore};
 use floe_rest_catalog::warehouse::Warehouse;
 use floe_rest_catalog::Catalog;
@@ -66,7 +67,10 @@ pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
             url: format!("http://127.0.0.1:{}", addr.port()),
             auth: auth.clone(),
             interval,
-            file_io_props: config.s3.file_io_props(),
+            storage: ObjectStoreStorageFactory {
+                defaults: config.s3.clone(),
+                within: Some(catalog.warehouse().root().to_string()),
+            },
         };
         tracing::info!(?interval, "scheduled compaction on");
         tokio::spawn(schedule.run());

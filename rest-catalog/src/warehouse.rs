@@ -62,6 +62,9 @@ impl Warehouse {
         let (bucket, prefix) =
             split_s3(location).ok_or_else(|| invalid("expected s3://bucket/prefix".into()))?;
         let prefix = prefix.trim_end_matches('/');
+        if !prefix.is_empty() && prefix.split('/').any(str::is_empty) {
+            return Err(invalid("the prefix has an empty path segment".into()));
+        }
         let bucket_store = settings
             .open_bucket(bucket)
             .map_err(|e| invalid(e.to_string()))?;
@@ -178,10 +181,14 @@ impl Warehouse {
             mode: PutMode::Create,
             ..Default::default()
         };
-        self.store
-            .put_opts(&path, PutPayload::from(bytes), opts)
-            .await
-            .map_err(|e| CatalogError::Storage(format!("cannot write {location}: {e}")))?;
+        let payload = PutPayload::from(bytes);
+        let written = match self.store.put_opts(&path, payload.clone(), opts).await {
+            // A store without conditional writes: the name is fresh (it holds a UUID), so
+            // a plain write is as safe.
+            Err(object_store::Error::NotImplemented { .. }) => self.store.put(&path, payload).await,
+            other => other,
+        };
+        written.map_err(|e| CatalogError::Storage(format!("cannot write {location}: {e}")))?;
         Ok(())
     }
 
@@ -287,6 +294,7 @@ mod tests {
             ("s3://b/whx/t", false),
             ("s3://c/wh/t", false),
             ("s3://b/wh/../t", false),
+            ("s3://b/wh//t", false),
             ("/b/wh/t", false),
         ];
         for (location, ok) in cases {

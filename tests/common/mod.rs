@@ -48,7 +48,7 @@ impl FloeServer {
     }
 
     /// Like `start_with_args` for any `--warehouse` value (`s3://...`), with extra
-    /// environment variables.
+    /// environment variables (an empty value removes the variable).
     pub fn start_with_env(
         warehouse: &std::ffi::OsStr,
         data_dir: &Path,
@@ -56,7 +56,15 @@ impl FloeServer {
         envs: &[(String, String)],
     ) -> Self {
         let log = tempfile::NamedTempFile::new().expect("log file");
-        let mut child = Command::new(env!("CARGO_BIN_EXE_floe"))
+        let mut command = Command::new(env!("CARGO_BIN_EXE_floe"));
+        for (key, value) in envs {
+            if value.is_empty() {
+                command.env_remove(key);
+            } else {
+                command.env(key, value);
+            }
+        }
+        let mut child = command
             .arg("serve")
             .args(["--bind", "127.0.0.1:0"])
             .arg("--warehouse")
@@ -64,7 +72,6 @@ impl FloeServer {
             .arg("--data-dir")
             .arg(data_dir)
             .args(extra)
-            .envs(envs.iter().map(|(k, v)| (k, v)))
             .env("RUST_LOG", "info")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())

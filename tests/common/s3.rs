@@ -2,9 +2,9 @@
 //! endpoint in `FLOE_TEST_S3_ENDPOINT`): fresh buckets, the credentials the processes get
 //! through the standard AWS variables, and listings of what a bucket really holds.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 
-use floe_rest_catalog::storage::{self, S3Settings};
+use floe_rest_catalog::storage::S3Settings;
 use futures::TryStreamExt;
 use object_store::path::Path as ObjectPath;
 
@@ -61,22 +61,15 @@ impl S3Env {
         .collect()
     }
 
-    /// The same credentials as FileIO properties, for this test process's own reads.
-    pub fn props(&self) -> Vec<(String, String)> {
-        [
-            (storage::S3_ACCESS_KEY_ID, ACCESS_KEY_ID),
-            (storage::S3_SECRET_ACCESS_KEY, SECRET_ACCESS_KEY),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
-    }
-
-    fn settings(&self) -> S3Settings {
-        let mut props: HashMap<String, String> = self.props().into_iter().collect();
-        props.insert(storage::S3_ENDPOINT.into(), self.endpoint.clone());
-        props.insert(storage::S3_REGION.into(), REGION.into());
-        S3Settings::from_props(&props)
+    /// The same, as settings for this test process's own reads.
+    pub fn settings(&self) -> S3Settings {
+        S3Settings {
+            endpoint: Some(self.endpoint.clone()),
+            region: Some(REGION.into()),
+            access_key_id: Some(ACCESS_KEY_ID.into()),
+            secret_access_key: Some(SECRET_ACCESS_KEY.into()),
+            ..Default::default()
+        }
     }
 
     /// Every object under `prefix` of `bucket`, as `s3://bucket/key` locations.

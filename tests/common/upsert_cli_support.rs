@@ -16,6 +16,7 @@ use super::upsert_inputs::*;
 use super::*;
 use arrow::array::{Array, ArrayRef, Float64Array, Int64Array, RecordBatch, StringArray};
 use arrow::datatypes::{DataType, Field, Schema};
+use floe_rest_catalog::storage::S3Settings;
 use futures::TryStreamExt;
 use iceberg::io::FileIO;
 use serde_json::{json, Value};
@@ -227,15 +228,15 @@ pub async fn landed(http: &Http, table: &str) -> i64 {
 /// Every row a scan of the table's current snapshot returns (iceberg-rust applies the
 /// delete files); a key seen twice fails the test.
 pub async fn scan_rows(url: &str, table: &str) -> Rows {
-    scan_rows_with(url, table, &[]).await
+    scan_rows_with(url, table, &S3Settings::default()).await
 }
 
-/// `scan_rows` with FileIO properties (S3 credentials) added to the catalog's `config`.
-pub async fn scan_rows_with(url: &str, table: &str, props: &[(String, String)]) -> Rows {
+/// `scan_rows` with this process's own storage settings (S3 credentials).
+pub async fn scan_rows_with(url: &str, table: &str, storage: &S3Settings) -> Rows {
     let client = floe::rest_client::RestClient::connect(url).await.unwrap();
     let ident = floe::rest_client::parse_table_ident(table).unwrap();
     let mut loaded = client.load_table(&ident).await.unwrap();
-    loaded.config.extend(props.iter().cloned());
+    loaded.storage.defaults = storage.clone();
     let table_ = loaded.to_table(loaded.file_io().unwrap()).unwrap();
     let batches = super::cluster::scan_batches(&table_).await;
     let mut rows = Rows::new();

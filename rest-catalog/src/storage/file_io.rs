@@ -24,15 +24,19 @@ use serde::{Deserialize, Serialize};
 
 use super::{split_s3, S3Settings};
 
-/// The FileIO for a table at `location`, configured by FileIO properties (a table's load
-/// `config`, overlaid with the client's own): the local filesystem for absolute paths and
-/// `file:` URLs, `object_store` for `s3://`. Any other scheme is refused, naming it.
-pub fn file_io_for(location: &str, props: &HashMap<String, String>) -> Result<FileIO, String> {
+/// The FileIO for a table at `location`: the local filesystem for absolute paths and
+/// `file:` URLs, `object_store` for `s3://`, configured by the table's load `config`
+/// (`props`) over `factory`'s own settings. Any other scheme is refused, naming it.
+pub fn file_io_for(
+    location: &str,
+    props: &HashMap<String, String>,
+    factory: &ObjectStoreStorageFactory,
+) -> Result<FileIO, String> {
     if location.starts_with('/') || location.starts_with("file:") {
         return Ok(FileIO::new_with_fs());
     }
     if split_s3(location).is_some() {
-        return Ok(FileIOBuilder::new(Arc::new(ObjectStoreStorageFactory))
+        return Ok(FileIOBuilder::new(Arc::new(factory.clone()))
             .with_props(props.clone())
             .build());
     }
@@ -41,16 +45,24 @@ pub fn file_io_for(location: &str, props: &HashMap<String, String>) -> Result<Fi
     ))
 }
 
-/// Builds an [`ObjectStoreStorage`] from FileIO properties (`s3.endpoint`, ...).
-#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize)]
-pub struct ObjectStoreStorageFactory;
+/// Builds an [`ObjectStoreStorage`] from FileIO properties (`s3.endpoint`, ...), with
+/// this process's own settings (its credentials) where the properties leave a field unset,
+/// so secrets never travel in a property map.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ObjectStoreStorageFactory {
+    pub defaults: S3Settings,
+    /// When set, every location outside this root (`s3://bucket/prefix`) is refused: a
+    /// node keeps its own credentials inside its warehouse, whatever a manifest names.
+    pub within: Option<String>,
+}
 
 #[typetag::serde]
 impl StorageFactory for ObjectStoreStorageFactory {
     fn build(&self, config: &StorageConfig) -> iceberg::Result<Arc<dyn Storage>> {
-        Ok(Arc::new(ObjectStoreStorage::new(S3Settings::from_props(
-            config.props(),
-        ))))
+        let settings = S3Settings::from_props(config.props()).or(&self.defaults);
+        let mut storage = ObjectStoreStorage::new(settings);
+        storage.within = self.within.clone();
+        Ok(Arc::new(storage))
     }
 }
 
@@ -60,6 +72,7 @@ impl StorageFactory for ObjectStoreStorageFactory {
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct ObjectStoreStorage {
     settings: S3Settings,
+    within: Option<String>,
     #[serde(skip)]
     buckets: Arc<Mutex<HashMap<String, Arc<dyn ObjectStore>>>>,
 }
@@ -68,6 +81,7 @@ impl ObjectStoreStorage {
     pub fn new(settings: S3Settings) -> Self {
         Self {
             settings,
+            within: None,
             buckets: Arc::default(),
         }
     }
@@ -83,15 +97,29 @@ impl ObjectStoreStorage {
         self.buckets.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// The store and object path of a location.
+    /// The store and object path of a location: an object (or a prefix) of a bucket,
+    /// without empty path segments, and inside `within` when that is set.
     fn resolve(&self, location: &str) -> iceberg::Result<(Arc<dyn ObjectStore>, ObjectPath)> {
+        let invalid = |why: &str| Error::new(ErrorKind::DataInvalid, format!("{location} {why}"));
         let (bucket, key) = split_s3(location).ok_or_else(|| {
             Error::new(
                 ErrorKind::FeatureUnsupported,
                 format!("{location} is not an s3:// location"),
             )
         })?;
-        let path = ObjectPath::parse(key.trim_end_matches('/')).map_err(|e| {
+        let key = key.trim_end_matches('/');
+        if key.is_empty() || key.split('/').any(str::is_empty) {
+            return Err(invalid("names no object (empty path segment)"));
+        }
+        if let Some(root) = &self.within {
+            let inside = location
+                .strip_prefix(root.as_str())
+                .is_some_and(|rest| rest.starts_with('/'));
+            if !inside {
+                return Err(invalid(&format!("is outside the warehouse {root}")));
+            }
+        }
+        let path = ObjectPath::parse(key).map_err(|e| {
             Error::new(
                 ErrorKind::DataInvalid,
                 format!("{location} is not a valid object path: {e}"),
@@ -170,8 +198,9 @@ impl Storage for ObjectStoreStorage {
 
     async fn writer(&self, path: &str) -> iceberg::Result<Box<dyn FileWrite>> {
         let (store, key) = self.resolve(path)?;
+        let writer = BufWriter::with_capacity(store, key, PART_SIZE).with_max_concurrency(2);
         Ok(Box::new(ObjectWrite {
-            writer: Some(BufWriter::new(store, key)),
+            writer: Some(writer),
             location: path.to_string(),
         }))
     }
@@ -230,8 +259,12 @@ impl FileRead for ObjectRead {
     }
 }
 
+/// The part size of multipart uploads (S3's smallest) and so the buffer of each open file.
+const PART_SIZE: usize = 5 << 20;
+
 /// A streaming upload: one PUT for small files, a multipart upload for large ones. The
-/// object appears only when it is closed.
+/// object appears only when it is closed. After a failed write, or when dropped unclosed,
+/// the upload is aborted, so no parts are left behind.
 struct ObjectWrite {
     writer: Option<BufWriter>,
     location: String,
@@ -242,9 +275,21 @@ impl ObjectWrite {
         self.writer.as_mut().ok_or_else(|| {
             Error::new(
                 ErrorKind::Unexpected,
-                format!("{} is already closed", self.location),
+                format!("{} is closed or failed", self.location),
             )
         })
+    }
+}
+
+impl Drop for ObjectWrite {
+    fn drop(&mut self) {
+        if let (Some(mut writer), Ok(runtime)) =
+            (self.writer.take(), tokio::runtime::Handle::try_current())
+        {
+            runtime.spawn(async move {
+                let _ = writer.abort().await;
+            });
+        }
     }
 }
 
@@ -252,25 +297,28 @@ impl ObjectWrite {
 impl FileWrite for ObjectWrite {
     async fn write(&mut self, bs: Bytes) -> iceberg::Result<()> {
         let location = self.location.clone();
-        self.open()?
-            .put(bs)
-            .await
-            .map_err(|e| storage_error(&location, "write", e))
+        if let Err(e) = self.open()?.put(bs).await {
+            // The upload cannot go on: abort it, and refuse further writes and the close.
+            if let Some(mut writer) = self.writer.take() {
+                let _ = writer.abort().await;
+            }
+            return Err(storage_error(&location, "write", e));
+        }
+        Ok(())
     }
 
     async fn close(&mut self) -> iceberg::Result<()> {
-        let location = self.location.clone();
-        let mut writer = self.writer.take().ok_or_else(|| {
-            Error::new(
+        self.open()?;
+        let mut writer = self.writer.take().expect("open checked it");
+        if let Err(e) = tokio::io::AsyncWriteExt::shutdown(&mut writer).await {
+            let _ = writer.abort().await;
+            return Err(Error::new(
                 ErrorKind::Unexpected,
-                format!("{location} is already closed"),
+                format!("cannot write {}", self.location),
             )
-        })?;
-        tokio::io::AsyncWriteExt::shutdown(&mut writer)
-            .await
-            .map_err(|e| {
-                Error::new(ErrorKind::Unexpected, format!("cannot write {location}")).with_source(e)
-            })
+            .with_source(e));
+        }
+        Ok(())
     }
 }
 
@@ -360,13 +408,59 @@ mod tests {
         assert!(err.contains("not an s3:// location"), "{err}");
     }
 
+    #[tokio::test]
+    async fn locations_outside_the_root_or_with_empty_segments_are_refused() {
+        let (mut storage, _) = storage();
+        storage.within = Some("s3://b/wh".into());
+        storage
+            .write("s3://b/wh/t/f", Bytes::from_static(b"x"))
+            .await
+            .unwrap();
+        for location in [
+            "s3://b/whx/f",
+            "s3://b/other/f",
+            "s3://c/wh/f",
+            "s3://b/wh",
+            "s3://b",
+            "s3://b/wh//f",
+        ] {
+            let err = storage.delete(location).await.unwrap_err().to_string();
+            assert!(err.contains(location), "{location}: {err}");
+        }
+        let err = storage
+            .delete_prefix("s3://b/")
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("names no object"), "{err}");
+        assert!(storage.exists("s3://b/wh/t/f").await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn an_unclosed_file_never_appears() {
+        let (storage, store) = storage();
+        let mut writer = storage
+            .new_output("s3://b/f")
+            .unwrap()
+            .writer()
+            .await
+            .unwrap();
+        writer.write(Bytes::from_static(b"x")).await.unwrap();
+        drop(writer);
+        tokio::task::yield_now().await;
+        assert!(
+            store.head(&"f".into()).await.is_err(),
+            "an unclosed file never appears"
+        );
+    }
+
     #[test]
     fn file_io_is_picked_by_location() {
-        let props = HashMap::new();
-        assert!(file_io_for("/w/t", &props).is_ok());
-        assert!(file_io_for("file:///w/t", &props).is_ok());
-        assert!(file_io_for("s3://b/w/t", &props).is_ok());
-        let err = file_io_for("gs://b/w/t", &props).unwrap_err();
+        let (props, factory) = (HashMap::new(), ObjectStoreStorageFactory::default());
+        assert!(file_io_for("/w/t", &props, &factory).is_ok());
+        assert!(file_io_for("file:///w/t", &props, &factory).is_ok());
+        assert!(file_io_for("s3://b/w/t", &props, &factory).is_ok());
+        let err = file_io_for("gs://b/w/t", &props, &factory).unwrap_err();
         assert!(err.contains("gs://b/w/t"), "{err}");
     }
 }

@@ -9,8 +9,8 @@ pub mod file_io;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
-use object_store::ObjectStore;
+use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey, AwsCredential};
+use object_store::{ObjectStore, StaticCredentialProvider};
 use serde::{Deserialize, Serialize};
 
 /// Iceberg's FileIO property names, as Iceberg Java, pyiceberg and iceberg-rust spell them.
@@ -36,7 +36,8 @@ pub struct S3Settings {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub region: Option<String>,
     /// Path-style requests (`endpoint/bucket/key`), which S3-compatible servers expect.
-    /// On by default; `false` asks for virtual-hosted requests (`bucket.endpoint/key`).
+    /// By default on with an endpoint and off on AWS itself (virtual-hosted requests,
+    /// `bucket.endpoint/key`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub path_style_access: Option<bool>,
     #[serde(default, skip_serializing)]
@@ -117,53 +118,65 @@ impl S3Settings {
         props
     }
 
-    /// Every field that is set, secrets included, as FileIO properties: for this
-    /// process's own FileIO (the node's scheduled compaction), never for an answer.
-    pub fn file_io_props(&self) -> HashMap<String, String> {
-        let fields = [
-            (S3_ENDPOINT, &self.endpoint),
-            (S3_REGION, &self.region),
-            (S3_ACCESS_KEY_ID, &self.access_key_id),
-            (S3_SECRET_ACCESS_KEY, &self.secret_access_key),
-            (S3_SESSION_TOKEN, &self.session_token),
-        ];
-        let mut props: HashMap<String, String> = fields
-            .into_iter()
-            .filter_map(|(k, v)| v.clone().map(|v| (k.to_string(), v)))
-            .collect();
-        if let Some(path_style) = self.path_style_access {
-            props.insert(S3_PATH_STYLE_ACCESS.to_string(), path_style.to_string());
+    /// These settings, with each unset field taken from `fallback`.
+    pub fn or(&self, fallback: &S3Settings) -> S3Settings {
+        let pick = |a: &Option<String>, b: &Option<String>| a.clone().or_else(|| b.clone());
+        S3Settings {
+            endpoint: pick(&self.endpoint, &fallback.endpoint),
+            region: pick(&self.region, &fallback.region),
+            path_style_access: self.path_style_access.or(fallback.path_style_access),
+            access_key_id: pick(&self.access_key_id, &fallback.access_key_id),
+            secret_access_key: pick(&self.secret_access_key, &fallback.secret_access_key),
+            session_token: pick(&self.session_token, &fallback.session_token),
         }
-        props
     }
 
+    /// Path-style unless set otherwise when there is an endpoint (S3-compatible servers
+    /// expect it); virtual-hosted on AWS itself, as AWS recommends.
     fn path_style(&self) -> bool {
-        self.path_style_access.unwrap_or(true)
+        self.path_style_access
+            .unwrap_or_else(|| self.resolved().endpoint.is_some())
     }
 
     /// Opens the store of one bucket: the AWS environment first (it also covers web
-    /// identity and container credentials), then every field set here over it.
+    /// identity and container credentials), then every field set here over it. Keys set
+    /// here are used as they are, without a session token from the environment.
     pub fn open_bucket(&self, bucket: &str) -> object_store::Result<Arc<dyn ObjectStore>> {
-        let mut builder = AmazonS3Builder::from_env()
-            .with_bucket_name(bucket)
-            .with_virtual_hosted_style_request(!self.path_style());
-        let fields = [
-            (AmazonS3ConfigKey::Endpoint, &self.endpoint),
-            (AmazonS3ConfigKey::Region, &self.region),
-            (AmazonS3ConfigKey::AccessKeyId, &self.access_key_id),
-            (AmazonS3ConfigKey::SecretAccessKey, &self.secret_access_key),
-            (AmazonS3ConfigKey::Token, &self.session_token),
-        ];
-        for (key, value) in fields {
-            if let Some(value) = value {
-                builder = builder.with_config(key, value);
-            }
+        let resolved = self.resolved();
+        let mut builder = AmazonS3Builder::from_env().with_bucket_name(bucket);
+        if let Some(endpoint) = &resolved.endpoint {
+            let endpoint = if self.path_style() {
+                endpoint.clone()
+            } else {
+                virtual_hosted(endpoint, bucket)
+            };
+            builder = builder
+                .with_config(AmazonS3ConfigKey::S3Endpoint, &endpoint)
+                .with_config(AmazonS3ConfigKey::Endpoint, &endpoint)
+                .with_allow_http(endpoint.starts_with("http://"));
         }
-        let endpoint = builder.get_config_value(&AmazonS3ConfigKey::Endpoint);
-        if endpoint.is_some_and(|e| e.starts_with("http://")) {
-            builder = builder.with_allow_http(true);
+        builder = builder.with_virtual_hosted_style_request(!self.path_style());
+        if let Some(region) = &resolved.region {
+            builder = builder.with_region(region);
+        }
+        if let (Some(key_id), Some(secret_key)) = (&self.access_key_id, &self.secret_access_key) {
+            builder =
+                builder.with_credentials(Arc::new(StaticCredentialProvider::new(AwsCredential {
+                    key_id: key_id.clone(),
+                    secret_key: secret_key.clone(),
+                    token: self.session_token.clone(),
+                })));
         }
         Ok(Arc::new(builder.build()?))
+    }
+}
+
+/// `scheme://bucket.host[:port]` from `scheme://host[:port]`: the endpoint of a bucket in
+/// virtual-hosted style.
+fn virtual_hosted(endpoint: &str, bucket: &str) -> String {
+    match endpoint.split_once("://") {
+        Some((scheme, host)) => format!("{scheme}://{bucket}.{host}"),
+        None => format!("{bucket}.{endpoint}"),
     }
 }
 
@@ -214,11 +227,6 @@ mod tests {
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
         let settings = S3Settings::from_props(&props);
-        assert_eq!(
-            settings.file_io_props(),
-            props,
-            "every property read is kept"
-        );
         assert_eq!(settings.endpoint.as_deref(), Some("http://127.0.0.1:9000"));
         assert_eq!(settings.secret_access_key.as_deref(), Some("very-secret"));
         let client = settings.client_props();
@@ -235,15 +243,43 @@ mod tests {
     }
 
     #[test]
-    fn client_region_is_read_and_path_style_defaults_on() {
+    fn client_region_is_read_and_path_style_follows_the_endpoint() {
         let props = HashMap::from([(CLIENT_REGION.to_string(), "us-west-2".to_string())]);
         let settings = S3Settings::from_props(&props);
         assert_eq!(settings.region.as_deref(), Some("us-west-2"));
-        assert!(settings.path_style());
-        let off = S3Settings {
-            path_style_access: Some(false),
+        let endpoint = S3Settings {
+            endpoint: Some("http://127.0.0.1:9000".into()),
             ..Default::default()
         };
+        assert!(endpoint.path_style());
+        let off = S3Settings {
+            path_style_access: Some(false),
+            ..endpoint.clone()
+        };
         assert_eq!(off.client_props()[S3_PATH_STYLE_ACCESS], "false");
+        assert_eq!(
+            virtual_hosted("http://127.0.0.1:9000", "b"),
+            "http://b.127.0.0.1:9000"
+        );
+    }
+
+    #[test]
+    fn unset_fields_come_from_the_fallback() {
+        let table = S3Settings {
+            endpoint: Some("http://table".into()),
+            ..Default::default()
+        };
+        let node = S3Settings {
+            endpoint: Some("http://node".into()),
+            access_key_id: Some("k".into()),
+            secret_access_key: Some("s".into()),
+            path_style_access: Some(true),
+            ..Default::default()
+        };
+        let merged = table.or(&node);
+        assert_eq!(merged.endpoint.as_deref(), Some("http://table"));
+        assert_eq!(merged.secret_access_key.as_deref(), Some("s"));
+        assert_eq!(merged.path_style_access, Some(true));
+        assert_eq!(S3Settings::default().or(&node), node);
     }
 }
