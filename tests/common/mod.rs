@@ -321,6 +321,46 @@ impl Http {
         Ok(Resp { status, body, text })
     }
 
+    /// POSTs `body` over a raw connection while reading the answer at the same time, and
+    /// returns the answer even when the server closed the connection before taking the
+    /// whole body (as it does with a 413): an HTTP client would report the broken pipe of
+    /// its write instead.
+    pub async fn post_reading_early_answer(&self, path: &str, body: Vec<u8>) -> Resp {
+        let authority = self.base.trim_start_matches("http://").to_string();
+        let head = format!(
+            "POST {path} HTTP/1.1\r\nhost: {authority}\r\ncontent-type: application/json\r\n\
+             content-length: {}\r\nconnection: close\r\n\r\n",
+            body.len()
+        );
+        tokio::task::spawn_blocking(move || {
+            use std::io::Write;
+            let mut stream = std::net::TcpStream::connect(&authority).expect("connect");
+            let mut writer = stream.try_clone().expect("clone the socket");
+            let sender = std::thread::spawn(move || {
+                // Write errors are expected once the server has answered and closed.
+                let _ = writer.write_all(head.as_bytes());
+                let _ = writer.write_all(&body);
+            });
+            stream
+                .set_read_timeout(Some(Duration::from_secs(60)))
+                .unwrap();
+            let mut raw = Vec::new();
+            let mut buf = [0u8; 64 * 1024];
+            // Read until the server closes (or resets) the connection.
+            while let Ok(n) = stream.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                raw.extend_from_slice(&buf[..n]);
+            }
+            let _ = stream.shutdown(std::net::Shutdown::Both);
+            let _ = sender.join();
+            parse_answer(&raw)
+        })
+        .await
+        .unwrap()
+    }
+
     pub async fn get(&self, path: &str) -> Resp {
         self.send(Method::GET, path, None).await
     }
@@ -521,4 +561,31 @@ pub fn metric_sample(text: &str, series: &str) -> Option<f64> {
             .parse()
             .ok()
     })
+}
+
+/// An HTTP/1.1 answer with a `content-length` body, as read off a raw connection.
+fn parse_answer(raw: &[u8]) -> Resp {
+    let text = String::from_utf8_lossy(raw).into_owned();
+    let (head, rest) = text
+        .split_once("\r\n\r\n")
+        .unwrap_or_else(|| panic!("no complete HTTP answer: {text:?}"));
+    let status: u16 = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no status line: {head:?}"));
+    let length = head
+        .lines()
+        .find_map(|l| {
+            let (name, value) = l.split_once(':')?;
+            name.eq_ignore_ascii_case("content-length")
+                .then(|| value.trim().parse::<usize>().ok())?
+        })
+        .unwrap_or(rest.len());
+    let body_text = rest[..length.min(rest.len())].to_string();
+    Resp {
+        status: StatusCode::from_u16(status).unwrap(),
+        body: serde_json::from_str(&body_text).unwrap_or(Value::Null),
+        text: body_text,
+    }
 }
