@@ -57,12 +57,12 @@ def operator_paths() -> dict:
     status = {"type": "object", "properties": {"status": {"type": "string"}}}
     paths = {
         "/health": op("The process is up", "application/json", status),
-        "/ready": op("Store and ZooKeeper are reachable", "application/json", status),
+        "/ready": op("Store, warehouse and ZooKeeper are reachable", "application/json", status),
         "/metrics": op("Prometheus metrics", "text/plain", {"type": "string"}),
         "/v1/openapi.json": op("This document", "application/json", {"type": "object"}),
     }
     paths["/ready"]["get"]["responses"]["503"] = {
-        "description": "Not ready: the store or ZooKeeper cannot be reached",
+        "description": "Not ready: the store, the warehouse or ZooKeeper cannot be reached",
         "content": {"application/json": {"schema": status}},
     }
     return paths

@@ -146,6 +146,7 @@ async fn metrics_follow_commits_and_logs_are_json() {
     .unwrap();
     assert!((3_600.0..3_900.0).contains(&lag), "lag {lag}");
     assert_eq!(metric_sample(&text, "floe_store_up"), Some(1.0));
+    assert_eq!(metric_sample(&text, "floe_warehouse_up"), Some(1.0));
     assert!(
         !text.contains("floe_zookeeper_session_connected"),
         "no ZooKeeper here"

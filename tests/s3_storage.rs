@@ -365,3 +365,40 @@ async fn config_file_settings_serve_and_compact_on_schedule() {
         "the secret is in the log"
     );
 }
+
+/// `/ready` and `floe_warehouse_up` follow the S3 warehouse: ready on the live server,
+/// 503 naming the warehouse when its endpoint does not answer (the catalog store is fine).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readiness_follows_the_s3_warehouse() {
+    let Some(s3) = S3Env::from_env() else { return };
+    let bucket = s3.new_bucket("ready").await;
+    let dirs = tempfile::tempdir().unwrap();
+    let live = start_server(&s3, &format!("s3://{bucket}/wh"), &dirs.path().join("a"));
+    let ready = Http::new(live.url()).get("/ready").await;
+    assert_eq!(ready.status.as_u16(), 200, "{}", ready.text);
+    assert_eq!(ready.body["warehouse"], "ok", "{}", ready.text);
+
+    // Nothing listens on port 1.
+    let mut envs = s3.envs();
+    envs.retain(|(k, _)| k != "AWS_ENDPOINT_URL");
+    envs.push(("AWS_ENDPOINT_URL".into(), "http://127.0.0.1:1".into()));
+    let dead = FloeServer::start_with_env(
+        format!("s3://{bucket}/wh").as_ref(),
+        &dirs.path().join("b"),
+        &[],
+        &envs,
+    );
+    let http = Http::new(dead.url());
+    let ready = http.get("/ready").await;
+    assert_eq!(ready.status.as_u16(), 503, "{}", ready.text);
+    assert_eq!(ready.body["store"], "ok", "{}", ready.text);
+    let why = ready.body["warehouse"].as_str().unwrap();
+    assert!(why != "ok" && why.contains("s3://"), "{why}");
+    let text = http.get("/metrics").await.text;
+    assert_eq!(
+        metric_sample(&text, "floe_warehouse_up"),
+        Some(0.0),
+        "{text}"
+    );
+    assert_eq!(metric_sample(&text, "floe_store_up"), Some(1.0));
+}

@@ -98,19 +98,23 @@ impl TableFigureBook {
     }
 }
 
-/// Whether the catalog can serve: its store answers and, with ZooKeeper locks, the lock
-/// session is connected.
+/// Whether the catalog can serve: its store and its warehouse answer and, with ZooKeeper
+/// locks, the lock session is connected.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Readiness {
     /// `None` when the store answered; otherwise why not.
     pub store_error: Option<String>,
+    /// `None` when the warehouse's storage answered; otherwise why not.
+    pub warehouse_error: Option<String>,
     /// The ZooKeeper lock session; `None` with in-process locks.
     pub zookeeper_connected: Option<bool>,
 }
 
 impl Readiness {
     pub fn is_ready(&self) -> bool {
-        self.store_error.is_none() && self.zookeeper_connected != Some(false)
+        self.store_error.is_none()
+            && self.warehouse_error.is_none()
+            && self.zookeeper_connected != Some(false)
     }
 }
 
@@ -135,17 +139,21 @@ mod tests {
     }
 
     #[test]
-    fn ready_needs_the_store_and_a_connected_session() {
+    fn ready_needs_the_store_the_warehouse_and_a_connected_session() {
+        let down = || Some("down".to_string());
         let cases = [
-            (None, None, true),
-            (None, Some(true), true),
-            (None, Some(false), false),
-            (Some("down".to_string()), None, false),
-            (Some("down".to_string()), Some(true), false),
+            (None, None, None, true),
+            (None, None, Some(true), true),
+            (None, None, Some(false), false),
+            (down(), None, None, false),
+            (down(), None, Some(true), false),
+            (None, down(), None, false),
+            (None, down(), Some(true), false),
         ];
-        for (store_error, zookeeper_connected, ready) in cases {
+        for (store_error, warehouse_error, zookeeper_connected, ready) in cases {
             let r = Readiness {
                 store_error,
+                warehouse_error,
                 zookeeper_connected,
             };
             assert_eq!(r.is_ready(), ready, "{r:?}");

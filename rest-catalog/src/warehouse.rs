@@ -174,6 +174,18 @@ impl Warehouse {
             .map_err(|e| CatalogError::Storage(format!("cannot create {}: {e}", path.display())))
     }
 
+    /// One small request to the warehouse's storage (the metadata of an object that need
+    /// not exist): fails when the storage cannot be reached or refuses this node.
+    pub async fn ping(&self) -> Result<()> {
+        match self.store.head(&ObjectPath::from("floe-ready-probe")).await {
+            Ok(_) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(CatalogError::Storage(format!(
+                "warehouse {} does not answer: {e}",
+                self.root
+            ))),
+        }
+    }
+
     /// Writes a file that must not exist yet (metadata files are never overwritten).
     pub async fn put_new(&self, location: &str, bytes: Bytes) -> Result<()> {
         let path = self.relative(location)?;

@@ -86,6 +86,12 @@ impl Catalog {
             Ok(Err(e)) => Some(e.to_string()),
             Err(_) => Some(format!("no answer within {READY_TIMEOUT:?}")),
         };
+        let warehouse_error = match tokio::time::timeout(READY_TIMEOUT, self.warehouse.ping()).await
+        {
+            Ok(Ok(())) => None,
+            Ok(Err(e)) => Some(e.to_string()),
+            Err(_) => Some(format!("no answer within {READY_TIMEOUT:?}")),
+        };
         let zookeeper_connected =
             match tokio::time::timeout(READY_TIMEOUT, self.locks.session_connected()).await {
                 Ok(connected) => connected,
@@ -93,6 +99,7 @@ impl Catalog {
             };
         Readiness {
             store_error,
+            warehouse_error,
             zookeeper_connected,
         }
     }

@@ -116,8 +116,8 @@ pub(super) async fn health() -> Json<serde_json::Value> {
     Json(json!({ "status": "ok" }))
 }
 
-/// `GET /ready`: 200 when the store answers and the ZooKeeper session (if any) is
-/// connected; 503 with what is wrong otherwise.
+/// `GET /ready`: 200 when the store and the warehouse answer and the ZooKeeper session
+/// (if any) is connected; 503 with what is wrong otherwise.
 pub(super) async fn ready(State(catalog): State<Catalog>) -> Response {
     let readiness = catalog.readiness().await;
     let status = if readiness.is_ready() {
@@ -128,6 +128,7 @@ pub(super) async fn ready(State(catalog): State<Catalog>) -> Response {
     let body = json!({
         "status": if readiness.is_ready() { "ready" } else { "not ready" },
         "store": readiness.store_error.as_deref().unwrap_or("ok"),
+        "warehouse": readiness.warehouse_error.as_deref().unwrap_or("ok"),
         "zookeeper": match readiness.zookeeper_connected {
             None => "not used",
             Some(true) => "connected",
@@ -141,6 +142,8 @@ pub(super) async fn ready(State(catalog): State<Catalog>) -> Response {
 pub(super) async fn metrics(State(catalog): State<Catalog>) -> Response {
     let readiness = catalog.readiness().await;
     metrics::gauge!("floe_store_up").set(f64::from(u8::from(readiness.store_error.is_none())));
+    metrics::gauge!("floe_warehouse_up")
+        .set(f64::from(u8::from(readiness.warehouse_error.is_none())));
     if let Some(connected) = readiness.zookeeper_connected {
         metrics::gauge!("floe_zookeeper_session_connected").set(f64::from(u8::from(connected)));
     }
