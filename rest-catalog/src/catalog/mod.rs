@@ -90,7 +90,10 @@ impl Catalog {
         {
             Ok(Ok(())) => None,
             Ok(Err(e)) => Some(e.to_string()),
-            Err(_) => Some(format!("no answer within {READY_TIMEOUT:?}")),
+            Err(_) => Some(format!(
+                "warehouse {} gave no answer within {READY_TIMEOUT:?}",
+                self.warehouse.root()
+            )),
         };
         let zookeeper_connected =
             match tokio::time::timeout(READY_TIMEOUT, self.locks.session_connected()).await {
