@@ -322,6 +322,10 @@ impl Writer {
                 Ok(t) => return t,
                 Err(e) => {
                     self.stats.unreachable += 1;
+                    println!(
+                        "writer {} via node {}: load failed: {e}",
+                        self.id, self.node
+                    );
                     assert!(
                         Instant::now() < deadline,
                         "writer {}: no node could load the table: {e}",
@@ -393,6 +397,7 @@ impl Writer {
                 }
                 Err(e) if never_sent(&e) => {
                     self.stats.unreachable += 1;
+                    println!("writer {} via node {node}: not sent: {e}", self.id);
                     self.avoid_current(Duration::from_secs(30));
                 }
                 Err(e) => {
