@@ -17,7 +17,7 @@ use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload}
 use uuid::Uuid;
 
 use crate::error::{CatalogError, Result};
-use crate::storage::{split_s3, S3Settings};
+use crate::storage::{key_under, plain_key, split_s3, S3Settings};
 
 /// A warehouse root and the object store that holds it.
 #[derive(Clone, Debug)]
@@ -61,23 +61,20 @@ impl Warehouse {
         };
         let (bucket, prefix) =
             split_s3(location).ok_or_else(|| invalid("expected s3://bucket/prefix".into()))?;
-        let prefix = prefix.trim_end_matches('/');
-        if !prefix.is_empty() && prefix.split('/').any(str::is_empty) {
-            return Err(invalid("the prefix has an empty path segment".into()));
-        }
         let bucket_store = settings
             .open_bucket(bucket)
             .map_err(|e| invalid(e.to_string()))?;
-        let store: Arc<dyn ObjectStore> = if prefix.is_empty() {
-            bucket_store
+        let (root, store): (String, Arc<dyn ObjectStore>) = if prefix.trim_matches('/').is_empty() {
+            (format!("s3://{bucket}"), bucket_store)
         } else {
+            let prefix = plain_key(prefix).ok_or_else(|| {
+                invalid("the prefix is not a plain path (an empty, . or .. segment)".into())
+            })?;
             let path = ObjectPath::parse(prefix).map_err(|e| invalid(e.to_string()))?;
-            Arc::new(PrefixStore::new(bucket_store, path))
-        };
-        let root = if prefix.is_empty() {
-            format!("s3://{bucket}")
-        } else {
-            format!("s3://{bucket}/{prefix}")
+            (
+                format!("s3://{bucket}/{prefix}"),
+                Arc::new(PrefixStore::new(bucket_store, path)),
+            )
         };
         Ok(Self {
             root,
@@ -141,19 +138,7 @@ impl Warehouse {
                 self.root
             ))
         };
-        let rest = location
-            .strip_prefix(&self.root)
-            .and_then(|r| r.strip_prefix('/'))
-            .ok_or_else(outside)?;
-        let rest = rest.trim_end_matches('/');
-        if rest.is_empty()
-            || rest
-                .split('/')
-                .any(|seg| seg.is_empty() || seg == "." || seg == "..")
-            || rest.chars().any(char::is_control)
-        {
-            return Err(outside());
-        }
+        let rest = key_under(&self.root, location).ok_or_else(outside)?;
         ObjectPath::parse(rest).map_err(|e| {
             CatalogError::BadRequest(format!("location {location:?} is not a valid path: {e}"))
         })

@@ -25,8 +25,21 @@ use crate::warehouse::Warehouse;
 /// How long a commit waits for its table lock before answering 409.
 pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// How long a readiness check waits for the store.
+/// How long each readiness check waits for its answer.
 const READY_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Why a readiness check failed: its error, or `timed_out()` when it gave no answer
+/// within `READY_TIMEOUT`; `None` when it succeeded.
+async fn probe<E: std::fmt::Display>(
+    check: impl std::future::Future<Output = std::result::Result<(), E>>,
+    timed_out: impl FnOnce() -> String,
+) -> Option<String> {
+    match tokio::time::timeout(READY_TIMEOUT, check).await {
+        Ok(Ok(())) => None,
+        Ok(Err(e)) => Some(e.to_string()),
+        Err(_) => Some(timed_out()),
+    }
+}
 
 /// How many bytes of parsed metadata files (counted as their JSON size) stay cached.
 const METADATA_CACHE_BYTES: u64 = 256 * 1024 * 1024;
@@ -78,28 +91,25 @@ impl Catalog {
         &self.figures
     }
 
-    /// Whether the store answers (within `READY_TIMEOUT`) and the lock session, if any,
-    /// is connected.
+    /// Whether the store and the warehouse answer (within `READY_TIMEOUT`) and the lock
+    /// session, if any, is connected. The three are asked at once.
     pub async fn readiness(&self) -> Readiness {
-        let store_error = match tokio::time::timeout(READY_TIMEOUT, self.store.ping()).await {
-            Ok(Ok(())) => None,
-            Ok(Err(e)) => Some(e.to_string()),
-            Err(_) => Some(format!("no answer within {READY_TIMEOUT:?}")),
-        };
-        let warehouse_error = match tokio::time::timeout(READY_TIMEOUT, self.warehouse.ping()).await
-        {
-            Ok(Ok(())) => None,
-            Ok(Err(e)) => Some(e.to_string()),
-            Err(_) => Some(format!(
+        let store = probe(self.store.ping(), || {
+            format!("no answer within {READY_TIMEOUT:?}")
+        });
+        let warehouse = probe(self.warehouse.ping(), || {
+            format!(
                 "warehouse {} gave no answer within {READY_TIMEOUT:?}",
                 self.warehouse.root()
-            )),
+            )
+        });
+        let session = async {
+            tokio::time::timeout(READY_TIMEOUT, self.locks.session_connected())
+                .await
+                .unwrap_or(Some(false))
         };
-        let zookeeper_connected =
-            match tokio::time::timeout(READY_TIMEOUT, self.locks.session_connected()).await {
-                Ok(connected) => connected,
-                Err(_) => Some(false),
-            };
+        let (store_error, warehouse_error, zookeeper_connected) =
+            tokio::join!(store, warehouse, session);
         Readiness {
             store_error,
             warehouse_error,

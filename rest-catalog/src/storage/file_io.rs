@@ -22,7 +22,7 @@ use object_store::path::Path as ObjectPath;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 use serde::{Deserialize, Serialize};
 
-use super::{split_s3, S3Settings};
+use super::{key_under, plain_key, split_s3, S3Settings};
 
 /// The FileIO for a table at `location`: the local filesystem for absolute paths and
 /// `file:` URLs, `object_store` for `s3://`, configured by the table's load `config`
@@ -60,9 +60,10 @@ pub struct ObjectStoreStorageFactory {
 impl StorageFactory for ObjectStoreStorageFactory {
     fn build(&self, config: &StorageConfig) -> iceberg::Result<Arc<dyn Storage>> {
         let settings = S3Settings::from_props(config.props()).or(&self.defaults);
-        let mut storage = ObjectStoreStorage::new(settings);
-        storage.within = self.within.clone();
-        Ok(Arc::new(storage))
+        Ok(Arc::new(ObjectStoreStorage::new(
+            settings,
+            self.within.clone(),
+        )))
     }
 }
 
@@ -78,10 +79,11 @@ pub struct ObjectStoreStorage {
 }
 
 impl ObjectStoreStorage {
-    pub fn new(settings: S3Settings) -> Self {
+    /// Locations reached with `settings`; with `within`, only those under that root.
+    pub fn new(settings: S3Settings, within: Option<String>) -> Self {
         Self {
             settings,
-            within: None,
+            within,
             buckets: Arc::default(),
         }
     }
@@ -107,15 +109,10 @@ impl ObjectStoreStorage {
                 format!("{location} is not an s3:// location"),
             )
         })?;
-        let key = key.trim_end_matches('/');
-        if key.is_empty() || key.split('/').any(str::is_empty) {
-            return Err(invalid("names no object (empty path segment)"));
-        }
+        let key = plain_key(key)
+            .ok_or_else(|| invalid("names no object (an empty, . or .. path segment)"))?;
         if let Some(root) = &self.within {
-            let inside = location
-                .strip_prefix(root.as_str())
-                .is_some_and(|rest| rest.starts_with('/'));
-            if !inside {
+            if key_under(root, location).is_none() {
                 return Err(invalid(&format!("is outside the warehouse {root}")));
             }
         }
@@ -327,6 +324,15 @@ mod tests {
     use super::*;
     use object_store::memory::InMemory;
 
+    async fn writer(storage: &ObjectStoreStorage, location: &str) -> Box<dyn FileWrite> {
+        storage
+            .new_output(location)
+            .unwrap()
+            .writer()
+            .await
+            .unwrap()
+    }
+
     fn storage() -> (ObjectStoreStorage, Arc<dyn ObjectStore>) {
         let store: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
         (ObjectStoreStorage::with_bucket("b", store.clone()), store)
@@ -335,8 +341,7 @@ mod tests {
     #[tokio::test]
     async fn files_written_in_parts_read_back_by_range() {
         let (storage, store) = storage();
-        let out = storage.new_output("s3://b/t/data/f.parquet").unwrap();
-        let mut writer = out.writer().await.unwrap();
+        let mut writer = writer(&storage, "s3://b/t/data/f.parquet").await;
         writer.write(Bytes::from_static(b"hello ")).await.unwrap();
         writer.write(Bytes::from_static(b"world")).await.unwrap();
         assert!(!storage.exists("s3://b/t/data/f.parquet").await.unwrap());
@@ -364,12 +369,7 @@ mod tests {
     #[tokio::test]
     async fn a_file_larger_than_the_buffer_goes_up_in_parts() {
         let (storage, store) = storage();
-        let mut writer = storage
-            .new_output("s3://b/big")
-            .unwrap()
-            .writer()
-            .await
-            .unwrap();
+        let mut writer = writer(&storage, "s3://b/big").await;
         let chunk = Bytes::from(vec![7u8; 1 << 20]);
         for _ in 0..12 {
             writer.write(chunk.clone()).await.unwrap();
@@ -439,12 +439,7 @@ mod tests {
     #[tokio::test]
     async fn an_unclosed_file_never_appears() {
         let (storage, store) = storage();
-        let mut writer = storage
-            .new_output("s3://b/f")
-            .unwrap()
-            .writer()
-            .await
-            .unwrap();
+        let mut writer = writer(&storage, "s3://b/f").await;
         writer.write(Bytes::from_static(b"x")).await.unwrap();
         drop(writer);
         tokio::task::yield_now().await;

@@ -103,7 +103,10 @@ impl S3Settings {
     /// catalog returns these in every table's load `config`.
     pub fn client_props(&self) -> HashMap<String, String> {
         let resolved = self.resolved();
-        let mut props = HashMap::new();
+        let mut props = HashMap::from([(
+            S3_PATH_STYLE_ACCESS.to_string(),
+            resolved.path_style().to_string(),
+        )]);
         if let Some(endpoint) = resolved.endpoint {
             props.insert(S3_ENDPOINT.to_string(), endpoint);
         }
@@ -111,10 +114,6 @@ impl S3Settings {
             props.insert(S3_REGION.to_string(), region.clone());
             props.insert(CLIENT_REGION.to_string(), region);
         }
-        props.insert(
-            S3_PATH_STYLE_ACCESS.to_string(),
-            self.path_style().to_string(),
-        );
         props
     }
 
@@ -132,10 +131,10 @@ impl S3Settings {
     }
 
     /// Path-style unless set otherwise when there is an endpoint (S3-compatible servers
-    /// expect it); virtual-hosted on AWS itself, as AWS recommends.
+    /// expect it); virtual-hosted on AWS itself, as AWS recommends. Asked of the
+    /// `resolved` settings, so an endpoint from the environment counts.
     fn path_style(&self) -> bool {
-        self.path_style_access
-            .unwrap_or_else(|| self.resolved().endpoint.is_some())
+        self.path_style_access.unwrap_or(self.endpoint.is_some())
     }
 
     /// Opens the store of one bucket: the AWS environment first (it also covers web
@@ -143,9 +142,10 @@ impl S3Settings {
     /// here are used as they are, without a session token from the environment.
     pub fn open_bucket(&self, bucket: &str) -> object_store::Result<Arc<dyn ObjectStore>> {
         let resolved = self.resolved();
+        let path_style = resolved.path_style();
         let mut builder = AmazonS3Builder::from_env().with_bucket_name(bucket);
         if let Some(endpoint) = &resolved.endpoint {
-            let endpoint = if self.path_style() {
+            let endpoint = if path_style {
                 endpoint.clone()
             } else {
                 virtual_hosted(endpoint, bucket)
@@ -155,7 +155,7 @@ impl S3Settings {
                 .with_config(AmazonS3ConfigKey::Endpoint, &endpoint)
                 .with_allow_http(endpoint.starts_with("http://"));
         }
-        builder = builder.with_virtual_hosted_style_request(!self.path_style());
+        builder = builder.with_virtual_hosted_style_request(!path_style);
         if let Some(region) = &resolved.region {
             builder = builder.with_region(region);
         }
@@ -178,6 +178,25 @@ fn virtual_hosted(endpoint: &str, bucket: &str) -> String {
         Some((scheme, host)) => format!("{scheme}://{bucket}.{host}"),
         None => format!("{bucket}.{endpoint}"),
     }
+}
+
+/// The key of `location` below `root` (`<root>/<key>`, a trailing slash dropped): `None`
+/// when the location is not strictly inside the root or the key is not a plain object path
+/// (an empty, `.` or `..` segment, a control character).
+pub fn key_under<'a>(root: &str, location: &'a str) -> Option<&'a str> {
+    let rest = location.strip_prefix(root)?.strip_prefix('/')?;
+    plain_key(rest)
+}
+
+/// `key` without a trailing slash, when it names an object by plain path segments.
+pub fn plain_key(key: &str) -> Option<&str> {
+    let key = key.trim_end_matches('/');
+    let plain = !key.is_empty()
+        && !key
+            .split('/')
+            .any(|seg| seg.is_empty() || seg == "." || seg == "..")
+        && !key.chars().any(char::is_control);
+    plain.then_some(key)
 }
 
 /// Splits an `s3://bucket/key` (or `s3a://`, `s3n://`) location into bucket and key (the
@@ -211,6 +230,25 @@ mod tests {
         ];
         for (location, want) in cases {
             assert_eq!(split_s3(location), want, "{location}");
+        }
+    }
+
+    #[test]
+    fn keys_under_a_root_are_plain_paths_strictly_inside_it() {
+        let cases = [
+            ("s3://b/wh/ns/t", Some("ns/t")),
+            ("s3://b/wh/ns/t/", Some("ns/t")),
+            ("s3://b/wh", None),
+            ("s3://b/wh/", None),
+            ("s3://b/whx/t", None),
+            ("s3://b/wh//t", None),
+            ("s3://b/wh/./t", None),
+            ("s3://b/wh/../t", None),
+            ("s3://b/wh/t\n", None),
+            ("s3://c/wh/t", None),
+        ];
+        for (location, want) in cases {
+            assert_eq!(key_under("s3://b/wh", location), want, "{location}");
         }
     }
 
