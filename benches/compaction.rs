@@ -34,156 +34,41 @@
 //! [--read-memory-gib 8] [--no-reads | --no-before-read] [--quick]` (`--quick`: 10 checkpoints of 50,000
 //! rows, 1 round).
 
-use std::collections::{BTreeMap, HashMap};
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::collections::HashMap;
 use std::process::Command;
 use std::sync::Arc;
 use std::time::Instant;
 
+use args::{args, Args};
+use files::{read_list, table_files, write_list, Files};
 use floe::rest_client::RestClient;
-use floe::rest_table::RestTable;
-use floe::upsert::layout::new_table_layout;
-use floe::upsert::{CheckpointOutcome, UpsertOptions, UpsertWriter};
-use floe_compaction::parquet_props::parquet_properties;
-use floe_compaction::run::{compact, CompactionRequest, Silent};
-use floe_compaction::table_files::live_entries_with_spec;
-use iceberg::io::FileIO;
-use iceberg::spec::DataContentType;
-use iceberg::{NamespaceIdent, TableIdent};
+use floe_compaction::{compact, CompactionRequest, Silent};
+use floe_table::properties::parquet_properties;
+use floe_upsert::{CheckpointOutcome, UpsertOptions, UpsertWriter};
+use iceberg::TableIdent;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::arrow::ArrowWriter;
 use reads::{duckdb_reads, fresh_copy, venv_python};
-use support::{checkpoint, peak_memory_mib, start_node};
+use support::{checkpoint, create_table, namespace, peak_memory_mib, start_node};
 
+#[path = "compaction/args.rs"]
+mod args;
+#[path = "compaction/files.rs"]
+mod files;
 #[path = "compaction/reads.rs"]
 mod reads;
 mod support;
 
 const TARGET_FILE_SIZE: usize = 128 << 20;
 
-#[derive(Clone)]
-struct Args {
-    checkpoints: usize,
-    checkpoint_rows: usize,
-    rounds: usize,
-    buckets: u32,
-    read_budget: f64,
-    read_memory_gib: u32,
-    reads: bool,
-    /// Also read the table before compaction (DuckDB can take minutes and fail on it).
-    read_before: bool,
-    // Child modes.
-    mode: Option<String>,
-    url: String,
-    table: String,
-    list: String,
-    threads: usize,
-}
-
-fn args() -> Args {
-    let mut a = Args {
-        checkpoints: 125,
-        checkpoint_rows: 240_000,
-        rounds: 3,
-        buckets: 16,
-        read_budget: 120.0,
-        read_memory_gib: 8,
-        reads: true,
-        read_before: true,
-        mode: None,
-        url: String::new(),
-        table: String::new(),
-        list: String::new(),
-        threads: 1,
-    };
-    let mut files = None;
-    let mut it = std::env::args().skip(1);
-    while let Some(flag) = it.next() {
-        let mut value = || it.next().unwrap_or_else(|| panic!("a value after {flag}"));
-        match flag.as_str() {
-            "--checkpoints" => a.checkpoints = value().parse().expect("--checkpoints N"),
-            "--files" => files = Some(value().parse::<usize>().expect("--files N")),
-            "--checkpoint-rows" => {
-                a.checkpoint_rows = value().parse().expect("--checkpoint-rows N")
-            }
-            "--rounds" => a.rounds = value().parse().expect("--rounds N"),
-            "--buckets" => a.buckets = value().parse().expect("--buckets N"),
-            "--read-budget" => a.read_budget = value().parse().expect("--read-budget SECONDS"),
-            "--read-memory-gib" => {
-                a.read_memory_gib = value().parse().expect("--read-memory-gib N")
-            }
-            "--no-reads" => a.reads = false,
-            "--no-before-read" => a.read_before = false,
-            "--quick" => {
-                a.checkpoints = 10;
-                a.checkpoint_rows = 50_000;
-                a.rounds = 1;
-            }
-            "--mode" => a.mode = Some(value()),
-            "--url" => a.url = value(),
-            "--table" => a.table = value(),
-            "--list" => a.list = value(),
-            "--threads" => a.threads = value().parse().expect("--threads N"),
-            _ => {} // cargo bench passes --bench
-        }
-    }
-    if let Some(files) = files {
-        a.checkpoints = files.div_ceil(a.buckets as usize).max(1);
-    }
-    assert!(a.rounds >= 1 && a.checkpoints >= 1 && a.checkpoint_rows >= 2);
-    a
-}
-
-impl Args {
-    /// The keys the stream writes: all live at the end (an upsert never deletes a key).
-    fn live_rows(&self) -> u64 {
-        (self.checkpoint_rows + (self.checkpoints - 1) * (self.checkpoint_rows / 2)) as u64
-    }
-
-    fn command(&self) -> String {
-        format!(
-            "cargo bench --bench compaction -- --checkpoints {} --checkpoint-rows {} --buckets {} --rounds {} --read-budget {} --read-memory-gib {}{}",
-            self.checkpoints,
-            self.checkpoint_rows,
-            self.buckets,
-            self.rounds,
-            self.read_budget,
-            self.read_memory_gib,
-            match (self.reads, self.read_before) {
-                (false, _) => " --no-reads",
-                (true, false) => " --no-before-read",
-                (true, true) => "",
-            }
-        )
-    }
-}
-
-fn namespace() -> NamespaceIdent {
-    NamespaceIdent::new("bench".to_string())
-}
-
-async fn create(client: &RestClient, name: &str, buckets: u32) -> TableIdent {
-    client.ensure_namespace(&namespace()).await.unwrap();
-    let ident = TableIdent::new(namespace(), name.to_string());
-    let (schema, spec) =
-        new_table_layout(&support::schema(), &["id".to_string()], buckets).unwrap();
-    let props = HashMap::from([("format-version".to_string(), "2".to_string())]);
-    client
-        .create_table(&ident, &schema, &spec, &props)
-        .await
-        .unwrap();
-    ident
-}
-
 /// The input table: every checkpoint of the stream, one commit each.
 async fn build(client: &RestClient, name: &str, a: &Args) -> TableIdent {
-    let ident = create(client, name, a.buckets).await;
+    let ident = create_table(client, name, a.buckets).await;
     let options = UpsertOptions {
         writer_id: Some("bench".into()),
         ..Default::default()
     };
-    let mut writer = UpsertWriter::open(client.clone(), &ident, options)
+    let mut writer = UpsertWriter::open(Arc::new(client.clone()), &ident, options)
         .await
         .unwrap();
     for n in 0..a.checkpoints {
@@ -198,84 +83,6 @@ async fn build(client: &RestClient, name: &str, a: &Args) -> TableIdent {
         );
     }
     ident
-}
-
-/// What a table holds: live data files by partition (path, bytes), and per content
-/// (data, position deletes, equality deletes) the number of files, bytes and records.
-struct Files {
-    data: BTreeMap<String, Vec<(String, u64)>>,
-    counts: [(usize, u64, u64); 3],
-}
-
-impl Files {
-    fn data_bytes(&self) -> u64 {
-        self.counts[0].1
-    }
-
-    fn describe(&self) -> String {
-        let [d, p, e] = self.counts;
-        format!(
-            "{} data files ({:.1} MB, {} rows, {:.2} MB each on average), {} equality-delete files ({:.1} MB, {} rows), {} position-delete files ({:.1} MB, {} rows)",
-            d.0,
-            d.1 as f64 / 1e6,
-            d.2,
-            d.1 as f64 / 1e6 / d.0.max(1) as f64,
-            e.0,
-            e.1 as f64 / 1e6,
-            e.2,
-            p.0,
-            p.1 as f64 / 1e6,
-            p.2
-        )
-    }
-}
-
-async fn table_files(client: &RestClient, ident: &TableIdent) -> Files {
-    let table = client.load_table(ident).await.unwrap();
-    let entries = live_entries_with_spec(&FileIO::new_with_fs(), &table.metadata, None)
-        .await
-        .unwrap();
-    let mut files = Files {
-        data: BTreeMap::new(),
-        counts: [(0, 0, 0); 3],
-    };
-    for (_, e) in entries {
-        let c = &mut files.counts[e.content_type() as usize];
-        c.0 += 1;
-        c.1 += e.file_size_in_bytes();
-        c.2 += e.record_count();
-        if e.content_type() == DataContentType::Data {
-            files
-                .data
-                .entry(format!("{:?}", e.data_file().partition()))
-                .or_default()
-                .push((e.file_path().to_string(), e.file_size_in_bytes()));
-        }
-    }
-    files
-}
-
-/// Writes the data files by partition for the copy children: `partition \t path` lines.
-fn write_list(files: &Files, path: &Path) {
-    let mut out = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
-    for (p, (_, list)) in files.data.iter().enumerate() {
-        for (file, _) in list {
-            writeln!(out, "{p}\t{file}").unwrap();
-        }
-    }
-}
-
-fn read_list(path: &str) -> Vec<Vec<PathBuf>> {
-    let mut parts: BTreeMap<usize, Vec<PathBuf>> = BTreeMap::new();
-    for line in std::fs::read_to_string(path).unwrap().lines() {
-        let (p, file) = line.split_once('\t').unwrap();
-        let file = file.strip_prefix("file://").unwrap_or(file);
-        parts
-            .entry(p.parse().unwrap())
-            .or_default()
-            .push(PathBuf::from(file));
-    }
-    parts.into_values().collect()
 }
 
 /// Child: copies the partitions' files into 128 MiB files under a temp dir with
@@ -337,10 +144,14 @@ fn run_copy(a: &Args) -> u64 {
 async fn run_floe(a: &Args) -> u64 {
     let client = RestClient::connect(&a.url).await.unwrap();
     let ident = TableIdent::new(namespace(), a.table.clone());
-    let table = Arc::new(RestTable { client, ident });
-    let report = compact(table, &CompactionRequest::default(), Arc::new(Silent))
-        .await
-        .unwrap();
+    let report = compact(
+        Arc::new(client),
+        &ident,
+        &CompactionRequest::default(),
+        Arc::new(Silent),
+    )
+    .await
+    .unwrap();
     assert_eq!(
         report.committed(),
         report.planned.len(),

@@ -15,16 +15,15 @@
 //! Run: `cargo bench --bench upsert -- [--rows 10000000] [--checkpoint-rows 100000]
 //! [--rounds 3] [--buckets 16]`
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use floe::rest_client::RestClient;
-use floe::upsert::layout::new_table_layout;
-use floe::upsert::{CheckpointOutcome, UpsertOptions, UpsertWriter};
-use iceberg::{NamespaceIdent, TableIdent};
+use floe_upsert::{CheckpointOutcome, UpsertOptions, UpsertWriter};
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
-use support::{checkpoint, keeps_files, peak_memory_mib, start_node, SCRATCH};
+use support::{checkpoint, create_table, keeps_files, peak_memory_mib, start_node, SCRATCH};
 
 mod support;
 
@@ -105,21 +104,14 @@ async fn run_floe(a: &Args) -> Duration {
         node.keep_files();
     }
     let client = RestClient::connect(&node.url).await.unwrap();
-    let ns = NamespaceIdent::new("bench".to_string());
-    client.ensure_namespace(&ns).await.unwrap();
-    let ident = TableIdent::new(ns, "upserts".to_string());
-    let (schema, spec) =
-        new_table_layout(&support::schema(), &["id".to_string()], a.buckets).unwrap();
-    let props = [("format-version".to_string(), "2".to_string())].into();
-    client
-        .create_table(&ident, &schema, &spec, &props)
-        .await
-        .unwrap();
+    let ident = create_table(&client, "upserts", a.buckets).await;
     let options = UpsertOptions {
         writer_id: Some("bench".into()),
         ..Default::default()
     };
-    let mut writer = UpsertWriter::open(client, &ident, options).await.unwrap();
+    let mut writer = UpsertWriter::open(Arc::new(client), &ident, options)
+        .await
+        .unwrap();
     let (mut writing, mut waiting) = (Duration::ZERO, Duration::ZERO);
     let committed = |outcome: Option<CheckpointOutcome>| {
         assert!(matches!(

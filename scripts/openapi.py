@@ -3,14 +3,15 @@
 GET /v1/openapi.json: the Apache Iceberg REST catalog document (Apache License 2.0), cut
 down to what Floe implements.
 
-- Only the operations listed in `ENDPOINTS` (rest-catalog/src/http/mod.rs) are kept, plus
-  `GET /v1/config`; Floe serves no `{prefix}`, so paths lose it.
+- Only the operations of the route table `ROUTES` (rest-catalog/src/http/routes.rs) are
+  kept: its Iceberg routes, `GET /v1/config` and the token endpoint; Floe serves no
+  `{prefix}`, so paths lose it.
 - No security requirements: authentication is off in Floe's default. The security
   schemes and the token endpoint are kept; with `--auth`, the server adds the requirements
   (and keeps the token endpoint) when it serves the document, and drops both otherwise.
 - The operator endpoints (`/health`, `/ready`, `/metrics`, `/v1/openapi.json`) are added.
 
-Run it again after changing ENDPOINTS (needs PyYAML, e.g. the interop venv):
+Run it again after changing ROUTES (needs PyYAML, e.g. the interop venv):
 
     ~/.cache/floe/venv/bin/python scripts/openapi.py [path/to/iceberg-rest-catalog-open-api.yaml]
 
@@ -28,19 +29,30 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SPEC = ROOT.parent / "shared" / "spec" / "iceberg-rest-catalog-open-api.yaml"
-ENDPOINTS_SOURCE = ROOT / "rest-catalog" / "src" / "http" / "mod.rs"
+ROUTES_SOURCE = ROOT / "rest-catalog" / "src" / "http" / "routes.rs"
 OUTPUT = ROOT / "rest-catalog" / "openapi.json"
 PREFIX_REF = "#/components/parameters/prefix"
 
 
 def implemented() -> set[tuple[str, str]]:
-    text = ENDPOINTS_SOURCE.read_text()
-    block = text[text.index("pub const ENDPOINTS") :]
+    """(method, path in the Iceberg document) of each route of ROUTES but the operator
+    endpoints, which `operator_paths` adds. The Iceberg routes are under `/v1/{prefix}`;
+    the token endpoint is served only with authentication on (the server drops it from
+    the document otherwise)."""
+    text = ROUTES_SOURCE.read_text()
+    block = text[text.index("pub(crate) const ROUTES") :]
     block = block[: block.index("];")]
-    pairs = {(m.lower(), p) for m, p in re.findall(r'"(GET|POST|HEAD|DELETE) ([^"]+)"', block)}
-    pairs.add(("get", "/v1/config"))
-    # Served only with authentication on; the server drops it from the document otherwise.
-    pairs.add(("post", "/v1/oauth/tokens"))
+    routes = re.findall(r'route\(\s*Method::(GET|POST|HEAD|DELETE),\s*"([^"]+)",\s*(\w+),', block)
+    if not routes:
+        sys.exit(f"no routes found in {ROUTES_SOURCE}")
+    operator = operator_paths()
+    pairs = set()
+    for method, path, mount in routes:
+        if path in operator:
+            continue
+        if mount == "Iceberg":
+            path = path.replace("/v1", "/v1/{prefix}", 1)
+        pairs.add((method.lower(), path))
     return pairs
 
 
@@ -90,7 +102,7 @@ def main() -> None:
     found = {(m, p) for p, item in spec["paths"].items() for m in item if (m, p) in wanted}
     missing = wanted - found
     if missing:
-        sys.exit(f"ENDPOINTS lists operations the spec does not have: {sorted(missing)}")
+        sys.exit(f"ROUTES has operations the spec does not have: {sorted(missing)}")
     paths.update(operator_paths())
     spec["paths"] = paths
     spec.pop("security", None)

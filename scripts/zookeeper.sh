@@ -201,7 +201,7 @@ cmd_start() {
             echo "clientPort=$client"
             echo "clientPortAddress=127.0.0.1"
             echo "admin.enableServer=false"
-            echo "4lw.commands.whitelist=ruok,srvr,stat,mntr"
+            echo "4lw.commands.whitelist=ruok,srvr,stat,mntr,cons"
             echo "autopurge.purgeInterval=0"
             if ((n > 1)); then printf '%s' "$servers"; fi
         } >"$dir/zk$i.cfg"

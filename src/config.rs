@@ -1,12 +1,14 @@
 //! The service configuration: built-in defaults (the embedded setup), overridden by a TOML
-//! file (`--config`), overridden by command-line flags.
+//! file (`--config`), overridden by command-line flags. Each flag of [`ServeArgs`] is
+//! named as its key in the file and merged over it by that name, so a setting is declared
+//! once as a flag and once as a key, never copied by hand.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use floe_rest_catalog::auth::AuthConfig;
-use floe_rest_catalog::storage::S3Settings;
-use serde::Deserialize;
+use floe_table::storage::S3Settings;
+use serde::{Deserialize, Serialize};
 
 /// Where `floe serve` listens by default.
 pub const DEFAULT_BIND: &str = "127.0.0.1:8181";
@@ -97,29 +99,110 @@ impl Default for ServeConfig {
     }
 }
 
+/// `floe serve`'s flags: each overrides the key of the same name in the `--config` file.
+#[derive(clap::Args, Clone, Debug, Default, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct ServeArgs {
+    /// TOML config file; flags override its values.
+    #[arg(long)]
+    #[serde(skip)]
+    pub config: Option<PathBuf>,
+    /// Address to listen on (port 0 picks a free port).
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bind: Option<SocketAddr>,
+    /// Warehouse: a local path, a file:// URL or s3://bucket/prefix.
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub warehouse: Option<String>,
+    /// Directory of the embedded catalog store.
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data_dir: Option<PathBuf>,
+    /// ZooKeeper connect string (host:port[,host:port...]): store and locks in
+    /// ZooKeeper, so several nodes can serve one warehouse.
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub zookeeper: Option<String>,
+    /// Root znode of this catalog (default /floe).
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub zk_root: Option<String>,
+    /// ZooKeeper session timeout in milliseconds (how long a dead node's locks last).
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub zk_session_timeout_ms: Option<u64>,
+    /// Compact every table (and expire its old snapshots) this often: 1h, 15m, 30s.
+    /// Off by default; a table opts out with floe.compaction.enabled=false.
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub compaction_interval: Option<String>,
+    /// Authentication settings (TOML: signing-key, clients, tokens); see the README.
+    #[arg(long)]
+    #[serde(skip)]
+    pub auth: Option<PathBuf>,
+}
+
+impl ServeArgs {
+    /// The configuration: the defaults, the `--config` file over them, the flags over
+    /// both, and the `--auth` file as `[auth]`.
+    pub fn load(&self) -> Result<ServeConfig, ConfigError> {
+        let mut table = match &self.config {
+            Some(path) => {
+                let text = read(path)?;
+                // The file alone first, so its errors name its lines.
+                parse_toml::<ServeConfig>(path, &text)?;
+                parse_toml::<toml::Table>(path, &text)?
+            }
+            None => toml::Table::new(),
+        };
+        table.extend(toml::Table::try_from(self).map_err(ConfigError::Flags)?);
+        let mut config = ServeConfig::deserialize(table).map_err(ConfigError::Merge)?;
+        if let Some(path) = &self.auth {
+            config.auth = Some(auth_from_file(path)?);
+        }
+        Ok(config)
+    }
+}
+
 /// Why a configuration could not be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
+    /// The file cannot be read.
     #[error("cannot read config file {path}: {source}")]
     Read {
+        /// The file.
         path: PathBuf,
+        /// Why.
         source: std::io::Error,
     },
     /// Says where and what, never the line itself (it may hold a secret).
     #[error("invalid config file {path}, line {line}: {message}")]
     Parse {
+        /// The file.
         path: PathBuf,
+        /// The line of the error (0 when unknown).
         line: usize,
+        /// What is wrong.
         message: String,
     },
+    /// The flags cannot be written as configuration keys.
+    #[error("invalid flags: {0}")]
+    Flags(toml::ser::Error),
+    /// The flags do not fit over the file.
+    #[error("the flags do not fit the configuration: {0}")]
+    Merge(toml::de::Error),
 }
 
-fn read_toml<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+fn read(path: &Path) -> Result<String, ConfigError> {
+    std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
         path: path.to_path_buf(),
         source,
-    })?;
-    toml::from_str(&text).map_err(|e| ConfigError::Parse {
+    })
+}
+
+fn parse_toml<T: serde::de::DeserializeOwned>(path: &Path, text: &str) -> Result<T, ConfigError> {
+    toml::from_str(text).map_err(|e| ConfigError::Parse {
         path: path.to_path_buf(),
         line: e.span().map_or(0, |s| {
             text[..s.start.min(text.len())].matches('\n').count() + 1
@@ -130,14 +213,7 @@ fn read_toml<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, ConfigErr
 
 /// Reads the authentication settings from a TOML file of their own (`--auth FILE`).
 pub fn auth_from_file(path: &Path) -> Result<AuthConfig, ConfigError> {
-    read_toml(path)
-}
-
-impl ServeConfig {
-    /// Reads a TOML config file.
-    pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
-        read_toml(path)
-    }
+    parse_toml(path, &read(path)?)
 }
 
 #[cfg(test)]
@@ -173,6 +249,35 @@ mod tests {
         assert_eq!(c.s3.path_style_access, Some(true));
         assert!(toml::from_str::<ServeConfig>("[s3]\nendpont = \"x\"").is_err());
         assert_eq!(ServeConfig::default().s3, S3Settings::default());
+    }
+
+    #[test]
+    fn flags_win_over_the_file_by_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("floe.toml");
+        std::fs::write(
+            &path,
+            "bind = \"127.0.0.1:9000\"\nwarehouse = \"/file\"\nlock-timeout-secs = 7\n",
+        )
+        .unwrap();
+        let args = ServeArgs {
+            config: Some(path.clone()),
+            warehouse: Some("/flag".into()),
+            zk_session_timeout_ms: Some(500),
+            ..Default::default()
+        };
+        let c = args.load().unwrap();
+        assert_eq!(c.bind.port(), 9000, "from the file");
+        assert_eq!(c.warehouse, "/flag", "the flag wins");
+        assert_eq!(c.lock_timeout_secs, 7, "a key without a flag");
+        assert_eq!(
+            c.zk_session_timeout_ms, 500,
+            "a flag without a key in the file"
+        );
+        assert_eq!(ServeArgs::default().load().unwrap(), ServeConfig::default());
+        std::fs::write(&path, "bind = 5\n").unwrap();
+        let err = args.load().unwrap_err().to_string();
+        assert!(err.contains("line 1"), "{err}");
     }
 
     #[test]

@@ -1,13 +1,14 @@
-//! Floe: an Apache Iceberg v2 table-format service. This crate holds the `floe` binary's
-//! pieces: the service configuration and the server that wires the REST catalog
-//! (`floe-rest-catalog`) to its store, warehouse and locks (`floe-locks`), the bucketed
-//! upsert writer (`upsert`) with its REST client, and the `upsert` and `table show` commands.
+//! The `floe` binary's pieces: the command line (`cli`), the service configuration
+//! (`config`) and serving (`serve`: the node's store, warehouse and locks, scheduled
+//! compaction over an in-process catalog), every metric it exports (`metrics`), and the
+//! REST client that the CLI, the upsert writer and the compactor reach a catalog with
+//! (`rest_client`). The table layer, the writer, the compactor, the catalog server and
+//! the locks are crates of their own (`floe-table`, `floe-upsert`, `floe-compaction`,
+//! `floe-rest-catalog`, `floe-locks`).
+#![deny(missing_docs)]
 
 pub mod cli;
-pub mod compaction_schedule;
 pub mod config;
-pub mod input;
+pub mod metrics;
 pub mod rest_client;
-pub mod rest_table;
-pub mod server;
-pub mod upsert;
+pub mod serve;

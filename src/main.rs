@@ -1,18 +1,11 @@
 //! The `floe` command line.
 
-use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use floe::config::ServeConfig;
 
 #[derive(Parser)]
-#[command(
-    name = "floe",
-    version,
-    about = "Apache Iceberg v2 table-format service"
-)]
+#[command(name = "floe", version, about = "Apache Iceberg table-format service")]
 struct Cli {
     /// Log format.
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
@@ -31,37 +24,7 @@ enum LogFormat {
 enum Command {
     /// Serve the Iceberg REST catalog (embedded default: local warehouse ./warehouse,
     /// embedded store in ./data, in-process locks, 127.0.0.1:8181).
-    Serve {
-        /// TOML config file; flags override its values.
-        #[arg(long)]
-        config: Option<PathBuf>,
-        /// Address to listen on (port 0 picks a free port).
-        #[arg(long)]
-        bind: Option<SocketAddr>,
-        /// Warehouse: a local path or file:// URL.
-        #[arg(long)]
-        warehouse: Option<String>,
-        /// Directory of the embedded catalog store.
-        #[arg(long)]
-        data_dir: Option<PathBuf>,
-        /// ZooKeeper connect string (host:port[,host:port...]): store and locks in
-        /// ZooKeeper, so several nodes can serve one warehouse.
-        #[arg(long)]
-        zookeeper: Option<String>,
-        /// Root znode of this catalog (default /floe).
-        #[arg(long)]
-        zk_root: Option<String>,
-        /// ZooKeeper session timeout in milliseconds (how long a dead node's locks last).
-        #[arg(long)]
-        zk_session_timeout_ms: Option<u64>,
-        /// Compact every table (and expire its old snapshots) this often: 1h, 15m, 30s.
-        /// Off by default; a table opts out with floe.compaction.enabled=false.
-        #[arg(long)]
-        compaction_interval: Option<String>,
-        /// Authentication settings (TOML: signing-key, clients, tokens); see the README.
-        #[arg(long)]
-        auth: Option<PathBuf>,
-    },
+    Serve(floe::config::ServeArgs),
     /// Write input files into an upsert table (one checkpoint per file) through a REST
     /// catalog: data files, equality deletes for replaced keys, position deletes for keys
     /// repeated within a checkpoint.
@@ -107,47 +70,10 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.log_format);
     let result = match cli.command {
-        Command::Serve {
-            config,
-            bind,
-            warehouse,
-            data_dir,
-            zookeeper,
-            zk_root,
-            zk_session_timeout_ms,
-            compaction_interval,
-            auth,
-        } => (|| {
-            let mut cfg = match config {
-                Some(path) => ServeConfig::from_file(&path)?,
-                None => ServeConfig::default(),
-            };
-            if let Some(b) = bind {
-                cfg.bind = b;
-            }
-            if let Some(w) = warehouse {
-                cfg.warehouse = w;
-            }
-            if let Some(d) = data_dir {
-                cfg.data_dir = d;
-            }
-            if zookeeper.is_some() {
-                cfg.zookeeper = zookeeper;
-            }
-            if let Some(r) = zk_root {
-                cfg.zk_root = r;
-            }
-            if let Some(t) = zk_session_timeout_ms {
-                cfg.zk_session_timeout_ms = t;
-            }
-            if compaction_interval.is_some() {
-                cfg.compaction_interval = compaction_interval;
-            }
-            if let Some(path) = auth {
-                cfg.auth = Some(floe::config::auth_from_file(&path)?);
-            }
-            run_async(floe::server::serve(cfg))
-        })(),
+        Command::Serve(args) => args
+            .load()
+            .map_err(anyhow::Error::from)
+            .and_then(|config| run_async(floe::serve::serve(config))),
         Command::Upsert(args) => run_async(floe::cli::upsert::run(args)),
         Command::Compact(args) => run_async(floe::cli::compact::run(args)),
         Command::ExpireSnapshots(args) => run_async(floe::cli::expire::run(args)),
@@ -158,7 +84,7 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("floe: {e:#}");
+            eprintln!("floe: {}", floe::cli::error_chain(&e));
             ExitCode::FAILURE
         }
     }

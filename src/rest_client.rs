@@ -1,23 +1,28 @@
 //! A thin client of the Iceberg REST catalog protocol for Floe's writer and CLI: load a
-//! table, create a namespace or table, and commit a list of requirements plus updates.
+//! table, create a namespace or table, and commit requirements plus updates; and the
+//! table layer's [`TableCatalog`] over it, so the upsert writer, the compactor and snapshot
+//! expiry reach any Iceberg REST catalog.
 //!
 //! iceberg 0.10's `Catalog` trait cannot carry a commit that adds delete files (its
-//! `TableCommit` builder is crate-private), so the writer speaks the protocol itself. It
-//! works against any Iceberg REST catalog: it reads `/v1/config` for the catalog's path
-//! prefix and sends the standard `CommitTableRequest`.
+//! `TableCommit` builder is crate-private), so the client speaks the protocol itself, with
+//! the request and response types of `iceberg-catalog-rest`. It reads `/v1/config` for the
+//! catalog's path prefix and sends the standard `CommitTableRequest`.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use floe_rest_catalog::storage::file_io::{file_io_for, ObjectStoreStorageFactory};
-use iceberg::io::FileIO;
-use iceberg::spec::{Schema, TableMetadata, UnboundPartitionSpec};
-use iceberg::table::Table;
-use iceberg::{NamespaceIdent, TableIdent, TableRequirement, TableUpdate};
+use async_trait::async_trait;
+use floe_table::storage::{file_io_for, ObjectStoreStorageFactory};
+use floe_table::{ErrorKind, LoadedTable, TableCatalog, TableCommit};
+use iceberg::spec::{Schema, UnboundPartitionSpec};
+use iceberg::{NamespaceIdent, TableIdent};
+use iceberg_catalog_rest::{
+    CommitTableRequest, CreateNamespaceRequest, CreateTableRequest, LoadTableResult,
+};
 use reqwest::{Method, StatusCode};
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::Value;
 use url::Url;
 
 /// How a request to the catalog went wrong.
@@ -31,50 +36,74 @@ pub enum RestError {
     Conflict(String),
     /// The commit was sent but its outcome is not known (5xx, or the connection broke
     /// after the request left). It may or may not have landed.
-    #[error("commit outcome unknown: {0}")]
-    Unknown(String),
+    #[error("commit outcome unknown: {message}")]
+    Unknown {
+        /// What happened (with the cause's text).
+        message: String,
+        /// The cause, when there is one.
+        #[source]
+        source: Option<Cause>,
+    },
     /// Any other refusal (400, 401, 403, 406, 422, ...), with the catalog's message.
     #[error("the catalog refused the request ({status}): {message}")]
-    Rejected { status: u16, message: String },
+    Rejected {
+        /// The HTTP status.
+        status: u16,
+        /// The catalog's message.
+        message: String,
+    },
     /// The catalog could not be reached, so the request certainly did nothing.
     #[error("cannot reach the catalog at {url}: {message}")]
-    Unreachable { url: String, message: String },
+    Unreachable {
+        /// Where.
+        url: String,
+        /// Why (with the cause's text).
+        message: String,
+        /// The cause, when there is one.
+        #[source]
+        source: Option<Cause>,
+    },
     /// The catalog answered with something this client cannot read.
-    #[error("unreadable answer from the catalog: {0}")]
-    BadResponse(String),
+    #[error("unreadable answer from the catalog: {message}")]
+    BadResponse {
+        /// What could not be read (with the cause's text).
+        message: String,
+        /// The cause.
+        #[source]
+        source: Option<Cause>,
+    },
 }
 
-/// A table as the catalog answered it: where its metadata file is and what it says.
-#[derive(Clone, Debug)]
-pub struct LoadedTable {
-    pub ident: TableIdent,
-    pub metadata_location: String,
-    pub metadata: Arc<TableMetadata>,
-    /// The load answer's `config`: FileIO properties for reaching the table's files (an
-    /// S3 endpoint, region and addressing style).
-    pub config: HashMap<String, String>,
-    /// The client's own storage settings (credentials), under `config`.
-    pub storage: ObjectStoreStorageFactory,
-}
+/// The error beneath a client error.
+type Cause = Box<dyn std::error::Error + Send + Sync>;
 
-impl LoadedTable {
-    /// The table as an iceberg-rust [`Table`], for scans. Call it inside a tokio runtime:
-    /// the table runs its work there.
-    pub fn to_table(&self, file_io: FileIO) -> iceberg::Result<Table> {
-        Table::builder()
-            .runtime(iceberg::Runtime::try_current()?)
-            .identifier(self.ident.clone())
-            .metadata(self.metadata.clone())
-            .metadata_location(self.metadata_location.clone())
-            .file_io(file_io)
-            .build()
+impl RestError {
+    /// An unknown outcome: `context`, because of `cause`.
+    fn unknown(context: impl std::fmt::Display, cause: impl Into<Cause>) -> Self {
+        let cause = cause.into();
+        RestError::Unknown {
+            message: format!("{context}: {cause}"),
+            source: Some(cause),
+        }
     }
 
-    /// The file IO that reaches the table's files: the local filesystem, or S3 as the
-    /// catalog's `config` describes it (credentials from the AWS environment variables).
-    pub fn file_io(&self) -> Result<FileIO, RestError> {
-        file_io_for(self.metadata.location(), &self.config, &self.storage)
-            .map_err(RestError::BadResponse)
+    /// An answer that cannot be read: `context`, because of `cause`.
+    fn bad_response(context: impl std::fmt::Display, cause: impl Into<Cause>) -> Self {
+        let cause = cause.into();
+        RestError::BadResponse {
+            message: format!("{context}: {cause}"),
+            source: Some(cause),
+        }
+    }
+
+    /// `url` could not be reached because of `cause`.
+    fn unreachable(url: impl Into<String>, cause: impl Into<Cause>) -> Self {
+        let cause = cause.into();
+        RestError::Unreachable {
+            url: url.into(),
+            message: cause.to_string(),
+            source: Some(cause),
+        }
     }
 }
 
@@ -90,6 +119,9 @@ pub fn parse_table_ident(name: &str) -> Result<TableIdent, String> {
     let ns = NamespaceIdent::from_strs(ns.iter().copied()).map_err(|e| e.to_string())?;
     Ok(TableIdent::new(ns, table.to_string()))
 }
+
+/// The namespace separator of REST paths (the spec's unit separator).
+const NAMESPACE_SEPARATOR: &str = "\u{1f}";
 
 /// A client of one Iceberg REST catalog.
 #[derive(Clone, Debug)]
@@ -108,15 +140,6 @@ pub struct RestClient {
 struct ConfigResponse {
     #[serde(default)]
     overrides: HashMap<String, String>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "kebab-case")]
-struct LoadTableResponse {
-    metadata_location: Option<String>,
-    metadata: TableMetadata,
-    #[serde(default)]
-    config: HashMap<String, String>,
 }
 
 impl RestClient {
@@ -140,21 +163,17 @@ impl RestClient {
             ("client_secret", secret),
             ("scope", "catalog"),
         ];
-        let unreachable = |e: reqwest::Error| RestError::Unreachable {
-            url: url.clone(),
-            message: e.to_string(),
-        };
         let response = reqwest::Client::new()
             .post(&url)
             .form(&form)
             .send()
             .await
-            .map_err(unreachable)?;
+            .map_err(|e| RestError::unreachable(&url, e))?;
         let status = response.status();
         let body: Value = response
             .json()
             .await
-            .map_err(|e| RestError::BadResponse(e.to_string()))?;
+            .map_err(|e| RestError::bad_response("token endpoint", e))?;
         match body.get("access_token").and_then(Value::as_str) {
             Some(token) if status.is_success() => Ok(token.to_string()),
             _ => Err(RestError::Rejected {
@@ -175,11 +194,12 @@ impl RestClient {
             .connect_timeout(Duration::from_secs(10))
             .timeout(Duration::from_secs(120))
             .build()
-            .map_err(|e| RestError::BadResponse(e.to_string()))?;
+            .map_err(|e| RestError::unreachable(uri, e))?;
         let root = Url::parse(&format!("{}/", uri.trim_end_matches('/'))).map_err(|e| {
             RestError::Unreachable {
                 url: uri.to_string(),
                 message: format!("not a URL: {e}"),
+                source: Some(e.into()),
             }
         })?;
         let mut client = Self {
@@ -190,7 +210,7 @@ impl RestClient {
         };
         let config: ConfigResponse =
             serde_json::from_value(client.send(Method::GET, &["config"], None).await?)
-                .map_err(|e| RestError::BadResponse(format!("/v1/config: {e}")))?;
+                .map_err(|e| RestError::bad_response("/v1/config", e))?;
         if let Some(prefix) = config.overrides.get("prefix").filter(|p| !p.is_empty()) {
             client.base = client.url(&[prefix]);
             client.base.path_segments_mut().expect("http URL").push("");
@@ -198,8 +218,9 @@ impl RestClient {
         Ok(client)
     }
 
-    /// This client with its own storage settings (see `LoadedTable::storage`); the
-    /// catalog's answer wins where both set a field, as in Iceberg's other clients.
+    /// This client with its own storage settings (credentials, say), used where a loaded
+    /// table's `config` leaves a field unset: the catalog's answer wins where both set one,
+    /// as in Iceberg's other clients.
     pub fn with_storage(mut self, storage: ObjectStoreStorageFactory) -> Self {
         self.storage = storage;
         self
@@ -223,7 +244,7 @@ impl RestClient {
         table: Option<&str>,
         body: Option<Value>,
     ) -> Result<Value, RestError> {
-        let ns = ns.join("\u{1f}");
+        let ns = ns.join(NAMESPACE_SEPARATOR);
         let mut segments = vec!["namespaces", &ns, "tables"];
         segments.extend(table);
         self.send(method, &segments, body).await
@@ -246,28 +267,24 @@ impl RestClient {
         }
         let response = request.send().await.map_err(|e| {
             if e.is_connect() || !is_commit {
-                RestError::Unreachable {
-                    url: url.to_string(),
-                    message: e.to_string(),
-                }
+                RestError::unreachable(url.as_str(), e)
             } else {
-                RestError::Unknown(format!("{url}: {e}"))
+                RestError::unknown(&url, e)
             }
         })?;
         let status = response.status();
         let text = response.text().await.map_err(|e| {
             if is_commit {
-                RestError::Unknown(format!("{url}: reading the answer: {e}"))
+                RestError::unknown(format!("{url}: reading the answer"), e)
             } else {
-                RestError::BadResponse(e.to_string())
+                RestError::bad_response(&url, e)
             }
         })?;
         if status.is_success() {
             if text.is_empty() {
                 return Ok(Value::Null);
             }
-            return serde_json::from_str(&text)
-                .map_err(|e| RestError::BadResponse(format!("{url}: {e}")));
+            return serde_json::from_str(&text).map_err(|e| RestError::bad_response(&url, e));
         }
         let message = serde_json::from_str::<Value>(&text)
             .ok()
@@ -276,7 +293,10 @@ impl RestClient {
         Err(match status {
             StatusCode::NOT_FOUND => RestError::NotFound(message),
             StatusCode::CONFLICT if is_commit => RestError::Conflict(message),
-            s if is_commit && s.is_server_error() => RestError::Unknown(format!("{s}: {message}")),
+            s if is_commit && s.is_server_error() => RestError::Unknown {
+                message: format!("{s}: {message}"),
+                source: None,
+            },
             s => RestError::Rejected {
                 status: s.as_u16(),
                 message,
@@ -284,15 +304,18 @@ impl RestClient {
         })
     }
 
+    /// The table of a load (or commit) answer, with the file I/O its `config` describes
+    /// over this client's own storage settings.
     fn loaded(&self, ident: &TableIdent, value: Value) -> Result<LoadedTable, RestError> {
-        let answer: LoadTableResponse = serde_json::from_value(value)
-            .map_err(|e| RestError::BadResponse(format!("table {ident}: {e}")))?;
+        let answer: LoadTableResult = serde_json::from_value(value)
+            .map_err(|e| RestError::bad_response(format!("table {ident}"), e))?;
+        let file_io = file_io_for(answer.metadata.location(), &answer.config, &self.storage)
+            .map_err(|e| RestError::bad_response(format!("table {ident}"), e))?;
         Ok(LoadedTable {
             ident: ident.clone(),
             metadata_location: answer.metadata_location.unwrap_or_default(),
             metadata: Arc::new(answer.metadata),
-            config: answer.config,
-            storage: self.storage.clone(),
+            file_io,
         })
     }
 
@@ -306,7 +329,10 @@ impl RestClient {
 
     /// Creates the namespace unless it exists (its parents must exist).
     pub async fn ensure_namespace(&self, ns: &NamespaceIdent) -> Result<(), RestError> {
-        let body = json!({ "namespace": ns.as_ref(), "properties": {} });
+        let body = to_body(&CreateNamespaceRequest {
+            namespace: ns.clone(),
+            properties: HashMap::new(),
+        })?;
         match self.send(Method::POST, &["namespaces"], Some(body)).await {
             Ok(_) => Ok(()),
             Err(RestError::Conflict(_)) => Ok(()),
@@ -322,38 +348,41 @@ impl RestClient {
         spec: &UnboundPartitionSpec,
         properties: &HashMap<String, String>,
     ) -> Result<LoadedTable, RestError> {
-        let body = json!({
-            "name": ident.name(),
-            "schema": schema,
-            "partition-spec": spec,
-            "properties": properties,
-        });
+        let body = to_body(&CreateTableRequest {
+            name: ident.name().to_string(),
+            location: None,
+            schema: schema.clone(),
+            partition_spec: Some(spec.clone()),
+            write_order: None,
+            stage_create: None,
+            properties: properties.clone(),
+        })?;
         let value = self
             .send_tables(Method::POST, ident.namespace(), None, Some(body))
             .await
             .map_err(|e| match e {
                 // A create is not a table commit: a 5xx simply failed.
-                RestError::Unknown(m) => RestError::Rejected {
+                RestError::Unknown { message, .. } => RestError::Rejected {
                     status: 500,
-                    message: m,
+                    message,
                 },
                 e => e,
             })?;
         self.loaded(ident, value)
     }
 
-    /// Commits `updates` to the table if `requirements` hold; answers the new metadata.
+    /// Commits `commit` to the table if its requirements hold; answers the new metadata.
+    /// An answer that cannot be read leaves the outcome unknown.
     pub async fn commit(
         &self,
         ident: &TableIdent,
-        requirements: &[TableRequirement],
-        updates: &[TableUpdate],
+        commit: TableCommit,
     ) -> Result<LoadedTable, RestError> {
-        let body = json!({
-            "identifier": { "namespace": ident.namespace().as_ref(), "name": ident.name() },
-            "requirements": requirements,
-            "updates": updates,
-        });
+        let body = to_body(&CommitTableRequest {
+            identifier: Some(ident.clone()),
+            requirements: commit.requirements,
+            updates: commit.updates,
+        })?;
         let value = self
             .send_tables(
                 Method::POST,
@@ -362,7 +391,47 @@ impl RestClient {
                 Some(body),
             )
             .await?;
-        self.loaded(ident, value)
+        self.loaded(ident, value).map_err(|e| match e {
+            RestError::BadResponse { message, source } => RestError::Unknown {
+                message: format!("the commit's answer: {message}"),
+                source,
+            },
+            e => e,
+        })
+    }
+}
+
+/// A request body.
+fn to_body(request: &impl serde::Serialize) -> Result<Value, RestError> {
+    serde_json::to_value(request).map_err(|e| RestError::bad_response("request body", e))
+}
+
+/// The REST client's errors as the table layer's, by what they say of the outcome.
+impl From<RestError> for floe_table::Error {
+    fn from(e: RestError) -> Self {
+        let kind = match &e {
+            RestError::NotFound(_) => ErrorKind::NotFound,
+            RestError::Conflict(_) => ErrorKind::Conflict,
+            RestError::Unknown { .. } => ErrorKind::Unknown,
+            RestError::Rejected { .. } => ErrorKind::Invalid,
+            RestError::Unreachable { .. } | RestError::BadResponse { .. } => ErrorKind::Io,
+        };
+        floe_table::Error::new(kind, e.to_string()).with_source(e)
+    }
+}
+
+#[async_trait]
+impl TableCatalog for RestClient {
+    async fn load_table(&self, ident: &TableIdent) -> floe_table::Result<LoadedTable> {
+        Ok(RestClient::load_table(self, ident).await?)
+    }
+
+    async fn commit_table(
+        &self,
+        ident: &TableIdent,
+        commit: TableCommit,
+    ) -> floe_table::Result<LoadedTable> {
+        Ok(RestClient::commit(self, ident, commit).await?)
     }
 }
 

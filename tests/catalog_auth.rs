@@ -3,20 +3,16 @@
 //! same answer each time; 403 for a read-only principal's changes and outside a
 //! principal's namespace prefix; `/v1/config` and `/health` open; no secret in the logs.
 
-mod common;
-
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
-use std::collections::BTreeMap;
-
-use common::upsert_inputs::Rng;
-use common::upsert_model_support::*;
-use common::{table_schema, FloeServer};
 use floe::rest_client::RestClient;
 use floe_rest_catalog::auth::hash_secret;
+use floe_test_support::changes::Rng;
+use floe_test_support::upsert_model::*;
+use floe_test_support::{floe_bin, table_schema, FloeServer};
 use iceberg::TableIdent;
-use iceberg::TableUpdate;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
@@ -193,7 +189,7 @@ async fn tokens_principals_and_refusals() {
 
     // The CLI: client credentials or a token; without either it is refused.
     let show = |auth: &[&str]| {
-        std::process::Command::new(env!("CARGO_BIN_EXE_floe"))
+        std::process::Command::new(floe_bin())
             .args([
                 "table",
                 "show",
@@ -417,8 +413,8 @@ async fn tokens_principals_and_refusals() {
     }
 }
 
-/// Scheduled compaction calls the node's own API with a token the node signs for itself,
-/// and the Rust client (`RestClient::connect_with_token`) writes with a client's token.
+/// Scheduled compaction works with authentication on (it commits in process, needing no
+/// token), and the Rust client (`RestClient::connect_with_token`) writes with a client's token.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scheduled_compaction_and_the_writer_work_with_authentication_on() {
     let dirs = tempfile::tempdir().unwrap();
@@ -450,14 +446,7 @@ async fn scheduled_compaction_and_the_writer_work_with_authentication_on() {
         .await
         .unwrap();
     let ident = create_table(&client, "compacted", 1).await;
-    let props = [TableUpdate::SetProperties {
-        updates: [(
-            "floe.compaction.min-input-files".to_string(),
-            "2".to_string(),
-        )]
-        .into(),
-    }];
-    client.commit(&ident, &[], &props).await.unwrap();
+    set_properties(&client, &ident, &[("floe.compaction.min-input-files", "2")]).await;
     let mut writer = open_writer(&client, &ident, "w").await;
     let (mut rng, mut model) = (Rng(8), BTreeMap::new());
     for checkpoint in 1..=3 {

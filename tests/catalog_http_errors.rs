@@ -2,9 +2,7 @@
 //! 4xx with the Iceberg error body and changes nothing (the warehouse's files, the table's
 //! metadata-location and the listings are compared before and after).
 
-mod common;
-
-use common::*;
+use floe_test_support::*;
 use serde_json::json;
 
 #[tokio::test]
@@ -21,26 +19,25 @@ async fn malformed_and_unknown_bodies_are_400() {
         "/v1/tables/rename",
         "/v1/transactions/commit",
     ] {
-        for body in [&b"{not json"[..], b"", b"[1,2]", b"{\"updates\": 7}"] {
+        for name in ["not-json", "empty", "array", "updates-not-a-list"] {
+            let body = fixture_bytes(&format!("requests/malformed/{name}.json"));
             let r = fx
-                .rejects(h.post_raw(path, body), 400, "BadRequestException")
+                .rejects(h.post_raw(path, &body), 400, "BadRequestException")
                 .await;
             assert!(!r.message().is_empty(), "{path}");
         }
     }
-    let unknown_update = fx.commit_body(json!([]), json!([{"action": "frobnicate", "x": 1}]));
-    fx.rejects(h.post(&t, &unknown_update), 400, "BadRequestException")
-        .await;
-    let unknown_req = fx.commit_body(json!([{"type": "assert-moon-phase"}]), set_props("a", "b"));
-    fx.rejects(h.post(&t, &unknown_req), 400, "BadRequestException")
-        .await;
-    // An invalid update on its own (a schema id that does not exist).
-    let bad_schema = fx.commit_body(
-        json!([]),
-        json!([{"action": "set-current-schema", "schema-id": 42}]),
-    );
-    fx.rejects(h.post(&t, &bad_schema), 400, "BadRequestException")
-        .await;
+    // An unknown update, an unknown requirement, and an invalid update on its own (a
+    // schema id that does not exist).
+    for name in [
+        "commit-unknown-update",
+        "commit-unknown-requirement",
+        "commit-missing-schema",
+    ] {
+        let body = fixture_json(&format!("requests/{name}.json"));
+        fx.rejects(h.post(&t, &body), 400, "BadRequestException")
+            .await;
+    }
 }
 
 #[tokio::test]

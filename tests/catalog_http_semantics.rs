@@ -2,11 +2,9 @@
 //! pagination, nested namespaces, namespace properties, staged creates, transactions,
 //! register, metrics and snapshot refs.
 
-mod common;
-
 use std::collections::BTreeSet;
 
-use common::*;
+use floe_test_support::*;
 use serde_json::{json, Value};
 
 #[tokio::test]

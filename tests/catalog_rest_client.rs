@@ -2,17 +2,15 @@
 //! the `iceberg::Catalog` trait: namespaces, a partitioned v2 table, Parquet appends
 //! written with iceberg's writers, scans, snapshot history, rename, register, drop, purge.
 
-mod common;
-
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 
 use arrow::array::{Array, Int64Array, RecordBatch, StringArray};
-use common::{list_files, TestEnv};
+use floe_test_support::scan::{rest_catalog, scan_batches};
+use floe_test_support::{list_files, TestEnv};
 use futures::TryStreamExt;
 use iceberg::arrow::{schema_to_arrow_schema, RecordBatchPartitionSplitter};
-use iceberg::io::LocalFsStorageFactory;
 use iceberg::spec::{
     DataFileFormat, FormatVersion, NestedField, PrimitiveType, Schema, Transform, Type,
     UnboundPartitionSpec,
@@ -27,22 +25,9 @@ use iceberg::writer::file_writer::rolling_writer::RollingFileWriterBuilder;
 use iceberg::writer::file_writer::ParquetWriterBuilder;
 use iceberg::writer::partitioning::fanout_writer::FanoutWriter;
 use iceberg::writer::partitioning::PartitioningWriter;
-use iceberg::{Catalog, CatalogBuilder, ErrorKind, NamespaceIdent, TableCreation, TableIdent};
-use iceberg_catalog_rest::{RestCatalog, RestCatalogBuilder};
+use iceberg::{Catalog, ErrorKind, NamespaceIdent, TableCreation, TableIdent};
+use iceberg_catalog_rest::RestCatalog;
 use parquet::file::properties::WriterProperties;
-
-/// iceberg's REST client on the server, with the local-filesystem FileIO: the server
-/// returns plain absolute paths as locations, which `LocalFsStorage` reads and writes.
-async fn rest_catalog(env: &TestEnv) -> RestCatalog {
-    RestCatalogBuilder::default()
-        .with_storage_factory(Arc::new(LocalFsStorageFactory))
-        .load(
-            "floe",
-            HashMap::from([("uri".to_string(), env.server.url().to_string())]),
-        )
-        .await
-        .expect("build the REST catalog")
-}
 
 fn ns(levels: &[&str]) -> NamespaceIdent {
     NamespaceIdent::from_strs(levels).unwrap()
@@ -63,7 +48,7 @@ fn sorted(mut v: Vec<NamespaceIdent>) -> Vec<NamespaceIdent> {
 #[tokio::test]
 async fn namespaces_through_the_rest_client() {
     let env = TestEnv::start();
-    let catalog = rest_catalog(&env).await;
+    let catalog = rest_catalog(env.server.url()).await;
 
     let sales = ns(&["sales"]);
     let created = catalog
@@ -212,7 +197,7 @@ async fn append(catalog: &RestCatalog, table: &Table, rows: &[(i64, &str)], tag:
 
 /// All rows of the table's current snapshot, sorted by id.
 async fn scan_rows(table: &Table) -> Vec<(i64, Option<String>)> {
-    let batches = common::cluster::scan_batches(table).await;
+    let batches = scan_batches(table).await;
     let mut rows = Vec::new();
     for b in &batches {
         let ids = b
@@ -260,7 +245,7 @@ const SECOND: &[(i64, &str)] = &[(4, "d"), (5, "e"), (100, "z")];
 #[tokio::test]
 async fn table_lifecycle_through_the_rest_client() {
     let env = TestEnv::start();
-    let catalog = rest_catalog(&env).await;
+    let catalog = rest_catalog(env.server.url()).await;
     let db = ns(&["db"]);
     catalog.create_namespace(&db, HashMap::new()).await.unwrap();
     let ident = TableIdent::new(db.clone(), "events".to_string());
@@ -410,7 +395,7 @@ async fn table_lifecycle_through_the_rest_client() {
 #[tokio::test]
 async fn concurrent_appends_are_serialized() {
     let env = TestEnv::start();
-    let catalog = Arc::new(rest_catalog(&env).await);
+    let catalog = Arc::new(rest_catalog(env.server.url()).await);
     let db = ns(&["db"]);
     catalog.create_namespace(&db, HashMap::new()).await.unwrap();
     let table = catalog

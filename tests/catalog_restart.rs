@@ -3,14 +3,12 @@
 //! of concurrent commits keeps every acknowledged commit, leaves every table pointing at
 //! a metadata file that exists and parses, and the restarted server takes new commits.
 
-mod common;
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::*;
+use floe_test_support::*;
 use serde_json::{json, Value};
 
 /// Sorts the arrays that iceberg-rust serializes from hash maps, so two loads of the same

@@ -4,16 +4,14 @@
 //! table stays at its previous snapshot, and once the directory is writable again the
 //! writer commits the checkpoint and the table equals the model.
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::upsert_inputs::Rng;
-use common::upsert_model_support::*;
-use common::{table_path, TestEnv};
 use floe::rest_client::RestClient;
+use floe_test_support::changes::Rng;
+use floe_test_support::upsert_model::*;
+use floe_test_support::{table_path, TestEnv};
 use serde_json::json;
 
 /// Makes a directory immutable until dropped.

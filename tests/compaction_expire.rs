@@ -3,50 +3,23 @@
 //! reached (compacted-away data and delete files, their manifests and manifest lists) are
 //! deleted, and every file a remaining snapshot reaches, and every metadata file, stays.
 
-mod common;
-
 use std::collections::BTreeSet;
 use std::path::Path;
-use std::process::Command;
 use std::sync::Arc;
 
-use common::compaction_support::assert_reachable_present;
-use common::upsert_model_support::*;
-use common::TestEnv;
 use floe::rest_client::RestClient;
-use floe::rest_table::RestTable;
-use floe_compaction::expire::{reachable_files, Entries};
-use floe_compaction::run::{compact, CompactionRequest, Silent};
-use iceberg::io::FileIO;
+use floe_compaction::{compact, reachable_files, CompactionRequest, Entries, Silent};
+use floe_test_support::cli::floe;
+use floe_test_support::compaction::assert_reachable_present;
+use floe_test_support::upsert_model::*;
+use floe_test_support::{list_files, TestEnv};
 
-/// Every file under `dir`.
+/// Every file under `dir`, as full paths.
 fn files_under(dir: &Path) -> BTreeSet<String> {
-    let mut out = BTreeSet::new();
-    let mut pending = vec![dir.to_path_buf()];
-    while let Some(d) = pending.pop() {
-        for entry in std::fs::read_dir(&d).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                pending.push(path);
-            } else {
-                out.insert(path.to_string_lossy().into_owned());
-            }
-        }
-    }
-    out
-}
-
-fn floe(args: &[&str]) -> (bool, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_floe"))
-        .args(args)
-        .output()
-        .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.success(), text)
+    list_files(dir)
+        .into_iter()
+        .map(|p| dir.join(p).to_string_lossy().into_owned())
+        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -55,15 +28,13 @@ async fn expiry_deletes_only_what_no_remaining_snapshot_reaches() {
     let client = RestClient::connect(env.server.url()).await.unwrap();
     let ident = create_table(&client, "expiring", 2).await;
     let (_, model, _) = write_checkpoints(&client, &ident, 77, 8, (80, 120)).await;
-    let table = Arc::new(RestTable {
-        client: client.clone(),
-        ident: ident.clone(),
-    });
     let request = CompactionRequest {
         overrides: vec![("min-input-files".into(), "1".into())],
         ..Default::default()
     };
-    let report = compact(table, &request, Arc::new(Silent)).await.unwrap();
+    let report = compact(Arc::new(client.clone()), &ident, &request, Arc::new(Silent))
+        .await
+        .unwrap();
     assert_eq!(report.committed(), 2, "{report:?}");
 
     let before = client.load_table(&ident).await.unwrap();
@@ -83,7 +54,11 @@ async fn expiry_deletes_only_what_no_remaining_snapshot_reaches() {
             "ns.expiring",
         ];
         args.extend(extra);
-        floe(&args)
+        let run = floe(&args);
+        (
+            run.status.success(),
+            format!("{}{}", run.stdout, run.stderr),
+        )
     };
     let (ok, text) = expire(&["--older-than", "soon"]);
     assert!(!ok && text.contains("--older-than"), "{text}");
@@ -103,8 +78,7 @@ async fn expiry_deletes_only_what_no_remaining_snapshot_reaches() {
     assert!(remaining.contains(&after.metadata.current_snapshot_id().unwrap()));
     assert_eq!(scan(&after).await, model);
 
-    let file_io = FileIO::new_with_fs();
-    let kept = reachable_files(&file_io, &after.metadata, &remaining, Entries::Live)
+    let kept = reachable_files(&after.file_io, &after.metadata, &remaining, Entries::Live)
         .await
         .unwrap();
     let on_disk = files_under(Path::new(&location));

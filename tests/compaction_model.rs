@@ -8,25 +8,19 @@
 //! and its commit: an upsert (no conflict, its equality deletes still apply) and a
 //! position delete against a rewritten file (a conflict: the group is skipped).
 
-mod common;
-
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use common::compaction_support::*;
-use common::upsert_inputs::Rng;
-use common::upsert_model_support::*;
-use common::TestEnv;
 use floe::rest_client::RestClient;
-use floe::rest_table::RestTable;
-use floe::upsert::checkpoint_log::main_ancestry;
-use floe_compaction::catalog::{CatalogError, LoadedTable, TableCatalog};
-use floe_compaction::replace::ReplaceConflict;
-use floe_compaction::replace_commit::GroupOutcome;
-use floe_compaction::run::{compact, CompactionRequest, Silent};
+use floe_compaction::{compact, CompactionRequest, GroupOutcome, Silent};
+use floe_table::{main_ancestry, LoadedTable, ReplaceConflict, TableCatalog, TableCommit};
+use floe_test_support::changes::Rng;
+use floe_test_support::compaction::*;
+use floe_test_support::upsert_model::*;
+use floe_test_support::TestEnv;
 use futures::future::BoxFuture;
-use iceberg::{TableRequirement, TableUpdate};
+use iceberg::TableIdent;
 use tokio::sync::Mutex;
 
 fn request(options: &[(&str, &str)]) -> CompactionRequest {
@@ -44,10 +38,7 @@ async fn compaction_while_upserts_run_keeps_every_snapshot_equal_to_the_model() 
     let env = TestEnv::start();
     let client = RestClient::connect(env.server.url()).await.unwrap();
     let ident = create_table(&client, "busy", 4).await;
-    let table = Arc::new(RestTable {
-        client: client.clone(),
-        ident: ident.clone(),
-    });
+    let catalog: Arc<dyn TableCatalog> = Arc::new(client.clone());
 
     // The writer: 30 checkpoints, remembering the model after each one's snapshot.
     let writer = {
@@ -74,7 +65,7 @@ async fn compaction_while_upserts_run_keeps_every_snapshot_equal_to_the_model() 
     let mut starts: HashMap<i64, i64> = HashMap::new();
     let mut runs = 0;
     while !writer.is_finished() {
-        let report = compact(table.clone(), &request(&small), Arc::new(Silent))
+        let report = compact(catalog.clone(), &ident, &request(&small), Arc::new(Silent))
             .await
             .unwrap();
         runs += 1;
@@ -92,7 +83,7 @@ async fn compaction_while_upserts_run_keeps_every_snapshot_equal_to_the_model() 
         ("target-file-size-bytes", "64KiB"),
         ("min-input-files", "1"),
     ];
-    let report = compact(table.clone(), &request(&final_run), Arc::new(Silent))
+    let report = compact(catalog, &ident, &request(&final_run), Arc::new(Silent))
         .await
         .unwrap();
     assert!(report.committed() > 0, "{report:?}");
@@ -139,27 +130,34 @@ async fn compaction_while_upserts_run_keeps_every_snapshot_equal_to_the_model() 
 /// Runs `action` once, just before the first commit it forwards: a commit that lands
 /// between a compaction's plan and its commit.
 struct CommitInBetween {
-    inner: RestTable,
+    inner: Arc<RestClient>,
     action: Mutex<Option<BoxFuture<'static, ()>>>,
+}
+
+impl CommitInBetween {
+    fn new(client: &RestClient, action: BoxFuture<'static, ()>) -> Arc<Self> {
+        Arc::new(Self {
+            inner: Arc::new(client.clone()),
+            action: Mutex::new(Some(action)),
+        })
+    }
 }
 
 #[async_trait]
 impl TableCatalog for CommitInBetween {
-    fn name(&self) -> String {
-        self.inner.name()
+    async fn load_table(&self, ident: &TableIdent) -> floe_table::Result<LoadedTable> {
+        self.inner.load_table(ident).await.map_err(Into::into)
     }
-    async fn load(&self) -> Result<LoadedTable, CatalogError> {
-        self.inner.load().await
-    }
-    async fn commit(
+
+    async fn commit_table(
         &self,
-        requirements: Vec<TableRequirement>,
-        updates: Vec<TableUpdate>,
-    ) -> Result<(), CatalogError> {
+        ident: &TableIdent,
+        commit: TableCommit,
+    ) -> floe_table::Result<LoadedTable> {
         if let Some(action) = self.action.lock().await.take() {
             action.await;
         }
-        self.inner.commit(requirements, updates).await
+        self.inner.commit(ident, commit).await.map_err(Into::into)
     }
 }
 
@@ -180,15 +178,10 @@ async fn an_upsert_committed_during_compaction_keeps_its_deletes() {
             committed(writer.commit(Some(7), None).await.unwrap());
         })
     };
-    let table = Arc::new(CommitInBetween {
-        inner: RestTable {
-            client: client.clone(),
-            ident: ident.clone(),
-        },
-        action: Mutex::new(Some(action)),
-    });
+    let table = CommitInBetween::new(&client, action);
     let report = compact(
         table,
+        &ident,
         &request(&[("min-input-files", "2")]),
         Arc::new(Silent),
     )
@@ -234,15 +227,10 @@ async fn a_position_delete_on_a_rewritten_file_skips_the_group() {
         let (client, ident, target) = (client.clone(), ident.clone(), target.clone());
         Box::pin(async move { commit_position_delete(&client, &ident, &target, position).await })
     };
-    let table = Arc::new(CommitInBetween {
-        inner: RestTable {
-            client: client.clone(),
-            ident: ident.clone(),
-        },
-        action: Mutex::new(Some(action)),
-    });
+    let table = CommitInBetween::new(&client, action);
     let report = compact(
         table.clone(),
+        &ident,
         &request(&[("min-input-files", "2")]),
         Arc::new(Silent),
     )
@@ -271,6 +259,7 @@ async fn a_position_delete_on_a_rewritten_file_skips_the_group() {
     // The next run compacts with the position delete applied, and folds it away.
     let report = compact(
         table,
+        &ident,
         &request(&[("min-input-files", "2")]),
         Arc::new(Silent),
     )
@@ -302,12 +291,9 @@ async fn a_group_whose_rows_are_all_deleted_leaves_no_file() {
         writer.write(&batch(&cp, 0..20)).await.unwrap();
         committed(writer.commit(Some(checkpoint), None).await.unwrap());
     }
-    let table = Arc::new(RestTable {
-        client: client.clone(),
-        ident: ident.clone(),
-    });
     let report = compact(
-        table,
+        Arc::new(client.clone()),
+        &ident,
         &request(&[("min-input-files", "1")]),
         Arc::new(Silent),
     )

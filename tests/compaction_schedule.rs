@@ -4,18 +4,17 @@
 //! node killed in the middle of a run leaves no partial commit: the other node takes the
 //! table over once the dead node's lock session ends, and the table equals the model.
 
-mod common;
-
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
 
-use common::cluster::{zk_env, Cluster};
-use common::upsert_inputs::Rng;
-use common::upsert_model_support::*;
-use common::FloeServer;
 use floe::rest_client::RestClient;
-use floe::upsert::UpsertWriter;
-use iceberg::{TableIdent, TableUpdate};
+use floe_table::main_ancestry;
+use floe_test_support::changes::Rng;
+use floe_test_support::cluster::Cluster;
+use floe_test_support::upsert_model::*;
+use floe_test_support::zk::zk_env;
+use floe_test_support::{metric_sample, FloeServer};
+use floe_upsert::UpsertWriter;
 use serde_json::Value;
 
 const TABLES: usize = 3;
@@ -85,16 +84,6 @@ fn assert_never_at_once(runs: &Runs) {
             assert!(end <= pair[1].1, "{table}: runs overlap: {pair:?}");
         }
     }
-}
-
-async fn set_properties(client: &RestClient, ident: &TableIdent, props: &[(&str, &str)]) {
-    let updates = [TableUpdate::SetProperties {
-        updates: props
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect(),
-    }];
-    client.commit(ident, &[], &updates).await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -217,7 +206,7 @@ async fn two_nodes_never_compact_one_table_at_once_and_survive_a_kill() {
     for (ident, _, model, _) in &tables {
         let loaded = client.load_table(ident).await.unwrap();
         assert_eq!(scan(&loaded).await, *model, "{ident}");
-        let compactions = floe::upsert::checkpoint_log::main_ancestry(&loaded.metadata)
+        let compactions = main_ancestry(&loaded.metadata)
             .filter(|s| {
                 s.summary()
                     .additional_properties
@@ -236,8 +225,7 @@ async fn two_nodes_never_compact_one_table_at_once_and_survive_a_kill() {
         .await
         .unwrap();
     let value = |series: &str| -> f64 {
-        common::metric_sample(&metrics, series)
-            .unwrap_or_else(|| panic!("no {series} in:\n{metrics}"))
+        metric_sample(&metrics, series).unwrap_or_else(|| panic!("no {series} in:\n{metrics}"))
     };
     assert!(value("floe_compaction_runs_total{outcome=\"ok\"}") >= 1.0);
     assert!(value("floe_compaction_groups_total{outcome=\"committed\"}") >= 1.0);

@@ -3,16 +3,14 @@
 //! status, commits by outcome, lock waits, per-table file counts and watermark lag), and
 //! one JSON log line per commit with `--log-format json`.
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use common::upsert_inputs::Rng;
-use common::upsert_model_support::*;
-use common::zk::{zk_env, StoppedMember};
-use common::{metric_sample, FloeServer, Http};
 use floe::rest_client::RestClient;
+use floe_test_support::changes::Rng;
+use floe_test_support::upsert_model::*;
+use floe_test_support::zk::{zk_env, StoppedMember};
+use floe_test_support::{metric_sample, FloeServer, Http};
 use serde_json::{json, Value};
 
 /// The value at the end of a sample line.

@@ -2,23 +2,22 @@
 //! `scripts/test.sh`): the catalog, `floe upsert`, `floe compact`, `floe expire-snapshots`
 //! and a purging drop, run as a user runs them, with every file checked in the bucket.
 
-mod common;
-
 use std::collections::BTreeSet;
 
-use common::compaction_support::assert_reachable_present;
-use common::s3::S3Env;
-use common::upsert_cli_support::*;
-use common::upsert_inputs::*;
-use common::*;
-use floe::rest_client::{parse_table_ident, RestClient};
-use floe_compaction::expire::{reachable_files, Entries};
+use floe::rest_client::parse_table_ident;
+use floe_compaction::{reachable_files, Entries};
+use floe_test_support::changes::*;
+use floe_test_support::cli::{floe_command, Run};
+use floe_test_support::compaction::assert_reachable_present;
+use floe_test_support::s3::{rest_client, S3Env};
+use floe_test_support::upsert_cli::*;
+use floe_test_support::*;
 use serde_json::{json, Value};
 
 /// Runs `floe ARGS` with the S3 credentials in the environment; asserts success.
 #[track_caller]
 fn floe_ok(s3: &S3Env, args: &[&str]) -> Run {
-    let out = floe_command(&args.iter().map(|a| a.to_string()).collect::<Vec<_>>())
+    let out = floe_command(args)
         .envs(s3.envs())
         .output()
         .expect("run the floe binary");
@@ -27,19 +26,6 @@ fn floe_ok(s3: &S3Env, args: &[&str]) -> Run {
 
 fn start_server(s3: &S3Env, warehouse: &str, data_dir: &std::path::Path) -> FloeServer {
     FloeServer::start_with_env(warehouse.as_ref(), data_dir, &[], &s3.envs())
-}
-
-/// The table's live files and snapshot count as the catalog sees them.
-async fn summary(http: &Http) -> Value {
-    let loaded = http.get("/v1/namespaces/ns/tables/t").await.ok();
-    let current = loaded["metadata"]["current-snapshot-id"].clone();
-    loaded["metadata"]["snapshots"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["snapshot-id"] == current)
-        .expect("a current snapshot")["summary"]
-        .clone()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -94,7 +80,7 @@ async fn catalog_writer_compactor_expiry_and_purge_on_s3() {
     let objects = s3.list(&bucket, table_prefix).await;
     let metadata_location = loaded["metadata-location"].as_str().unwrap();
     assert!(objects.contains(metadata_location), "{objects:?}");
-    let before = summary(&http).await;
+    let before = current_summary(&http, "ns.t").await;
     let equality_deletes: u64 = before["total-equality-deletes"]
         .as_str()
         .unwrap()
@@ -128,7 +114,7 @@ async fn catalog_writer_compactor_expiry_and_purge_on_s3() {
             "1",
         ],
     );
-    let after = summary(&http).await;
+    let after = current_summary(&http, "ns.t").await;
     assert_eq!(after["total-delete-files"], "0", "{after}");
     assert_rows_eq(
         &scan_rows_with(url, "ns.t", &s3.settings()).await,
@@ -171,21 +157,15 @@ async fn catalog_writer_compactor_expiry_and_purge_on_s3() {
     assert!(run.stdout.contains(&expired), "{}", run.stdout);
     let after_expiry = s3.list(&bucket, table_prefix).await;
     assert!(metadata_files(&before_expiry).is_subset(&metadata_files(&after_expiry)));
-    let client = RestClient::connect(url).await.unwrap();
-    let mut table = client
+    let client = rest_client(url, &s3.settings()).await;
+    let table = client
         .load_table(&parse_table_ident("ns.t").unwrap())
         .await
         .unwrap();
-    table.storage.defaults = s3.settings();
     let current = table.metadata.current_snapshot_id().unwrap();
-    let kept = reachable_files(
-        &table.file_io().unwrap(),
-        &table.metadata,
-        &[current],
-        Entries::Live,
-    )
-    .await
-    .unwrap();
+    let kept = reachable_files(&table.file_io, &table.metadata, &[current], Entries::Live)
+        .await
+        .unwrap();
     assert_reachable_present(&kept, &after_expiry);
     let parquet_left: BTreeSet<&String> = after_expiry
         .iter()
@@ -344,7 +324,7 @@ async fn config_file_settings_serve_and_compact_on_schedule() {
 
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
     loop {
-        let now = summary(&http).await;
+        let now = current_summary(&http, "ns.t").await;
         if now["floe.operation"] == "compaction" && now["total-delete-files"] == "0" {
             break;
         }

@@ -2,8 +2,6 @@
 //! serve`: checkpoints land exactly once across a run killed with SIGKILL and re-run, and
 //! `table show` reports what the commits did. (Refusals: `upsert_cli_refusals.rs`.)
 
-mod common;
-
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader};
 use std::os::unix::process::ExitStatusExt;
@@ -11,9 +9,10 @@ use std::path::{Path, PathBuf};
 use std::process::Child;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use common::upsert_cli_support::*;
-use common::upsert_inputs::*;
-use common::*;
+use floe_test_support::changes::*;
+use floe_test_support::cli::floe_command;
+use floe_test_support::upsert_cli::*;
+use floe_test_support::*;
 use serde_json::Value;
 
 const CHECKPOINTS: i64 = 8;
@@ -333,39 +332,13 @@ fn shown_count(printed: &str, expected: u64) -> bool {
 #[tokio::test]
 async fn table_show_reports_snapshots_watermark_and_live_files() {
     let env = TestEnv::start();
-    let dir = inputs_dir(&env);
     let url = env.server.url();
-    // Checkpoint 1 (CSV, no _op: every row an upsert): ids 0..50.
-    let first: Vec<Change> = (0..50)
-        .map(|i| Change::insert(i, &format!("n{i}"), i * 10))
-        .collect();
-    let mut text = String::from("id,name,value\n");
-    for c in &first {
-        text.push_str(&format!(
-            "{},{},{}\n",
-            c.id,
-            c.name.as_ref().unwrap(),
-            c.value.unwrap()
-        ));
-    }
-    let csv = dir.join("c1.csv");
-    std::fs::write(&csv, text).unwrap();
+    // Checkpoint 1 (CSV, no _op: every row an upsert): ids 0..50 named n<id>, value
+    // 10 * id.
+    let csv = fixture_path("changes/show-1.csv");
     // Checkpoint 2: updates of 0..10, deletes of 10..15 and of a key never written, keys
     // 20..25 written twice, keys 60, 61 written then deleted.
-    let mut second = Vec::new();
-    for i in 0..10 {
-        second.push(Change::new("-U", i, Some(&format!("n{i}")), Some(i * 10)));
-        second.push(Change::new("+U", i, Some(&format!("u{i}")), Some(i * 100)));
-    }
-    second.extend((10..15).map(Change::delete));
-    second.push(Change::delete(999));
-    for round in 0..2 {
-        second.extend((20..25).map(|i| Change::insert(i, &format!("r{round}-{i}"), round)));
-    }
-    second.extend([60, 61].map(|i| Change::insert(i, "brief", 0)));
-    second.extend([60, 61].map(Change::delete));
-    let parquet = dir.join("c2.parquet");
-    write_changes(&parquet, &second);
+    let parquet = fixture_path("changes/show-2.parquet");
     let watermark = "1700000000000";
     let run = upsert_ok(
         url,
@@ -520,8 +493,8 @@ async fn table_show_reports_snapshots_watermark_and_live_files() {
 
     // What a reader sees.
     let mut model = Rows::new();
-    apply(&mut model, &first);
-    apply(&mut model, &second);
+    apply(&mut model, &read_changes(&csv));
+    apply(&mut model, &read_changes(&parquet));
     assert_eq!(model.len(), 45);
     assert_rows_eq(&scan_rows(url, "ns.shown").await, &model, "ns.shown");
 

@@ -5,166 +5,78 @@
 //! error line naming what was wrong, and leaves the table's metadata-location and every
 //! file of the warehouse as they were.
 
-mod common;
-
 use std::path::PathBuf;
-use std::sync::Arc;
 
-use arrow::array::{Float64Array, RecordBatch};
-use common::upsert_cli_support::*;
-use common::upsert_inputs::*;
-use common::*;
+use floe_test_support::changes::*;
+use floe_test_support::upsert_cli::*;
+use floe_test_support::*;
 use serde_json::json;
 
 #[tokio::test]
 async fn bad_input_is_refused_before_anything_is_committed() {
     let env = TestEnv::start();
     let dir = inputs_dir(&env);
-    let model = base_table(&env, &dir);
+    let model = base_table(env.server.url());
     let url = env.server.url();
     let before = metadata(&env.http, "ns.t").await;
     assert_eq!(main_snapshots(&before).len(), 2);
 
-    let parquet = |name: &str, b: RecordBatch| {
-        let p = dir.join(name);
-        write_parquet(&p, &b);
-        p
-    };
-    let csv = |name: &str, text: &str| {
-        let p = dir.join(name);
-        std::fs::write(&p, text).unwrap();
-        p
-    };
-    let ops = |n: usize| strings(&vec![Some("+I"); n]);
+    let input = |name: &str| fixture_path(&format!("refusals/bad-input/{name}"));
     let mut cases: Vec<(PathBuf, Vec<&str>)> = vec![
         // The key column is missing.
-        (
-            parquet(
-                "no-key.parquet",
-                batch(vec![
-                    ("_op", ops(2)),
-                    ("name", strings(&[Some("a"), Some("b")])),
-                    ("value", longs(&[Some(1), Some(2)])),
-                ]),
-            ),
-            vec!["missing column \"id\""],
-        ),
+        (input("no-key.parquet"), vec!["missing column \"id\""]),
         // A null key, in Parquet and in CSV (an empty field).
         (
-            parquet(
-                "null-key.parquet",
-                batch(vec![
-                    ("_op", ops(3)),
-                    ("id", longs(&[Some(1), Some(2), None])),
-                    ("name", strings(&[Some("a"), Some("b"), Some("c")])),
-                    ("value", longs(&[Some(1), Some(2), Some(3)])),
-                ]),
-            ),
+            input("null-key.parquet"),
             vec!["null key", "row 2", "key column \"id\""],
         ),
         (
-            csv("null-key.csv", "id,name,value\n1,a,1\n,b,2\n3,c,3\n"),
+            input("null-key.csv"),
             vec!["null key", "row 1", "key column \"id\""],
         ),
         // A change kind that is not +I, -U, +U or -D; and a null one.
         (
-            parquet(
-                "bad-op.parquet",
-                batch(vec![
-                    ("_op", strings(&[Some("+I"), Some("-D"), Some("+X")])),
-                    ("id", longs(&[Some(1), Some(2), Some(3)])),
-                    ("name", strings(&[Some("a"), None, Some("c")])),
-                    ("value", longs(&[Some(1), None, Some(3)])),
-                ]),
-            ),
+            input("bad-op.parquet"),
             vec!["unknown change kind \"+X\"", "row 2", "_op"],
         ),
         (
-            csv("null-op.csv", "_op,id,name,value\n+I,1,a,1\n,2,b,2\n"),
+            input("null-op.csv"),
             vec!["unknown change kind", "row 1", "_op"],
         ),
         // `_op` that is not text.
-        (
-            parquet(
-                "numeric-op.parquet",
-                batch(vec![
-                    ("_op", longs(&[Some(1)])),
-                    ("id", longs(&[Some(1)])),
-                    ("name", strings(&[Some("a")])),
-                    ("value", longs(&[Some(1)])),
-                ]),
-            ),
-            vec!["_op must be text"],
-        ),
+        (input("numeric-op.parquet"), vec!["_op must be text"]),
         // Strings where the table has longs: the key, another column, and CSV text.
         (
-            parquet(
-                "string-id.parquet",
-                batch(vec![
-                    ("_op", ops(2)),
-                    ("id", strings(&[Some("1"), Some("2")])),
-                    ("name", strings(&[Some("a"), Some("b")])),
-                    ("value", longs(&[Some(1), Some(2)])),
-                ]),
-            ),
+            input("string-id.parquet"),
             vec!["column \"id\" has type Utf8", "Int64"],
         ),
         (
-            parquet(
-                "string-value.parquet",
-                batch(vec![
-                    ("id", longs(&[Some(1), Some(2)])),
-                    ("name", strings(&[Some("a"), Some("b")])),
-                    ("value", strings(&[Some("1"), Some("x")])),
-                ]),
-            ),
+            input("string-value.parquet"),
             vec!["column \"value\" has type Utf8", "Int64"],
         ),
-        (
-            csv("text-value.csv", "id,name,value\n1,a,1\n2,b,abc\n"),
-            vec!["abc"],
-        ),
+        (input("text-value.csv"), vec!["abc"]),
         // A float where the table has a long would lose precision.
         (
-            parquet(
-                "float-value.parquet",
-                batch(vec![
-                    ("id", longs(&[Some(1)])),
-                    ("name", strings(&[Some("a")])),
-                    ("value", Arc::new(Float64Array::from(vec![1.5]))),
-                ]),
-            ),
+            input("float-value.parquet"),
             vec!["column \"value\" has type Float64"],
         ),
         // A column the table does not have.
         (
-            parquet(
-                "extra-column.parquet",
-                batch(vec![
-                    ("_op", ops(1)),
-                    ("id", longs(&[Some(1)])),
-                    ("name", strings(&[Some("a")])),
-                    ("value", longs(&[Some(1)])),
-                    ("extra", longs(&[Some(7)])),
-                ]),
-            ),
+            input("extra-column.parquet"),
             vec!["unknown column \"extra\""],
         ),
-        (
-            csv("extra-column.csv", "id,name,value,colour\n1,a,1,red\n"),
-            vec!["unknown column \"colour\""],
-        ),
+        (input("extra-column.csv"), vec!["unknown column \"colour\""]),
+        // An unknown extension.
+        (input("rows.json"), vec!["unknown format"]),
     ];
-    // Random bytes named .parquet; a file that is not there; an unknown extension.
+    // Random bytes named .parquet; a file that is not there.
     let corrupt = dir.join("corrupt.parquet");
     std::fs::write(&corrupt, Rng(7).bytes(4096)).unwrap();
     cases.push((corrupt.clone(), vec!["not a readable Parquet file"]));
     cases.push((dir.join("absent.parquet"), vec!["no such file"]));
-    cases.push((csv("rows.json", "{}"), vec!["unknown format"]));
 
-    let good = dir.join("good.parquet");
-    let good_changes = vec![Change::insert(1000, "new", 1), Change::delete(0)];
-    write_changes(&good, &good_changes);
+    // An insert of id 1000 and a delete of id 0.
+    let good = input("good.parquet");
     // A real Parquet file cut short, as an interrupted copy leaves it.
     let truncated = dir.join("truncated.parquet");
     let bytes = std::fs::read(&good).unwrap();
@@ -230,7 +142,7 @@ async fn bad_input_is_refused_before_anything_is_committed() {
         run.stdout
     );
     let mut model = model;
-    apply(&mut model, &good_changes);
+    apply(&mut model, &read_changes(&good));
     assert_rows_eq(
         &scan_rows(url, "ns.t").await,
         &model,
@@ -238,11 +150,11 @@ async fn bad_input_is_refused_before_anything_is_committed() {
     );
 }
 
-/// Creates `ns.NAME` through the REST API with `id long required, name string, value long`.
+/// Tables of `id long required, name string, value long` that are no upsert tables (no
+/// identifier fields, not bucketed by the key, format version 1) are refused.
 #[tokio::test]
 async fn tables_that_cannot_take_upserts_are_refused() {
     let env = TestEnv::start();
-    let dir = inputs_dir(&env);
     let url = env.server.url();
     env.http.create_namespace(&["ns"], json!({})).await;
     let unpartitioned = json!({"fields": []});
@@ -271,8 +183,8 @@ async fn tables_that_cannot_take_upserts_are_refused() {
             .await
             .ok();
     }
-    let input = dir.join("rows.parquet");
-    write_changes(&input, &[Change::insert(1, "a", 1), Change::delete(2)]);
+    // An insert of id 1 and a delete of id 2.
+    let input = fixture_path("refusals/not-upsert-tables/rows.parquet");
     let cases: Vec<(&str, Vec<&str>, Vec<&str>)> = vec![
         ("ns.plain", vec![], vec!["identifier fields", "key"]),
         (
@@ -324,19 +236,9 @@ async fn create_needs_a_key_and_missing_tables_need_create() {
     let dir = inputs_dir(&env);
     let url = env.server.url();
     env.http.create_namespace(&["ns"], json!({})).await;
-    let input = dir.join("rows.parquet");
-    write_changes(
-        &input,
-        &[Change::insert(1, "a", 1), Change::insert(2, "b", 2)],
-    );
-    let floats = dir.join("floats.parquet");
-    write_parquet(
-        &floats,
-        &batch(vec![
-            ("score", Arc::new(Float64Array::from(vec![1.5]))),
-            ("id", longs(&[Some(1)])),
-        ]),
-    );
+    // Inserts of ids 1 and 2; and a row of `score double`, `id long`.
+    let input = fixture_path("refusals/create/rows.parquet");
+    let floats = fixture_path("refusals/create/floats.parquet");
     // --create without --key, in a namespace that does not exist yet: neither the
     // namespace nor the table appear.
     refused(
@@ -429,13 +331,11 @@ async fn create_needs_a_key_and_missing_tables_need_create() {
 #[tokio::test]
 async fn create_with_bad_input_creates_nothing() {
     let env = TestEnv::start();
-    let dir = inputs_dir(&env);
     let url = env.server.url();
     env.http.create_namespace(&["ns"], json!({})).await;
-    let good = dir.join("good.parquet");
-    write_changes(&good, &[Change::insert(1, "a", 1)]);
-    let bad = dir.join("bad-op.parquet");
-    write_changes(&bad, &[Change::new("+X", 2, Some("b"), Some(2))]);
+    // An insert of id 1; and a change of kind `+X`.
+    let good = fixture_path("refusals/create/good.parquet");
+    let bad = fixture_path("refusals/create/bad-op.parquet");
     refused(
         &env,
         "ns.new",
@@ -444,6 +344,3 @@ async fn create_with_bad_input_creates_nothing() {
     )
     .await;
 }
-
-// ---------------------------------------------------------------------------------------
-// Exactly once across a killed run.

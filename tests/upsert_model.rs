@@ -7,31 +7,28 @@
 //! keys repeated within the checkpoint, and every entry's sequence numbers equal to its
 //! snapshot's.
 
-mod common;
-
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
 
-use common::upsert_inputs::Rng;
-use common::upsert_model_support::*;
-use common::TestEnv;
-use floe::rest_client::{LoadedTable, RestClient};
-use floe::upsert::checkpoint_log::main_ancestry;
-use floe::upsert::{CheckpointOutcome, CommitReport, UpsertOptions, UpsertWriter};
-use floe_compaction::table_files::main_manifests;
-use iceberg::io::FileIO;
+use floe::rest_client::RestClient;
+use floe_table::{main_ancestry, main_manifests, LoadedTable};
+use floe_test_support::changes::Rng;
+use floe_test_support::upsert_model::*;
+use floe_test_support::{table_path, TestEnv};
+use floe_upsert::{CheckpointOutcome, CommitReport, UpsertOptions, UpsertWriter};
 use iceberg::spec::{DataContentType, ManifestStatus};
 
 /// Checks the files the newest snapshot added against `expected`, and the sequence
 /// numbers of every live entry against the snapshot that added it.
 async fn check_manifests(table: &LoadedTable, report: &CommitReport, expected: &Expected) {
-    let file_io = FileIO::new_with_fs();
+    let file_io = &table.file_io;
     let metadata = &table.metadata;
     let seq_of: HashMap<i64, i64> = main_ancestry(metadata)
         .map(|s| (s.snapshot_id(), s.sequence_number()))
         .collect();
     let mut added = Expected::default();
-    for manifest in main_manifests(&file_io, metadata).await.unwrap() {
-        let manifest = manifest.load_manifest(&file_io).await.unwrap();
+    for manifest in main_manifests(file_io, metadata).await.unwrap() {
+        let manifest = manifest.load_manifest(file_io).await.unwrap();
         for entry in manifest.entries() {
             assert_eq!(entry.status(), ManifestStatus::Added, "writer only adds");
             let snapshot = entry.snapshot_id().expect("entry snapshot id");
@@ -203,9 +200,10 @@ async fn an_empty_checkpoint_is_recorded_once() {
         "{outcome:?}"
     );
     // Without a writer id an empty checkpoint commits nothing.
-    let mut anonymous = UpsertWriter::open(client.clone(), &ident, UpsertOptions::default())
-        .await
-        .unwrap();
+    let mut anonymous =
+        UpsertWriter::open(Arc::new(client.clone()), &ident, UpsertOptions::default())
+            .await
+            .unwrap();
     assert_eq!(
         anonymous.commit(None, None).await.unwrap(),
         CheckpointOutcome::Empty
@@ -224,10 +222,7 @@ async fn a_failed_commit_is_never_retried_empty() {
     let cp = random_checkpoint(&mut rng, &mut BTreeMap::new(), 50, 50, 1);
     writer.write(&batch(&cp, 0..cp.ids.len())).await.unwrap();
     // The table goes away between the write and the commit.
-    env.http
-        .delete(&common::table_path(&["ns"], "dropped"))
-        .await
-        .ok();
+    env.http.delete(&table_path(&["ns"], "dropped")).await.ok();
 
     let err = writer.commit(Some(1), None).await.unwrap_err();
     assert!(err.to_string().contains("not found"), "{err}");
@@ -284,7 +279,7 @@ async fn a_failed_background_commit_fails_the_next_checkpoint() {
     let cp = random_checkpoint(&mut rng, &mut BTreeMap::new(), 50, 50, 1);
     writer.write(&batch(&cp, 0..cp.ids.len())).await.unwrap();
     env.http
-        .delete(&common::table_path(&["ns"], "dropped_later"))
+        .delete(&table_path(&["ns"], "dropped_later"))
         .await
         .ok();
     assert_eq!(writer.start_commit(Some(1), None).await.unwrap(), None);

@@ -5,14 +5,13 @@
 //! Needs `FLOE_TEST_ZK` (standalone server) and `FLOE_TEST_ZK_ENSEMBLE` (3 members), set by
 //! scripts/test.sh; each test uses its own `--zk-root`, so they share the servers.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::cluster::{
-    assert_pointer_sound, create_append_table, rest_catalog, verify_acks, zk_env, Batch, Cluster,
-};
-use common::{table_path, Http};
+use floe_test_support::cluster::{create_append_table, Batch, Cluster};
+use floe_test_support::scan::rest_catalog;
+use floe_test_support::table_checks::{assert_pointer_sound, verify_acks};
+use floe_test_support::zk::zk_env;
+use floe_test_support::{table_path, Http};
 use iceberg::Catalog;
 use serde_json::{json, Value};
 

@@ -7,17 +7,15 @@
 //! Needs `FLOE_TEST_ZK_ENSEMBLE` and `FLOE_TEST_ZK_ENSEMBLE_DIR` (scripts/test.sh). The two
 //! tests take turns: one stops an ensemble member that the other relies on.
 
-mod common;
-
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use common::cluster::{
-    assert_pointer_sound, create_append_table, rest_catalog, verify_acks, zk_env, zk_mode, Ack,
-    Batch, Cluster, StoppedMember, Writer,
-};
-use common::{table_path, Http, Resp};
+use floe_test_support::cluster::{create_append_table, Ack, Batch, Cluster, Writer};
+use floe_test_support::scan::rest_catalog;
+use floe_test_support::table_checks::{assert_pointer_sound, verify_acks};
+use floe_test_support::zk::{zk_env, zk_mode, StoppedMember};
+use floe_test_support::{table_path, Http, Resp};
 use iceberg::table::Table;
 use iceberg::Catalog;
 use reqwest::Method;

@@ -9,6 +9,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use floe_locks::{LockError, LockManager, ZooKeeperLockManager};
+use floe_test_support::zk::zk_env;
 
 const SESSION: Duration = Duration::from_millis(3000);
 const KEY: &str = "0195f7d2-table-uuid";
@@ -32,8 +33,7 @@ async fn lock_holder_child() {
 
 #[tokio::test]
 async fn killed_holder_frees_the_lock_within_the_session_timeout() {
-    let Ok(connect) = std::env::var("FLOE_TEST_ZK") else {
-        println!("SKIP: FLOE_TEST_ZK not set");
+    let Some(connect) = zk_env("FLOE_TEST_ZK") else {
         return;
     };
     let root = format!("/lock-crash-{}", uuid::Uuid::new_v4().simple());

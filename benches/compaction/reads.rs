@@ -6,24 +6,22 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use floe::rest_client::RestClient;
-use floe::upsert::row_delta::{plan_commit, write_row_delta_manifest_list, RowDelta};
-use floe_compaction::parquet_props::parquet_properties;
-use floe_compaction::planner::PartitionKey;
-use floe_compaction::rewrite::{rewrite_group, RewriteSettings};
+use floe_compaction::{rewrite_group, RewriteSettings};
+use floe_table::properties::parquet_properties;
+use floe_table::{Partition, RowDelta};
 use futures::TryStreamExt;
-use iceberg::io::FileIO;
 use iceberg::spec::Struct;
 use iceberg::TableIdent;
 
-use super::{create, TARGET_FILE_SIZE};
+use super::support::create_table;
+use super::TARGET_FILE_SIZE;
 
 /// A table with the live rows of `from` written once, without deletes, in one commit.
 pub async fn fresh_copy(client: &RestClient, from: &TableIdent, buckets: u32) -> TableIdent {
-    let ident = create(client, "fresh", buckets).await;
+    let ident = create_table(client, "fresh", buckets).await;
     let source = client.load_table(from).await.unwrap();
     let target = client.load_table(&ident).await.unwrap();
-    let file_io = FileIO::new_with_fs();
-    let table = source.to_table(file_io.clone()).unwrap();
+    let table = source.to_table().unwrap();
     let tasks: Vec<_> = table
         .scan()
         .select_all()
@@ -46,7 +44,7 @@ pub async fn fresh_copy(client: &RestClient, from: &TableIdent, buckets: u32) ->
             .push(task);
     }
     let settings = RewriteSettings {
-        file_io: file_io.clone(),
+        file_io: target.file_io.clone(),
         metadata: target.metadata.clone(),
         parquet: parquet_properties(&HashMap::new()).unwrap(),
         target_file_size: TARGET_FILE_SIZE,
@@ -54,27 +52,19 @@ pub async fn fresh_copy(client: &RestClient, from: &TableIdent, buckets: u32) ->
         sort_budget_bytes: 128 << 20,
         sequence_numbers: Default::default(),
     };
-    let mut delta = RowDelta::default();
+    let mut delta = RowDelta::new();
     for (_, (value, mut tasks)) in by_partition {
         tasks.sort_by(|x, y| x.data_file_path.cmp(&y.data_file_path));
-        let key = PartitionKey {
+        let partition = Partition {
             spec_id: target.metadata.default_partition_spec_id(),
             value,
         };
-        delta
-            .data_files
-            .extend(rewrite_group(&settings, &key, tasks).await.unwrap().files);
+        let rewritten = rewrite_group(&settings, &partition, tasks).await.unwrap();
+        delta.add_files(rewritten.files);
     }
-    let written = delta
-        .write_manifests(&file_io, &target.metadata)
+    floe_table::commit(client, target, &mut delta)
         .await
         .unwrap();
-    let list = write_row_delta_manifest_list(&file_io, &target.metadata, &written, 0)
-        .await
-        .unwrap();
-    let now = chrono::Utc::now().timestamp_millis();
-    let (req, upd) = plan_commit(&target.metadata, &written, &delta, list, now);
-    client.commit(&ident, &req, &upd).await.unwrap();
     ident
 }
 

@@ -1,9 +1,11 @@
 //! What the benchmarks share: a real `floe serve` (release build) on a free loopback port
-//! in a temp dir, killed on drop; and the generated upsert stream (10 columns).
+//! in a temp dir, killed on drop; the generated upsert stream (10 columns); and the
+//! upsert table it goes into.
 
 // Each benchmark uses a part of this module.
 #![allow(dead_code)]
 
+use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -13,6 +15,10 @@ use arrow::array::{
     TimestampMicrosecondArray,
 };
 use arrow::datatypes::{DataType, Field, Schema as ArrowSchema, SchemaRef, TimeUnit};
+use floe::rest_client::RestClient;
+use floe_table::properties::FORMAT_VERSION;
+use floe_upsert::new_table_layout;
+use iceberg::{NamespaceIdent, TableIdent};
 
 pub struct Node {
     child: Child,
@@ -70,6 +76,25 @@ pub fn start_node(extra: &[String]) -> Node {
         url,
         dir: Some(dir),
     }
+}
+
+/// The namespace of the benchmarks' tables.
+pub fn namespace() -> NamespaceIdent {
+    NamespaceIdent::new("bench".to_string())
+}
+
+/// Creates the upsert table `bench.<name>` of the stream's columns, keyed by `id` in
+/// `buckets` buckets.
+pub async fn create_table(client: &RestClient, name: &str, buckets: u32) -> TableIdent {
+    client.ensure_namespace(&namespace()).await.unwrap();
+    let ident = TableIdent::new(namespace(), name.to_string());
+    let (schema, spec) = new_table_layout(&schema(), &["id".to_string()], buckets).unwrap();
+    let props = HashMap::from([(FORMAT_VERSION.to_string(), "2".to_string())]);
+    client
+        .create_table(&ident, &schema, &spec, &props)
+        .await
+        .unwrap();
+    ident
 }
 
 /// The benchmarks' 10 columns.

@@ -1,25 +1,39 @@
-//! Why a compaction or an expiry run failed, as one typed error.
+//! Why a compaction or an expiry run failed, as one typed error that keeps its cause.
 
-use crate::catalog::CatalogError;
+use floe_table::properties::PropertyError;
 
+use crate::plan::OptionError;
+
+/// What went wrong in a compaction or an expiry run.
 #[derive(Debug, thiserror::Error)]
 pub enum CompactionError {
+    /// The table layer failed: loading, committing, or reading the table's files.
     #[error(transparent)]
-    Catalog(#[from] CatalogError),
+    Table(#[from] floe_table::Error),
+    /// A compaction option holds a bad value.
     #[error(transparent)]
-    Option(#[from] crate::options::OptionError),
+    Option(#[from] OptionError),
+    /// A table property holds a bad value.
     #[error(transparent)]
-    Property(#[from] crate::parquet_props::PropertyError),
-    #[error(transparent)]
-    Expire(#[from] crate::expire::ExpireError),
+    Property(#[from] PropertyError),
+    /// Reading or writing data files failed.
     #[error("reading or writing table files: {0}")]
     Files(#[from] iceberg::Error),
+    /// A delete file could not be read.
+    #[error("reading delete file {path}: {source}")]
+    DeleteFile {
+        /// The delete file.
+        path: String,
+        /// Why.
+        source: parquet::errors::ParquetError,
+    },
+    /// Sorting, filtering or spilling rows failed.
     #[error("sorting rows: {0}")]
     Sort(#[from] arrow::error::ArrowError),
-    #[error(
-        "the table was dropped and re-created (uuid {found}, expected {expected}) during the run"
-    )]
-    TableReplaced { expected: String, found: String },
+    /// A group's task panicked or was cancelled.
+    #[error("a group task failed: {0}")]
+    Task(#[from] tokio::task::JoinError),
+    /// A broken invariant of the compactor itself.
     #[error("internal error: {0}")]
     Internal(String),
 }

@@ -17,6 +17,7 @@ pub struct InProcessLockManager {
 }
 
 impl InProcessLockManager {
+    /// An empty lock table.
     pub fn new() -> Self {
         Self::default()
     }

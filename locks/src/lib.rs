@@ -2,27 +2,25 @@
 //! (a table's UUID), and its implementations: in-process (one `floe serve`) and ZooKeeper
 //! (several). Both behave the same: acquire waits at most a bound, a guard frees the lock
 //! when dropped, and a holder can ask whether it still holds the lock (fencing).
+//!
+//! A node opens one [`ZooKeeperSession`] and shares it between everything it keeps in
+//! ZooKeeper: its lock managers (each on a root of its own) and its catalog store.
 
+#![deny(missing_docs)]
+
+mod error;
 mod in_process;
 mod zookeeper;
 
+pub use error::{LockError, Unavailable};
 pub use in_process::InProcessLockManager;
-pub use zookeeper::ZooKeeperLockManager;
+pub use zookeeper::{ZooKeeperLockManager, ZooKeeperSession};
+/// The ZooKeeper client crate whose types this crate's API uses (`Client`, `Error`).
+pub use zookeeper_client;
 
 use std::time::Duration;
 
 use async_trait::async_trait;
-
-/// Why a lock could not be taken or kept.
-#[derive(Debug, thiserror::Error)]
-pub enum LockError {
-    /// Another holder kept the lock for longer than the caller was willing to wait.
-    #[error("timed out after {waited:?} waiting for the lock on {key}")]
-    Timeout { key: String, waited: Duration },
-    /// The lock service could not be reached or failed; whether the lock is held is unknown.
-    #[error("lock service unavailable: {0}")]
-    Unavailable(String),
-}
 
 /// A held lock. Dropping it releases the lock.
 pub trait LockGuard: Send + Sync {

@@ -15,9 +15,11 @@
 //! forgotten while its session lives: deletes are retried, and as a last resort the session
 //! is closed so that ZooKeeper drops its nodes (`zookeeper/node.rs`).
 //!
-//! After the session has ended (expired, say, after a long partition), the next acquire opens
-//! a new session (`zookeeper/session.rs`), so the node takes locks again without a restart;
-//! only [`ZooKeeperLockManager::close`] ends the manager for good.
+//! A manager keeps its locks on a [`ZooKeeperSession`] that the node may share with other
+//! managers (on other roots) and with its catalog store (`zookeeper/session.rs`). After that
+//! session has ended (expired, say, after a long partition), the next acquire, or the next
+//! request of any other user, opens a new session, so the node takes locks again without a
+//! restart; only [`ZooKeeperSession::close`] ends it for good.
 
 mod node;
 mod session;
@@ -26,64 +28,74 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use tokio::runtime::Handle;
 use tokio::time::Instant;
-use zookeeper_client::{Acls, Client, CreateMode, Error as ZkError, OneshotWatcher};
+use zookeeper_client::{Acls, Client, CreateMode, CreateOptions, Error as ZkError, OneshotWatcher};
 
-use crate::{LockError, LockGuard, LockManager};
+use crate::{LockError, LockGuard, LockManager, Unavailable};
 use node::{find_by_prefix, is_definite, Backoff, LockNode};
-use session::{Config, Session, Sessions};
+use session::Session;
+pub use session::ZooKeeperSession;
 
-/// Hands out locks kept in ZooKeeper, on one session at a time.
+/// How a manager's directories are made: `<root>/locks` and every node above it.
+const PERSISTENT: CreateOptions<'static> = CreateMode::Persistent.with_acls(Acls::anyone_all());
+
+/// Hands out locks kept in ZooKeeper under one root, on a [`ZooKeeperSession`] it may share.
 pub struct ZooKeeperLockManager {
-    sessions: Arc<Sessions>,
+    session: Arc<ZooKeeperSession>,
     /// `<root>/locks`.
     locks_dir: String,
 }
 
 impl ZooKeeperLockManager {
-    /// Opens a session on `connect_string` (`host:port,host:port,...`) and keeps locks under
-    /// `root` (e.g. `/floe`), creating `<root>/locks` when missing. Must run inside a Tokio
-    /// runtime, which then also runs the session and the releases of dropped guards.
+    /// Keeps locks under `root` (e.g. `/floe`) on `session`, creating `<root>/locks` when
+    /// missing (and again whenever an acquire finds it gone). Managers on different roots
+    /// share one session without sharing any lock.
+    pub async fn new(session: Arc<ZooKeeperSession>, root: &str) -> Result<Self, LockError> {
+        let locks_dir = locks_dir(root)?;
+        let made = session.client().await?.mkdir(&locks_dir, &PERSISTENT).await;
+        made.map_err(|e| unavailable(&format!("creating {locks_dir}"), e))?;
+        Ok(Self { session, locks_dir })
+    }
+
+    /// Opens a session of its own on `connect_string` (`host:port,host:port,...`) and keeps
+    /// locks under `root` on it: [`ZooKeeperSession::connect`], then [`new`](Self::new).
     pub async fn connect(
         connect_string: &str,
         root: &str,
         session_timeout: Duration,
     ) -> Result<Self, LockError> {
-        let root = root.trim_end_matches('/');
-        if !root.starts_with('/') {
-            return Err(LockError::Unavailable(format!(
-                "ZooKeeper lock root must be an absolute path, got {root:?}"
-            )));
+        locks_dir(root)?;
+        let session = ZooKeeperSession::connect(connect_string, session_timeout).await?;
+        let manager = Self::new(session.clone(), root).await;
+        if manager.is_err() {
+            session.close();
         }
-        let runtime = Handle::try_current().map_err(|_| {
-            LockError::Unavailable("ZooKeeper locks need a Tokio runtime".to_string())
-        })?;
-        let locks_dir = format!("{root}/locks");
-        let sessions = Sessions::open(Config {
-            connect_string: connect_string.to_string(),
-            locks_dir: locks_dir.clone(),
-            timeout: session_timeout,
-            runtime,
-        })
-        .await?;
-        Ok(Self {
-            sessions: Arc::new(sessions),
-            locks_dir,
-        })
+        manager
     }
 
     /// The session timeout the server granted (to the current session).
     pub fn session_timeout(&self) -> Duration {
-        self.sessions.timeout()
+        self.session.timeout()
     }
 
     /// Ends the session without releasing anything: every guard turns `is_held() == false`
-    /// at once, and ZooKeeper drops this session's nodes when it closes. Later acquires
-    /// answer `Unavailable`; no new session is opened.
+    /// at once, and ZooKeeper drops the session's nodes when it closes. Later acquires
+    /// answer `Unavailable`; no new session is opened. This is
+    /// [`ZooKeeperSession::close`]: on a shared session, it ends every user's.
     pub fn close(&self) {
-        self.sessions.close();
+        self.session.close();
     }
+}
+
+/// `<root>/locks`, for an absolute `root`.
+fn locks_dir(root: &str) -> Result<String, LockError> {
+    let root = root.trim_end_matches('/');
+    if !root.starts_with('/') {
+        return Err(LockError::unavailable(format!(
+            "ZooKeeper lock root must be an absolute path, got {root:?}"
+        )));
+    }
+    Ok(format!("{root}/locks"))
 }
 
 struct ZooKeeperGuard {
@@ -110,13 +122,14 @@ impl LockManager for ZooKeeperLockManager {
         let dir = format!("{}/{}", self.locks_dir, encode_key(key));
         let mut retried = false;
         loop {
-            let live = tokio::time::timeout_at(deadline, self.sessions.live()).await;
+            let live = tokio::time::timeout_at(deadline, self.session.live()).await;
             let session = live.unwrap_or_else(|_| {
-                Err(LockError::Unavailable(format!(
+                Err(LockError::unavailable(format!(
                     "no ZooKeeper session could be opened within {timeout:?}"
                 )))
             })?;
-            match acquire_on(&session, key, &dir, timeout, deadline).await {
+            let attempt = acquire_on(&session, key, &self.locks_dir, &dir, timeout, deadline);
+            match attempt.await {
                 // The session ended during the attempt, taking the attempt's node with it:
                 // try once more, on a new session, while time is left.
                 Err(LockError::Unavailable(_))
@@ -129,23 +142,19 @@ impl LockManager for ZooKeeperLockManager {
         }
     }
 
+    /// [`ZooKeeperSession::connected`]: an ended session is replaced first, in a task of its
+    /// own.
     async fn session_connected(&self) -> Option<bool> {
-        if let Some(connected) = self.sessions.current_connected() {
-            return Some(connected);
-        }
-        // The session has ended: open the next one as an acquire would, in a task of its
-        // own, so a caller that gives up (a probe's timeout) does not cancel the open.
-        let sessions = self.sessions.clone();
-        let reopen =
-            tokio::spawn(async move { sessions.live().await.is_ok_and(|s| s.connected()) });
-        Some(reopen.await.unwrap_or(false))
+        Some(self.session.connected().await)
     }
 }
 
-/// One acquire attempt on `session`: creates a node under `dir` and waits for its turn.
+/// One acquire attempt on `session`: creates a node under `dir` (a key's directory in
+/// `locks_dir`) and waits for its turn.
 async fn acquire_on(
     session: &Arc<Session>,
     key: &str,
+    locks_dir: &str,
     dir: &str,
     timeout: Duration,
     deadline: Instant,
@@ -155,7 +164,7 @@ async fn acquire_on(
     // Creation is not cut off at the deadline: an abandoned create could leave a node
     // nobody knows about. Each try is one request; retries stop at the deadline, and a node
     // whose create is still unanswered then is deleted by its prefix.
-    let name = create_node(session, &client, &mut node, deadline).await?;
+    let name = create_node(session, &client, locks_dir, &mut node, deadline).await?;
     node.name = Some(name.clone());
     let turn = wait_turn(session, &client, dir, &node.prefix, &name);
     let err = match tokio::time::timeout_at(deadline, turn).await {
@@ -176,13 +185,14 @@ async fn acquire_on(
     Err(err)
 }
 
-/// Creates this attempt's EPHEMERAL_SEQUENTIAL node (and the key's directory when missing)
-/// and returns its name. A create that went unanswered may have made the node: it is then
-/// looked for by the attempt's prefix before anything else is sent, and created again only
-/// once it is certainly not there.
+/// Creates this attempt's EPHEMERAL_SEQUENTIAL node (and the key's directory when missing,
+/// and `locks_dir` when that is gone too) and returns its name. A create that went
+/// unanswered may have made the node: it is then looked for by the attempt's prefix before
+/// anything else is sent, and created again only once it is certainly not there.
 async fn create_node(
     session: &Session,
     client: &Client,
+    locks_dir: &str,
     node: &mut LockNode,
     deadline: Instant,
 ) -> Result<String, LockError> {
@@ -192,7 +202,7 @@ async fn create_node(
     let (dir, prefix) = (node.dir.as_str(), node.prefix.as_str());
     let path = format!("{dir}/{prefix}");
     let context = format!("creating a lock node in {dir}");
-    let mut looking = false;
+    let (mut looking, mut made_locks_dir) = (false, false);
     let mut backoff = Backoff::new();
     loop {
         let err = if looking {
@@ -210,6 +220,14 @@ async fn create_node(
                 // The key's directory is missing (never made, or emptied and removed).
                 Err(ZkError::NoNode) => match client.create(dir, &[], &container).await {
                     Ok(_) | Err(ZkError::NodeExists) => continue,
+                    // So is `locks_dir` (removed by hand, say): make it again, once.
+                    Err(ZkError::NoNode) if !made_locks_dir => {
+                        made_locks_dir = true;
+                        match client.mkdir(locks_dir, &PERSISTENT).await {
+                            Ok(()) => continue,
+                            Err(e) => e,
+                        }
+                    }
                     Err(e) => e,
                 },
                 Err(e) => {
@@ -237,7 +255,7 @@ async fn wait_turn(
     name: &str,
 ) -> Result<(), LockError> {
     let mine = sequence_of(name)
-        .ok_or_else(|| LockError::Unavailable(format!("unexpected lock node name {name}")))?;
+        .ok_or_else(|| LockError::unavailable(format!("unexpected lock node name {name}")))?;
     let mut backoff = Backoff::new();
     loop {
         let result = next_predecessor(client, dir, prefix, name, mine).await;
@@ -291,7 +309,7 @@ async fn next_predecessor(
         .await
         .map_err(zk(format!("listing {dir}")))?;
     if !children.iter().any(|c| c == name) {
-        return Err(WaitError::Lock(LockError::Unavailable(format!(
+        return Err(WaitError::Lock(LockError::unavailable(format!(
             "lock node {dir}/{name} vanished (session expired?)"
         ))));
     }
@@ -344,8 +362,9 @@ fn encode_key(key: &str) -> String {
     out
 }
 
-pub(crate) fn unavailable(context: &str, err: ZkError) -> LockError {
-    LockError::Unavailable(format!("ZooKeeper: {context}: {err}"))
+/// `err` stopped what `context` says: displays as `ZooKeeper: {context}: {err}`.
+fn unavailable(context: &str, err: ZkError) -> LockError {
+    LockError::Unavailable(Unavailable::caused_by(format!("ZooKeeper: {context}"), err))
 }
 
 #[cfg(test)]

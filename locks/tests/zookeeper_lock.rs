@@ -2,62 +2,17 @@
 //! string and `FLOE_TEST_ZK_ENSEMBLE` a 3-member ensemble's (`scripts/zookeeper.sh start`).
 //! A test prints `SKIP: ... not set` and passes only when its variable is unset.
 
-use std::collections::VecDeque;
+mod common;
+
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
-use floe_locks::{LockError, LockManager, ZooKeeperLockManager};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::watch;
-
-const SESSION: Duration = Duration::from_secs(5);
-
-fn server(var: &str) -> Option<String> {
-    match std::env::var(var) {
-        Ok(s) if !s.is_empty() => Some(s),
-        _ => {
-            println!("SKIP: {var} not set");
-            None
-        }
-    }
-}
-
-/// A root of its own for each test, so tests running at once never share a lock.
-fn unique_root(test: &str) -> String {
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    format!("/floe-test/{test}-{}-{nanos}", std::process::id())
-}
-
-async fn manager(connect: &str, root: &str, session: Duration) -> Arc<ZooKeeperLockManager> {
-    Arc::new(
-        ZooKeeperLockManager::connect(connect, root, session)
-            .await
-            .expect("connect to ZooKeeper"),
-    )
-}
-
-/// The contender nodes under a key, read on a separate session.
-async fn lock_nodes(connect: &str, root: &str, key: &str) -> Vec<String> {
-    let client = zookeeper_client::Client::connect(connect).await.unwrap();
-    match client.list_children(&format!("{root}/locks/{key}")).await {
-        Ok(children) => children,
-        Err(zookeeper_client::Error::NoNode) => Vec::new(),
-        Err(e) => panic!("listing lock nodes: {e}"),
-    }
-}
-
-async fn eventually(what: &str, within: Duration, mut check: impl FnMut() -> bool) {
-    let deadline = Instant::now() + within;
-    while !check() {
-        assert!(Instant::now() < deadline, "{what} within {within:?}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
+use common::{
+    connections, eventually, lock_nodes, lock_sessions, manager, node_session, server, unique_root,
+    Proxy, SESSION,
+};
+use floe_locks::{LockError, LockManager, ZooKeeperLockManager, ZooKeeperSession};
 
 async fn mutual_exclusion(connect: &str, test: &str) {
     let root = unique_root(test);
@@ -197,88 +152,6 @@ async fn closing_the_holders_session_frees_the_lock_and_fences_it() {
     assert!(guard.is_held());
 }
 
-/// A TCP proxy to one ZooKeeper server that can cut every connection (a partition), or
-/// reset connections right after passing on given requests.
-struct Proxy {
-    addr: String,
-    cut: watch::Sender<bool>,
-    resets: Resets,
-}
-
-/// Op codes of requests after which to reset the connection, one set per reset, in order.
-type Resets = Arc<Mutex<VecDeque<&'static [i32]>>>;
-
-impl Proxy {
-    async fn start(upstream: String) -> Proxy {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap().to_string();
-        let (cut, cut_rx) = watch::channel(false);
-        let resets = Resets::default();
-        let reset = resets.clone();
-        tokio::spawn(async move {
-            while let Ok((down, _)) = listener.accept().await {
-                if *cut_rx.borrow() {
-                    continue; // dropped at once: the server is unreachable
-                }
-                let (mut cut_rx, upstream) = (cut_rx.clone(), upstream.clone());
-                let reset = reset.clone();
-                tokio::spawn(async move {
-                    let Ok(up) = TcpStream::connect(&upstream).await else {
-                        return;
-                    };
-                    tokio::select! {
-                        _ = pump(down, up, reset) => {}
-                        _ = cut_rx.wait_for(|cut| *cut) => {}
-                    }
-                });
-            }
-        });
-        Proxy { addr, cut, resets }
-    }
-
-    fn set_cut(&self, cut: bool) {
-        self.cut.send_replace(cut);
-    }
-}
-
-/// Forwards both ways. A client write that starts with the next reset's op code is passed
-/// on and given time to apply (its reply held back), then the client's socket is reset
-/// (RST): the client reads "connection reset by peer".
-async fn pump(down: TcpStream, up: TcpStream, resets: Resets) {
-    let (mut down_read, mut down_write) = down.into_split();
-    let (mut up_read, mut up_write) = up.into_split();
-    let (mut requests, mut replies) = (vec![0u8; 64 * 1024], vec![0u8; 64 * 1024]);
-    loop {
-        tokio::select! {
-            n = down_read.read(&mut requests) => {
-                let Ok(n @ 1..) = n else { return };
-                if up_write.write_all(&requests[..n]).await.is_err() {
-                    return;
-                }
-                let ops = op_codes(&requests[..n]);
-                let due = |due: &&[i32]| ops.iter().any(|op| due.contains(op));
-                let reset = {
-                    let mut resets = resets.lock().unwrap();
-                    resets.pop_front_if(|ops| due(ops)).is_some()
-                };
-                if reset {
-                    tokio::time::sleep(Duration::from_millis(200)).await;
-                    #[allow(deprecated)] // a zero linger does not block
-                    down_read.as_ref().set_linger(Some(Duration::ZERO)).unwrap();
-                    down_write.forget(); // no FIN first: closing the socket sends a RST
-                    return;
-                }
-            }
-            n = up_read.read(&mut replies) => {
-                let Ok(n @ 1..) = n else { return };
-                if down_write.write_all(&replies[..n]).await.is_err() {
-                    return;
-                }
-            }
-        }
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lost_session_fences_the_guard_and_expiry_frees_the_lock() {
     let Some(zk) = server("FLOE_TEST_ZK") else {
@@ -323,14 +196,6 @@ async fn a_lost_session_fences_the_guard_and_expiry_frees_the_lock() {
     tokio::time::sleep(Duration::from_secs(1)).await;
     assert!(!held.is_held());
     drop(held);
-}
-
-/// The session a lock node was created on: `lock-<session id>-<attempt>-<sequence>`.
-fn node_session(name: &str) -> String {
-    name.split('-')
-        .nth(1)
-        .expect("a lock node name")
-        .to_string()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -436,19 +301,6 @@ async fn renew_after_expiry(zk: &str, test: &str, client_gave_up: bool) {
     assert!(guards.iter().all(|g| !g.is_held()));
     let err = a.acquire("u", Duration::from_secs(2)).await.err();
     assert!(matches!(err, Some(LockError::Unavailable(_))), "{err:?}");
-}
-
-/// The op codes of the requests in `bytes`, each framed as length, xid, op code, ... (all
-/// big-endian). The session's connect request is framed too and reads as op code 0.
-fn op_codes(mut bytes: &[u8]) -> Vec<i32> {
-    let int = |b: &[u8], at: usize| i32::from_be_bytes(b[at..at + 4].try_into().unwrap());
-    let mut ops = Vec::new();
-    while bytes.len() >= 12 {
-        ops.push(int(bytes, 8));
-        let len = usize::try_from(int(bytes, 0)).unwrap_or(0);
-        bytes = &bytes[(4 + len).min(bytes.len())..];
-    }
-    ops
 }
 
 /// A connection reset right after a create was sent fails the create with an I/O error (not
@@ -558,4 +410,193 @@ async fn connecting_to_nothing_is_unavailable() {
     .expect("no server there");
     assert!(matches!(err, LockError::Unavailable(_)), "{err:?}");
     assert!(started.elapsed() < Duration::from_secs(10));
+}
+
+/// `<root>/locks` removed while a manager uses it (by hand, say): the next acquire makes it
+/// again instead of failing until the session is replaced.
+#[tokio::test]
+async fn a_removed_locks_directory_is_made_again() {
+    let Some(zk) = server("FLOE_TEST_ZK") else {
+        return;
+    };
+    let root = unique_root("locks-dir");
+    let locks = manager(&zk, &root, SESSION).await;
+    drop(locks.acquire("t", Duration::from_secs(5)).await.unwrap());
+    let client = zookeeper_client::Client::connect(&zk).await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    for path in [format!("{root}/locks/t"), format!("{root}/locks")] {
+        // The released node goes in the background: until then the key's directory is full.
+        while let Err(e) = client.delete(&path, None).await {
+            match e {
+                zookeeper_client::Error::NoNode => break,
+                e => assert!(Instant::now() < deadline, "deleting {path}: {e}"),
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+    let guard = locks.acquire("t", Duration::from_secs(5)).await.unwrap();
+    assert!(guard.is_held());
+    assert_eq!(lock_nodes(&zk, &root, "t").await.len(), 1);
+}
+
+/// Commit and compaction locks of one node: two managers on different roots over one
+/// session. Their locks are apart, each still excludes, and the session's end fences both.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn managers_sharing_a_session_lock_apart_and_are_fenced_together() {
+    let Some(zk) = server("FLOE_TEST_ZK") else {
+        return;
+    };
+    let root = unique_root("shared");
+    let compaction_root = format!("{root}/compaction");
+    let session = ZooKeeperSession::connect(&zk, SESSION).await.unwrap();
+    let commits = ZooKeeperLockManager::new(session.clone(), &root).await;
+    let compaction = ZooKeeperLockManager::new(session.clone(), &compaction_root).await;
+    let (commits, compaction) = (commits.unwrap(), compaction.unwrap());
+    let other = manager(&zk, &root, SESSION).await;
+
+    // One key, two roots: both locks at once, both on the shared session.
+    let wait = Duration::from_secs(5);
+    let commit = commits.acquire("t", wait).await.unwrap();
+    let compact = compaction.acquire("t", wait).await.unwrap();
+    assert!(commit.is_held() && compact.is_held());
+    let id = format!("{:x}", session.session_id().0);
+    for root in [&root, &compaction_root] {
+        assert_eq!(lock_sessions(&zk, root, "t").await, [id.as_str()]);
+    }
+    // Each root still excludes, on the same session as from another one.
+    for locks in [&commits, &compaction, &other] {
+        let err = locks.acquire("t", Duration::from_millis(300)).await.err();
+        assert!(matches!(err, Some(LockError::Timeout { .. })), "{err:?}");
+    }
+
+    // The session ends (as any manager's `close()` would end it): both guards are fenced at
+    // once, and the commit lock goes to another node.
+    session.close();
+    assert!(!commit.is_held() && !compact.is_held());
+    let taken = other.acquire("t", wait).await.unwrap();
+    assert!(taken.is_held());
+    for locks in [&commits, &compaction] {
+        let err = locks.acquire("u", Duration::from_millis(300)).await.err();
+        assert!(matches!(err, Some(LockError::Unavailable(_))), "{err:?}");
+        assert_eq!(locks.session_connected().await, Some(false));
+    }
+    assert!(session.client().await.is_err(), "closed for good");
+}
+
+/// The shared session expires: the next users, acquires on either manager and plain
+/// requests (what the catalog store sends), all arriving at once, share one new session,
+/// opened once on one connection.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn after_a_shared_session_expires_one_new_session_serves_every_user() {
+    let Some(zk) = server("FLOE_TEST_ZK") else {
+        return;
+    };
+    let root = unique_root("shared-renew");
+    let compaction_root = format!("{root}/compaction");
+    let proxy = Proxy::start(zk.split(',').next().unwrap().to_string()).await;
+    let session = ZooKeeperSession::connect(&proxy.addr, Duration::from_secs(2)).await;
+    let session = session.unwrap();
+    let commits = ZooKeeperLockManager::new(session.clone(), &root).await;
+    let compaction = ZooKeeperLockManager::new(session.clone(), &compaction_root).await;
+    let (commits, compaction) = (Arc::new(commits.unwrap()), Arc::new(compaction.unwrap()));
+    let other = manager(&zk, &root, SESSION).await;
+    let wait = Duration::from_secs(5);
+    let old = [
+        commits.acquire("t", wait).await.unwrap(),
+        compaction.acquire("t", wait).await.unwrap(),
+    ];
+    let old_id = session.session_id();
+
+    // Cut until the server has expired the session (another node gets its lock) and the
+    // client has given up on it too.
+    proxy.set_cut(true);
+    let lost = || old.iter().all(|g| !g.is_held());
+    eventually("the old guards turn not held", Duration::from_secs(2), lost).await;
+    let taken = other.acquire("t", Duration::from_secs(30)).await.unwrap();
+    tokio::time::sleep(session.timeout() * 2).await;
+    proxy.set_cut(false);
+    let connections_before = proxy.upstream_ports().len();
+
+    let mut acquires = Vec::new();
+    for i in 0..4 {
+        for locks in [&commits, &compaction] {
+            let (locks, key) = (locks.clone(), format!("k{i}"));
+            let acquire = async move { locks.acquire(&key, Duration::from_secs(20)).await };
+            acquires.push(tokio::spawn(acquire));
+        }
+    }
+    let mut requests = Vec::new();
+    for _ in 0..4 {
+        let (session, root) = (session.clone(), root.clone());
+        requests.push(tokio::spawn(async move {
+            let client = session.client().await.expect("a client on a new session");
+            client.list_children(&root).await.expect("a request on it");
+            client.session_id()
+        }));
+    }
+    let mut guards = Vec::new();
+    for acquire in acquires {
+        guards.push(acquire.await.unwrap().expect("an acquire on a new session"));
+    }
+    let mut ids = Vec::new();
+    for request in requests {
+        ids.push(format!("{:x}", request.await.unwrap().0));
+    }
+    for i in 0..4 {
+        for root in [&root, &compaction_root] {
+            ids.extend(lock_sessions(&zk, root, &format!("k{i}")).await);
+        }
+    }
+    assert_ne!(session.session_id(), old_id, "a new session");
+    let new_id = format!("{:x}", session.session_id().0);
+    assert_eq!(ids.len(), 12);
+    assert!(ids.iter().all(|id| *id == new_id), "{new_id} only: {ids:?}");
+    let opened = proxy.upstream_ports().len() - connections_before;
+    assert_eq!(opened, 1, "connections opened for the new session");
+    assert!(
+        guards.iter().all(|g| g.is_held()),
+        "the new guards are held"
+    );
+    assert!(lost(), "the old session's guards stay lost");
+
+    // The new session takes the commit lock back once the other node lets go.
+    let err = commits.acquire("t", Duration::from_millis(500)).await.err();
+    assert!(matches!(err, Some(LockError::Timeout { .. })), "{err:?}");
+    drop(taken);
+    let again = commits.acquire("t", wait).await.unwrap();
+    assert!(again.is_held());
+    assert_eq!(lock_sessions(&zk, &root, "t").await, [new_id]);
+}
+
+/// A session and two managers on it make one connection to the server, whatever they do:
+/// the proxy in front opens one, and the server's `cons` lists this session once, there.
+#[tokio::test]
+async fn one_shared_session_is_one_connection() {
+    let Some(zk) = server("FLOE_TEST_ZK") else {
+        return;
+    };
+    let root = unique_root("one-connection");
+    let first_server = zk.split(',').next().unwrap().to_string();
+    let proxy = Proxy::start(first_server.clone()).await;
+    let session = ZooKeeperSession::connect(&proxy.addr, SESSION).await;
+    let (session, compaction_root) = (session.unwrap(), format!("{root}/compaction"));
+    let commits = ZooKeeperLockManager::new(session.clone(), &root).await;
+    let compaction = ZooKeeperLockManager::new(session.clone(), &compaction_root).await;
+    let (commits, compaction) = (commits.unwrap(), compaction.unwrap());
+    let wait = Duration::from_secs(5);
+    let _guards = [
+        commits.acquire("t", wait).await.unwrap(),
+        compaction.acquire("t", wait).await.unwrap(),
+    ];
+    assert_eq!(compaction.session_connected().await, Some(true));
+    let client = session.client().await.unwrap();
+    client.list_children(&root).await.unwrap();
+
+    let ports = proxy.upstream_ports();
+    assert_eq!(ports.len(), 1, "connections opened: {ports:?}");
+    let id = format!("{:x}", session.session_id().0);
+    let ours: Vec<_> = (connections(&first_server).await.into_iter())
+        .filter(|(port, sid)| *port == ports[0] || *sid == id)
+        .collect();
+    assert_eq!(ours, [(ports[0], id)], "this session's connections");
 }

@@ -25,7 +25,9 @@ pub enum Access {
 #[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct Grant {
+    /// The namespace prefix, dot-separated levels; `""` is every namespace.
     pub namespace: String,
+    /// What the grant allows there.
     pub access: Access,
 }
 
@@ -33,9 +35,11 @@ pub struct Grant {
 #[derive(Clone, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct ClientConfig {
+    /// The client id, unique among the clients.
     pub id: String,
     /// Hex SHA-256 of the secret (`printf %s "$SECRET" | sha256sum`).
     pub secret_sha256: String,
+    /// What the client may do.
     pub grants: Vec<Grant>,
 }
 
@@ -43,9 +47,11 @@ pub struct ClientConfig {
 #[derive(Clone, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct StaticTokenConfig {
+    /// The service's name, the principal's name in logs and refusals.
     pub name: String,
     /// Hex SHA-256 of the token.
     pub token_sha256: String,
+    /// What the service may do.
     pub grants: Vec<Grant>,
 }
 
@@ -60,8 +66,10 @@ pub struct AuthConfig {
     /// How long an issued token is valid.
     #[serde(default = "default_ttl")]
     pub token_ttl_secs: u64,
+    /// The OAuth2 clients.
     #[serde(default)]
     pub clients: Vec<ClientConfig>,
+    /// The static service tokens.
     #[serde(default)]
     pub tokens: Vec<StaticTokenConfig>,
 }
@@ -120,7 +128,9 @@ pub fn hash_secret(secret: &str) -> String {
 /// Who a request comes from.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Principal {
+    /// The client id or the static token's name.
     pub name: String,
+    /// What it may do.
     pub grants: Vec<Grant>,
 }
 
@@ -153,10 +163,13 @@ fn covers(prefix: &str, namespace: &[String]) -> bool {
 /// was wrong.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum AuthError {
+    /// The token endpoint's client id or secret is wrong.
     #[error("invalid client credentials")]
     InvalidClient,
+    /// A bearer token is missing, malformed, forged or expired.
     #[error("missing or invalid bearer token")]
     Unauthorized,
+    /// The `[auth]` configuration is not acceptable.
     #[error("auth configuration: {0}")]
     Config(String),
 }
@@ -174,7 +187,9 @@ const ISSUER: &str = "floe";
 /// A token the token endpoint issued.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IssuedToken {
+    /// The signed token.
     pub access_token: String,
+    /// How long it is valid, in seconds.
     pub expires_in: u64,
 }
 
@@ -188,6 +203,7 @@ pub struct Authenticator {
 }
 
 impl Authenticator {
+    /// Checks `config` (key length, hashes, grant prefixes, unique clients) and keeps it.
     pub fn new(config: &AuthConfig) -> Result<Self, AuthError> {
         if config.signing_key.len() < 32 {
             return Err(AuthError::Config(
@@ -213,9 +229,6 @@ impl Authenticator {
                     "client {}: secret-sha256 must be 64 hex digits",
                     c.id
                 )));
-            }
-            if c.id == INTERNAL_PRINCIPAL {
-                return Err(AuthError::Config(format!("client id {} is reserved", c.id)));
             }
             if clients.insert(c.id.clone(), c.clone()).is_some() {
                 return Err(AuthError::Config(format!("client {} appears twice", c.id)));
@@ -255,29 +268,15 @@ impl Authenticator {
         {
             return Err(AuthError::InvalidClient);
         }
-        self.token_for(&client.id, now)
+        self.sign(&client.id, now)
     }
 
-    /// A signed token for `subject` (a client id).
-    fn token_for(&self, subject: &str, now: i64) -> Result<IssuedToken, AuthError> {
-        self.sign(subject, now, self.ttl_secs)
-    }
-
-    /// The node's own token (scheduled compaction), valid for at least a day so that a
-    /// long compaction of one table does not outlive it.
-    pub fn internal_token(&self, now: i64) -> Result<IssuedToken, AuthError> {
-        self.sign(
-            INTERNAL_PRINCIPAL,
-            now,
-            self.ttl_secs.max(INTERNAL_TTL_SECS),
-        )
-    }
-
-    fn sign(&self, subject: &str, now: i64, ttl_secs: u64) -> Result<IssuedToken, AuthError> {
+    /// A signed token for `subject` (a client id), valid for the configured time.
+    fn sign(&self, subject: &str, now: i64) -> Result<IssuedToken, AuthError> {
         let claims = Claims {
             sub: subject.to_string(),
             iat: now,
-            exp: now + ttl_secs as i64,
+            exp: now + self.ttl_secs as i64,
             iss: ISSUER.to_string(),
         };
         let access_token =
@@ -285,7 +284,7 @@ impl Authenticator {
                 .map_err(|e| AuthError::Config(e.to_string()))?;
         Ok(IssuedToken {
             access_token,
-            expires_in: ttl_secs,
+            expires_in: self.ttl_secs,
         })
     }
 
@@ -305,15 +304,6 @@ impl Authenticator {
             .map_err(|_| AuthError::Unauthorized)?;
         if data.claims.exp <= now {
             return Err(AuthError::Unauthorized);
-        }
-        if data.claims.sub == INTERNAL_PRINCIPAL {
-            return Ok(Principal {
-                name: INTERNAL_PRINCIPAL.to_string(),
-                grants: vec![Grant {
-                    namespace: String::new(),
-                    access: Access::ReadWrite,
-                }],
-            });
         }
         let client = self
             .clients
@@ -340,11 +330,14 @@ pub enum Scope {
 /// What a request needs: an access somewhere.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Need {
+    /// Where.
     pub scope: Scope,
+    /// At least this access.
     pub access: Access,
 }
 
 impl Principal {
+    /// Whether the principal's grants give what `need` asks.
     pub fn allows(&self, need: &Need) -> bool {
         match &need.scope {
             Scope::Anywhere => self.has_any(need.access),
@@ -353,98 +346,62 @@ impl Principal {
     }
 }
 
-/// Routes that need no token.
-pub const OPEN_ROUTES: &[&str] = &["/v1/config", "/v1/oauth/tokens", "/health", "/ready"];
-
-/// Whether `needs` reads the request body of `route`: the changes that name their
-/// namespaces in it (create namespace, rename, multi-table transaction).
-pub fn reads_body(route: &str, method: &str) -> bool {
-    method == "POST"
-        && matches!(
-            route,
-            "/v1/namespaces" | "/v1/tables/rename" | "/v1/transactions/commit"
-        )
+/// What a caller needs to make a request on a route (only with authentication on).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Needs {
+    /// Nothing: no token either.
+    Open,
+    /// Any grant of this access, wherever (the OpenAPI document reveals no namespace).
+    Any(Access),
+    /// A grant on the whole catalog (`/metrics`, which names every table).
+    Catalog(Access),
+    /// A grant on the namespace of the `{namespace}` path parameter.
+    PathNamespace(Access),
+    /// A grant on the `parent` query parameter's namespace; the whole catalog when it
+    /// is absent or empty (the top-level listing).
+    ParentNamespace(Access),
+    /// A grant on each namespace the typed request body names; the handler checks it
+    /// once the body parsed.
+    BodyNamespaces(Access),
 }
 
-/// What a request on `route` (the router's template) needs. `namespace` is the decoded
-/// `{namespace}` path parameter, `parent` the `parent` query parameter, `body` the
-/// request body, read only where `reads_body` says so. A body that does
-/// not say which namespaces it changes is an error (answered 400).
-pub fn needs(
-    route: &str,
-    method: &str,
-    namespace: Option<Vec<String>>,
-    parent: Option<Vec<String>>,
-    body: &[u8],
-) -> Result<Vec<Need>, String> {
-    let report = route == "/v1/namespaces/{namespace}/tables/{table}/metrics";
-    let read_only = matches!(method, "GET" | "HEAD") || report;
-    let access = if read_only {
-        Access::Read
-    } else {
-        Access::ReadWrite
-    };
-    let need = |scope| Need { scope, access };
-    if let Some(ns) = namespace {
-        return Ok(vec![need(Scope::Namespace(ns))]);
-    }
-    let json = || -> Result<serde_json::Value, String> {
-        serde_json::from_slice(body).map_err(|e| format!("malformed JSON body: {e}"))
-    };
-    match (route, access) {
-        ("/v1/namespaces", Access::Read) => {
-            Ok(vec![need(Scope::Namespace(parent.unwrap_or_default()))])
+impl Needs {
+    /// What a request needs before its handler runs, given its decoded `{namespace}`
+    /// path parameter and its `parent` query parameter (each read only where it counts);
+    /// `None` when nothing is checked then (open routes, and the body routes, whose
+    /// handlers check). A namespace that cannot be read is an error (a 400), never taken
+    /// as naming none.
+    pub fn before_handler(
+        self,
+        path_namespace: Option<&str>,
+        parent: Option<&str>,
+    ) -> crate::error::Result<Option<Need>> {
+        let need = |scope, access| Ok(Some(Need { scope, access }));
+        match self {
+            Needs::Open | Needs::BodyNamespaces(_) => Ok(None),
+            Needs::Any(access) => need(Scope::Anywhere, access),
+            Needs::Catalog(access) => need(Scope::Namespace(Vec::new()), access),
+            Needs::PathNamespace(access) => {
+                let raw = path_namespace.ok_or_else(|| {
+                    crate::error::CatalogError::BadRequest("the path names no namespace".into())
+                })?;
+                need(Scope::Namespace(levels(raw)?), access)
+            }
+            Needs::ParentNamespace(access) => {
+                let parent = match parent {
+                    Some(p) if !p.is_empty() => levels(p)?,
+                    _ => Vec::new(),
+                };
+                need(Scope::Namespace(parent), access)
+            }
         }
-        ("/v1/namespaces", Access::ReadWrite) => Ok(vec![need(Scope::Namespace(levels_at(
-            &json()?,
-            "/namespace",
-        )?))]),
-        ("/v1/tables/rename", _) => {
-            let body = json()?;
-            ["/source/namespace", "/destination/namespace"]
-                .iter()
-                .map(|at| Ok(need(Scope::Namespace(levels_at(&body, at)?))))
-                .collect()
-        }
-        ("/v1/transactions/commit", _) => {
-            let body = json()?;
-            let changes = body
-                .get("table-changes")
-                .and_then(|c| c.as_array())
-                .ok_or("the body has no table-changes array")?;
-            changes
-                .iter()
-                .map(|c| {
-                    Ok(need(Scope::Namespace(levels_at(
-                        c,
-                        "/identifier/namespace",
-                    )?)))
-                })
-                .collect()
-        }
-        ("/v1/openapi.json", _) => Ok(vec![need(Scope::Anywhere)]),
-        // `/metrics`, and any route not named above: the whole catalog.
-        _ => Ok(vec![need(Scope::Namespace(Vec::new()))]),
     }
 }
 
-fn levels_at(value: &serde_json::Value, pointer: &str) -> Result<Vec<String>, String> {
-    value
-        .pointer(pointer)
-        .and_then(|v| v.as_array())
-        .and_then(|levels| {
-            levels
-                .iter()
-                .map(|l| l.as_str().map(str::to_string))
-                .collect::<Option<Vec<_>>>()
-        })
-        .ok_or_else(|| format!("the body has no namespace (a list of strings) at {pointer}"))
+/// The levels of a decoded namespace path parameter or `parent` value.
+fn levels(decoded: &str) -> crate::error::Result<Vec<String>> {
+    crate::names::parse_namespace(decoded).map(|ns| ns.inner())
 }
-
-const INTERNAL_TTL_SECS: u64 = 24 * 3600;
-
-/// The principal of the node's own scheduled compaction, which calls its REST API.
-pub const INTERNAL_PRINCIPAL: &str = "floe-internal";
 
 #[cfg(test)]
 #[path = "auth_tests.rs"]

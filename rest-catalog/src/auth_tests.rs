@@ -1,3 +1,5 @@
+//! The rules apart from HTTP: grants, issued and static tokens, configurations refused.
+
 use super::*;
 
 fn grant(namespace: &str, access: Access) -> Grant {
@@ -5,10 +7,6 @@ fn grant(namespace: &str, access: Access) -> Grant {
         namespace: namespace.to_string(),
         access,
     }
-}
-
-fn ns_root() -> Scope {
-    Scope::Namespace(Vec::new())
 }
 
 fn levels(ns: &str) -> Vec<String> {
@@ -115,18 +113,18 @@ fn tokens_are_issued_for_the_right_secret_and_expire() {
 }
 
 #[test]
-fn static_tokens_and_internal_tokens() {
+fn static_tokens() {
     let auth = Authenticator::new(&config()).unwrap();
     let who = auth.authenticate("static-token", 5).unwrap();
     assert_eq!(who.name, "dashboards");
+    assert_eq!(who.access_to(&levels("sales.eu")), Some(Access::Read));
+    assert_eq!(who.access_to(&levels("sales")), None);
+    // Static tokens do not expire.
+    assert_eq!(auth.authenticate("static-token", i64::MAX).unwrap(), who);
     assert_eq!(
         auth.authenticate("static-tokeN", 5),
         Err(AuthError::Unauthorized)
     );
-    let internal = auth.internal_token(5).unwrap();
-    assert_eq!(internal.expires_in, 24 * 3600);
-    let who = auth.authenticate(&internal.access_token, 6).unwrap();
-    assert_eq!(who.access_to(&levels("any.thing")), Some(Access::ReadWrite));
 }
 
 #[test]
@@ -135,8 +133,6 @@ fn bad_configurations_are_refused() {
     short.signing_key = "short".into();
     let mut bad_hash = config();
     bad_hash.clients[0].secret_sha256 = "s3cret".into();
-    let mut reserved = config();
-    reserved.clients[0].id = INTERNAL_PRINCIPAL.into();
     let mut twice = config();
     twice.clients.push(twice.clients[0].clone());
     let mut granted_twice = config();
@@ -150,7 +146,6 @@ fn bad_configurations_are_refused() {
     for (c, why) in [
         (short, "32 bytes"),
         (bad_hash, "64 hex digits"),
-        (reserved, "reserved"),
         (twice, "twice"),
         (granted_twice, "granted twice"),
         (bad_prefix, "dot-separated levels"),
@@ -163,157 +158,6 @@ fn bad_configurations_are_refused() {
         !printed.contains(&hash_secret("s3cret")) && !printed.contains("kkkk"),
         "{printed}"
     );
-}
-
-/// Route, method, namespace parameter, `parent`, body, and what it needs (or an error).
-type NeedCase = (
-    &'static str,
-    &'static str,
-    Option<&'static str>,
-    Option<&'static str>,
-    &'static str,
-    Result<Vec<Need>, ()>,
-);
-
-#[test]
-fn requests_need_what_they_touch() {
-    let ns = |s: &str| Scope::Namespace(levels(s));
-    let read = |scope| Need {
-        scope,
-        access: Access::Read,
-    };
-    let write = |scope| Need {
-        scope,
-        access: Access::ReadWrite,
-    };
-    let table = "/v1/namespaces/{namespace}/tables/{table}";
-    let cases: Vec<NeedCase> = vec![
-        (
-            table,
-            "GET",
-            Some("a.b"),
-            None,
-            "",
-            Ok(vec![read(ns("a.b"))]),
-        ),
-        (table, "HEAD", Some("a"), None, "", Ok(vec![read(ns("a"))])),
-        (
-            table,
-            "POST",
-            Some("a"),
-            None,
-            "{}",
-            Ok(vec![write(ns("a"))]),
-        ),
-        (
-            table,
-            "DELETE",
-            Some("a"),
-            None,
-            "",
-            Ok(vec![write(ns("a"))]),
-        ),
-        (
-            "/v1/namespaces/{namespace}/tables/{table}/metrics",
-            "POST",
-            Some("a"),
-            None,
-            "{}",
-            Ok(vec![read(ns("a"))]),
-        ),
-        (
-            "/v1/namespaces/{namespace}/properties",
-            "POST",
-            Some("a"),
-            None,
-            "{}",
-            Ok(vec![write(ns("a"))]),
-        ),
-        (
-            "/v1/namespaces",
-            "GET",
-            None,
-            None,
-            "",
-            Ok(vec![read(ns_root())]),
-        ),
-        (
-            "/v1/namespaces",
-            "GET",
-            None,
-            Some("a"),
-            "",
-            Ok(vec![read(ns("a"))]),
-        ),
-        (
-            "/v1/namespaces",
-            "POST",
-            None,
-            None,
-            r#"{"namespace":["a","b"]}"#,
-            Ok(vec![write(ns("a.b"))]),
-        ),
-        (
-            "/v1/namespaces",
-            "POST",
-            None,
-            None,
-            r#"{"namespace":"a"}"#,
-            Err(()),
-        ),
-        ("/v1/namespaces", "POST", None, None, "not json", Err(())),
-        (
-            "/v1/tables/rename",
-            "POST",
-            None,
-            None,
-            r#"{"source":{"namespace":["a"],"name":"t"},"destination":{"namespace":["b"],"name":"u"}}"#,
-            Ok(vec![write(ns("a")), write(ns("b"))]),
-        ),
-        (
-            "/v1/transactions/commit",
-            "POST",
-            None,
-            None,
-            r#"{"table-changes":[{"identifier":{"namespace":["x"],"name":"t"}},{"identifier":{"namespace":["y"],"name":"u"}}]}"#,
-            Ok(vec![write(ns("x")), write(ns("y"))]),
-        ),
-        (
-            "/v1/transactions/commit",
-            "POST",
-            None,
-            None,
-            r#"{"table-changes":[{}]}"#,
-            Err(()),
-        ),
-        ("/metrics", "GET", None, None, "", Ok(vec![read(ns_root())])),
-        (
-            "/v1/something/new",
-            "POST",
-            None,
-            None,
-            "",
-            Ok(vec![write(ns_root())]),
-        ),
-        (
-            "/v1/openapi.json",
-            "GET",
-            None,
-            None,
-            "",
-            Ok(vec![read(Scope::Anywhere)]),
-        ),
-    ];
-    for (route, method, namespace, parent, body, want) in cases {
-        let got = needs(
-            route,
-            method,
-            namespace.map(levels),
-            parent.map(levels),
-            body.as_bytes(),
-        );
-        assert_eq!(got.map_err(|_| ()), want, "{method} {route} {body}");
-    }
 }
 
 #[test]
@@ -345,20 +189,5 @@ fn a_principal_allows_by_its_grants() {
     ];
     for (who, need, allowed) in cases {
         assert_eq!(who.allows(&need), allowed, "{} {need:?}", who.name);
-    }
-}
-
-#[test]
-fn only_changes_that_name_namespaces_in_the_body_are_read() {
-    let cases = [
-        ("/v1/namespaces", "POST", true),
-        ("/v1/namespaces", "GET", false),
-        ("/v1/tables/rename", "POST", true),
-        ("/v1/transactions/commit", "POST", true),
-        ("/v1/namespaces/{namespace}/tables", "POST", false),
-        ("/v1/namespaces/{namespace}/tables/{table}", "POST", false),
-    ];
-    for (route, method, read) in cases {
-        assert_eq!(reads_body(route, method), read, "{method} {route}");
     }
 }

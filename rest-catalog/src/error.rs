@@ -1,7 +1,74 @@
 //! The catalog's typed errors. Every failure the catalog can report is one variant here;
 //! `http::error` maps each to an HTTP status and an Iceberg error body, in one place.
 
+use std::fmt;
+use std::sync::Arc;
+
 use floe_locks::LockError;
+
+/// What went wrong beneath a failure: a message that already says it (a context and its
+/// cause's text), and the cause itself, kept as the source. Compared by message.
+#[derive(Clone, Debug)]
+pub struct Failure {
+    message: String,
+    cause: Option<Arc<dyn std::error::Error + Send + Sync>>,
+}
+
+impl Failure {
+    /// `context`, because of `cause`.
+    pub fn because(
+        context: impl fmt::Display,
+        cause: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        Self {
+            message: format!("{context}: {cause}"),
+            cause: Some(Arc::new(cause)),
+        }
+    }
+
+    /// `cause`, as it says itself.
+    pub fn of(cause: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Self {
+            message: cause.to_string(),
+            cause: Some(Arc::new(cause)),
+        }
+    }
+}
+
+impl From<String> for Failure {
+    fn from(message: String) -> Self {
+        Self {
+            message,
+            cause: None,
+        }
+    }
+}
+
+impl From<&str> for Failure {
+    fn from(message: &str) -> Self {
+        message.to_string().into()
+    }
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Failure {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.cause
+            .as_deref()
+            .map(|c| c as &(dyn std::error::Error + 'static))
+    }
+}
+
+impl PartialEq for Failure {
+    fn eq(&self, other: &Self) -> bool {
+        self.message == other.message
+    }
+}
 
 /// What went wrong in a catalog operation.
 #[derive(Debug, thiserror::Error)]
@@ -15,6 +82,9 @@ pub enum CatalogError {
     /// The request body is larger than the configured limit.
     #[error("request body is larger than the limit of {limit} bytes")]
     BodyTooLarge { limit: usize },
+    /// The caller may not do what the request does (with authentication on).
+    #[error("{0}")]
+    Forbidden(String),
     #[error("namespace does not exist: {0}")]
     NoSuchNamespace(String),
     #[error("table does not exist: {0}")]
@@ -31,15 +101,16 @@ pub enum CatalogError {
     CommitFailed(String),
     /// The commit may or may not have been applied. Nothing was deleted.
     #[error("commit state unknown: {0}")]
-    CommitStateUnknown(String),
+    CommitStateUnknown(#[source] Failure),
     /// Storage or store failure outside a commit's critical section.
     #[error("storage error: {0}")]
-    Storage(String),
+    Storage(#[source] Failure),
     /// A backing service (store, lock service) is not reachable.
     #[error("service unavailable: {0}")]
-    Unavailable(String),
+    Unavailable(#[source] Failure),
 }
 
+/// The catalog's result.
 pub type Result<T, E = CatalogError> = std::result::Result<T, E>;
 
 impl From<LockError> for CatalogError {
@@ -47,7 +118,29 @@ impl From<LockError> for CatalogError {
         match e {
             // Nothing was written: the client may retry, so it is a conflict, not a 5xx.
             LockError::Timeout { .. } => CatalogError::CommitFailed(e.to_string()),
-            LockError::Unavailable(_) => CatalogError::Unavailable(e.to_string()),
+            LockError::Unavailable(_) => CatalogError::Unavailable(Failure::of(e)),
         }
+    }
+}
+
+/// The catalog's answers as the table layer's errors, for writers that commit through the
+/// catalog in process (the node's scheduled compaction).
+impl From<CatalogError> for floe_table::Error {
+    fn from(e: CatalogError) -> Self {
+        use floe_table::ErrorKind;
+        let kind = match &e {
+            CatalogError::CommitFailed(_) => ErrorKind::Conflict,
+            CatalogError::CommitStateUnknown(_) => ErrorKind::Unknown,
+            CatalogError::NoSuchNamespace(_) | CatalogError::NoSuchTable(_) => ErrorKind::NotFound,
+            CatalogError::Storage(_) | CatalogError::Unavailable(_) => ErrorKind::Io,
+            CatalogError::BadRequest(_)
+            | CatalogError::Unprocessable(_)
+            | CatalogError::BodyTooLarge { .. }
+            | CatalogError::Forbidden(_)
+            | CatalogError::NamespaceAlreadyExists(_)
+            | CatalogError::TableAlreadyExists(_)
+            | CatalogError::NamespaceNotEmpty(_) => ErrorKind::Invalid,
+        };
+        floe_table::Error::new(kind, e.to_string()).with_source(e)
     }
 }

@@ -8,9 +8,11 @@ pub mod error;
 pub mod http;
 pub mod names;
 pub mod observe;
-pub mod storage;
 pub mod store;
 pub mod warehouse;
 
-pub use catalog::Catalog;
+pub use catalog::{Catalog, MetadataFile, TableChange};
 pub use error::CatalogError;
+pub use observe::{
+    watermark_lag_seconds, CommitOutcome, NoTelemetry, Readiness, TableFigures, Telemetry,
+};

@@ -49,7 +49,7 @@ pub fn validate_namespace(ns: &NamespaceIdent) -> Result<()> {
     if ns.len() > MAX_NAMESPACE_DEPTH {
         return Err(CatalogError::BadRequest(format!(
             "namespace {} is nested deeper than {MAX_NAMESPACE_DEPTH} levels",
-            display_namespace(ns)
+            ns
         )));
     }
     for part in ns.iter() {
@@ -94,13 +94,14 @@ pub fn namespace_from_key(key: &str) -> NamespaceIdent {
         .expect("store keys are never empty")
 }
 
-/// `a.b.c`, for messages.
+/// `a.b.c`, for messages. (Going: iceberg's `Display` says the same.)
 pub fn display_namespace(ns: &NamespaceIdent) -> String {
-    ns.as_ref().join(".")
+    ns.to_string()
 }
 
+/// `a.b.t`, for messages. (Going: iceberg's `Display` says the same.)
 pub fn display_table(ident: &TableIdent) -> String {
-    format!("{}.{}", display_namespace(&ident.namespace), ident.name)
+    ident.to_string()
 }
 
 #[cfg(test)]

@@ -1,21 +1,22 @@
-//! What the catalog tells its operators: whether it is ready (store and ZooKeeper
-//! reachable) and the per-table figures behind `/metrics`. Counters and histograms are
-//! recorded where things happen (requests, commits, lock waits) through the `metrics`
-//! facade; per-table figures are kept here from the metadata of each commit and load, and
-//! become gauges when `/metrics` is scraped (so the watermark lag is current).
+//! What the catalog tells its operators: whether it is ready (store, warehouse and
+//! ZooKeeper reachable), the per-table figures kept from the metadata of each commit and
+//! load, and [`Telemetry`], the seam through which the catalog reports what happens
+//! (requests, commits, lock waits) and answers `/metrics`. The catalog names no metric:
+//! the `floe` binary implements `Telemetry` with its one module of metrics.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
+use floe_table::properties::watermark;
 use iceberg::spec::TableMetadata;
-
-/// Table property (and snapshot summary key) holding the event-time watermark, epoch ms.
-pub const WATERMARK: &str = "floe.watermark";
 
 /// What a table's current metadata says about it.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct TableFigures {
+    /// Live data files (the current snapshot's `total-data-files`).
     pub data_files: u64,
+    /// Live delete files (the current snapshot's `total-delete-files`).
     pub delete_files: u64,
     /// `floe.watermark`, epoch milliseconds, when the table has one.
     pub watermark_ms: Option<i64>,
@@ -36,10 +37,7 @@ pub fn table_figures(metadata: &TableMetadata) -> TableFigures {
     TableFigures {
         data_files: total("total-data-files"),
         delete_files: total("total-delete-files"),
-        watermark_ms: metadata
-            .properties()
-            .get(WATERMARK)
-            .and_then(|v| v.trim().parse().ok()),
+        watermark_ms: watermark(metadata.properties()),
         updated_ms: metadata.last_updated_ms(),
     }
 }
@@ -69,28 +67,16 @@ impl TableFigureBook {
         }
     }
 
+    /// Forgets a table dropped or renamed.
     pub fn forget(&self, table: &str) {
         self.lock().remove(table);
     }
 
+    /// Every table's figures, by name.
     pub fn snapshot(&self) -> Vec<(String, TableFigures)> {
         let mut all: Vec<_> = self.lock().iter().map(|(k, v)| (k.clone(), *v)).collect();
         all.sort_by(|a, b| a.0.cmp(&b.0));
         all
-    }
-
-    /// Sets the per-table gauges from the book, as of `now_ms`.
-    pub fn publish(&self, now_ms: i64) {
-        for (table, f) in self.snapshot() {
-            metrics::gauge!("floe_table_data_files", "table" => table.clone())
-                .set(f.data_files as f64);
-            metrics::gauge!("floe_table_delete_files", "table" => table.clone())
-                .set(f.delete_files as f64);
-            if let Some(w) = f.watermark_ms {
-                metrics::gauge!("floe_table_watermark_lag_seconds", "table" => table)
-                    .set(watermark_lag_seconds(w, now_ms));
-            }
-        }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, TableFigures>> {
@@ -111,12 +97,64 @@ pub struct Readiness {
 }
 
 impl Readiness {
+    /// Whether everything answered.
     pub fn is_ready(&self) -> bool {
         self.store_error.is_none()
             && self.warehouse_error.is_none()
             && self.zookeeper_connected != Some(false)
     }
 }
+
+/// How a table commit ended, as operators count it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CommitOutcome {
+    /// Committed.
+    Ok,
+    /// Certainly not committed: a requirement failed, or the lock wait timed out (409).
+    Conflict,
+    /// The outcome is unknown (503); nothing was deleted.
+    Unknown,
+    /// Refused or failed otherwise.
+    Failed,
+}
+
+impl CommitOutcome {
+    /// The outcome's label: `ok`, `conflict`, `unknown`, `failed`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CommitOutcome::Ok => "ok",
+            CommitOutcome::Conflict => "conflict",
+            CommitOutcome::Unknown => "unknown",
+            CommitOutcome::Failed => "failed",
+        }
+    }
+}
+
+/// What the catalog reports as it serves. The `floe` binary turns these into metrics;
+/// [`NoTelemetry`] (the default) hears nothing.
+pub trait Telemetry: Send + Sync + 'static {
+    /// An HTTP request on `route` (the router's template, `unmatched` for none) was
+    /// answered with `status` after `took`.
+    fn request(&self, _method: &str, _route: &str, _status: u16, _took: Duration) {}
+    /// One commit (of one or several tables) ended.
+    fn commit(&self, _outcome: CommitOutcome, _took: Duration) {}
+    /// A commit waited `took` for a table lock.
+    fn lock_wait(&self, _took: Duration) {}
+    /// The text `/metrics` answers, with the health and per-table figures as of now.
+    fn scrape(
+        &self,
+        _readiness: &Readiness,
+        _tables: &[(String, TableFigures)],
+        _now_ms: i64,
+    ) -> String {
+        String::new()
+    }
+}
+
+/// Telemetry that hears nothing.
+pub struct NoTelemetry;
+
+impl Telemetry for NoTelemetry {}
 
 #[cfg(test)]
 mod tests {

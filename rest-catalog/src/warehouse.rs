@@ -16,8 +16,8 @@ use object_store::prefix::PrefixStore;
 use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload};
 use uuid::Uuid;
 
-use crate::error::{CatalogError, Result};
-use crate::storage::{key_under, plain_key, split_s3, S3Settings};
+use crate::error::{CatalogError, Failure, Result};
+use floe_table::storage::{key_under, plain_key, split_s3, S3Settings};
 
 /// A warehouse root and the object store that holds it.
 #[derive(Clone, Debug)]
@@ -37,13 +37,19 @@ impl Warehouse {
     /// paths, which every client (pyiceberg, DuckDB, iceberg-rust) reads without a scheme.
     pub fn local(dir: &std::path::Path) -> Result<Self> {
         std::fs::create_dir_all(dir).map_err(|e| {
-            CatalogError::Storage(format!("cannot create warehouse {}: {e}", dir.display()))
+            CatalogError::Storage(Failure::because(
+                format!("cannot create warehouse {}", dir.display()),
+                e,
+            ))
         })?;
         let abs = dir.canonicalize().map_err(|e| {
-            CatalogError::Storage(format!("cannot resolve warehouse {}: {e}", dir.display()))
+            CatalogError::Storage(Failure::because(
+                format!("cannot resolve warehouse {}", dir.display()),
+                e,
+            ))
         })?;
         let store = LocalFileSystem::new_with_prefix(&abs)
-            .map_err(|e| CatalogError::Storage(e.to_string()))?
+            .map_err(|e| CatalogError::Storage(Failure::of(e)))?
             .with_automatic_cleanup(true);
         let root = abs.to_string_lossy().trim_end_matches('/').to_string();
         Ok(Self {
@@ -155,8 +161,12 @@ impl Warehouse {
             .parts()
             .fold(dir.clone(), |p, part| p.join(part.as_ref()))
             .join("metadata");
-        std::fs::create_dir_all(&path)
-            .map_err(|e| CatalogError::Storage(format!("cannot create {}: {e}", path.display())))
+        std::fs::create_dir_all(&path).map_err(|e| {
+            CatalogError::Storage(Failure::because(
+                format!("cannot create {}", path.display()),
+                e,
+            ))
+        })
     }
 
     /// One small request to the warehouse's storage (the metadata of an object that need
@@ -164,9 +174,9 @@ impl Warehouse {
     pub async fn ping(&self) -> Result<()> {
         match self.store.head(&ObjectPath::from("floe-ready-probe")).await {
             Ok(_) | Err(object_store::Error::NotFound { .. }) => Ok(()),
-            Err(e) => Err(CatalogError::Storage(format!(
-                "warehouse {} does not answer: {e}",
-                self.root
+            Err(e) => Err(CatalogError::Storage(Failure::because(
+                format!("warehouse {} does not answer", self.root),
+                e,
             ))),
         }
     }
@@ -185,7 +195,9 @@ impl Warehouse {
             Err(object_store::Error::NotImplemented { .. }) => self.store.put(&path, payload).await,
             other => other,
         };
-        written.map_err(|e| CatalogError::Storage(format!("cannot write {location}: {e}")))?;
+        written.map_err(|e| {
+            CatalogError::Storage(Failure::because(format!("cannot write {location}"), e))
+        })?;
         Ok(())
     }
 
@@ -195,19 +207,20 @@ impl Warehouse {
             object_store::Error::NotFound { .. } => {
                 CatalogError::BadRequest(format!("file does not exist: {location}"))
             }
-            e => CatalogError::Storage(format!("cannot read {location}: {e}")),
+            e => CatalogError::Storage(Failure::because(format!("cannot read {location}"), e)),
         })?;
-        got.bytes()
-            .await
-            .map_err(|e| CatalogError::Storage(format!("cannot read {location}: {e}")))
+        got.bytes().await.map_err(|e| {
+            CatalogError::Storage(Failure::because(format!("cannot read {location}"), e))
+        })
     }
 
     pub async fn delete(&self, location: &str) -> Result<()> {
         let path = self.relative(location)?;
         match self.store.delete(&path).await {
             Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
-            Err(e) => Err(CatalogError::Storage(format!(
-                "cannot delete {location}: {e}"
+            Err(e) => Err(CatalogError::Storage(Failure::because(
+                format!("cannot delete {location}"),
+                e,
             ))),
         }
     }
@@ -225,7 +238,9 @@ impl Warehouse {
             .delete_stream(paths)
             .try_collect()
             .await
-            .map_err(|e| CatalogError::Storage(format!("cannot purge {location}: {e}")))?;
+            .map_err(|e| {
+                CatalogError::Storage(Failure::because(format!("cannot purge {location}"), e))
+            })?;
         Ok(deleted.len())
     }
 }

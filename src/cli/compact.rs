@@ -10,16 +10,15 @@ use std::sync::Arc;
 
 use anyhow::{anyhow, bail};
 use clap::Args;
-use floe_compaction::replace_commit::GroupOutcome;
-use floe_compaction::run::{
-    compact, CompactionReport, CompactionRequest, GroupReport, PlannedGroup, Progress,
+use floe_compaction::{
+    compact, CompactionReport, CompactionRequest, GroupOutcome, GroupReport, PlannedGroup,
+    Progress, Silent,
 };
 
-use crate::rest_client::parse_table_ident;
-use crate::rest_table::RestTable;
-
+/// `floe compact`'s arguments.
 #[derive(Args, Debug)]
 pub struct CompactArgs {
+    /// The catalog.
     #[command(flatten)]
     pub catalog: CatalogArgs,
     /// The table: namespace.table.
@@ -185,9 +184,9 @@ impl Progress for Line {
     }
 }
 
+/// Runs `floe compact`.
 pub async fn run(args: CompactArgs) -> anyhow::Result<()> {
-    let ident = parse_table_ident(&args.table).map_err(|e| anyhow!(e))?;
-    let client = args.catalog.connect().await?;
+    let (catalog, ident) = args.catalog.table(&args.table).await?;
     let request = CompactionRequest {
         overrides: args.overrides()?,
         dry_run: args.dry_run,
@@ -199,10 +198,9 @@ pub async fn run(args: CompactArgs) -> anyhow::Result<()> {
             done: AtomicUsize::new(0),
         })
     } else {
-        Arc::new(floe_compaction::run::Silent)
+        Arc::new(Silent)
     };
-    let table = Arc::new(RestTable { client, ident });
-    let report = compact(table, &request, progress).await?;
+    let report = compact(catalog, &ident, &request, progress).await?;
     print!("{}", render(&report, args.dry_run));
     let failed = report
         .groups

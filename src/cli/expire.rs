@@ -6,13 +6,12 @@
 use super::CatalogArgs;
 use anyhow::{anyhow, bail};
 use clap::Args;
-use floe_compaction::expire_run::expire_snapshots;
+use floe_compaction::expire_snapshots;
 
-use crate::rest_client::parse_table_ident;
-use crate::rest_table::RestTable;
-
+/// `floe expire-snapshots`'s arguments.
 #[derive(Args, Debug)]
 pub struct ExpireArgs {
+    /// The catalog.
     #[command(flatten)]
     pub catalog: CatalogArgs,
     /// The table: namespace.table.
@@ -26,8 +25,8 @@ pub struct ExpireArgs {
     pub retain_last: Option<usize>,
 }
 
+/// Runs `floe expire-snapshots`.
 pub async fn run(args: ExpireArgs) -> anyhow::Result<()> {
-    let ident = parse_table_ident(&args.table).map_err(|e| anyhow!(e))?;
     let max_age = match &args.older_than {
         None => None,
         Some(text) => Some(
@@ -36,9 +35,8 @@ pub async fn run(args: ExpireArgs) -> anyhow::Result<()> {
                 .as_millis() as i64,
         ),
     };
-    let client = args.catalog.connect().await?;
-    let table = RestTable { client, ident };
-    let report = expire_snapshots(&table, max_age, args.retain_last).await?;
+    let (catalog, ident) = args.catalog.table(&args.table).await?;
+    let report = expire_snapshots(catalog.as_ref(), &ident, max_age, args.retain_last).await?;
     if report.outcome_unknown {
         bail!(
             "the removal of {} snapshots has an unknown outcome; no file was deleted",

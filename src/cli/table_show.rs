@@ -5,16 +5,15 @@
 use super::CatalogArgs;
 use std::fmt::Write as _;
 
-use anyhow::anyhow;
 use clap::Args;
+use floe_table::properties::{CHECKPOINT_ID, WATERMARK, WRITER_ID};
+use floe_table::{live_entries, main_ancestry, LoadedTable};
 use iceberg::spec::{DataContentType, TableMetadata};
 
-use crate::rest_client::{parse_table_ident, LoadedTable};
-use crate::upsert::checkpoint_log::{main_ancestry, CHECKPOINT_ID, WATERMARK, WRITER_ID};
-use floe_compaction::table_files::live_entries;
-
+/// `floe table show`'s arguments.
 #[derive(Args, Debug)]
 pub struct ShowArgs {
+    /// The catalog.
     #[command(flatten)]
     pub catalog: CatalogArgs,
     /// The table: namespace.table.
@@ -116,8 +115,11 @@ pub async fn render(table: &LoadedTable, name: &str) -> anyhow::Result<String> {
             get(WATERMARK)
         )?;
     }
-    let file_io = table.file_io()?;
-    let mut entries = live_entries(&file_io, metadata, None).await?;
+    let mut entries: Vec<_> = live_entries(&table.file_io, metadata, None)
+        .await?
+        .into_iter()
+        .map(|(_, e)| e)
+        .collect();
     entries.sort_by_key(|e| {
         (
             e.content_type() != DataContentType::Data,
@@ -163,8 +165,7 @@ pub async fn render(table: &LoadedTable, name: &str) -> anyhow::Result<String> {
 
 /// Runs `floe table show`.
 pub async fn run(args: ShowArgs) -> anyhow::Result<()> {
-    let ident = parse_table_ident(&args.table).map_err(|e| anyhow!(e))?;
-    let client = args.catalog.connect().await?;
+    let (client, ident) = args.catalog.table(&args.table).await?;
     let table = client.load_table(&ident).await?;
     print!("{}", render(&table, &args.table).await?);
     Ok(())

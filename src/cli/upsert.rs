@@ -5,24 +5,26 @@
 use super::CatalogArgs;
 use std::collections::{BTreeSet, HashMap};
 use std::path::PathBuf;
+use std::sync::Arc;
 
-use anyhow::{anyhow, bail, Context};
+use anyhow::{bail, Context};
 use clap::Args;
+use floe_table::properties::{DEFAULT_FORMAT_VERSION, FORMAT_VERSION};
+use floe_upsert::{
+    conform, covering, key_layout, new_table_layout, upsert_layout, CheckpointOutcome,
+    CommitReport, UpsertError, UpsertLayout, UpsertOptions, UpsertWriter, WatermarkChange,
+};
 use iceberg::arrow::schema_to_arrow_schema;
 use iceberg::spec::{Schema, UnboundPartitionSpec};
 use iceberg::TableIdent;
 
-use crate::input::InputFile;
+use super::input::InputFile;
 use crate::rest_client::{parse_table_ident, RestClient, RestError};
-use crate::upsert::changes::conform;
-use crate::upsert::checkpoint_log::covering;
-use crate::upsert::layout::{key_layout, new_table_layout, upsert_layout, UpsertLayout};
-use crate::upsert::{
-    CheckpointOutcome, CommitReport, UpsertError, UpsertOptions, UpsertWriter, WatermarkChange,
-};
 
+/// `floe upsert`'s arguments.
 #[derive(Args, Debug)]
 pub struct UpsertArgs {
+    /// The catalog.
     #[command(flatten)]
     pub catalog: CatalogArgs,
     /// The table: namespace.table.
@@ -150,7 +152,7 @@ fn describe(report: &CommitReport) -> String {
 
 /// Runs `floe upsert`.
 pub async fn run(args: UpsertArgs) -> anyhow::Result<()> {
-    let ident = parse_table_ident(&args.table).map_err(|e| anyhow!(e))?;
+    let ident = parse_table_ident(&args.table).map_err(|e| anyhow::anyhow!(e))?;
     let inputs = args
         .inputs
         .iter()
@@ -162,7 +164,10 @@ pub async fn run(args: UpsertArgs) -> anyhow::Result<()> {
     check_inputs(&inputs, &schema, &layout)?;
     if let Some(spec) = &to_create {
         client.ensure_namespace(ident.namespace()).await?;
-        let props = HashMap::from([("format-version".to_string(), "2".to_string())]);
+        let props = HashMap::from([(
+            FORMAT_VERSION.to_string(),
+            DEFAULT_FORMAT_VERSION.to_string(),
+        )]);
         client.create_table(&ident, &schema, spec, &props).await?;
         println!(
             "created table {ident} with key {:?} in {} buckets",
@@ -173,7 +178,7 @@ pub async fn run(args: UpsertArgs) -> anyhow::Result<()> {
         writer_id: args.writer_id.clone(),
         key_index_limit_bytes: args.key_index_mb << 20,
     };
-    let mut writer = UpsertWriter::open(client, &ident, options).await?;
+    let mut writer = UpsertWriter::open(Arc::new(client), &ident, options).await?;
     let table_arrow = schema_to_arrow_schema(writer.table().metadata.current_schema())?;
     let first_checkpoint = match (&args.writer_id, args.checkpoint) {
         (_, Some(c)) => Some(c),

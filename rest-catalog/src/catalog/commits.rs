@@ -23,8 +23,9 @@ use super::{store_error, Catalog, MetadataFile};
 use crate::commit::{
     apply_create, apply_to_existing, check_requirements, is_create, AppliedCommit, CommitRuleError,
 };
-use crate::error::{CatalogError, Result};
-use crate::names::{display_table, validate_table};
+use crate::error::{CatalogError, Failure, Result};
+use crate::names::validate_table;
+use crate::observe::CommitOutcome;
 use crate::store::{PointerSwap, StoreError};
 
 /// One table's part of a commit: requirements to check and updates to apply.
@@ -78,7 +79,7 @@ impl Catalog {
             if !seen.insert(change.ident.clone()) {
                 return Err(CatalogError::BadRequest(format!(
                     "table {} appears twice in one commit",
-                    display_table(&change.ident)
+                    change.ident
                 )));
             }
         }
@@ -86,10 +87,11 @@ impl Catalog {
         let result = self.commit_locked(changes).await;
         if let Ok(files) = &result {
             for (ident, file) in idents.iter().zip(files) {
-                self.figures.record(&display_table(ident), &file.metadata);
+                self.figures.record(&ident.to_string(), &file.metadata);
             }
         }
-        log_commit(&idents, &result, started.elapsed());
+        let outcome = log_commit(&idents, &result, started.elapsed());
+        self.telemetry.commit(outcome, started.elapsed());
         result
     }
 
@@ -124,7 +126,7 @@ impl Catalog {
                     current.table_uuid.to_string()
                 }
                 None if is_create(&change.requirements) => {
-                    format!("create:{}", display_table(&change.ident))
+                    format!("create:{}", change.ident)
                 }
                 None => return Err(self.missing_table(&change.ident).await),
             };
@@ -141,7 +143,7 @@ impl Catalog {
         for key in keys {
             let waiting = Instant::now();
             let guard = self.locks.acquire(&key, self.lock_timeout).await;
-            metrics::histogram!("floe_lock_wait_seconds").record(waiting.elapsed());
+            self.telemetry.lock_wait(waiting.elapsed());
             guards.push(guard?);
         }
         Ok(guards)
@@ -157,7 +159,7 @@ impl Catalog {
         let current = self.store.load_table(&ident).await.map_err(store_error)?;
         let Some(current) = current else {
             if !is_create(&requirements) {
-                return Err(CatalogError::NoSuchTable(display_table(&ident)));
+                return Err(CatalogError::NoSuchTable(ident.to_string()));
             }
             let default_location = self.warehouse.default_table_location(
                 &ident.namespace,
@@ -177,7 +179,7 @@ impl Catalog {
         let base = self
             .read_metadata(&current.metadata_location)
             .await
-            .map_err(|e| CatalogError::Storage(format!("table {}: {e}", display_table(&ident))))?
+            .map_err(|e| CatalogError::Storage(Failure::because(format!("table {ident}"), e)))?
             .metadata;
         match apply_to_existing(&base, &current.metadata_location, &requirements, updates)? {
             AppliedCommit::Unchanged => Ok(PlannedChange {
@@ -277,7 +279,7 @@ impl Catalog {
     /// Re-reads the pointers after a move with an unknown outcome. All moved: the commit
     /// succeeded. Anything else stays unknown (a move in flight may still land, so "not
     /// moved yet" proves nothing): CommitStateUnknown, and nothing is deleted.
-    async fn settle_unknown(&self, swaps: &[PointerSwap], why: String) -> Result<()> {
+    async fn settle_unknown(&self, swaps: &[PointerSwap], why: Failure) -> Result<()> {
         for attempt in 0..SETTLE_ATTEMPTS {
             let mut moved = 0;
             for swap in swaps {
@@ -293,8 +295,9 @@ impl Catalog {
             }
             tokio::time::sleep(Duration::from_millis(100 << attempt)).await;
         }
-        Err(CatalogError::CommitStateUnknown(format!(
-            "the pointer move failed ({why}) and could not be confirmed; no file was deleted"
+        Err(CatalogError::CommitStateUnknown(Failure::because(
+            "the pointer move could not be confirmed and no file was deleted; it failed with",
+            why,
         )))
     }
 
@@ -317,19 +320,22 @@ fn nothing_written(e: CatalogError) -> CatalogError {
     }
 }
 
-/// One log line per table of a commit, with its outcome.
-fn log_commit(idents: &[TableIdent], result: &Result<Vec<MetadataFile>>, took: Duration) {
+/// One log line per table of a commit, with its outcome; answers the outcome.
+fn log_commit(
+    idents: &[TableIdent],
+    result: &Result<Vec<MetadataFile>>,
+    took: Duration,
+) -> CommitOutcome {
     let ms = took.as_millis() as u64;
-    let outcome = match result {
-        Ok(_) => "ok",
-        Err(CatalogError::CommitStateUnknown(_)) => "unknown",
-        Err(CatalogError::CommitFailed(_)) => "conflict",
-        Err(_) => "failed",
+    let counted = match result {
+        Ok(_) => CommitOutcome::Ok,
+        Err(CatalogError::CommitStateUnknown(_)) => CommitOutcome::Unknown,
+        Err(CatalogError::CommitFailed(_)) => CommitOutcome::Conflict,
+        Err(_) => CommitOutcome::Failed,
     };
-    metrics::counter!("floe_commits_total", "outcome" => outcome).increment(1);
-    metrics::histogram!("floe_commit_duration_seconds", "outcome" => outcome).record(took);
+    let outcome = counted.as_str();
     for (i, ident) in idents.iter().enumerate() {
-        let table = display_table(ident);
+        let table = ident.to_string();
         match result {
             Ok(results) => {
                 let m = &results[i].metadata;
@@ -344,6 +350,7 @@ fn log_commit(idents: &[TableIdent], result: &Result<Vec<MetadataFile>>, took: D
             Err(e) => info!(%table, outcome, duration_ms = ms, error = %e, "commit"),
         }
     }
+    counted
 }
 
 #[cfg(test)]

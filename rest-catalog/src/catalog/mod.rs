@@ -17,8 +17,8 @@ use iceberg::spec::TableMetadata;
 use iceberg::NamespaceIdent;
 
 use crate::error::{CatalogError, Result};
-use crate::names::{display_namespace, validate_namespace};
-use crate::observe::{Readiness, TableFigureBook};
+use crate::names::validate_namespace;
+use crate::observe::{NoTelemetry, Readiness, TableFigureBook, Telemetry};
 use crate::store::{CatalogStore, PageRequest, PropertyChanges, StoreError};
 use crate::warehouse::Warehouse;
 
@@ -64,6 +64,7 @@ pub struct Catalog {
     /// never used before and never changed, so an entry cannot go stale, on any node.
     metadata_cache: moka::sync::Cache<String, MetadataFile>,
     figures: TableFigureBook,
+    telemetry: Arc<dyn Telemetry>,
 }
 
 impl Catalog {
@@ -83,7 +84,19 @@ impl Catalog {
             lock_timeout: DEFAULT_LOCK_TIMEOUT,
             metadata_cache,
             figures: TableFigureBook::default(),
+            telemetry: Arc::new(NoTelemetry),
         }
+    }
+
+    /// The catalog, reporting what it does to `telemetry`.
+    pub fn with_telemetry(mut self, telemetry: Arc<dyn Telemetry>) -> Self {
+        self.telemetry = telemetry;
+        self
+    }
+
+    /// Where the catalog reports what it does.
+    pub fn telemetry(&self) -> &dyn Telemetry {
+        self.telemetry.as_ref()
     }
 
     /// The latest figures of the tables this node committed or loaded, for `/metrics`.
@@ -144,7 +157,7 @@ impl Catalog {
             .namespace_properties(ns)
             .await
             .map_err(|e| namespace_error(ns, e))?
-            .ok_or_else(|| CatalogError::NoSuchNamespace(display_namespace(ns)))
+            .ok_or_else(|| CatalogError::NoSuchNamespace(ns.to_string()))
     }
 
     pub async fn list_namespaces(
@@ -190,8 +203,8 @@ impl Catalog {
 
 fn namespace_error(ns: &NamespaceIdent, e: StoreError) -> CatalogError {
     match e {
-        StoreError::NamespaceExists => CatalogError::NamespaceAlreadyExists(display_namespace(ns)),
-        StoreError::NamespaceNotEmpty => CatalogError::NamespaceNotEmpty(display_namespace(ns)),
+        StoreError::NamespaceExists => CatalogError::NamespaceAlreadyExists(ns.to_string()),
+        StoreError::NamespaceNotEmpty => CatalogError::NamespaceNotEmpty(ns.to_string()),
         e => store_error(e),
     }
 }

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
+use floe_table::properties::{FORMAT_VERSION, LOCATION_PROPERTIES, METADATA_PATH};
 use iceberg::spec::{
     FormatVersion, SortOrder, TableMetadata, TableMetadataBuilder, UnboundPartitionSpec,
 };
@@ -14,23 +15,10 @@ use uuid::Uuid;
 
 use super::{store_error, Catalog, MetadataFile};
 use crate::commit::{iceberg_message, next_metadata_file_name};
-use crate::error::{CatalogError, Result};
-use crate::names::{display_table, validate_namespace, validate_table};
+use crate::error::{CatalogError, Failure, Result};
+use crate::names::{validate_namespace, validate_table};
 use crate::store::{PageRequest, PointerSwap, StoreError, TableRecord};
 use crate::warehouse::{canonical_location, locations_overlap};
-
-/// The table property that sets the format version of a new table (removed from the
-/// stored properties, as Java does).
-const FORMAT_VERSION_PROPERTY: &str = "format-version";
-/// Where metadata files go when set; otherwise `<location>/metadata`.
-pub(crate) const METADATA_PATH_PROPERTY: &str = "write.metadata.path";
-/// Table properties that name storage locations; each must stay inside the warehouse.
-pub(crate) const LOCATION_PROPERTIES: &[&str] = &[
-    METADATA_PATH_PROPERTY,
-    "write.data.path",
-    "write.object-storage.path",
-    "write.folder-storage.path",
-];
 
 impl Catalog {
     /// Creates a table, or with `stage-create` only returns the metadata it would have
@@ -50,7 +38,7 @@ impl Catalog {
             .map_err(store_error)?
             .is_some()
         {
-            return Err(CatalogError::TableAlreadyExists(display_table(&ident)));
+            return Err(CatalogError::TableAlreadyExists(ident.to_string()));
         }
         let metadata = self.new_table_metadata(&ident, request.clone())?;
         self.check_table_locations(&ident, &metadata).await?;
@@ -68,7 +56,7 @@ impl Catalog {
         if let Err(e) = self.store.swap_pointers(&[swap]).await {
             return Err(self.settle_failed_create(&metadata_location, e).await);
         }
-        info!(table = %display_table(&ident), %metadata_location, "table created");
+        info!(table = %ident, %metadata_location, "table created");
         Ok(self.load_result(Some(metadata_location), Arc::unwrap_or_clone(file.metadata)))
     }
 
@@ -79,7 +67,7 @@ impl Catalog {
         request: CreateTableRequest,
     ) -> Result<TableMetadata> {
         let mut properties = request.properties;
-        let format_version = match properties.remove(FORMAT_VERSION_PROPERTY) {
+        let format_version = match properties.remove(FORMAT_VERSION) {
             None => FormatVersion::V2,
             Some(v) => parse_format_version(&v)?,
         };
@@ -131,7 +119,7 @@ impl Catalog {
         {
             return Err(CatalogError::BadRequest(format!(
                 "location {location:?} overlaps the location of table {}",
-                display_table(other)
+                other
             )));
         }
         Ok(())
@@ -144,7 +132,7 @@ impl Catalog {
         metadata: Arc<TableMetadata>,
         previous: Option<&str>,
     ) -> Result<MetadataFile> {
-        let dir = match metadata.properties().get(METADATA_PATH_PROPERTY) {
+        let dir = match metadata.properties().get(METADATA_PATH) {
             Some(path) => self.warehouse.normalize(path)?,
             None => format!(
                 "{}/metadata",
@@ -153,7 +141,7 @@ impl Catalog {
         };
         let location = format!("{dir}/{}", next_metadata_file_name(previous));
         let json = serde_json::to_vec(metadata.as_ref())
-            .map_err(|e| CatalogError::Storage(format!("cannot serialize metadata: {e}")))?;
+            .map_err(|e| CatalogError::Storage(Failure::because("cannot serialize metadata", e)))?;
         let json = Bytes::from(json);
         self.warehouse.put_new(&location, json.clone()).await?;
         Ok(self.cached(MetadataFile {
@@ -208,8 +196,8 @@ impl Catalog {
         let file = self
             .read_metadata(&record.metadata_location)
             .await
-            .map_err(|e| CatalogError::Storage(format!("table {}: {e}", display_table(ident))))?;
-        self.figures.record(&display_table(ident), &file.metadata);
+            .map_err(|e| CatalogError::Storage(Failure::because(format!("table {ident}"), e)))?;
+        self.figures.record(&ident.to_string(), &file.metadata);
         Ok(file)
     }
 
@@ -224,7 +212,7 @@ impl Catalog {
     pub(crate) async fn missing_table(&self, ident: &TableIdent) -> CatalogError {
         match self.load_namespace(&ident.namespace).await {
             Err(e) => e,
-            Ok(_) => CatalogError::NoSuchTable(display_table(ident)),
+            Ok(_) => CatalogError::NoSuchTable(ident.to_string()),
         }
     }
 
@@ -265,11 +253,11 @@ impl Catalog {
             .acquire(&record.table_uuid.to_string(), self.lock_timeout)
             .await?;
         let dropped = self.store.drop_table(ident).await.map_err(store_error)?;
-        self.figures.forget(&display_table(ident));
-        info!(table = %display_table(ident), purge, "table dropped");
+        self.figures.forget(&ident.to_string());
+        info!(table = %ident, purge, "table dropped");
         if purge {
             let deleted = self.warehouse.delete_prefix(&dropped.location).await?;
-            info!(table = %display_table(ident), files = deleted, "table purged");
+            info!(table = %ident, files = deleted, "table purged");
         }
         Ok(())
     }
@@ -286,8 +274,8 @@ impl Catalog {
             .rename_table(from, to)
             .await
             .map_err(store_error)?;
-        self.figures.forget(&display_table(from));
-        info!(from = %display_table(from), to = %display_table(to), "table renamed");
+        self.figures.forget(&from.to_string());
+        info!(from = %from, to = %to, "table renamed");
         Ok(())
     }
 
@@ -308,7 +296,7 @@ impl Catalog {
             .register_table(&ident, record(&metadata_location, &metadata), overwrite)
             .await
             .map_err(store_error)?;
-        info!(table = %display_table(&ident), %metadata_location, "table registered");
+        info!(table = %ident, %metadata_location, "table registered");
         Ok(self.load_result(Some(metadata_location), Arc::unwrap_or_clone(metadata)))
     }
 }

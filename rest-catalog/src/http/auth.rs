@@ -1,26 +1,28 @@
 //! The HTTP side of authentication (`crate::auth` has the rules): `POST /v1/oauth/tokens`,
 //! the OAuth2 client-credentials grant (credentials in the form or in HTTP Basic), and the
-//! middleware that asks every other route for a bearer token (401, without saying what
-//! was wrong) and checks the principal's access to what the request touches (403).
+//! middleware that asks every route but the open ones for a bearer token (401, without
+//! saying what was wrong) and checks the principal's access to what the request touches
+//! (403), as the route's `Needs` say: before the handler, or, for the routes whose body
+//! names the namespaces, in the handler once the body parsed (`Caller`).
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use axum::body::{Body, Bytes};
-use axum::extract::{FromRequestParts, MatchedPath, Query, RawPathParams, Request};
+use axum::extract::{FromRequestParts, Query, RawPathParams, Request, State};
+use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use axum::routing::MethodRouter;
 use axum::{Extension, Form, Json};
 use base64::Engine;
 use serde_json::json;
 
 use super::error::error_response;
-use super::MAX_BODY_BYTES;
-use crate::auth::{
-    needs, reads_body, Access, AuthError, Authenticator, Need, Principal, Scope, OPEN_ROUTES,
-};
-use crate::names::parse_namespace;
+use crate::auth::Needs;
+use crate::auth::{Access, AuthError, Authenticator, Need, Principal, Scope};
+use crate::catalog::Catalog;
+use crate::error::{CatalogError, Result};
 
 fn oauth_error(status: StatusCode, error: &str, description: &str) -> Response {
     let body = json!({ "error": error, "error_description": description });
@@ -102,91 +104,152 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
         .then_some(token.trim())
 }
 
-/// Middleware on every route: 401 without a valid token, 403 when the principal may not
-/// do what the request does.
-pub(super) async fn authorize(
-    Extension(auth): Extension<Arc<Authenticator>>,
-    request: Request,
-    next: Next,
-) -> Response {
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| p.as_str().to_string())
-        .unwrap_or_default();
-    if OPEN_ROUTES.contains(&route.as_str()) {
-        return next.run(request).await;
+/// What the middleware of one route knows: who checks tokens, and what the route needs.
+#[derive(Clone)]
+struct Guard {
+    auth: Arc<Authenticator>,
+    needs: Needs,
+}
+
+/// `handler` behind the middleware that checks a bearer token and `needs` (nothing at
+/// all for an open route). Only the methods `handler` serves are guarded: a method the
+/// route does not serve is answered 405 without a token, as any unknown path is 404.
+pub(super) fn guard(
+    handler: MethodRouter<Catalog>,
+    auth: &Arc<Authenticator>,
+    needs: Needs,
+) -> MethodRouter<Catalog> {
+    if needs == Needs::Open {
+        return handler;
     }
+    let guard = Guard {
+        auth: Arc::clone(auth),
+        needs,
+    };
+    handler.route_layer(axum::middleware::from_fn_with_state(guard, authorize))
+}
+
+/// The middleware: 401 without a valid token; then 400 when the namespace the route
+/// needs cannot be read, 403 when the principal may not do what the request does, or,
+/// on the routes whose body names the namespaces, the principal handed to the handler.
+async fn authorize(State(guard): State<Guard>, request: Request, next: Next) -> Response {
     let now = chrono::Utc::now().timestamp();
-    let Some(principal) = bearer(request.headers()).and_then(|b| auth.authenticate(b, now).ok())
+    let Some(principal) =
+        bearer(request.headers()).and_then(|b| guard.auth.authenticate(b, now).ok())
     else {
         return unauthorized();
     };
-    let (request, denied) = match check(&principal, &route, request).await {
-        Ok(checked) => checked,
-        Err(response) => return response,
-    };
-    if let Some(why) = denied {
-        return error_response(StatusCode::FORBIDDEN, "ForbiddenException", why);
-    }
-    next.run(request).await
-}
-
-/// Whether `principal` may make `request`; the request is handed back (its body read
-/// and put back when the rules needed it).
-async fn check(
-    principal: &Principal,
-    route: &str,
-    request: Request,
-) -> Result<(Request, Option<String>), Response> {
-    let bad =
-        |message: String| error_response(StatusCode::BAD_REQUEST, "BadRequestException", message);
     let (mut parts, body) = request.into_parts();
-    // A route with a `{namespace}` whose value cannot be read is refused, never checked
-    // as if it named none.
-    let namespace = if route.contains("{namespace}") {
-        let params = RawPathParams::from_request_parts(&mut parts, &())
-            .await
-            .map_err(|e| bad(format!("path: {e}")))?;
-        let raw = params
-            .iter()
-            .find(|(k, _)| *k == "namespace")
-            .map(|(_, v)| v.to_string())
-            .ok_or_else(|| bad("the path names no namespace".into()))?;
-        Some(levels(&raw).map_err(bad)?)
-    } else {
-        None
+    let need = match need_now(guard.needs, &mut parts).await {
+        Ok(need) => need,
+        Err(e) => return e.into_response(),
     };
-    // An empty `parent` is the top level, as the handler reads it.
-    let parent = Query::<HashMap<String, String>>::try_from_uri(&parts.uri)
-        .ok()
-        .and_then(|q| q.0.get("parent").cloned())
-        .filter(|p| !p.is_empty())
-        .map(|p| levels(&p))
-        .transpose()
-        .map_err(bad)?;
-    // The body is read (and put back) only where the rules look into it.
-    let (body, bytes) = if reads_body(route, parts.method.as_str()) {
-        let bytes = axum::body::to_bytes(body, MAX_BODY_BYTES)
-            .await
-            .map_err(|e| {
-                error_response(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    "BadRequestException",
-                    format!("request body: {e}"),
-                )
-            })?;
-        (Body::from(bytes.clone()), bytes)
-    } else {
-        (body, Bytes::new())
-    };
-    let needed = needs(route, parts.method.as_str(), namespace, parent, &bytes).map_err(bad)?;
-    Ok((
-        Request::from_parts(parts, body),
-        refusal(principal, &needed),
-    ))
+    match (need, guard.needs) {
+        (Some(need), _) => {
+            if let Some(why) = refusal(&principal, std::slice::from_ref(&need)) {
+                return CatalogError::Forbidden(why).into_response();
+            }
+        }
+        (None, Needs::BodyNamespaces(access)) => {
+            parts.extensions.insert(BodyCheck { principal, access });
+        }
+        (None, _) => {}
+    }
+    next.run(Request::from_parts(parts, body)).await
 }
 
+/// What the request needs before its handler runs, reading the `{namespace}` path
+/// parameter or the `parent` query parameter where `needs` looks at them.
+async fn need_now(needs: Needs, parts: &mut Parts) -> Result<Option<Need>> {
+    let path_namespace = match needs {
+        Needs::PathNamespace(_) => namespace_param(parts).await?,
+        _ => None,
+    };
+    let parent = match needs {
+        Needs::ParentNamespace(_) => Query::<HashMap<String, String>>::try_from_uri(&parts.uri)
+            .ok()
+            .and_then(|q| q.0.get("parent").cloned()),
+        _ => None,
+    };
+    needs.before_handler(path_namespace.as_deref(), parent.as_deref())
+}
+
+/// The decoded `{namespace}` path parameter, if the path has one; an error when the
+/// path parameters cannot be decoded.
+async fn namespace_param(parts: &mut Parts) -> Result<Option<String>> {
+    let params = RawPathParams::from_request_parts(parts, &())
+        .await
+        .map_err(|e| CatalogError::BadRequest(format!("path: {e}")))?;
+    Ok(params
+        .iter()
+        .find(|(k, _)| *k == "namespace")
+        .map(|(_, v)| v.to_string()))
+}
+
+/// Who makes a request whose body names the namespaces it acts in, and the access the
+/// route needs on each.
+#[derive(Clone)]
+struct BodyCheck {
+    principal: Principal,
+    access: Access,
+}
+
+/// Extractor for the handlers whose request body names the namespaces they act in: who
+/// calls (`None` with authentication off). Once the body parsed, `Caller::may` checks
+/// that the caller may act in them.
+pub(super) struct Caller(Option<BodyCheck>);
+
+impl<S: Send + Sync> FromRequestParts<S> for Caller {
+    type Rejection = CatalogError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self> {
+        match parts.extensions.remove::<BodyCheck>() {
+            Some(check) => Ok(Caller(Some(check))),
+            None if parts.extensions.get::<Arc<Authenticator>>().is_none() => Ok(Caller(None)),
+            // Authentication is on but the route's middleware checked nothing for the
+            // handler: its declaration is not `Needs::BodyNamespaces`. Refused, never
+            // let through.
+            None => Err(CatalogError::Forbidden(
+                "this route does not say who may call it".into(),
+            )),
+        }
+    }
+}
+
+impl Caller {
+    /// `Ok` when the caller may act in every namespace `body` names (always, with
+    /// authentication off); `CatalogError::Forbidden` saying what it may not do otherwise.
+    pub(super) fn may<T: NamesNamespaces>(&self, body: &T) -> Result<()> {
+        let Some(check) = &self.0 else {
+            return Ok(());
+        };
+        match refusal(&check.principal, &body_needs(check.access, body)?) {
+            Some(why) => Err(CatalogError::Forbidden(why)),
+            None => Ok(()),
+        }
+    }
+}
+
+/// A typed request body that names the namespaces it acts in.
+pub(super) trait NamesNamespaces {
+    /// The levels of each namespace it names, in its order (the empty one is the whole
+    /// catalog); an error (a 400) when it does not say.
+    fn namespaces(&self) -> Result<Vec<Vec<String>>>;
+}
+
+/// What a request with `body` needs: `access` on each namespace it names.
+pub(super) fn body_needs<T: NamesNamespaces>(access: Access, body: &T) -> Result<Vec<Need>> {
+    Ok(body
+        .namespaces()?
+        .into_iter()
+        .map(|ns| Need {
+            scope: Scope::Namespace(ns),
+            access,
+        })
+        .collect())
+}
+
+/// Why `principal` may not make a request that needs `needed`; `None` when it may.
 fn refusal(principal: &Principal, needed: &[Need]) -> Option<String> {
     needed.iter().find(|n| !principal.allows(n)).map(|n| {
         let what = match n.access {
@@ -200,11 +263,4 @@ fn refusal(principal: &Principal, needed: &[Need]) -> Option<String> {
         };
         format!("{} may not {what} {target}", principal.name)
     })
-}
-
-/// The levels of a (decoded) namespace path parameter or `parent` value.
-fn levels(decoded: &str) -> Result<Vec<String>, String> {
-    parse_namespace(decoded)
-        .map(|ns| ns.inner())
-        .map_err(|e| e.to_string())
 }

@@ -18,6 +18,7 @@ pub fn status_and_type(e: &CatalogError) -> (StatusCode, &'static str) {
             "UnprocessableEntityException",
         ),
         BodyTooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "BadRequestException"),
+        Forbidden(_) => (StatusCode::FORBIDDEN, "ForbiddenException"),
         NoSuchNamespace(_) => (StatusCode::NOT_FOUND, "NoSuchNamespaceException"),
         NoSuchTable(_) => (StatusCode::NOT_FOUND, "NoSuchTableException"),
         NamespaceAlreadyExists(_) | TableAlreadyExists(_) => {
@@ -74,6 +75,7 @@ mod tests {
             (CatalogError::BadRequest("x".into()), 400),
             (CatalogError::BodyTooLarge { limit: 1 }, 413),
             (CatalogError::Unprocessable("x".into()), 422),
+            (CatalogError::Forbidden("x".into()), 403),
             (CatalogError::NoSuchNamespace("x".into()), 404),
             (CatalogError::NoSuchTable("x".into()), 404),
             (CatalogError::TableAlreadyExists("x".into()), 409),

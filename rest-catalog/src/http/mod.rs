@@ -1,11 +1,13 @@
-//! The axum HTTP layer of the Iceberg REST catalog spec: routes, request parsing and the
-//! config endpoint. Handlers only translate between HTTP and `Catalog` calls.
+//! The axum HTTP layer of the Iceberg REST catalog spec: the router built from the route
+//! table (`routes`), request parsing, the config endpoint and the OpenAPI document.
+//! Handlers only translate between HTTP and `Catalog` calls.
 
 mod auth;
 mod body;
 pub mod error;
 mod namespaces;
 mod observe;
+mod routes;
 mod tables;
 
 use std::collections::HashMap;
@@ -14,101 +16,50 @@ use std::sync::Arc;
 use axum::extract::{DefaultBodyLimit, Query};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
 use serde_json::{json, Value};
 
 use crate::auth::Authenticator;
+use crate::auth::Needs;
 use crate::catalog::Catalog;
 use error::error_response;
+use routes::{Route, ROUTES};
 
 /// The largest request body accepted (a commit with a few thousand updates fits easily).
 pub const MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
 /// The most updates (or table changes) one commit may carry.
 pub const MAX_UPDATES_PER_COMMIT: usize = 10_000;
 
-/// The endpoints this catalog implements, as `/v1/config` lists them.
-pub const ENDPOINTS: &[&str] = &[
-    "GET /v1/{prefix}/namespaces",
-    "POST /v1/{prefix}/namespaces",
-    "GET /v1/{prefix}/namespaces/{namespace}",
-    "HEAD /v1/{prefix}/namespaces/{namespace}",
-    "DELETE /v1/{prefix}/namespaces/{namespace}",
-    "POST /v1/{prefix}/namespaces/{namespace}/properties",
-    "GET /v1/{prefix}/namespaces/{namespace}/tables",
-    "POST /v1/{prefix}/namespaces/{namespace}/tables",
-    "GET /v1/{prefix}/namespaces/{namespace}/tables/{table}",
-    "HEAD /v1/{prefix}/namespaces/{namespace}/tables/{table}",
-    "POST /v1/{prefix}/namespaces/{namespace}/tables/{table}",
-    "DELETE /v1/{prefix}/namespaces/{namespace}/tables/{table}",
-    "POST /v1/{prefix}/namespaces/{namespace}/register",
-    "POST /v1/{prefix}/namespaces/{namespace}/tables/{table}/metrics",
-    "POST /v1/{prefix}/tables/rename",
-    "POST /v1/{prefix}/transactions/commit",
-];
-
 /// The catalog's router, without authentication.
 pub fn router(catalog: Catalog) -> Router {
     router_with_auth(catalog, None)
 }
 
-/// The catalog's router; with `auth`, the token endpoint too, and every other route but
-/// the open ones (`auth::OPEN_ROUTES`) needs a bearer token.
+/// The catalog's router, built from `routes::ROUTES`; with `auth`, the token endpoint
+/// too, and every route but the open ones needs a bearer token and what its `Needs` say.
 pub fn router_with_auth(catalog: Catalog, auth: Option<Arc<Authenticator>>) -> Router {
-    let api = Router::new()
-        .route(
-            "/namespaces",
-            get(namespaces::list).post(namespaces::create),
-        )
-        .route(
-            "/namespaces/{namespace}",
-            get(namespaces::load)
-                .head(namespaces::exists)
-                .delete(namespaces::drop),
-        )
-        .route(
-            "/namespaces/{namespace}/properties",
-            post(namespaces::update_properties),
-        )
-        .route(
-            "/namespaces/{namespace}/tables",
-            get(tables::list).post(tables::create),
-        )
-        .route(
-            "/namespaces/{namespace}/tables/{table}",
-            get(tables::load)
-                .head(tables::exists)
-                .post(tables::commit)
-                .delete(tables::drop),
-        )
-        .route("/namespaces/{namespace}/register", post(tables::register))
-        .route(
-            "/namespaces/{namespace}/tables/{table}/metrics",
-            post(tables::report_metrics),
-        )
-        .route("/tables/rename", post(tables::rename))
-        .route("/transactions/commit", post(tables::commit_transaction));
-    observe::install();
     let auth_on = auth.is_some();
-    let mut routes = Router::new()
-        .route("/v1/config", get(config))
-        .route("/v1/openapi.json", get(openapi))
-        .nest("/v1", api)
-        .route("/health", get(observe::health))
-        .route("/ready", get(observe::ready))
-        .route("/metrics", get(observe::metrics));
+    let mut routes = Router::new();
+    for route in ROUTES.iter().filter(|r| r.is_served(auth_on)) {
+        let handler = match &auth {
+            Some(auth) => auth::guard(route.method_router(), auth, route.needs),
+            None => route.method_router(),
+        };
+        // Routes of one path merge into one method router.
+        routes = routes.route(route.path, handler);
+    }
     if let Some(auth) = auth {
-        routes = routes
-            .route("/v1/oauth/tokens", post(auth::tokens))
-            .route_layer(axum::middleware::from_fn(auth::authorize))
-            .layer(Extension(auth));
+        routes = routes.layer(Extension(auth));
     }
     routes
         .layer(Extension(OpenApiDocument(openapi_document(auth_on).into())))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .layer(axum::middleware::from_fn(observe::track))
+        .layer(axum::middleware::from_fn_with_state(
+            catalog.clone(),
+            observe::track,
+        ))
         .with_state(catalog)
 }
 
@@ -118,7 +69,7 @@ async fn config(Query(_query): Query<HashMap<String, String>>) -> Json<Value> {
     Json(json!({
         "defaults": {},
         "overrides": {},
-        "endpoints": ENDPOINTS,
+        "endpoints": routes::iceberg_endpoints(),
     }))
 }
 
@@ -127,33 +78,43 @@ async fn config(Query(_query): Query<HashMap<String, String>>) -> Json<Value> {
 /// authentication setting.
 pub const OPENAPI_JSON: &str = include_str!("../../openapi.json");
 
-const TOKEN_PATH: &str = "/v1/oauth/tokens";
-
-/// The document served at `/v1/openapi.json`. Without authentication: no token endpoint
-/// and no security schemes. With it: every operation needs a bearer token (or an OAuth2
-/// client-credentials token) except the open routes, which say `security: []`.
+/// The document served at `/v1/openapi.json`. Without authentication: not the routes
+/// served only with it (the token endpoint) and no security schemes. With it: every
+/// operation needs a bearer token (or an OAuth2 client-credentials token) except the
+/// open routes, which say `security: []`.
 pub fn openapi_document(auth: bool) -> String {
     let mut doc: Value = serde_json::from_str(OPENAPI_JSON).expect("openapi.json is valid JSON");
     if auth {
         doc["security"] = json!([{ "OAuth2": ["catalog"] }, { "BearerAuth": [] }]);
-        for route in crate::auth::OPEN_ROUTES {
-            if let Some(item) = doc["paths"].get_mut(*route).and_then(Value::as_object_mut) {
-                for (key, op) in item.iter_mut() {
-                    if key != "parameters" {
-                        op["security"] = json!([]);
-                    }
-                }
+        for route in ROUTES.iter().filter(|r| r.needs == Needs::Open) {
+            if let Some(op) = operation_mut(&mut doc, route) {
+                op["security"] = json!([]);
             }
         }
     } else {
-        if let Some(paths) = doc["paths"].as_object_mut() {
-            paths.remove(TOKEN_PATH);
+        let paths = doc["paths"]
+            .as_object_mut()
+            .expect("openapi.json has paths");
+        for route in ROUTES.iter().filter(|r| !r.is_served(false)) {
+            if let Some(item) = paths.get_mut(route.path).and_then(Value::as_object_mut) {
+                item.remove(&route.method.as_str().to_ascii_lowercase());
+                if item.keys().all(|k| k == "parameters") {
+                    paths.remove(route.path);
+                }
+            }
         }
         if let Some(components) = doc["components"].as_object_mut() {
             components.remove("securitySchemes");
         }
     }
     doc.to_string()
+}
+
+/// The operation of `route` in an OpenAPI document.
+fn operation_mut<'a>(doc: &'a mut Value, route: &Route) -> Option<&'a mut Value> {
+    doc["paths"]
+        .get_mut(route.path)?
+        .get_mut(route.method.as_str().to_ascii_lowercase())
 }
 
 /// `GET /v1/openapi.json`: the document built once with the router (cloning the bytes
@@ -186,6 +147,10 @@ async fn method_not_allowed() -> Response {
 }
 
 #[cfg(test)]
+#[path = "router_tests.rs"]
+mod router_tests;
+
+#[cfg(test)]
 mod tests {
     use std::collections::BTreeSet;
 
@@ -208,25 +173,23 @@ mod tests {
             .collect()
     }
 
-    /// The served document lists exactly the endpoints the router serves, with and
-    /// without authentication.
+    /// `METHOD /path` of every route the router serves.
+    fn served(auth: bool) -> BTreeSet<String> {
+        ROUTES
+            .iter()
+            .filter(|r| r.is_served(auth))
+            .map(Route::operation)
+            .collect()
+    }
+
+    /// The served document lists exactly the routes of the table the router serves,
+    /// with and without authentication; with it, the open routes need no token and the
+    /// others inherit the document's security.
     #[test]
     fn openapi_document_matches_the_endpoints() {
         let doc: Value = serde_json::from_str(&openapi_document(false)).expect("valid JSON");
-        let mut served: BTreeSet<String> = ENDPOINTS
-            .iter()
-            .map(|e| e.replace("/{prefix}", ""))
-            .collect();
-        for extra in [
-            "GET /v1/config",
-            "GET /v1/openapi.json",
-            "GET /health",
-            "GET /ready",
-            "GET /metrics",
-        ] {
-            served.insert(extra.to_string());
-        }
-        assert_eq!(documented(&doc), served);
+        assert_eq!(documented(&doc), served(false));
+        assert!(!served(false).contains("POST /v1/oauth/tokens"));
         assert!(
             doc.get("security").is_none(),
             "no authentication by default"
@@ -236,20 +199,36 @@ mod tests {
         // With authentication: the token endpoint too, and security everywhere but on
         // the open routes.
         let doc: Value = serde_json::from_str(&openapi_document(true)).expect("valid JSON");
-        served.insert(format!("POST {TOKEN_PATH}"));
-        assert_eq!(documented(&doc), served);
+        assert_eq!(documented(&doc), served(true));
+        assert!(served(true).contains("POST /v1/oauth/tokens"));
         assert_eq!(doc["security"][1], json!({ "BearerAuth": [] }));
-        for route in crate::auth::OPEN_ROUTES {
-            let op = doc["paths"][*route]
-                .as_object()
-                .and_then(|item| item.values().find(|v| v.get("responses").is_some()))
-                .unwrap_or_else(|| panic!("{route} documented"));
-            assert_eq!(op["security"], json!([]), "{route}");
+        let mut open = Vec::new();
+        for route in ROUTES {
+            let op = &doc["paths"][route.path][route.method.as_str().to_ascii_lowercase()];
+            assert!(
+                op.get("responses").is_some(),
+                "{} documented",
+                route.operation()
+            );
+            if route.needs == Needs::Open {
+                assert_eq!(op["security"], json!([]), "{}", route.operation());
+                open.push(route.operation());
+            } else {
+                assert!(
+                    op.get("security").is_none(),
+                    "{} inherits the document's security",
+                    route.operation()
+                );
+            }
         }
-        let load = &doc["paths"]["/v1/namespaces/{namespace}/tables/{table}"]["get"];
-        assert!(
-            load.get("security").is_none(),
-            "inherits the document's security"
+        assert_eq!(
+            open,
+            [
+                "GET /v1/config",
+                "POST /v1/oauth/tokens",
+                "GET /health",
+                "GET /ready"
+            ]
         );
     }
 }

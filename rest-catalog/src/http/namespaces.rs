@@ -10,11 +10,14 @@ use iceberg_catalog_rest::{
     UpdateNamespacePropertiesRequest, UpdateNamespacePropertiesResponse,
 };
 
+use super::auth::{Caller, NamesNamespaces};
 use super::body::{page_request, JsonBody};
 use crate::catalog::Catalog;
 use crate::error::Result;
 use crate::names::{parse_namespace, validate_namespace};
 
+/// `GET /v1/namespaces`: the namespaces directly under `parent` (the top level when it
+/// is absent or empty), a page at a time.
 pub async fn list(
     State(catalog): State<Catalog>,
     Query(query): Query<HashMap<String, String>>,
@@ -31,10 +34,20 @@ pub async fn list(
     }))
 }
 
+/// A new namespace is a change in itself.
+impl NamesNamespaces for CreateNamespaceRequest {
+    fn namespaces(&self) -> Result<Vec<Vec<String>>> {
+        Ok(vec![self.namespace.to_vec()])
+    }
+}
+
+/// `POST /v1/namespaces`: a new namespace with its properties.
 pub async fn create(
     State(catalog): State<Catalog>,
+    caller: Caller,
     JsonBody(request): JsonBody<CreateNamespaceRequest>,
 ) -> Result<Json<NamespaceResponse>> {
+    caller.may(&request)?;
     validate_namespace(&request.namespace)?;
     catalog
         .create_namespace(&request.namespace, request.properties.clone())
@@ -45,6 +58,7 @@ pub async fn create(
     }))
 }
 
+/// `GET /v1/namespaces/{namespace}`: its properties.
 pub async fn load(
     State(catalog): State<Catalog>,
     Path(namespace): Path<String>,
@@ -57,6 +71,7 @@ pub async fn load(
     }))
 }
 
+/// `HEAD /v1/namespaces/{namespace}`: 204 if it exists.
 pub async fn exists(
     State(catalog): State<Catalog>,
     Path(namespace): Path<String>,
@@ -66,6 +81,7 @@ pub async fn exists(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// `DELETE /v1/namespaces/{namespace}`: an empty namespace goes.
 pub async fn drop(
     State(catalog): State<Catalog>,
     Path(namespace): Path<String>,
@@ -75,6 +91,7 @@ pub async fn drop(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// `POST /v1/namespaces/{namespace}/properties`: properties set and removed.
 pub async fn update_properties(
     State(catalog): State<Catalog>,
     Path(namespace): Path<String>,

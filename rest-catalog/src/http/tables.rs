@@ -15,11 +15,12 @@ use iceberg_catalog_rest::{
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use super::auth::{Caller, NamesNamespaces};
 use super::body::{bool_param, page_request, JsonBody};
 use super::MAX_UPDATES_PER_COMMIT;
 use crate::catalog::{Catalog, MetadataFile, TableChange};
-use crate::error::{CatalogError, Result};
-use crate::names::{display_table, parse_namespace, validate_table_name};
+use crate::error::{CatalogError, Failure, Result};
+use crate::names::{parse_namespace, validate_table_name};
 
 fn table_ident(namespace: &str, table: &str) -> Result<TableIdent> {
     let ns = parse_namespace(namespace)?;
@@ -27,6 +28,7 @@ fn table_ident(namespace: &str, table: &str) -> Result<TableIdent> {
     Ok(TableIdent::new(ns, table.to_string()))
 }
 
+/// `GET /v1/namespaces/{namespace}/tables`: the namespace's tables, a page at a time.
 pub async fn list(
     State(catalog): State<Catalog>,
     Path(namespace): Path<String>,
@@ -40,6 +42,7 @@ pub async fn list(
     }))
 }
 
+/// `POST /v1/namespaces/{namespace}/tables`: a new table.
 pub async fn create(
     State(catalog): State<Catalog>,
     Path(namespace): Path<String>,
@@ -88,7 +91,7 @@ pub async fn load(
         return Ok(metadata_file_response(&catalog, &file));
     }
     let mut metadata = serde_json::to_value(file.metadata.as_ref())
-        .map_err(|e| CatalogError::Storage(format!("cannot serialize metadata: {e}")))?;
+        .map_err(|e| CatalogError::Storage(Failure::because("cannot serialize metadata", e)))?;
     let referenced: HashSet<i64> = metadata
         .get("refs")
         .and_then(Value::as_object)
@@ -113,6 +116,7 @@ pub async fn load(
     .into_response())
 }
 
+/// `HEAD /v1/namespaces/{namespace}/tables/{table}`: 204 if it exists.
 pub async fn exists(
     State(catalog): State<Catalog>,
     Path((namespace, table)): Path<(String, String)>,
@@ -121,7 +125,7 @@ pub async fn exists(
     if catalog.table_exists(&ident).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
-        Err(CatalogError::NoSuchTable(display_table(&ident)))
+        Err(CatalogError::NoSuchTable(ident.to_string()))
     }
 }
 
@@ -129,9 +133,7 @@ fn table_change(ident: TableIdent, request: CommitTableRequest) -> Result<TableC
     if let Some(named) = &request.identifier {
         if named != &ident {
             return Err(CatalogError::BadRequest(format!(
-                "the body names table {} but the path names {}",
-                display_table(named),
-                display_table(&ident)
+                "the body names table {named} but the path names {ident}"
             )));
         }
     }
@@ -147,6 +149,7 @@ fn table_change(ident: TableIdent, request: CommitTableRequest) -> Result<TableC
     })
 }
 
+/// `POST /v1/namespaces/{namespace}/tables/{table}`: one table's commit.
 pub async fn commit(
     State(catalog): State<Catalog>,
     Path((namespace, table)): Path<(String, String)>,
@@ -157,6 +160,8 @@ pub async fn commit(
     Ok(metadata_file_response(&catalog, &committed))
 }
 
+/// `DELETE /v1/namespaces/{namespace}/tables/{table}`: the table goes (its files too
+/// with `purgeRequested=true`).
 pub async fn drop(
     State(catalog): State<Catalog>,
     Path((namespace, table)): Path<(String, String)>,
@@ -168,6 +173,7 @@ pub async fn drop(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// `POST /v1/namespaces/{namespace}/register`: a table over an existing metadata file.
 pub async fn register(
     State(catalog): State<Catalog>,
     Path(namespace): Path<String>,
@@ -177,10 +183,23 @@ pub async fn register(
     Ok(Json(catalog.register_table(&ns, request).await?))
 }
 
+/// A rename changes both namespaces, the source's first.
+impl NamesNamespaces for RenameTableRequest {
+    fn namespaces(&self) -> Result<Vec<Vec<String>>> {
+        Ok(vec![
+            self.source.namespace.to_vec(),
+            self.destination.namespace.to_vec(),
+        ])
+    }
+}
+
+/// `POST /v1/tables/rename`: a table moves to another name, maybe another namespace.
 pub async fn rename(
     State(catalog): State<Catalog>,
+    caller: Caller,
     JsonBody(request): JsonBody<RenameTableRequest>,
 ) -> Result<StatusCode> {
+    caller.may(&request)?;
     catalog
         .rename_table(&request.source, &request.destination)
         .await?;
@@ -200,29 +219,46 @@ pub async fn report_metrics(
         ));
     }
     if !catalog.table_exists(&ident).await? {
-        return Err(CatalogError::NoSuchTable(display_table(&ident)));
+        return Err(CatalogError::NoSuchTable(ident.to_string()));
     }
-    tracing::debug!(table = %display_table(&ident), "metrics report received");
+    tracing::debug!(table = %ident, "metrics report received");
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// `POST /v1/transactions/commit`: changes to several tables, committed together.
 #[derive(Deserialize)]
 pub struct CommitTransactionRequest {
     #[serde(rename = "table-changes")]
     table_changes: Vec<CommitTableRequest>,
 }
 
+/// The table a change of a transaction names.
+fn change_ident(change: &CommitTableRequest) -> Result<&TableIdent> {
+    change.identifier.as_ref().ok_or_else(|| {
+        CatalogError::BadRequest("every table change of a transaction needs an identifier".into())
+    })
+}
+
+/// A transaction changes the namespace of each table it changes.
+impl NamesNamespaces for CommitTransactionRequest {
+    fn namespaces(&self) -> Result<Vec<Vec<String>>> {
+        self.table_changes
+            .iter()
+            .map(|change| Ok(change_ident(change)?.namespace.to_vec()))
+            .collect()
+    }
+}
+
+/// `POST /v1/transactions/commit`: every change lands, or none does.
 pub async fn commit_transaction(
     State(catalog): State<Catalog>,
+    caller: Caller,
     JsonBody(request): JsonBody<CommitTransactionRequest>,
 ) -> Result<StatusCode> {
+    caller.may(&request)?;
     let mut changes = Vec::with_capacity(request.table_changes.len());
     for change in request.table_changes {
-        let ident = change.identifier.clone().ok_or_else(|| {
-            CatalogError::BadRequest(
-                "every table change of a transaction needs an identifier".into(),
-            )
-        })?;
+        let ident = change_ident(&change)?.clone();
         changes.push(table_change(ident, change)?);
     }
     if changes.len() > MAX_UPDATES_PER_COMMIT {

@@ -13,10 +13,10 @@ use iceberg::{NamespaceIdent, TableIdent};
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction};
 
 use super::{
-    apply_property_changes, paginate, CatalogStore, PageRequest, PointerSwap, PropertyChanges,
-    StoreError, TableRecord,
+    apply_property_changes, paginate, CatalogStore, Failure, PageRequest, PointerSwap,
+    PropertyChanges, StoreError, TableRecord,
 };
-use crate::names::{display_namespace, display_table, namespace_from_key, namespace_key};
+use crate::names::{namespace_from_key, namespace_key};
 
 /// namespace key -> JSON properties
 const NAMESPACES: TableDefinition<&str, &str> = TableDefinition::new("namespaces");
@@ -35,7 +35,7 @@ fn table_key(ident: &TableIdent) -> String {
 }
 
 fn failed(e: impl Into<redb::Error>) -> StoreError {
-    StoreError::Failed(e.into().to_string())
+    StoreError::Failed(Failure::of(e.into()))
 }
 
 fn to_json<T: serde::Serialize>(value: &T) -> String {
@@ -43,7 +43,8 @@ fn to_json<T: serde::Serialize>(value: &T) -> String {
 }
 
 fn from_json<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, StoreError> {
-    serde_json::from_str(text).map_err(|e| StoreError::Failed(format!("corrupt store entry: {e}")))
+    serde_json::from_str(text)
+        .map_err(|e| StoreError::Failed(Failure::because("corrupt store entry", e)))
 }
 
 /// The catalog store in a local redb file.
@@ -56,11 +57,18 @@ impl EmbeddedStore {
     /// Opens (or creates) `catalog.redb` in `data_dir`.
     pub fn open(data_dir: &Path) -> Result<Self, StoreError> {
         std::fs::create_dir_all(data_dir).map_err(|e| {
-            StoreError::Failed(format!("cannot create {}: {e}", data_dir.display()))
+            StoreError::Failed(Failure::because(
+                format!("cannot create {}", data_dir.display()),
+                e,
+            ))
         })?;
         let path = data_dir.join("catalog.redb");
-        let db = Database::create(&path)
-            .map_err(|e| StoreError::Failed(format!("cannot open {}: {e}", path.display())))?;
+        let db = Database::create(&path).map_err(|e| {
+            StoreError::Failed(Failure::because(
+                format!("cannot open {}", path.display()),
+                e,
+            ))
+        })?;
         let txn = db.begin_write().map_err(failed)?;
         txn.open_table(NAMESPACES).map_err(failed)?;
         txn.open_table(TABLES).map_err(failed)?;
@@ -77,7 +85,7 @@ impl EmbeddedStore {
         let db = self.db.clone();
         tokio::task::spawn_blocking(move || f(&db.begin_read().map_err(failed)?))
             .await
-            .map_err(|e| StoreError::Failed(e.to_string()))?
+            .map_err(|e| StoreError::Failed(Failure::of(e)))?
     }
 
     /// Runs `f` in a write transaction on a blocking thread; commits when it succeeds.
@@ -92,11 +100,11 @@ impl EmbeddedStore {
             let txn = db.begin_write().map_err(failed)?;
             let value = f(&txn)?; // dropping an uncommitted transaction aborts it
             txn.commit()
-                .map_err(|e| StoreError::OutcomeUnknown(e.to_string()))?;
+                .map_err(|e| StoreError::OutcomeUnknown(Failure::of(e)))?;
             Ok(value)
         })
         .await
-        .map_err(|e| StoreError::OutcomeUnknown(e.to_string()))?
+        .map_err(|e| StoreError::OutcomeUnknown(Failure::of(e)))?
     }
 }
 
@@ -127,7 +135,7 @@ fn require_namespace(txn: &WriteTransaction, ns: &NamespaceIdent) -> Result<(), 
     if namespace_exists(txn, ns)? {
         Ok(())
     } else {
-        Err(StoreError::NoSuchNamespace(display_namespace(ns)))
+        Err(StoreError::NoSuchNamespace(ns.to_string()))
     }
 }
 
@@ -200,7 +208,7 @@ impl CatalogStore for EmbeddedStore {
                         .map_err(failed)?
                         .is_none()
                     {
-                        return Err(StoreError::NoSuchNamespace(display_namespace(p)));
+                        return Err(StoreError::NoSuchNamespace(p.to_string()));
                     }
                     format!("{}{}", namespace_key(p), crate::names::NAMESPACE_SEPARATOR)
                 }
@@ -232,7 +240,7 @@ impl CatalogStore for EmbeddedStore {
             let mut properties: HashMap<String, String> =
                 match table.get(key.as_str()).map_err(failed)? {
                     Some(v) => from_json(v.value())?,
-                    None => return Err(StoreError::NoSuchNamespace(display_namespace(&ns))),
+                    None => return Err(StoreError::NoSuchNamespace(ns.to_string())),
                 };
             let changes = apply_property_changes(&mut properties, updates, removals);
             table
@@ -287,7 +295,7 @@ impl CatalogStore for EmbeddedStore {
                 .map_err(failed)?
                 .is_none()
             {
-                return Err(StoreError::NoSuchNamespace(display_namespace(&ns)));
+                return Err(StoreError::NoSuchNamespace(ns.to_string()));
             }
             let tables = txn.open_table(TABLES).map_err(failed)?;
             let prefix = format!("{}{TABLE_SEPARATOR}", namespace_key(&ns));
@@ -332,10 +340,10 @@ impl CatalogStore for EmbeddedStore {
                 let found = current.as_ref().map(|r| r.metadata_location.clone());
                 if found != swap.expected {
                     if swap.expected.is_none() {
-                        return Err(StoreError::TableExists(display_table(&swap.ident)));
+                        return Err(StoreError::TableExists(swap.ident.to_string()));
                     }
                     return Err(StoreError::PointerMoved {
-                        table: display_table(&swap.ident),
+                        table: swap.ident.to_string(),
                         expected: swap.expected.clone(),
                         found,
                     });
@@ -361,7 +369,7 @@ impl CatalogStore for EmbeddedStore {
             require_namespace(txn, &ident.namespace)?;
             let key = table_key(&ident);
             if !overwrite && get_record(txn, &key)?.is_some() {
-                return Err(StoreError::TableExists(display_table(&ident)));
+                return Err(StoreError::TableExists(ident.to_string()));
             }
             put_record(txn, &key, &record)
         })
@@ -376,7 +384,7 @@ impl CatalogStore for EmbeddedStore {
             let removed = tables.remove(key.as_str()).map_err(failed)?;
             match removed {
                 Some(v) => from_json(v.value()),
-                None => Err(StoreError::NoSuchTable(display_table(&ident))),
+                None => Err(StoreError::NoSuchTable(ident.to_string())),
             }
         })
         .await
@@ -388,10 +396,10 @@ impl CatalogStore for EmbeddedStore {
             let from_key = table_key(&from);
             let to_key = table_key(&to);
             let record = get_record(txn, &from_key)?
-                .ok_or_else(|| StoreError::NoSuchTable(display_table(&from)))?;
+                .ok_or_else(|| StoreError::NoSuchTable(from.to_string()))?;
             require_namespace(txn, &to.namespace)?;
             if get_record(txn, &to_key)?.is_some() {
-                return Err(StoreError::TableExists(display_table(&to)));
+                return Err(StoreError::TableExists(to.to_string()));
             }
             let mut tables = txn.open_table(TABLES).map_err(failed)?;
             tables.remove(from_key.as_str()).map_err(failed)?;

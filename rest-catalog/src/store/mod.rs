@@ -9,6 +9,7 @@ mod store_contract;
 mod znode_names;
 mod zookeeper;
 
+pub(crate) use crate::error::Failure;
 pub use embedded::EmbeddedStore;
 pub use zookeeper::ZooKeeperStore;
 
@@ -63,13 +64,13 @@ pub enum StoreError {
     BadPageToken(String),
     /// The store failed and nothing was changed.
     #[error("store failed: {0}")]
-    Failed(String),
+    Failed(#[source] Failure),
     /// The store could not be reached; nothing was changed.
     #[error("store unavailable: {0}")]
-    Unavailable(String),
+    Unavailable(#[source] Failure),
     /// The store failed in a way that leaves unknown whether the change was applied.
     #[error("store outcome unknown: {0}")]
-    OutcomeUnknown(String),
+    OutcomeUnknown(#[source] Failure),
 }
 
 /// A page request: return at most `size` items after `token`.

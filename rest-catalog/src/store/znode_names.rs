@@ -4,7 +4,7 @@
 
 use iceberg::NamespaceIdent;
 
-use super::StoreError;
+use super::{Failure, StoreError};
 
 pub fn encode(part: &str) -> String {
     let mut out = String::with_capacity(part.len());
@@ -19,7 +19,7 @@ pub fn encode(part: &str) -> String {
 }
 
 pub fn decode(node: &str) -> Result<String, StoreError> {
-    let corrupt = || StoreError::Failed(format!("corrupt znode name {node:?}"));
+    let corrupt = || StoreError::Failed(format!("corrupt znode name {node:?}").into());
     let bytes = node.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
@@ -43,7 +43,7 @@ pub fn namespace_node(ns: &NamespaceIdent) -> String {
 
 pub fn namespace_from_node(node: &str) -> Result<NamespaceIdent, StoreError> {
     let levels = node.split('.').map(decode).collect::<Result<Vec<_>, _>>()?;
-    NamespaceIdent::from_vec(levels).map_err(|e| StoreError::Failed(e.to_string()))
+    NamespaceIdent::from_vec(levels).map_err(|e| StoreError::Failed(Failure::of(e)))
 }
 
 #[cfg(test)]

@@ -10,11 +10,15 @@
 //! concurrent drop of the parent fails instead of orphaning the child. A write that loses
 //! its connection reports `OutcomeUnknown`; `load_table_fresh` syncs before reading so the
 //! catalog can settle it.
+//!
+//! Every request goes to the node's shared [`ZooKeeperSession`] (also its lock managers'),
+//! which opens a new session once the current one has ended.
 
 use std::collections::{BTreeMap, HashMap};
-use std::time::Duration;
+use std::sync::Arc;
 
 use async_trait::async_trait;
+use floe_locks::{LockError, ZooKeeperSession};
 use iceberg::{NamespaceIdent, TableIdent};
 use zookeeper_client::{
     Acls, Client, CreateMode, CreateOptions, Error as ZkError, MultiWriteError,
@@ -22,10 +26,10 @@ use zookeeper_client::{
 
 use super::znode_names::{decode, encode, namespace_from_node, namespace_node};
 use super::{
-    apply_property_changes, paginate, CatalogStore, PageRequest, PointerSwap, PropertyChanges,
-    StoreError, TableRecord,
+    apply_property_changes, paginate, CatalogStore, Failure, PageRequest, PointerSwap,
+    PropertyChanges, StoreError, TableRecord,
 };
-use crate::names::{display_namespace, display_table, namespace_key};
+use crate::names::namespace_key;
 
 const PERSISTENT: CreateOptions<'static> = CreateMode::Persistent.with_acls(Acls::anyone_all());
 /// How often a change retries after a concurrent change of what it read.
@@ -33,19 +37,23 @@ const VERSION_RETRIES: usize = 8;
 
 /// The catalog store in a ZooKeeper ensemble.
 pub struct ZooKeeperStore {
-    /// The current session; replaced by a new one when it has expired.
-    client: std::sync::Mutex<Client>,
-    /// Serializes opening a new session, so concurrent requests share it.
-    reconnecting: tokio::sync::Mutex<()>,
-    connect: String,
-    session_timeout: Duration,
+    session: Arc<ZooKeeperSession>,
     namespaces: String,
     tables: String,
 }
 
+/// No live session could be had (none could be opened, or it is closed for good): nothing
+/// was sent.
+fn session_error(e: LockError) -> StoreError {
+    StoreError::Failed(match e {
+        LockError::Unavailable(why) => Failure::of(why),
+        e => Failure::of(e),
+    })
+}
+
 /// A read failed: nothing changed, the store is unreachable or refused.
 fn read_error(e: ZkError) -> StoreError {
-    StoreError::Unavailable(format!("zookeeper: {e}"))
+    StoreError::Unavailable(Failure::because("zookeeper", e))
 }
 
 /// A write failed: certain for the errors ZooKeeper returns after deciding, unknown for
@@ -58,8 +66,8 @@ fn write_error(e: ZkError) -> StoreError {
         | ZkError::NoChildrenForEphemerals
         | ZkError::QuotaExceeded
         | ZkError::Throttled
-        | ZkError::NotReadOnly => StoreError::Failed(format!("zookeeper: {e}")),
-        e => StoreError::OutcomeUnknown(format!("zookeeper: {e}")),
+        | ZkError::NotReadOnly => StoreError::Failed(Failure::because("zookeeper", e)),
+        e => StoreError::OutcomeUnknown(Failure::because("zookeeper", e)),
     }
 }
 
@@ -68,24 +76,17 @@ fn to_json<T: serde::Serialize>(value: &T) -> Vec<u8> {
 }
 
 fn from_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, StoreError> {
-    serde_json::from_slice(bytes).map_err(|e| StoreError::Failed(format!("corrupt znode: {e}")))
+    serde_json::from_slice(bytes)
+        .map_err(|e| StoreError::Failed(Failure::because("corrupt znode", e)))
 }
 
 impl ZooKeeperStore {
-    /// Connects to `connect` (`host:port[,host:port...]`) and creates the layout under
-    /// `root` when missing.
-    pub async fn connect(
-        connect: &str,
-        root: &str,
-        session_timeout: Duration,
-    ) -> Result<Self, StoreError> {
-        let client = open_session(connect, session_timeout).await?;
+    /// Keeps the catalog under `root` on `session` (the node's, shared with its lock
+    /// managers), creating the layout when missing.
+    pub async fn new(session: Arc<ZooKeeperSession>, root: &str) -> Result<Self, StoreError> {
         let root = root.trim_end_matches('/');
         let store = Self {
-            client: std::sync::Mutex::new(client),
-            reconnecting: tokio::sync::Mutex::new(()),
-            connect: connect.to_string(),
-            session_timeout,
+            session,
             namespaces: format!("{root}/catalog/namespaces"),
             tables: format!("{root}/catalog/tables"),
         };
@@ -99,29 +100,10 @@ impl ZooKeeperStore {
         Ok(store)
     }
 
-    /// The session to use: the current one, or a new one when it has expired (the
-    /// writes of an expired session have all landed or never will).
+    /// The live session's client, for the next request: a new session once the current one
+    /// has ended (the writes of an ended session have all landed or never will).
     async fn client(&self) -> Result<Client, StoreError> {
-        let current = self.current();
-        if !current.state().is_terminated() {
-            return Ok(current);
-        }
-        let _one_at_a_time = self.reconnecting.lock().await;
-        let current = self.current();
-        if !current.state().is_terminated() {
-            return Ok(current);
-        }
-        tracing::warn!("ZooKeeper session expired; opening a new one");
-        let fresh = open_session(&self.connect, self.session_timeout).await?;
-        *self.client.lock().unwrap_or_else(|e| e.into_inner()) = fresh.clone();
-        Ok(fresh)
-    }
-
-    fn current(&self) -> Client {
-        self.client
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+        self.session.client().await.map_err(session_error)
     }
 
     fn namespace_path(&self, ns: &NamespaceIdent) -> String {
@@ -172,19 +154,9 @@ impl ZooKeeperStore {
     async fn require_namespace(&self, ns: &NamespaceIdent) -> Result<(), StoreError> {
         match self.get(&self.namespace_path(ns)).await? {
             Some(_) => Ok(()),
-            None => Err(StoreError::NoSuchNamespace(display_namespace(ns))),
+            None => Err(StoreError::NoSuchNamespace(ns.to_string())),
         }
     }
-}
-
-async fn open_session(connect: &str, session_timeout: Duration) -> Result<Client, StoreError> {
-    let connecting = Client::connector()
-        .with_session_timeout(session_timeout)
-        .connect(connect);
-    tokio::time::timeout(session_timeout * 2 + Duration::from_secs(1), connecting)
-        .await
-        .unwrap_or(Err(ZkError::Timeout))
-        .map_err(|e| StoreError::Failed(format!("cannot connect to zookeeper {connect}: {e}")))
 }
 
 /// The error of operation `index` of a multi, or of the whole request.
@@ -209,7 +181,7 @@ impl CatalogStore for ZooKeeperStore {
             if let Some(parent) = ns.parent() {
                 let path = self.namespace_path(&parent);
                 let Some((data, version)) = self.get(&path).await? else {
-                    return Err(StoreError::NoSuchNamespace(display_namespace(&parent)));
+                    return Err(StoreError::NoSuchNamespace(parent.to_string()));
                 };
                 multi
                     .add_set_data(&path, &data, Some(version))
@@ -271,7 +243,7 @@ impl CatalogStore for ZooKeeperStore {
         let path = self.namespace_path(ns);
         for _ in 0..VERSION_RETRIES {
             let Some((data, version)) = self.get(&path).await? else {
-                return Err(StoreError::NoSuchNamespace(display_namespace(ns)));
+                return Err(StoreError::NoSuchNamespace(ns.to_string()));
             };
             let mut properties: HashMap<String, String> = from_json(&data)?;
             let changes =
@@ -284,9 +256,7 @@ impl CatalogStore for ZooKeeperStore {
             {
                 Ok(_) => return Ok(changes),
                 Err(ZkError::BadVersion) => continue,
-                Err(ZkError::NoNode) => {
-                    return Err(StoreError::NoSuchNamespace(display_namespace(ns)))
-                }
+                Err(ZkError::NoNode) => return Err(StoreError::NoSuchNamespace(ns.to_string())),
                 Err(e) => return Err(write_error(e)),
             }
         }
@@ -299,7 +269,7 @@ impl CatalogStore for ZooKeeperStore {
         let path = self.namespace_path(ns);
         for _ in 0..VERSION_RETRIES {
             let Some((_, version)) = self.get(&path).await? else {
-                return Err(StoreError::NoSuchNamespace(display_namespace(ns)));
+                return Err(StoreError::NoSuchNamespace(ns.to_string()));
             };
             let has_children = self
                 .all_namespaces()
@@ -327,7 +297,7 @@ impl CatalogStore for ZooKeeperStore {
                 // A child was created or the properties changed since the read: look again.
                 Err((_, ZkError::BadVersion)) => continue,
                 Err((_, ZkError::NoNode)) => {
-                    return Err(StoreError::NoSuchNamespace(display_namespace(ns)))
+                    return Err(StoreError::NoSuchNamespace(ns.to_string()))
                 }
                 Err((_, e)) => return Err(write_error(e)),
             }
@@ -367,7 +337,7 @@ impl CatalogStore for ZooKeeperStore {
             .await
         {
             Ok(nodes) => nodes,
-            Err(ZkError::NoNode) => return Err(StoreError::NoSuchNamespace(display_namespace(ns))),
+            Err(ZkError::NoNode) => return Err(StoreError::NoSuchNamespace(ns.to_string())),
             Err(e) => return Err(read_error(e)),
         };
         let names = nodes
@@ -403,10 +373,10 @@ impl CatalogStore for ZooKeeperStore {
                 (Some((r, version)), Some(expected)) if &r.metadata_location == expected => {
                     multi.add_set_data(&path, &data, Some(version))
                 }
-                (Some(_), None) => return Err(StoreError::TableExists(display_table(&swap.ident))),
+                (Some(_), None) => return Err(StoreError::TableExists(swap.ident.to_string())),
                 (found, expected) => {
                     return Err(StoreError::PointerMoved {
-                        table: display_table(&swap.ident),
+                        table: swap.ident.to_string(),
                         expected: expected.clone(),
                         found: found.map(|(r, _)| r.metadata_location),
                     })
@@ -418,11 +388,11 @@ impl CatalogStore for ZooKeeperStore {
             Ok(_) => Ok(()),
             Err((Some(i), e)) => {
                 let swap = &swaps[i];
-                let table = display_table(&swap.ident);
+                let table = swap.ident.to_string();
                 Err(match (e, &swap.expected) {
                     (ZkError::NodeExists, _) => StoreError::TableExists(table),
                     (ZkError::NoNode, None) => {
-                        StoreError::NoSuchNamespace(display_namespace(&swap.ident.namespace))
+                        StoreError::NoSuchNamespace(swap.ident.namespace.to_string())
                     }
                     (ZkError::NoNode | ZkError::BadVersion, Some(expected)) => {
                         StoreError::PointerMoved {
@@ -456,10 +426,8 @@ impl CatalogStore for ZooKeeperStore {
                 .await
                 .map(|_| ())
                 .map_err(write_error),
-            Err(ZkError::NodeExists) => Err(StoreError::TableExists(display_table(ident))),
-            Err(ZkError::NoNode) => Err(StoreError::NoSuchNamespace(display_namespace(
-                &ident.namespace,
-            ))),
+            Err(ZkError::NodeExists) => Err(StoreError::TableExists(ident.to_string())),
+            Err(ZkError::NoNode) => Err(StoreError::NoSuchNamespace(ident.namespace.to_string())),
             Err(e) => Err(write_error(e)),
         }
     }
@@ -467,7 +435,7 @@ impl CatalogStore for ZooKeeperStore {
     async fn drop_table(&self, ident: &TableIdent) -> Result<TableRecord, StoreError> {
         for _ in 0..VERSION_RETRIES {
             let Some((record, version)) = self.get_record(ident).await? else {
-                return Err(StoreError::NoSuchTable(display_table(ident)));
+                return Err(StoreError::NoSuchTable(ident.to_string()));
             };
             match self
                 .client()
@@ -477,7 +445,7 @@ impl CatalogStore for ZooKeeperStore {
             {
                 Ok(()) => return Ok(record),
                 Err(ZkError::BadVersion) => continue,
-                Err(ZkError::NoNode) => return Err(StoreError::NoSuchTable(display_table(ident))),
+                Err(ZkError::NoNode) => return Err(StoreError::NoSuchTable(ident.to_string())),
                 Err(e) => return Err(write_error(e)),
             }
         }
@@ -486,7 +454,7 @@ impl CatalogStore for ZooKeeperStore {
 
     async fn rename_table(&self, from: &TableIdent, to: &TableIdent) -> Result<(), StoreError> {
         let Some((record, version)) = self.get_record(from).await? else {
-            return Err(StoreError::NoSuchTable(display_table(from)));
+            return Err(StoreError::NoSuchTable(from.to_string()));
         };
         self.require_namespace(&to.namespace).await?;
         let client = self.client().await?;
@@ -499,13 +467,13 @@ impl CatalogStore for ZooKeeperStore {
             .map_err(read_error)?;
         match multi.commit().await.map_err(multi_error) {
             Ok(_) => Ok(()),
-            Err((_, ZkError::NodeExists)) => Err(StoreError::TableExists(display_table(to))),
+            Err((_, ZkError::NodeExists)) => Err(StoreError::TableExists(to.to_string())),
             Err((Some(0), ZkError::NoNode | ZkError::BadVersion)) => {
-                Err(StoreError::NoSuchTable(display_table(from)))
+                Err(StoreError::NoSuchTable(from.to_string()))
             }
-            Err((Some(_), ZkError::NoNode)) => Err(StoreError::NoSuchNamespace(display_namespace(
-                &to.namespace,
-            ))),
+            Err((Some(_), ZkError::NoNode)) => {
+                Err(StoreError::NoSuchNamespace(to.namespace.to_string()))
+            }
             Err((_, e)) => Err(write_error(e)),
         }
     }
@@ -513,26 +481,121 @@ impl CatalogStore for ZooKeeperStore {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Mutex;
+    use std::time::Duration;
+
+    use floe_locks::{LockManager, ZooKeeperLockManager};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::{TcpListener, TcpStream};
+
     use super::*;
     use crate::store::store_contract::run_contract;
 
-    /// The store contract against a real ZooKeeper (`FLOE_TEST_ZK`, set by the test
-    /// script), each run under a fresh root.
+    /// The server the test script started (`FLOE_TEST_ZK`), or `None` after printing SKIP.
+    fn zookeeper() -> Option<String> {
+        let connect = std::env::var("FLOE_TEST_ZK").ok().filter(|c| !c.is_empty());
+        if connect.is_none() {
+            println!("SKIP: FLOE_TEST_ZK not set");
+        }
+        connect
+    }
+
+    /// The store contract against a real ZooKeeper, each run on a session of its own under
+    /// a fresh root.
     #[tokio::test]
     async fn zookeeper_store_keeps_the_contract() {
-        let Ok(connect) = std::env::var("FLOE_TEST_ZK") else {
-            println!("SKIP: FLOE_TEST_ZK not set");
+        let Some(connect) = zookeeper() else {
             return;
         };
         run_contract(|| {
-            let root = format!("/store-test-{}", uuid::Uuid::new_v4().simple());
             let connect = connect.clone();
             async move {
-                ZooKeeperStore::connect(&connect, &root, Duration::from_secs(10))
-                    .await
-                    .unwrap()
+                let session = ZooKeeperSession::connect(&connect, Duration::from_secs(10));
+                let session = session.await.unwrap();
+                let root = format!("/store-test-{}", uuid::Uuid::new_v4().simple());
+                ZooKeeperStore::new(session, &root).await.unwrap()
             }
         })
         .await;
+    }
+
+    /// A node's store and its two lock managers (commits, compaction) on one session make
+    /// one connection: a proxy in front of the server opens one, and the server's `cons`
+    /// lists this session once, on it. Once the session is closed, the store fails.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_store_and_the_lock_managers_share_one_connection() {
+        let Some(connect) = zookeeper() else {
+            return;
+        };
+        let server = connect.split(',').next().unwrap();
+        let (proxy, opened) = counting_proxy(server.to_string()).await;
+        let session = ZooKeeperSession::connect(&proxy, Duration::from_secs(10)).await;
+        let session = session.unwrap();
+        let root = format!("/store-test-{}", uuid::Uuid::new_v4().simple());
+        let compaction_root = format!("{root}/compaction");
+        let store = ZooKeeperStore::new(session.clone(), &root).await.unwrap();
+        let commits = ZooKeeperLockManager::new(session.clone(), &root).await;
+        let compaction = ZooKeeperLockManager::new(session.clone(), &compaction_root).await;
+        let (commits, compaction) = (commits.unwrap(), compaction.unwrap());
+        let ns = NamespaceIdent::new("ns".into());
+        store.create_namespace(&ns, HashMap::new()).await.unwrap();
+        let wait = Duration::from_secs(5);
+        let _commit = commits.acquire("t", wait).await.unwrap();
+        let _compact = compaction.acquire("t", wait).await.unwrap();
+        let t = TableIdent::new(ns, "t".into());
+        assert_eq!(store.load_table_fresh(&t).await, Ok(None));
+
+        let ports = opened.lock().unwrap().clone();
+        assert_eq!(ports.len(), 1, "connections opened: {ports:?}");
+        let sid = format!("{:x}", session.session_id().0);
+        let ours: Vec<_> = (connections(server).await.into_iter())
+            .filter(|(port, s)| *port == ports[0] || *s == sid)
+            .collect();
+        assert_eq!(ours, [(ports[0], sid)], "this session's connections");
+
+        session.close();
+        let closed = store.ping().await;
+        assert!(matches!(closed, Err(StoreError::Failed(_))), "{closed:?}");
+    }
+
+    /// A TCP proxy to `server`; notes the local port of every connection it opens there.
+    async fn counting_proxy(server: String) -> (String, Arc<Mutex<Vec<u16>>>) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let opened = Arc::new(Mutex::new(Vec::new()));
+        let noted = opened.clone();
+        tokio::spawn(async move {
+            while let Ok((mut down, _)) = listener.accept().await {
+                let Ok(mut up) = TcpStream::connect(&server).await else {
+                    continue;
+                };
+                noted.lock().unwrap().push(up.local_addr().unwrap().port());
+                tokio::spawn(async move {
+                    let _ = tokio::io::copy_bidirectional(&mut down, &mut up).await;
+                });
+            }
+        });
+        (addr, opened)
+    }
+
+    /// The server's connections with a session (four-letter word `cons`, which
+    /// `scripts/zookeeper.sh` allows): the client's port and the session id in hex.
+    async fn connections(server: &str) -> Vec<(u16, String)> {
+        let mut answer = String::new();
+        let mut stream = TcpStream::connect(server).await.unwrap();
+        stream.write_all(b"cons").await.unwrap();
+        stream.read_to_string(&mut answer).await.unwrap();
+        assert!(
+            !answer.contains("not in the whitelist"),
+            "{server} refuses `cons`: start it with scripts/zookeeper.sh ({answer})"
+        );
+        // ` /127.0.0.1:42846[1](queued=0,recved=5,sent=5,sid=0x100008a1d2e0000,...)`
+        let parse = |line: &str| {
+            let (address, details) = line.trim().split_once('[')?;
+            let port = address.rsplit_once(':')?.1.parse().ok()?;
+            let sid = details.split_once("sid=0x")?.1.split([',', ')']).next()?;
+            Some((port, sid.to_string()))
+        };
+        answer.lines().filter_map(parse).collect()
     }
 }

@@ -1,0 +1,245 @@
+//! Rewriting one file group: its data files are read (by iceberg's reader, which maps
+//! columns by field id) with their deletes applied (`deletes`: equality deletes by key and
+//! sequence number, position deletes by file, position and sequence number), ordered by
+//! the table's key with bounded memory (`sort`), and written as target-sized Parquet files
+//! of the group's partition.
+
+mod deletes;
+mod sort;
+
+use sort::KeySorter;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use arrow::array::{BooleanArray, RecordBatch};
+use arrow::compute::filter_record_batch;
+use arrow::datatypes::DataType;
+use futures::TryStreamExt;
+use iceberg::arrow::ArrowReaderBuilder;
+use iceberg::io::FileIO;
+use iceberg::scan::FileScanTask;
+use iceberg::spec::{DataFile, DataFileFormat, PartitionKey, SchemaRef, TableMetadata};
+use iceberg::writer::base_writer::data_file_writer::DataFileWriterBuilder;
+use iceberg::writer::file_writer::location_generator::{
+    DefaultFileNameGenerator, DefaultLocationGenerator,
+};
+use iceberg::writer::file_writer::rolling_writer::RollingFileWriterBuilder;
+use iceberg::writer::file_writer::ParquetWriterBuilder;
+use iceberg::writer::{IcebergWriter, IcebergWriterBuilder};
+use parquet::file::properties::WriterProperties;
+use uuid::Uuid;
+
+use crate::error::CompactionError;
+use deletes::GroupDeletes;
+
+/// Rows per batch read and written.
+const BATCH_ROWS: usize = 8192;
+
+/// What every group rewrite of one compaction run shares.
+#[derive(Clone, Debug)]
+pub struct RewriteSettings {
+    /// Reaches the table's files.
+    pub file_io: FileIO,
+    /// The metadata the run planned on.
+    pub metadata: Arc<TableMetadata>,
+    /// How Parquet files are written (from the table's properties).
+    pub parquet: WriterProperties,
+    /// Size of the files written.
+    pub target_file_size: usize,
+    /// Columns (by position in the table schema) the rows are ordered by: the key.
+    pub key_columns: Vec<usize>,
+    /// Memory for sorting before sorted runs are spilled to disk.
+    pub sort_budget_bytes: usize,
+    /// The data sequence number of every live file of the snapshot read.
+    pub sequence_numbers: Arc<HashMap<String, i64>>,
+}
+
+/// The files a group rewrite wrote.
+#[derive(Clone, Debug, Default)]
+pub struct RewrittenGroup {
+    /// The files written.
+    pub files: Vec<DataFile>,
+    /// Rows written.
+    pub records: u64,
+    /// Bytes written.
+    pub bytes: u64,
+    /// Sorted runs spilled to disk (0 when the group fit the sort budget).
+    pub spilled_runs: usize,
+}
+
+impl RewriteSettings {
+    fn schema(&self) -> SchemaRef {
+        self.metadata.current_schema().clone()
+    }
+
+    fn partition_key(
+        &self,
+        partition: &floe_table::Partition,
+    ) -> Result<PartitionKey, CompactionError> {
+        let spec = floe_table::spec_of(&self.metadata, partition.spec_id)?;
+        Ok(PartitionKey::new(
+            spec.as_ref().clone(),
+            self.schema(),
+            partition.value.clone(),
+        ))
+    }
+}
+
+type Writer = iceberg::writer::base_writer::data_file_writer::DataFileWriter<
+    ParquetWriterBuilder,
+    DefaultLocationGenerator,
+    DefaultFileNameGenerator,
+>;
+
+/// Where a group's live rows go: straight to the writer, or through the key sorter.
+struct Output {
+    writer: Writer,
+    sorter: Option<KeySorter>,
+    key_columns: Vec<usize>,
+    sort_budget_bytes: usize,
+}
+
+impl Output {
+    /// Takes the rows of `batch` that `keep` selects (all without it).
+    async fn push(
+        &mut self,
+        batch: RecordBatch,
+        keep: Option<&BooleanArray>,
+    ) -> Result<(), CompactionError> {
+        if batch.num_rows() == 0 {
+            return Ok(());
+        }
+        if self.key_columns.is_empty() {
+            let batch = match keep {
+                Some(keep) => filter_record_batch(&batch, keep)?,
+                None => batch,
+            };
+            if batch.num_rows() > 0 {
+                self.writer.write(batch).await?;
+            }
+            return Ok(());
+        }
+        let sorter = self.sorter.get_or_insert_with(|| {
+            KeySorter::new(
+                batch.schema(),
+                self.key_columns.clone(),
+                self.sort_budget_bytes,
+                BATCH_ROWS,
+            )
+        });
+        Ok(sorter.push_kept(batch, keep)?)
+    }
+
+    async fn finish(mut self) -> Result<RewrittenGroup, CompactionError> {
+        let mut spilled_runs = 0;
+        if let Some(sorter) = self.sorter.take() {
+            let sorted = sorter.finish()?;
+            spilled_runs = sorted.spilled_runs();
+            for batch in sorted {
+                self.writer.write(batch?).await?;
+            }
+        }
+        let files = self.writer.close().await?;
+        Ok(RewrittenGroup {
+            records: files.iter().map(|f| f.record_count()).sum(),
+            bytes: files.iter().map(|f| f.file_size_in_bytes()).sum(),
+            files,
+            spilled_runs,
+        })
+    }
+}
+
+fn reader(settings: &RewriteSettings) -> Result<iceberg::arrow::ArrowReader, CompactionError> {
+    Ok(
+        ArrowReaderBuilder::new(settings.file_io.clone(), iceberg::Runtime::try_current()?)
+            .with_batch_size(BATCH_ROWS)
+            // One file at a time: iceberg 0.10.1's shared delete filter can leave a task
+            // waiting forever on an equality-delete load started by a concurrent task (it
+            // replaces the load's notifier; apache/iceberg-rust#2630).
+            .with_data_file_concurrency_limit(1)
+            .build(),
+    )
+}
+
+/// Reads `tasks` (the group's data files with their deletes, planned on the snapshot the
+/// compaction started from)
+/// and writes their live rows, ordered by key, as new files.
+pub async fn rewrite_group(
+    settings: &RewriteSettings,
+    partition: &floe_table::Partition,
+    tasks: Vec<FileScanTask>,
+) -> Result<RewrittenGroup, CompactionError> {
+    let sequence_numbers = &settings.sequence_numbers;
+    let names = DefaultFileNameGenerator::new(
+        format!("compact-{}", Uuid::now_v7()),
+        None,
+        DataFileFormat::Parquet,
+    );
+    let rolling = RollingFileWriterBuilder::new(
+        ParquetWriterBuilder::new(settings.parquet.clone(), settings.schema()),
+        settings.target_file_size,
+        settings.file_io.clone(),
+        DefaultLocationGenerator::new(&settings.metadata)?,
+        names,
+    );
+    let writer = DataFileWriterBuilder::new(rolling)
+        .build(Some(settings.partition_key(partition)?))
+        .await?;
+    let mut out = Output {
+        writer,
+        sorter: None,
+        key_columns: settings.key_columns.clone(),
+        sort_budget_bytes: settings.sort_budget_bytes,
+    };
+    let schema = settings.schema();
+    let key_field_ids: Vec<i32> = schema.identifier_field_ids().collect();
+    let arrow = iceberg::arrow::schema_to_arrow_schema(&schema)?;
+    let key_types: Vec<DataType> = settings
+        .key_columns
+        .iter()
+        .map(|&c| arrow.field(c).data_type().clone())
+        .collect();
+    let deletes = GroupDeletes::load(
+        &settings.file_io,
+        &tasks,
+        sequence_numbers,
+        &key_field_ids,
+        &key_types,
+    )
+    .await?;
+    let Some(deletes) = deletes else {
+        // Equality deletes on other columns than the key: iceberg's reader applies them.
+        let mut batches = reader(settings)?
+            .read(Box::pin(futures::stream::iter(tasks.into_iter().map(Ok))))?
+            .stream();
+        while let Some(batch) = batches.try_next().await? {
+            out.push(batch, None).await?;
+        }
+        return out.finish().await;
+    };
+    for mut task in tasks {
+        let path = task.data_file_path.clone();
+        let data_seq = match sequence_numbers.get(&path) {
+            Some(seq) => *seq,
+            None if deletes.is_empty() => 0,
+            None => {
+                return Err(CompactionError::Internal(format!(
+                    "no sequence number for {path}"
+                )))
+            }
+        };
+        let deleted = deletes.deleted_positions(&path, data_seq);
+        task.deletes.clear();
+        let mut batches = reader(settings)?
+            .read(Box::pin(futures::stream::once(async { Ok(task) })))?
+            .stream();
+        let mut row = 0i64;
+        while let Some(batch) = batches.try_next().await? {
+            let keep = deletes.keep(&batch, &settings.key_columns, row, data_seq, &deleted)?;
+            row += batch.num_rows() as i64;
+            out.push(batch, Some(&keep)).await?;
+        }
+    }
+    out.finish().await
+}

@@ -1,0 +1,384 @@
+//! One compaction run of one table: load it, plan on its current snapshot (S0), rewrite
+//! the groups in parallel (up to `max-concurrent-file-group-rewrites`), and commit each
+//! group on its own as soon as it is written (`group`), so one failed group undoes
+//! nothing else.
+
+mod group;
+
+pub use group::GroupOutcome;
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use floe_table::properties::parquet_properties;
+use floe_table::{
+    deletes_by_data_file, live_files, LiveFile, LoadedTable, ManifestCache, TableCatalog,
+};
+use futures::TryStreamExt;
+use iceberg::scan::FileScanTask;
+use iceberg::spec::{DataContentType, TableMetadata, MAIN_BRANCH};
+use iceberg::TableIdent;
+use tokio::sync::Mutex;
+
+use crate::error::CompactionError;
+use crate::plan::{plan, CompactionOptions, DataFileInfo, DeleteFileInfo, DeleteKind, FileGroup};
+use crate::rewrite::{rewrite_group, RewriteSettings};
+use group::{commit_group, GroupChange};
+
+/// Memory a group rewrite may use for sorting before it spills sorted runs to disk.
+pub const DEFAULT_SORT_BUDGET_BYTES: usize = 128 << 20;
+
+/// What to run.
+#[derive(Clone, Debug)]
+pub struct CompactionRequest {
+    /// Option overrides by `rewrite_data_files` name (over the table's properties).
+    pub overrides: Vec<(String, String)>,
+    /// Plan only: rewrite and commit nothing.
+    pub dry_run: bool,
+    /// Memory a group rewrite may use for sorting before it spills to disk.
+    pub sort_budget_bytes: usize,
+}
+
+impl Default for CompactionRequest {
+    fn default() -> Self {
+        Self {
+            overrides: Vec::new(),
+            dry_run: false,
+            sort_budget_bytes: DEFAULT_SORT_BUDGET_BYTES,
+        }
+    }
+}
+
+/// Hears about a run as it goes (a progress bar, logs).
+pub trait Progress: Send + Sync {
+    /// The run planned these groups.
+    fn planned(&self, _groups: &[PlannedGroup]) {}
+    /// A group was rewritten and its commit ended.
+    fn group_done(&self, _group: &GroupReport) {}
+}
+
+/// A progress listener that hears nothing.
+pub struct Silent;
+impl Progress for Silent {}
+
+/// One planned group, for reports.
+#[derive(Clone, Debug)]
+pub struct PlannedGroup {
+    /// The partition, as a path (`id_bucket=3`).
+    pub partition: String,
+    /// Data files to rewrite.
+    pub data_files: usize,
+    /// Delete files applying to them.
+    pub delete_files: usize,
+    /// Bytes of the data files.
+    pub input_bytes: u64,
+    /// Rows of the data files, before deletes.
+    pub input_records: u64,
+    /// Files the rewrite should write.
+    pub expected_output_files: usize,
+    /// Why the group is rewritten.
+    pub reason: String,
+}
+
+/// One group's result.
+#[derive(Clone, Debug)]
+pub struct GroupReport {
+    /// What was planned.
+    pub planned: PlannedGroup,
+    /// Files written.
+    pub output_files: usize,
+    /// Bytes written.
+    pub output_bytes: u64,
+    /// Rows written.
+    pub output_records: u64,
+    /// How its commit ended, or why the group failed.
+    pub outcome: Result<GroupOutcome, String>,
+    /// Time taken to rewrite and commit it.
+    pub elapsed: Duration,
+}
+
+/// What a run planned and did.
+#[derive(Clone, Debug, Default)]
+pub struct CompactionReport {
+    /// The table's name.
+    pub table: String,
+    /// The snapshot the run started from; none for a table without snapshots.
+    pub start_snapshot: Option<i64>,
+    /// The groups planned.
+    pub planned: Vec<PlannedGroup>,
+    /// What each group rewritten did.
+    pub groups: Vec<GroupReport>,
+    /// Time the whole run took.
+    pub elapsed: Duration,
+}
+
+impl CompactionReport {
+    /// How many groups committed.
+    pub fn committed(&self) -> usize {
+        self.groups
+            .iter()
+            .filter(|g| matches!(g.outcome, Ok(GroupOutcome::Committed { .. })))
+            .count()
+    }
+}
+
+fn partition_text(metadata: &TableMetadata, group: &FileGroup) -> String {
+    metadata
+        .partition_spec_by_id(group.partition.spec_id)
+        .map(|spec| {
+            spec.partition_to_path(&group.partition.value, metadata.current_schema().clone())
+        })
+        .unwrap_or_else(|| format!("{:?}", group.partition.value))
+}
+
+/// The planner's view of the live files.
+fn planner_input(
+    live: &[LiveFile],
+    sizes: &HashMap<String, (u64, u64)>,
+) -> (Vec<DataFileInfo>, Vec<DeleteFileInfo>) {
+    let deletes: Vec<DeleteFileInfo> = live
+        .iter()
+        .filter(|f| f.content != DataContentType::Data)
+        .map(|f| DeleteFileInfo {
+            path: f.path.clone(),
+            kind: if f.content == DataContentType::EqualityDeletes {
+                DeleteKind::Equality
+            } else {
+                DeleteKind::Position
+            },
+            record_count: sizes[&f.path].1,
+            size_bytes: sizes[&f.path].0,
+        })
+        .collect();
+    let index: HashMap<&str, usize> = deletes
+        .iter()
+        .enumerate()
+        .map(|(i, d)| (d.path.as_str(), i))
+        .collect();
+    let applying = deletes_by_data_file(live);
+    let data = live
+        .iter()
+        .filter(|f| f.content == DataContentType::Data)
+        .map(|f| DataFileInfo {
+            path: f.path.clone(),
+            partition: f.partition.clone(),
+            size_bytes: sizes[&f.path].0,
+            record_count: sizes[&f.path].1,
+            deletes: applying[&f.path]
+                .iter()
+                .map(|d| index[d.as_str()])
+                .collect(),
+        })
+        .collect();
+    (data, deletes)
+}
+
+/// The positions of the identifier fields among the schema's top-level fields.
+fn key_columns(metadata: &TableMetadata) -> Vec<usize> {
+    let schema = metadata.current_schema();
+    let fields = schema.as_struct().fields();
+    schema
+        .identifier_field_ids()
+        .filter_map(|id| fields.iter().position(|f| f.id == id))
+        .collect()
+}
+
+async fn scan_tasks(
+    table: &LoadedTable,
+    snapshot_id: i64,
+) -> Result<Vec<FileScanTask>, CompactionError> {
+    let scan = table
+        .to_table()?
+        .scan()
+        .snapshot_id(snapshot_id)
+        .select_all()
+        .build()?;
+    Ok(scan.plan_files().await?.try_collect().await?)
+}
+
+/// Runs one compaction of the table `ident` of `catalog`.
+pub async fn compact(
+    catalog: Arc<dyn TableCatalog>,
+    ident: &TableIdent,
+    request: &CompactionRequest,
+    progress: Arc<dyn Progress>,
+) -> Result<CompactionReport, CompactionError> {
+    let started = Instant::now();
+    let table = catalog.load_table(ident).await?;
+    let metadata = table.metadata.clone();
+    let mut report = CompactionReport {
+        table: ident.to_string(),
+        ..Default::default()
+    };
+    let Some(start) = metadata.snapshot_for_ref(MAIN_BRANCH) else {
+        return Ok(report);
+    };
+    report.start_snapshot = Some(start.snapshot_id());
+    let options = CompactionOptions::resolve(metadata.properties(), &request.overrides)?;
+    let manifests = ManifestCache::default();
+    let live = live_files(&metadata, &manifests.main(&table.file_io, &metadata).await?);
+    let sizes: HashMap<String, (u64, u64)> = live
+        .iter()
+        .map(|(f, e)| (f.path.clone(), (e.file_size_in_bytes(), e.record_count())))
+        .collect();
+    let live: Vec<LiveFile> = live.into_iter().map(|(f, _)| f).collect();
+    let (data, deletes) = planner_input(&live, &sizes);
+    let groups = plan(&data, &deletes, &options);
+    report.planned = groups
+        .iter()
+        .map(|g| PlannedGroup {
+            partition: partition_text(&metadata, g),
+            data_files: g.data_files.len(),
+            delete_files: g.delete_files.len(),
+            input_bytes: g.input_bytes,
+            input_records: g.input_records,
+            expected_output_files: g.expected_output_files,
+            reason: format!("{:?}", g.reason),
+        })
+        .collect();
+    progress.planned(&report.planned);
+    if request.dry_run || groups.is_empty() {
+        report.elapsed = started.elapsed();
+        return Ok(report);
+    }
+    let mut tasks: HashMap<String, FileScanTask> = scan_tasks(&table, start.snapshot_id())
+        .await?
+        .into_iter()
+        .map(|t| (t.data_file_path.clone(), t))
+        .collect();
+    let settings = Arc::new(RewriteSettings {
+        file_io: table.file_io.clone(),
+        metadata: metadata.clone(),
+        parquet: parquet_properties(metadata.properties())?,
+        target_file_size: options.target_file_size_bytes as usize,
+        key_columns: key_columns(&metadata),
+        sort_budget_bytes: request.sort_budget_bytes,
+        sequence_numbers: Arc::new(
+            live.iter()
+                .map(|f| (f.path.clone(), f.sequence_number))
+                .collect(),
+        ),
+    });
+    let commits = Arc::new(GroupCommits {
+        ident: ident.clone(),
+        manifests,
+        one_at_a_time: Mutex::new(()),
+    });
+    let limit = Arc::new(tokio::sync::Semaphore::new(
+        options.max_concurrent_file_group_rewrites,
+    ));
+    let mut running = Vec::new();
+    for (group, planned) in groups.into_iter().zip(report.planned.clone()) {
+        let paths: BTreeSet<String> = group
+            .data_files
+            .iter()
+            .map(|&i| data[i].path.clone())
+            .collect();
+        let group_tasks: Vec<FileScanTask> = paths.iter().filter_map(|p| tasks.remove(p)).collect();
+        if group_tasks.len() != paths.len() {
+            return Err(CompactionError::Internal(
+                "the scan of the start snapshot lacks files of a group".into(),
+            ));
+        }
+        let change = GroupChange {
+            table_uuid: metadata.uuid(),
+            partition: group.partition.clone(),
+            start_sequence: start.sequence_number(),
+            rewritten: paths,
+            new_files: Vec::new(),
+        };
+        let (settings, catalog, commits, limit, progress) = (
+            settings.clone(),
+            catalog.clone(),
+            commits.clone(),
+            limit.clone(),
+            progress.clone(),
+        );
+        running.push(tokio::spawn(async move {
+            let _slot = limit.acquire_owned().await;
+            let report = run_group(
+                settings,
+                catalog.as_ref(),
+                &commits,
+                change,
+                group_tasks,
+                planned,
+            )
+            .await;
+            progress.group_done(&report);
+            report
+        }));
+    }
+    for handle in running {
+        report.groups.push(handle.await?);
+    }
+    report.elapsed = started.elapsed();
+    Ok(report)
+}
+
+/// What the group commits of one run share: the table, the manifests read and written,
+/// and the lock that lets one group commit at a time.
+struct GroupCommits {
+    ident: TableIdent,
+    manifests: ManifestCache,
+    one_at_a_time: Mutex<()>,
+}
+
+async fn run_group(
+    settings: Arc<RewriteSettings>,
+    catalog: &dyn TableCatalog,
+    commits: &GroupCommits,
+    mut change: GroupChange,
+    tasks: Vec<FileScanTask>,
+    planned: PlannedGroup,
+) -> GroupReport {
+    let started = Instant::now();
+    let mut report = GroupReport {
+        planned,
+        output_files: 0,
+        output_bytes: 0,
+        output_records: 0,
+        outcome: Err(String::new()),
+        elapsed: Duration::ZERO,
+    };
+    let written = match rewrite_group(&settings, &change.partition, tasks).await {
+        Ok(written) => written,
+        Err(e) => {
+            report.outcome = Err(format!("rewriting: {e}"));
+            report.elapsed = started.elapsed();
+            return report;
+        }
+    };
+    report.output_files = written.files.len();
+    report.output_bytes = written.bytes;
+    report.output_records = written.records;
+    change.new_files = written.files;
+    let outcome = {
+        let _turn = commits.one_at_a_time.lock().await;
+        commit_group(catalog, &commits.ident, &change, &commits.manifests).await
+    };
+    if certainly_not_committed(&outcome) {
+        // The new files are referenced by nothing.
+        for file in &change.new_files {
+            if let Err(e) = settings.file_io.delete(file.file_path()).await {
+                tracing::warn!(path = file.file_path(), error = %e, "could not delete an unused compacted file");
+            }
+        }
+    }
+    report.outcome = outcome.map_err(|e| e.to_string());
+    report.elapsed = started.elapsed();
+    report
+}
+
+/// Whether a group's commit certainly did not land, so its new files may go: skipped, or
+/// failed in a way that is not an unknown outcome (the commit loop reports every failure
+/// after an unknown outcome as unknown).
+fn certainly_not_committed(outcome: &Result<GroupOutcome, CompactionError>) -> bool {
+    match outcome {
+        Ok(GroupOutcome::Skipped(_)) => true,
+        Ok(_) => false,
+        Err(CompactionError::Table(e)) => e.kind() != floe_table::ErrorKind::Unknown,
+        Err(_) => true,
+    }
+}

@@ -1,0 +1,235 @@
+//! The one declaration of every route the catalog serves: its method and path, whether
+//! `/v1/config` lists it, its handler, and what a caller needs to use it. The router, the
+//! config endpoint, the OpenAPI document and the authorization middleware all read
+//! `ROUTES`; nothing else names a route.
+
+use axum::http::Method;
+use axum::routing::{on, MethodFilter, MethodRouter};
+
+use super::{auth, namespaces, observe, tables};
+use crate::auth::Access::{Read, ReadWrite};
+use crate::auth::Needs;
+use crate::catalog::Catalog;
+use Mount::{Iceberg, Unlisted, WithAuth};
+
+/// When a route is served, and whether `/v1/config` lists it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Mount {
+    /// Always served; `/v1/config` lists it among the Iceberg endpoints.
+    Iceberg,
+    /// Always served, not listed: the config endpoint itself, the OpenAPI document and
+    /// the operator endpoints.
+    Unlisted,
+    /// Served only with authentication on, not listed: the token endpoint.
+    WithAuth,
+}
+
+/// One route: a method on a path template, as the router matches it.
+pub(crate) struct Route {
+    /// The method; a `GET` route answers `HEAD` too unless a `HEAD` route says otherwise.
+    pub method: Method,
+    /// The path template, e.g. `/v1/namespaces/{namespace}/tables/{table}`.
+    pub path: &'static str,
+    /// When it is served and whether `/v1/config` lists it.
+    pub mount: Mount,
+    /// What a caller needs.
+    pub needs: Needs,
+    /// The handler, on the method filter it is given (the route's method).
+    handler: fn(MethodFilter) -> MethodRouter<Catalog>,
+}
+
+impl Route {
+    /// The handler on the route's method.
+    pub(crate) fn method_router(&self) -> MethodRouter<Catalog> {
+        let filter = MethodFilter::try_from(self.method.clone()).expect("a routable method");
+        (self.handler)(filter)
+    }
+
+    /// Whether the router serves the route, with authentication on or off.
+    pub(crate) fn is_served(&self, auth: bool) -> bool {
+        auth || self.mount != Mount::WithAuth
+    }
+
+    /// `METHOD /path`, as the tests name an operation.
+    #[cfg(test)]
+    pub(crate) fn operation(&self) -> String {
+        format!("{} {}", self.method, self.path)
+    }
+}
+
+/// A `Route`, as the table below spells one.
+const fn route(
+    method: Method,
+    path: &'static str,
+    mount: Mount,
+    needs: Needs,
+    handler: fn(MethodFilter) -> MethodRouter<Catalog>,
+) -> Route {
+    Route {
+        method,
+        path,
+        mount,
+        needs,
+        handler,
+    }
+}
+
+/// Every route, the Iceberg ones in the order `/v1/config` lists them.
+pub(crate) const ROUTES: &[Route] = &[
+    route(
+        Method::GET,
+        "/v1/namespaces",
+        Iceberg,
+        Needs::ParentNamespace(Read),
+        |m| on(m, namespaces::list),
+    ),
+    route(
+        Method::POST,
+        "/v1/namespaces",
+        Iceberg,
+        Needs::BodyNamespaces(ReadWrite),
+        |m| on(m, namespaces::create),
+    ),
+    route(
+        Method::GET,
+        "/v1/namespaces/{namespace}",
+        Iceberg,
+        Needs::PathNamespace(Read),
+        |m| on(m, namespaces::load),
+    ),
+    route(
+        Method::HEAD,
+        "/v1/namespaces/{namespace}",
+        Iceberg,
+        Needs::PathNamespace(Read),
+        |m| on(m, namespaces::exists),
+    ),
+    route(
+        Method::DELETE,
+        "/v1/namespaces/{namespace}",
+        Iceberg,
+        Needs::PathNamespace(ReadWrite),
+        |m| on(m, namespaces::drop),
+    ),
+    route(
+        Method::POST,
+        "/v1/namespaces/{namespace}/properties",
+        Iceberg,
+        Needs::PathNamespace(ReadWrite),
+        |m| on(m, namespaces::update_properties),
+    ),
+    route(
+        Method::GET,
+        "/v1/namespaces/{namespace}/tables",
+        Iceberg,
+        Needs::PathNamespace(Read),
+        |m| on(m, tables::list),
+    ),
+    route(
+        Method::POST,
+        "/v1/namespaces/{namespace}/tables",
+        Iceberg,
+        Needs::PathNamespace(ReadWrite),
+        |m| on(m, tables::create),
+    ),
+    route(
+        Method::GET,
+        "/v1/namespaces/{namespace}/tables/{table}",
+        Iceberg,
+        Needs::PathNamespace(Read),
+        |m| on(m, tables::load),
+    ),
+    route(
+        Method::HEAD,
+        "/v1/namespaces/{namespace}/tables/{table}",
+        Iceberg,
+        Needs::PathNamespace(Read),
+        |m| on(m, tables::exists),
+    ),
+    route(
+        Method::POST,
+        "/v1/namespaces/{namespace}/tables/{table}",
+        Iceberg,
+        Needs::PathNamespace(ReadWrite),
+        |m| on(m, tables::commit),
+    ),
+    route(
+        Method::DELETE,
+        "/v1/namespaces/{namespace}/tables/{table}",
+        Iceberg,
+        Needs::PathNamespace(ReadWrite),
+        |m| on(m, tables::drop),
+    ),
+    route(
+        Method::POST,
+        "/v1/namespaces/{namespace}/register",
+        Iceberg,
+        Needs::PathNamespace(ReadWrite),
+        |m| on(m, tables::register),
+    ),
+    // A metrics report changes nothing: reading the table is enough.
+    route(
+        Method::POST,
+        "/v1/namespaces/{namespace}/tables/{table}/metrics",
+        Iceberg,
+        Needs::PathNamespace(Read),
+        |m| on(m, tables::report_metrics),
+    ),
+    route(
+        Method::POST,
+        "/v1/tables/rename",
+        Iceberg,
+        Needs::BodyNamespaces(ReadWrite),
+        |m| on(m, tables::rename),
+    ),
+    route(
+        Method::POST,
+        "/v1/transactions/commit",
+        Iceberg,
+        Needs::BodyNamespaces(ReadWrite),
+        |m| on(m, tables::commit_transaction),
+    ),
+    route(Method::GET, "/v1/config", Unlisted, Needs::Open, |m| {
+        on(m, super::config)
+    }),
+    route(
+        Method::GET,
+        "/v1/openapi.json",
+        Unlisted,
+        Needs::Any(Read),
+        |m| on(m, super::openapi),
+    ),
+    route(
+        Method::POST,
+        "/v1/oauth/tokens",
+        WithAuth,
+        Needs::Open,
+        |m| on(m, auth::tokens),
+    ),
+    route(Method::GET, "/health", Unlisted, Needs::Open, |m| {
+        on(m, observe::health)
+    }),
+    route(Method::GET, "/ready", Unlisted, Needs::Open, |m| {
+        on(m, observe::ready)
+    }),
+    route(
+        Method::GET,
+        "/metrics",
+        Unlisted,
+        Needs::Catalog(Read),
+        |m| on(m, observe::metrics),
+    ),
+];
+
+/// The Iceberg endpoints, as `/v1/config` lists them: `GET /v1/{prefix}/namespaces`...
+pub(crate) fn iceberg_endpoints() -> Vec<String> {
+    ROUTES
+        .iter()
+        .filter(|r| r.mount == Iceberg)
+        .map(|r| format!("{} {}", r.method, r.path.replacen("/v1", "/v1/{prefix}", 1)))
+        .collect()
+}
+
+#[cfg(test)]
+#[path = "routes_tests.rs"]
+mod tests;

@@ -1,0 +1,123 @@
+//! `floe serve`: opens the warehouse, the catalog store and the locks (embedded and
+//! in-process, or both in ZooKeeper over the node's one session), builds the catalog with
+//! the process's metrics, starts scheduled compaction when asked, and serves the REST API
+//! until SIGTERM or Ctrl-C.
+
+mod node_catalog;
+mod schedule;
+
+pub use node_catalog::NodeCatalog;
+pub use schedule::CompactionSchedule;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use floe_locks::{InProcessLockManager, LockManager, ZooKeeperLockManager, ZooKeeperSession};
+use floe_rest_catalog::auth::Authenticator;
+use floe_rest_catalog::store::{CatalogStore, EmbeddedStore, ZooKeeperStore};
+use floe_rest_catalog::warehouse::Warehouse;
+use floe_rest_catalog::Catalog;
+use floe_table::storage::ObjectStoreStorageFactory;
+use tokio::net::TcpListener;
+
+use crate::config::ServeConfig;
+use crate::metrics::Metrics;
+
+/// What a node runs on: its catalog, and the locks that keep two nodes from compacting
+/// one table at once.
+pub struct Node {
+    /// The catalog: store, warehouse, commit locks.
+    pub catalog: Catalog,
+    /// Compaction locks: in ZooKeeper under `<zk-root>/compaction`, apart from the commit
+    /// locks, or in-process.
+    pub compaction_locks: Arc<dyn LockManager>,
+}
+
+/// Builds the node `config` describes: the embedded store and in-process locks, or with
+/// `zookeeper` set, the store and both kinds of locks in ZooKeeper, on one session.
+pub async fn build_node(config: &ServeConfig) -> anyhow::Result<Node> {
+    let warehouse = Warehouse::open(&config.warehouse, &config.s3)?;
+    let (store, locks, compaction_locks): (
+        Arc<dyn CatalogStore>,
+        Arc<dyn LockManager>,
+        Arc<dyn LockManager>,
+    ) = match &config.zookeeper {
+        None => (
+            Arc::new(EmbeddedStore::open(&config.data_dir)?),
+            Arc::new(InProcessLockManager::new()),
+            Arc::new(InProcessLockManager::new()),
+        ),
+        Some(connect) => {
+            let timeout = Duration::from_millis(config.zk_session_timeout_ms);
+            let session = ZooKeeperSession::connect(connect, timeout).await?;
+            let root = config.zk_root.trim_end_matches('/');
+            let compaction_root = format!("{root}/compaction");
+            (
+                Arc::new(ZooKeeperStore::new(session.clone(), root).await?),
+                Arc::new(ZooKeeperLockManager::new(session.clone(), root).await?),
+                Arc::new(ZooKeeperLockManager::new(session, &compaction_root).await?),
+            )
+        }
+    };
+    let catalog = Catalog::new(store, warehouse, locks)
+        .with_lock_timeout(Duration::from_secs(config.lock_timeout_secs))
+        .with_telemetry(Metrics::install());
+    Ok(Node {
+        catalog,
+        compaction_locks,
+    })
+}
+
+/// Serves the catalog until a shutdown signal. Prints `floe listening on http://ADDR`
+/// once the socket is bound (with port 0, ADDR has the port the system chose).
+pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
+    let interval = config.compaction_interval()?;
+    let auth = match &config.auth {
+        Some(a) => Some(Arc::new(Authenticator::new(a)?)),
+        None => None,
+    };
+    let node = build_node(&config).await?;
+    let catalog = node.catalog;
+    let listener = TcpListener::bind(config.bind).await?;
+    let addr = listener.local_addr()?;
+    if let Some(interval) = interval {
+        let storage = ObjectStoreStorageFactory {
+            defaults: config.s3.clone(),
+            within: Some(catalog.warehouse().root().to_string()),
+        };
+        let schedule = CompactionSchedule {
+            catalog: catalog.clone(),
+            tables: NodeCatalog::new(catalog.clone(), storage),
+            locks: node.compaction_locks,
+            interval,
+        };
+        tracing::info!(?interval, "scheduled compaction on");
+        tokio::spawn(schedule.run());
+    }
+    tracing::info!(%addr, warehouse = %catalog.warehouse().root(), data_dir = %config.data_dir.display(), "catalog ready");
+    println!("floe listening on http://{addr}");
+    if auth.is_some() {
+        tracing::info!("authentication on: bearer tokens required");
+    }
+    let app = floe_rest_catalog::http::router_with_auth(catalog, auth);
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    tracing::info!("shutting down");
+}

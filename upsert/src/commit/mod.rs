@@ -1,0 +1,200 @@
+//! The catalog side of the writer: `Committer` commits a closed checkpoint (its data and
+//! delete files) as one row delta through the table layer's commit loop, exactly once per
+//! writer id and checkpoint id, moving the table's watermark forward. It owns the catalog
+//! and the table as last loaded, so the writer can hand it a checkpoint and go on writing
+//! the next one while it commits (as Flink's separate committer does); commits still land
+//! one at a time, in checkpoint order.
+
+mod checkpoint_log;
+mod outcome;
+
+pub use checkpoint_log::{
+    covering, last_committed, watermark_change, CommittedCheckpoint, WatermarkChange,
+};
+pub use outcome::{CheckpointOutcome, CommitReport};
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use floe_table::properties::{CHECKPOINT_ID, WATERMARK, WRITER_ID};
+use floe_table::{
+    commit, LoadedTable, Plan, RowDelta, SnapshotLanded, TableCatalog, TableOperation,
+};
+use iceberg::spec::{DataContentType, DataFile};
+
+use crate::error::UpsertError;
+
+/// A checkpoint whose files are closed, handed over for commit.
+pub(crate) struct ClosedCheckpoint {
+    /// Its data and delete files.
+    pub files: Vec<DataFile>,
+    /// Rows written.
+    pub rows: u64,
+    /// Keys in its equality-delete files.
+    pub equality_deletes: u64,
+    /// Rows in its position-delete files.
+    pub position_deletes: u64,
+    pub checkpoint_id: Option<i64>,
+    pub watermark: Option<i64>,
+}
+
+/// Commits one writer's checkpoints to one table.
+pub(crate) struct Committer {
+    pub catalog: Arc<dyn TableCatalog>,
+    /// The table as last loaded or committed.
+    pub table: LoadedTable,
+    pub writer_id: Option<String>,
+    /// The newest checkpoint of `writer_id` in the table, as of the last load.
+    pub last: Option<CommittedCheckpoint>,
+}
+
+impl Committer {
+    /// The writer's newest checkpoint when it already covers `checkpoint_id`.
+    pub fn already_committed(&self, checkpoint_id: Option<i64>) -> Option<CommittedCheckpoint> {
+        covering(self.last, checkpoint_id)
+    }
+
+    /// Commits `checkpoint` as one snapshot (see `UpsertWriter::commit`).
+    pub async fn commit(
+        &mut self,
+        checkpoint: ClosedCheckpoint,
+    ) -> Result<CheckpointOutcome, UpsertError> {
+        let ClosedCheckpoint {
+            files,
+            rows,
+            equality_deletes,
+            position_deletes,
+            checkpoint_id,
+            watermark,
+        } = checkpoint;
+        if let Some(last) = self.already_committed(checkpoint_id) {
+            // Its files are left as orphans: no snapshot refers to them.
+            return Ok(CheckpointOutcome::AlreadyCommitted(last));
+        }
+        let mut delta = RowDelta::new();
+        delta.add_files(files);
+        // An empty checkpoint is still recorded when it has an id (exactly-once needs the
+        // record) or a watermark.
+        let recorded = self.writer_id.is_some() && checkpoint_id.is_some();
+        if delta.is_empty() && watermark.is_none() && !recorded {
+            return Ok(CheckpointOutcome::Empty);
+        }
+        if let Some(w) = &self.writer_id {
+            delta.set_summary(WRITER_ID, w.clone());
+            if let Some(c) = checkpoint_id {
+                delta.set_summary(CHECKPOINT_ID, c.to_string());
+            }
+        }
+        if let Some(w) = watermark {
+            delta.set_summary(WATERMARK, w.to_string());
+        }
+        let count = |content| {
+            delta
+                .delete_files()
+                .iter()
+                .filter(|f| f.content_type() == content)
+                .count()
+        };
+        let report = CommitReport {
+            checkpoint_id,
+            data_files: delta.data_files().len(),
+            equality_delete_files: count(DataContentType::EqualityDeletes),
+            position_delete_files: count(DataContentType::PositionDeletes),
+            rows,
+            equality_deletes,
+            position_deletes,
+            ..Default::default()
+        };
+        let mut operation = CheckpointCommit {
+            delta,
+            writer_id: self.writer_id.clone(),
+            checkpoint_id,
+            watermark,
+            report,
+        };
+        let finished = commit(self.catalog.as_ref(), self.table.clone(), &mut operation).await?;
+        self.table = finished.table;
+        let outcome = match finished.output {
+            CheckpointOutcome::Committed(report) => {
+                let report = CommitReport {
+                    attempts: finished.attempts,
+                    metadata_location: self.table.metadata_location.clone(),
+                    ..report
+                };
+                if let (Some(c), Some(_)) = (checkpoint_id, &self.writer_id) {
+                    self.last = Some(CommittedCheckpoint {
+                        checkpoint_id: c,
+                        snapshot_id: report.snapshot_id,
+                        sequence_number: report.sequence_number,
+                    });
+                }
+                CheckpointOutcome::Committed(report)
+            }
+            CheckpointOutcome::AlreadyCommitted(last) => {
+                self.last = Some(last);
+                CheckpointOutcome::AlreadyCommitted(last)
+            }
+            CheckpointOutcome::Empty => CheckpointOutcome::Empty,
+        };
+        Ok(outcome)
+    }
+}
+
+/// One checkpoint's row delta with the writer's own rules on each attempt's table: a
+/// checkpoint the table already holds is not committed again, and the watermark only
+/// moves forward.
+struct CheckpointCommit {
+    delta: RowDelta,
+    writer_id: Option<String>,
+    checkpoint_id: Option<i64>,
+    watermark: Option<i64>,
+    report: CommitReport,
+}
+
+#[async_trait]
+impl TableOperation for CheckpointCommit {
+    type Output = CheckpointOutcome;
+
+    async fn plan(
+        &mut self,
+        base: &LoadedTable,
+        attempt: u32,
+    ) -> floe_table::Result<Plan<CheckpointOutcome>> {
+        let newest = self
+            .writer_id
+            .as_deref()
+            .and_then(|w| last_committed(&base.metadata, w));
+        if let Some(last) = covering(newest, self.checkpoint_id) {
+            return Ok(Plan::Done(CheckpointOutcome::AlreadyCommitted(last)));
+        }
+        self.report.watermark = self.watermark.map(|w| {
+            let current = base.metadata.properties().get(WATERMARK);
+            let change = watermark_change(current.map(String::as_str), w);
+            match change {
+                WatermarkChange::Advance(w) => {
+                    self.delta.set_property(WATERMARK, w.to_string());
+                }
+                WatermarkChange::Stale { current } => {
+                    self.delta.unset_property(WATERMARK);
+                    tracing::warn!(watermark = w, current, table = %base.ident, "watermark is not newer than the table's; the table property stays");
+                }
+            }
+            change
+        });
+        Ok(match self.delta.plan(base, attempt).await? {
+            Plan::Commit(commit) => Plan::Commit(commit),
+            Plan::Done(landed) => Plan::Done(self.committed(landed)),
+        })
+    }
+
+    fn landed(&mut self, table: &LoadedTable) -> Option<CheckpointOutcome> {
+        let landed = self.delta.landed(table)?;
+        Some(self.committed(landed))
+    }
+}
+
+impl CheckpointCommit {
+    fn committed(&self, landed: SnapshotLanded) -> CheckpointOutcome {
+        CheckpointOutcome::Committed(self.report.landed(landed))
+    }
+}

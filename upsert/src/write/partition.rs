@@ -1,0 +1,269 @@
+//! The writer of one partition (one bucket) for one checkpoint: its data files, its
+//! equality-delete file (key columns only) and its position-delete file, with the key
+//! index that decides between the two kinds of delete. Partitions are independent (rows
+//! of one key never leave theirs), so each runs in its own task.
+
+use std::sync::Arc;
+
+use arrow::array::{Int64Array, RecordBatch, StringArray, UInt32Array};
+use arrow::compute::take_record_batch;
+use arrow::datatypes::SchemaRef as ArrowSchemaRef;
+use arrow::row::{RowConverter, SortField};
+use iceberg::io::FileIO;
+use iceberg::spec::{DataContentType, DataFile, PartitionKey, SchemaRef};
+use iceberg::writer::base_writer::data_file_writer::{DataFileWriter, DataFileWriterBuilder};
+use iceberg::writer::base_writer::equality_delete_writer::{
+    EqualityDeleteFileWriter, EqualityDeleteFileWriterBuilder, EqualityDeleteWriterConfig,
+};
+use iceberg::writer::file_writer::location_generator::{
+    DefaultFileNameGenerator, DefaultLocationGenerator,
+};
+use iceberg::writer::file_writer::rolling_writer::RollingFileWriterBuilder;
+use iceberg::writer::file_writer::ParquetWriterBuilder;
+use iceberg::writer::{CurrentFileStatus, IcebergWriter, IcebergWriterBuilder};
+use parquet::file::properties::WriterProperties;
+
+use super::key_index::{Hide, KeyIndex, RowPosition};
+use crate::changes::RowKind;
+use crate::error::UpsertError;
+
+type Rolling = RollingFileWriterBuilder<
+    ParquetWriterBuilder,
+    DefaultLocationGenerator,
+    DefaultFileNameGenerator,
+>;
+
+/// What every partition writer of one table shares.
+#[derive(Debug)]
+pub struct FileSettings {
+    pub file_io: FileIO,
+    pub locations: DefaultLocationGenerator,
+    pub parquet: WriterProperties,
+    pub target_file_size: usize,
+    pub table_schema: SchemaRef,
+    /// The table's Arrow schema, with field ids.
+    pub table_arrow: ArrowSchemaRef,
+    pub key_columns: Vec<usize>,
+    pub key_field_ids: Vec<i32>,
+    pub key_schema: SchemaRef,
+    pub key_arrow: ArrowSchemaRef,
+    pub pos_schema: SchemaRef,
+    pub pos_arrow: ArrowSchemaRef,
+    pub index_limit_bytes: usize,
+}
+
+impl FileSettings {
+    fn rolling(&self, schema: SchemaRef, names: &DefaultFileNameGenerator) -> Rolling {
+        RollingFileWriterBuilder::new(
+            ParquetWriterBuilder::new(self.parquet.clone(), schema),
+            self.target_file_size,
+            self.file_io.clone(),
+            self.locations.clone(),
+            names.clone(),
+        )
+    }
+}
+
+/// Counts of what one partition wrote in a checkpoint.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PartitionCounts {
+    pub rows: u64,
+    pub equality_deletes: u64,
+    pub position_deletes: u64,
+}
+
+pub struct PartitionWriter {
+    settings: Arc<FileSettings>,
+    names: DefaultFileNameGenerator,
+    partition: PartitionKey,
+    data: DataFileWriter<ParquetWriterBuilder, DefaultLocationGenerator, DefaultFileNameGenerator>,
+    equality: EqualityDeleteFileWriter<
+        ParquetWriterBuilder,
+        DefaultLocationGenerator,
+        DefaultFileNameGenerator,
+    >,
+    /// Paths of this checkpoint's data files; [`RowPosition::file`] indexes it.
+    data_paths: Vec<String>,
+    positions: Vec<RowPosition>,
+    index: KeyIndex,
+    keys: RowConverter,
+    counts: PartitionCounts,
+}
+
+impl PartitionWriter {
+    pub async fn new(
+        settings: Arc<FileSettings>,
+        names: DefaultFileNameGenerator,
+        partition: PartitionKey,
+    ) -> Result<Self, UpsertError> {
+        let data =
+            DataFileWriterBuilder::new(settings.rolling(settings.table_schema.clone(), &names))
+                .build(Some(partition.clone()))
+                .await?;
+        let config = EqualityDeleteWriterConfig::new(
+            settings.key_field_ids.clone(),
+            settings.key_schema.clone(),
+        )?;
+        let equality = EqualityDeleteFileWriterBuilder::new(
+            settings.rolling(settings.key_schema.clone(), &names),
+            config,
+        )
+        .build(Some(partition.clone()))
+        .await?;
+        let keys = RowConverter::new(
+            settings
+                .key_arrow
+                .fields()
+                .iter()
+                .map(|f| SortField::new(f.data_type().clone()))
+                .collect(),
+        )?;
+        let index = KeyIndex::new(settings.index_limit_bytes);
+        Ok(Self {
+            settings,
+            names,
+            partition,
+            data,
+            equality,
+            data_paths: Vec::new(),
+            positions: Vec::new(),
+            index,
+            keys,
+            counts: PartitionCounts::default(),
+        })
+    }
+
+    /// Memory held by the key index, in bytes.
+    pub fn index_bytes(&self) -> usize {
+        self.index.bytes()
+    }
+
+    /// Distinct keys in the key index.
+    pub fn index_keys(&self) -> usize {
+        self.index.len()
+    }
+
+    /// Frees the key index: the checkpoint takes no more rows, and closing its files
+    /// needs only the positions already recorded.
+    pub fn seal(mut self) -> Self {
+        self.index.clear();
+        self
+    }
+
+    /// Writes rows of this partition (schema: `changes::input_schema`), in order.
+    pub async fn write(&mut self, rows: RecordBatch, kinds: &[RowKind]) -> Result<(), UpsertError> {
+        let written: UInt32Array = (0..kinds.len() as u32)
+            .filter(|&i| kinds[i as usize].writes_row())
+            .collect();
+        let mut first = RowPosition { file: 0, pos: 0 };
+        if !written.is_empty() {
+            let data = if written.len() == rows.num_rows() {
+                rows.clone()
+            } else {
+                take_record_batch(&rows, &written)?
+            };
+            // The table's schema: checks that required columns hold no nulls.
+            let data =
+                RecordBatch::try_new(self.settings.table_arrow.clone(), data.columns().to_vec())?;
+            let n = data.num_rows() as u64;
+            self.data.write(data).await?;
+            // A batch never spans two files: the rolling writer rolls before a batch.
+            let path = self.data.current_file_path();
+            if self.data_paths.last() != Some(&path) {
+                self.data_paths.push(path);
+            }
+            first = RowPosition {
+                file: (self.data_paths.len() - 1) as u32,
+                pos: self.data.current_row_num() as u64 - n,
+            };
+            self.counts.rows += n;
+        }
+        let key_columns: Vec<_> = self
+            .settings
+            .key_columns
+            .iter()
+            .map(|&i| rows.column(i).clone())
+            .collect();
+        let keys = self.keys.convert_columns(&key_columns)?;
+        let mut equality_rows = Vec::new();
+        let mut next = first;
+        for (i, kind) in kinds.iter().enumerate() {
+            let key = keys.row(i);
+            let hide = match kind {
+                RowKind::Insert | RowKind::UpdateAfter => {
+                    let hide = self.index.upsert(key.as_ref(), next)?;
+                    next.pos += 1;
+                    hide
+                }
+                RowKind::Delete => self.index.delete(key.as_ref())?,
+                RowKind::UpdateBefore => Hide::Nothing,
+            };
+            match hide {
+                Hide::EqualityDelete => equality_rows.push(i as u32),
+                Hide::PositionDelete(at) => self.positions.push(at),
+                Hide::Nothing => {}
+            }
+        }
+        if !equality_rows.is_empty() {
+            let keys = RecordBatch::try_new(self.settings.key_arrow.clone(), key_columns)?;
+            let deleted = take_record_batch(&keys, &UInt32Array::from(equality_rows))?;
+            self.counts.equality_deletes += deleted.num_rows() as u64;
+            self.equality.write(deleted).await?;
+        }
+        Ok(())
+    }
+
+    /// Finishes the partition's files: its data files, then its delete files.
+    pub async fn close(mut self) -> Result<(Vec<DataFile>, PartitionCounts), UpsertError> {
+        let mut files = self.data.close().await?;
+        files.extend(self.equality.close().await?);
+        if !self.positions.is_empty() {
+            files.extend(self.write_position_deletes().await?);
+        }
+        Ok((files, self.counts))
+    }
+
+    async fn write_position_deletes(&mut self) -> Result<Vec<DataFile>, UpsertError> {
+        // The spec orders position deletes by file path, then position.
+        let mut order: Vec<u32> = (0..self.data_paths.len() as u32).collect();
+        order.sort_by(|a, b| self.data_paths[*a as usize].cmp(&self.data_paths[*b as usize]));
+        let mut rank = vec![0u32; order.len()];
+        for (r, f) in order.iter().enumerate() {
+            rank[*f as usize] = r as u32;
+        }
+        self.positions
+            .sort_by_key(|p| (rank[p.file as usize], p.pos));
+        let paths: StringArray = self
+            .positions
+            .iter()
+            .map(|p| Some(self.data_paths[p.file as usize].as_str()))
+            .collect();
+        let pos: Int64Array = self.positions.iter().map(|p| p.pos as i64).collect();
+        let batch = RecordBatch::try_new(
+            self.settings.pos_arrow.clone(),
+            vec![Arc::new(paths), Arc::new(pos)],
+        )?;
+        let single_target = self
+            .positions
+            .iter()
+            .all(|p| p.file == self.positions[0].file)
+            .then(|| self.data_paths[self.positions[0].file as usize].clone());
+        self.counts.position_deletes += batch.num_rows() as u64;
+        let mut writer = self
+            .settings
+            .rolling(self.settings.pos_schema.clone(), &self.names)
+            .build();
+        let partition = Some(self.partition.clone());
+        writer.write(&partition, &batch).await?;
+        let mut files = Vec::new();
+        for mut builder in writer.close().await? {
+            builder
+                .content(DataContentType::PositionDeletes)
+                .partition(self.partition.data().clone())
+                .partition_spec_id(self.partition.spec().spec_id())
+                .referenced_data_file(single_target.clone());
+            files.push(builder.build()?);
+        }
+        Ok(files)
+    }
+}
