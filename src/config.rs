@@ -6,7 +6,7 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-use floe_rest_catalog::auth::AuthConfig;
+use floe_rest_catalog::AuthConfig;
 use floe_table::storage::S3Settings;
 use serde::{Deserialize, Serialize};
 

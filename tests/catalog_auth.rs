@@ -8,7 +8,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use floe::rest_client::RestClient;
-use floe_rest_catalog::auth::hash_secret;
+use floe_rest_catalog::hash_secret;
 use floe_test_support::changes::Rng;
 use floe_test_support::upsert_model::*;
 use floe_test_support::{floe_bin, table_schema, FloeServer};

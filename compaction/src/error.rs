@@ -33,6 +33,9 @@ pub enum CompactionError {
     /// A group's task panicked or was cancelled.
     #[error("a group task failed: {0}")]
     Task(#[from] tokio::task::JoinError),
+    /// A group's rewrite failed (nothing of it was committed).
+    #[error("rewriting: {0}")]
+    Rewrite(#[source] Box<CompactionError>),
     /// A broken invariant of the compactor itself.
     #[error("internal error: {0}")]
     Internal(String),

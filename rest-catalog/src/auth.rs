@@ -161,7 +161,7 @@ fn covers(prefix: &str, namespace: &[String]) -> bool {
 
 /// Why a token or a credential was refused. The messages say nothing about which part
 /// was wrong.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[derive(Debug, thiserror::Error)]
 pub enum AuthError {
     /// The token endpoint's client id or secret is wrong.
     #[error("invalid client credentials")]
@@ -172,6 +172,21 @@ pub enum AuthError {
     /// The `[auth]` configuration is not acceptable.
     #[error("auth configuration: {0}")]
     Config(String),
+    /// The signing key cannot sign or check tokens.
+    #[error("auth configuration: {what}: {source}")]
+    Signing {
+        /// What was being done.
+        what: &'static str,
+        /// The signing library's error.
+        source: jsonwebtoken::errors::Error,
+    },
+}
+
+/// Errors compare by what they say (the signing library's errors are not comparable).
+impl PartialEq for AuthError {
+    fn eq(&self, other: &Self) -> bool {
+        self.to_string() == other.to_string()
+    }
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -245,8 +260,10 @@ impl Authenticator {
             tokens.insert(t.token_sha256.to_ascii_lowercase(), t.clone());
         }
         let key = config.signing_key.as_bytes();
-        let bad_key =
-            |e: jsonwebtoken::errors::Error| AuthError::Config(format!("signing-key: {e}"));
+        let bad_key = |source| AuthError::Signing {
+            what: "signing-key",
+            source,
+        };
         Ok(Self {
             ttl_secs: config.token_ttl_secs,
             encoding: EncodingKey::from_secret(key).map_err(bad_key)?,
@@ -280,8 +297,12 @@ impl Authenticator {
             iss: ISSUER.to_string(),
         };
         let access_token =
-            jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
-                .map_err(|e| AuthError::Config(e.to_string()))?;
+            jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding).map_err(
+                |source| AuthError::Signing {
+                    what: "signing a token",
+                    source,
+                },
+            )?;
         Ok(IssuedToken {
             access_token,
             expires_in: self.ttl_secs,
@@ -383,7 +404,7 @@ impl Needs {
             Needs::Catalog(access) => need(Scope::Namespace(Vec::new()), access),
             Needs::PathNamespace(access) => {
                 let raw = path_namespace.ok_or_else(|| {
-                    crate::error::CatalogError::BadRequest("the path names no namespace".into())
+                    crate::error::CatalogError::bad_request("the path names no namespace")
                 })?;
                 need(Scope::Namespace(levels(raw)?), access)
             }

@@ -11,14 +11,19 @@ use iceberg::{TableRequirement, TableUpdate};
 use uuid::Uuid;
 
 /// Why a commit cannot be applied. Both leave the table as it was.
-#[derive(Debug, thiserror::Error, PartialEq)]
+#[derive(Debug, thiserror::Error)]
 pub enum CommitRuleError {
     /// A requirement does not hold on the current metadata: the client's view is stale.
-    #[error("{0}")]
-    RequirementFailed(String),
+    #[error(transparent)]
+    RequirementFailed(iceberg::Error),
     /// An update is invalid on its own or against the metadata (bad schema id, ...).
-    #[error("{0}")]
-    InvalidUpdate(String),
+    #[error("{what}{}", .source.as_ref().map_or(String::new(), |e| format!(": {e}")))]
+    InvalidUpdate {
+        /// The update (`add-snapshot`, ...), what was being built, or what is missing.
+        what: String,
+        /// Why iceberg refused it.
+        source: Option<iceberg::Error>,
+    },
 }
 
 /// The outcome of applying a commit to a table's metadata.
@@ -38,7 +43,7 @@ pub fn check_requirements(
     for requirement in requirements {
         requirement
             .check(base)
-            .map_err(|e| CommitRuleError::RequirementFailed(iceberg_message(&e)))?;
+            .map_err(CommitRuleError::RequirementFailed)?;
     }
     Ok(())
 }
@@ -99,8 +104,9 @@ pub fn apply_create(
             _ => {}
         }
     }
-    let schema = schema.ok_or_else(|| {
-        CommitRuleError::InvalidUpdate("a create commit needs an add-schema update".into())
+    let schema = schema.ok_or_else(|| CommitRuleError::InvalidUpdate {
+        what: "a create commit needs an add-schema update".into(),
+        source: None,
     })?;
     let mut builder = TableMetadataBuilder::new(
         schema,
@@ -121,10 +127,13 @@ fn apply_update(
     builder: TableMetadataBuilder,
     update: TableUpdate,
 ) -> Result<TableMetadataBuilder, CommitRuleError> {
-    let action = update_name(&update);
+    let what = update_name(&update);
     update
         .apply(builder)
-        .map_err(|e| CommitRuleError::InvalidUpdate(format!("{action}: {}", iceberg_message(&e))))
+        .map_err(|e| CommitRuleError::InvalidUpdate {
+            what,
+            source: Some(e),
+        })
 }
 
 /// The spec's name of an update (`add-snapshot`, ...), for error messages.
@@ -154,13 +163,12 @@ pub fn metadata_file_version(location: &str) -> Option<u64> {
     digits.parse().ok()
 }
 
-fn invalid(e: iceberg::Error) -> CommitRuleError {
-    CommitRuleError::InvalidUpdate(iceberg_message(&e))
-}
-
-/// An iceberg error's text: kind, context and message (its Display has no backtrace).
-pub fn iceberg_message(e: &iceberg::Error) -> String {
-    e.to_string()
+/// The new metadata cannot be built.
+fn invalid(source: iceberg::Error) -> CommitRuleError {
+    CommitRuleError::InvalidUpdate {
+        what: "table metadata".into(),
+        source: Some(source),
+    }
 }
 
 #[cfg(test)]

@@ -201,7 +201,7 @@ fn invalid_updates_and_empty_commits() {
     for updates in bad {
         let got = apply_to_existing(&t, BASE, &[], updates.clone());
         assert!(
-            matches!(got, Err(CommitRuleError::InvalidUpdate(_))),
+            matches!(got, Err(CommitRuleError::InvalidUpdate { .. })),
             "{updates:?}: {got:?}"
         );
     }
@@ -271,7 +271,7 @@ fn create_commit_builds_the_table_the_updates_describe() {
     );
     assert!(matches!(
         apply_create(&[TableRequirement::NotExist], vec![], "/w/x"),
-        Err(CommitRuleError::InvalidUpdate(_))
+        Err(CommitRuleError::InvalidUpdate { .. })
     ));
     assert!(matches!(
         apply_create(&[TableRequirement::UuidMatch { uuid }], vec![], "/w/x"),

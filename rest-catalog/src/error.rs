@@ -75,30 +75,38 @@ impl PartialEq for Failure {
 pub enum CatalogError {
     /// The request itself is malformed or names something invalid; nothing was changed.
     #[error("{0}")]
-    BadRequest(String),
+    BadRequest(#[source] Failure),
     /// The request is well-formed but contradicts itself (the spec's 422).
     #[error("{0}")]
     Unprocessable(String),
     /// The request body is larger than the configured limit.
     #[error("request body is larger than the limit of {limit} bytes")]
-    BodyTooLarge { limit: usize },
+    BodyTooLarge {
+        /// The limit, in bytes.
+        limit: usize,
+    },
     /// The caller may not do what the request does (with authentication on).
     #[error("{0}")]
     Forbidden(String),
+    /// This namespace (by name) does not exist.
     #[error("namespace does not exist: {0}")]
     NoSuchNamespace(String),
+    /// This table (by name) does not exist.
     #[error("table does not exist: {0}")]
     NoSuchTable(String),
+    /// This namespace (by name) exists already.
     #[error("namespace already exists: {0}")]
     NamespaceAlreadyExists(String),
+    /// This table (by name) exists already.
     #[error("table already exists: {0}")]
     TableAlreadyExists(String),
+    /// This namespace (by name) still holds tables or namespaces.
     #[error("namespace is not empty: {0}")]
     NamespaceNotEmpty(String),
     /// The commit was certainly not applied (a requirement failed, the pointer moved, the
     /// lock wait timed out). The client may reload and retry.
     #[error("commit failed: {0}")]
-    CommitFailed(String),
+    CommitFailed(#[source] Failure),
     /// The commit may or may not have been applied. Nothing was deleted.
     #[error("commit state unknown: {0}")]
     CommitStateUnknown(#[source] Failure),
@@ -110,6 +118,18 @@ pub enum CatalogError {
     Unavailable(#[source] Failure),
 }
 
+impl CatalogError {
+    /// A bad request: `message` says what is wrong with it.
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::BadRequest(Failure::from(message.into()))
+    }
+
+    /// A commit that certainly did not apply: `message` says why.
+    pub fn commit_failed(message: impl Into<String>) -> Self {
+        Self::CommitFailed(Failure::from(message.into()))
+    }
+}
+
 /// The catalog's result.
 pub type Result<T, E = CatalogError> = std::result::Result<T, E>;
 
@@ -117,7 +137,7 @@ impl From<LockError> for CatalogError {
     fn from(e: LockError) -> Self {
         match e {
             // Nothing was written: the client may retry, so it is a conflict, not a 5xx.
-            LockError::Timeout { .. } => CatalogError::CommitFailed(e.to_string()),
+            LockError::Timeout { .. } => CatalogError::CommitFailed(Failure::of(e)),
             LockError::Unavailable(_) => CatalogError::Unavailable(Failure::of(e)),
         }
     }

@@ -1,18 +1,29 @@
-//! Floe's Iceberg REST catalog: the catalog core (namespaces, tables, the commit protocol
-//! over a pluggable store, warehouse and lock manager) and the axum HTTP layer over it.
+//! Floe's Iceberg REST catalog: the catalog core ([`Catalog`]: namespaces, tables and the
+//! commit protocol over a [`CatalogStore`], a [`Warehouse`] and a lock manager), the pure
+//! commit rules it applies, authentication ([`Authenticator`]), and the axum HTTP layer
+//! over it all ([`router_with_auth`]), whose routes are declared once. It reports what it
+//! does through the [`Telemetry`] seam and names no metric itself.
+#![deny(missing_docs)]
 
-pub mod auth;
-pub mod catalog;
-pub mod commit;
-pub mod error;
-pub mod http;
-pub mod names;
-pub mod observe;
-pub mod store;
-pub mod warehouse;
+mod auth;
+mod catalog;
+mod commit;
+mod error;
+mod http;
+mod names;
+mod observe;
+mod store;
+mod warehouse;
 
-pub use catalog::{Catalog, MetadataFile, TableChange};
-pub use error::CatalogError;
+pub use auth::{hash_secret, AuthConfig, Authenticator, ClientConfig, Grant, StaticTokenConfig};
+pub use catalog::{Catalog, MetadataFile, NewTable, TableChange, DEFAULT_LOCK_TIMEOUT};
+pub use error::{CatalogError, Failure, Result};
+pub use http::{router, router_with_auth, MAX_BODY_BYTES, MAX_UPDATES_PER_COMMIT};
 pub use observe::{
     watermark_lag_seconds, CommitOutcome, NoTelemetry, Readiness, TableFigures, Telemetry,
 };
+pub use store::{
+    CatalogStore, EmbeddedStore, PageRequest, PointerSwap, PropertyChanges, StoreError,
+    TableRecord, ZooKeeperStore,
+};
+pub use warehouse::Warehouse;

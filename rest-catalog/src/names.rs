@@ -4,7 +4,7 @@
 
 use iceberg::{NamespaceIdent, TableIdent};
 
-use crate::error::{CatalogError, Result};
+use crate::error::{CatalogError, Failure, Result};
 
 /// The longest name part accepted, in bytes (a common file-name limit).
 pub const MAX_NAME_BYTES: usize = 255;
@@ -16,7 +16,7 @@ pub const NAMESPACE_SEPARATOR: char = '\u{1f}';
 
 fn check_part(kind: &str, part: &str) -> Result<()> {
     let bad = |why: &str| {
-        Err(CatalogError::BadRequest(format!(
+        Err(CatalogError::bad_request(format!(
             "invalid {kind} name {part:?}: {why}"
         )))
     };
@@ -42,12 +42,12 @@ fn check_part(kind: &str, part: &str) -> Result<()> {
 /// to join levels into one identifier.
 pub fn validate_namespace(ns: &NamespaceIdent) -> Result<()> {
     if ns.is_empty() {
-        return Err(CatalogError::BadRequest(
-            "invalid namespace: it has no levels".into(),
+        return Err(CatalogError::bad_request(
+            "invalid namespace: it has no levels",
         ));
     }
     if ns.len() > MAX_NAMESPACE_DEPTH {
-        return Err(CatalogError::BadRequest(format!(
+        return Err(CatalogError::bad_request(format!(
             "namespace {} is nested deeper than {MAX_NAMESPACE_DEPTH} levels",
             ns
         )));
@@ -55,7 +55,7 @@ pub fn validate_namespace(ns: &NamespaceIdent) -> Result<()> {
     for part in ns.iter() {
         check_part("namespace", part)?;
         if part.contains('.') {
-            return Err(CatalogError::BadRequest(format!(
+            return Err(CatalogError::bad_request(format!(
                 "invalid namespace name {part:?}: it contains '.', which separates levels"
             )));
         }
@@ -79,7 +79,7 @@ pub fn parse_namespace(encoded: &str) -> Result<NamespaceIdent> {
         .map(str::to_string)
         .collect();
     let ns = NamespaceIdent::from_vec(parts)
-        .map_err(|e| CatalogError::BadRequest(format!("invalid namespace: {e}")))?;
+        .map_err(|e| CatalogError::BadRequest(Failure::because("invalid namespace", e)))?;
     validate_namespace(&ns)?;
     Ok(ns)
 }
@@ -92,16 +92,6 @@ pub fn namespace_key(ns: &NamespaceIdent) -> String {
 pub fn namespace_from_key(key: &str) -> NamespaceIdent {
     NamespaceIdent::from_vec(key.split(NAMESPACE_SEPARATOR).map(str::to_string).collect())
         .expect("store keys are never empty")
-}
-
-/// `a.b.c`, for messages. (Going: iceberg's `Display` says the same.)
-pub fn display_namespace(ns: &NamespaceIdent) -> String {
-    ns.to_string()
-}
-
-/// `a.b.t`, for messages. (Going: iceberg's `Display` says the same.)
-pub fn display_table(ident: &TableIdent) -> String {
-    ident.to_string()
 }
 
 #[cfg(test)]

@@ -62,21 +62,21 @@ impl Warehouse {
 
     /// A warehouse under `s3://bucket/prefix` of an S3-compatible store.
     pub fn s3(location: &str, settings: &S3Settings) -> Result<Self> {
-        let invalid = |why: String| {
-            CatalogError::BadRequest(format!("invalid warehouse {location:?}: {why}"))
-        };
+        let context = || format!("invalid warehouse {location:?}");
+        let invalid = |why: &str| CatalogError::bad_request(format!("{}: {why}", context()));
         let (bucket, prefix) =
-            split_s3(location).ok_or_else(|| invalid("expected s3://bucket/prefix".into()))?;
+            split_s3(location).ok_or_else(|| invalid("expected s3://bucket/prefix"))?;
         let bucket_store = settings
             .open_bucket(bucket)
-            .map_err(|e| invalid(e.to_string()))?;
+            .map_err(|e| CatalogError::BadRequest(Failure::because(context(), e)))?;
         let (root, store): (String, Arc<dyn ObjectStore>) = if prefix.trim_matches('/').is_empty() {
             (format!("s3://{bucket}"), bucket_store)
         } else {
             let prefix = plain_key(prefix).ok_or_else(|| {
-                invalid("the prefix is not a plain path (an empty, . or .. segment)".into())
+                invalid("the prefix is not a plain path (an empty, . or .. segment)")
             })?;
-            let path = ObjectPath::parse(prefix).map_err(|e| invalid(e.to_string()))?;
+            let path = ObjectPath::parse(prefix)
+                .map_err(|e| CatalogError::BadRequest(Failure::because(context(), e)))?;
             (
                 format!("s3://{bucket}/{prefix}"),
                 Arc::new(PrefixStore::new(bucket_store, path)),
@@ -100,7 +100,7 @@ impl Warehouse {
             return Self::s3(spec, s3);
         }
         if spec.contains("://") {
-            return Err(CatalogError::BadRequest(format!(
+            return Err(CatalogError::bad_request(format!(
                 "unsupported warehouse {spec:?}: use a local path, a file:// URL or s3://bucket/prefix"
             )));
         }
@@ -112,6 +112,8 @@ impl Warehouse {
         &self.client_config
     }
 
+    /// The warehouse root: a directory path or `s3://bucket/prefix`, without a trailing
+    /// slash.
     pub fn root(&self) -> &str {
         &self.root
     }
@@ -139,14 +141,17 @@ impl Warehouse {
     /// The object path of a location inside the warehouse.
     fn relative(&self, location: &str) -> Result<ObjectPath> {
         let outside = || {
-            CatalogError::BadRequest(format!(
+            CatalogError::bad_request(format!(
                 "location {location:?} is outside the warehouse {:?}",
                 self.root
             ))
         };
         let rest = key_under(&self.root, location).ok_or_else(outside)?;
         ObjectPath::parse(rest).map_err(|e| {
-            CatalogError::BadRequest(format!("location {location:?} is not a valid path: {e}"))
+            CatalogError::BadRequest(Failure::because(
+                format!("location {location:?} is not a valid path"),
+                e,
+            ))
         })
     }
 
@@ -201,11 +206,12 @@ impl Warehouse {
         Ok(())
     }
 
+    /// A file's bytes; a missing file is a bad request (a client named it).
     pub async fn read(&self, location: &str) -> Result<Bytes> {
         let path = self.relative(location)?;
         let got = self.store.get(&path).await.map_err(|e| match e {
             object_store::Error::NotFound { .. } => {
-                CatalogError::BadRequest(format!("file does not exist: {location}"))
+                CatalogError::bad_request(format!("file does not exist: {location}"))
             }
             e => CatalogError::Storage(Failure::because(format!("cannot read {location}"), e)),
         })?;
@@ -214,6 +220,7 @@ impl Warehouse {
         })
     }
 
+    /// Deletes a file; one that does not exist is deleted already.
     pub async fn delete(&self, location: &str) -> Result<()> {
         let path = self.relative(location)?;
         match self.store.delete(&path).await {

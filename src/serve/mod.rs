@@ -13,10 +13,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use floe_locks::{InProcessLockManager, LockManager, ZooKeeperLockManager, ZooKeeperSession};
-use floe_rest_catalog::auth::Authenticator;
-use floe_rest_catalog::store::{CatalogStore, EmbeddedStore, ZooKeeperStore};
-use floe_rest_catalog::warehouse::Warehouse;
+use floe_rest_catalog::Authenticator;
 use floe_rest_catalog::Catalog;
+use floe_rest_catalog::Warehouse;
+use floe_rest_catalog::{CatalogStore, EmbeddedStore, ZooKeeperStore};
 use floe_table::storage::ObjectStoreStorageFactory;
 use tokio::net::TcpListener;
 
@@ -99,7 +99,7 @@ pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     if auth.is_some() {
         tracing::info!("authentication on: bearer tokens required");
     }
-    let app = floe_rest_catalog::http::router_with_auth(catalog, auth);
+    let app = floe_rest_catalog::router_with_auth(catalog, auth);
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
         .await?;

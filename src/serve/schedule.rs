@@ -11,8 +11,8 @@ use std::time::Duration;
 
 use floe_compaction::{compact, expire_snapshots, CompactionRequest, Silent};
 use floe_locks::{LockError, LockManager};
-use floe_rest_catalog::store::PageRequest;
 use floe_rest_catalog::Catalog;
+use floe_rest_catalog::PageRequest;
 use floe_table::properties::COMPACTION_ENABLED;
 use floe_table::TableCatalog;
 use iceberg::{NamespaceIdent, TableIdent};

@@ -4,6 +4,7 @@
 //! is skipped; an unknown outcome keeps the group's files.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 use floe_table::properties::{OPERATION, OPERATION_COMPACTION, WATERMARK};
 use floe_table::{
@@ -28,7 +29,7 @@ pub(crate) struct GroupChange {
 }
 
 /// How a group's commit ended.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug)]
 pub enum GroupOutcome {
     /// The group's `replace` snapshot landed.
     Committed {
@@ -43,7 +44,7 @@ pub enum GroupOutcome {
     /// next run.
     Skipped(ReplaceConflict),
     /// The commit may have landed or not; its files are kept.
-    Unknown(String),
+    Unknown(Arc<Error>),
 }
 
 /// Commits `change` to the table `ident`. `cache` holds the manifests read and written
@@ -82,7 +83,7 @@ pub(crate) async fn commit_group(
             },
             ReplaceOutcome::Skipped(conflict) => GroupOutcome::Skipped(conflict),
         }),
-        Err(e) if e.kind() == ErrorKind::Unknown => Ok(GroupOutcome::Unknown(e.to_string())),
+        Err(e) if e.kind() == ErrorKind::Unknown => Ok(GroupOutcome::Unknown(Arc::new(e))),
         Err(e) => Err(e.into()),
     }
 }

@@ -93,7 +93,7 @@ pub struct GroupReport {
     /// Rows written.
     pub output_records: u64,
     /// How its commit ended, or why the group failed.
-    pub outcome: Result<GroupOutcome, String>,
+    pub outcome: Result<GroupOutcome, Arc<CompactionError>>,
     /// Time taken to rewrite and commit it.
     pub elapsed: Duration,
 }
@@ -334,25 +334,21 @@ async fn run_group(
     planned: PlannedGroup,
 ) -> GroupReport {
     let started = Instant::now();
-    let mut report = GroupReport {
-        planned,
-        output_files: 0,
-        output_bytes: 0,
-        output_records: 0,
-        outcome: Err(String::new()),
-        elapsed: Duration::ZERO,
-    };
     let written = match rewrite_group(&settings, &change.partition, tasks).await {
         Ok(written) => written,
         Err(e) => {
-            report.outcome = Err(format!("rewriting: {e}"));
-            report.elapsed = started.elapsed();
-            return report;
+            return GroupReport {
+                planned,
+                output_files: 0,
+                output_bytes: 0,
+                output_records: 0,
+                outcome: Err(Arc::new(CompactionError::Rewrite(Box::new(e)))),
+                elapsed: started.elapsed(),
+            }
         }
     };
-    report.output_files = written.files.len();
-    report.output_bytes = written.bytes;
-    report.output_records = written.records;
+    let (output_files, output_bytes, output_records) =
+        (written.files.len(), written.bytes, written.records);
     change.new_files = written.files;
     let outcome = {
         let _turn = commits.one_at_a_time.lock().await;
@@ -366,9 +362,14 @@ async fn run_group(
             }
         }
     }
-    report.outcome = outcome.map_err(|e| e.to_string());
-    report.elapsed = started.elapsed();
-    report
+    GroupReport {
+        planned,
+        output_files,
+        output_bytes,
+        output_records,
+        outcome: outcome.map_err(Arc::new),
+        elapsed: started.elapsed(),
+    }
 }
 
 /// Whether a group's commit certainly did not land, so its new files may go: skipped, or

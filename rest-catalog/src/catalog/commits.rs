@@ -14,6 +14,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use floe_locks::LockGuard;
+use floe_table::RetryPolicy;
 use iceberg::spec::TableMetadata;
 use iceberg::{TableIdent, TableRequirement, TableUpdate};
 use tracing::{info, warn};
@@ -31,8 +32,11 @@ use crate::store::{PointerSwap, StoreError};
 /// One table's part of a commit: requirements to check and updates to apply.
 #[derive(Clone, Debug)]
 pub struct TableChange {
+    /// The table.
     pub ident: TableIdent,
+    /// Checked on its current metadata; any that fails makes the commit a conflict.
     pub requirements: Vec<TableRequirement>,
+    /// Applied in order when they hold.
     pub updates: Vec<TableUpdate>,
 }
 
@@ -46,14 +50,20 @@ struct PlannedChange {
     changed: bool,
 }
 
-/// How many times an unknown pointer move is re-read before giving up.
-const SETTLE_ATTEMPTS: u32 = 3;
+/// How an unknown pointer move is re-read before it is answered as unknown: at once, then
+/// after about 100, 200 and 400 ms.
+const SETTLE: RetryPolicy = RetryPolicy {
+    num_retries: 3,
+    min_wait: Duration::from_millis(100),
+    max_wait: Duration::from_millis(400),
+    total_timeout: Duration::from_secs(2),
+};
 
 impl From<CommitRuleError> for CatalogError {
     fn from(e: CommitRuleError) -> Self {
         match e {
-            CommitRuleError::RequirementFailed(m) => CatalogError::CommitFailed(m),
-            CommitRuleError::InvalidUpdate(m) => CatalogError::BadRequest(m),
+            CommitRuleError::RequirementFailed(_) => CatalogError::CommitFailed(Failure::of(e)),
+            CommitRuleError::InvalidUpdate { .. } => CatalogError::BadRequest(Failure::of(e)),
         }
     }
 }
@@ -69,15 +79,15 @@ impl Catalog {
     pub async fn commit_tables(&self, changes: Vec<TableChange>) -> Result<Vec<MetadataFile>> {
         let started = Instant::now();
         if changes.is_empty() {
-            return Err(CatalogError::BadRequest(
-                "a commit needs at least one table change".into(),
+            return Err(CatalogError::bad_request(
+                "a commit needs at least one table change",
             ));
         }
         let mut seen = HashSet::new();
         for change in &changes {
             validate_table(&change.ident)?;
             if !seen.insert(change.ident.clone()) {
-                return Err(CatalogError::BadRequest(format!(
+                return Err(CatalogError::bad_request(format!(
                     "table {} appears twice in one commit",
                     change.ident
                 )));
@@ -245,7 +255,7 @@ impl Catalog {
         // Fencing: a lock lost before the move means another holder may be committing.
         if let Some(lost) = guards.iter().find(|g| !g.is_held()) {
             self.delete_all(&written).await;
-            return Err(CatalogError::CommitFailed(format!(
+            return Err(CatalogError::commit_failed(format!(
                 "lock on {} was lost before the commit; nothing was changed",
                 lost.key()
             )));
@@ -268,7 +278,7 @@ impl Catalog {
                 self.delete_all(&written).await;
                 Err(match e {
                     StoreError::TableExists(t) => {
-                        CatalogError::CommitFailed(format!("table {t} was created concurrently"))
+                        CatalogError::commit_failed(format!("table {t} was created concurrently"))
                     }
                     e => store_error(e),
                 })
@@ -280,7 +290,8 @@ impl Catalog {
     /// succeeded. Anything else stays unknown (a move in flight may still land, so "not
     /// moved yet" proves nothing): CommitStateUnknown, and nothing is deleted.
     async fn settle_unknown(&self, swaps: &[PointerSwap], why: Failure) -> Result<()> {
-        for attempt in 0..SETTLE_ATTEMPTS {
+        let mut waits = SETTLE.waits();
+        loop {
             let mut moved = 0;
             for swap in swaps {
                 if let Ok(Some(r)) = self.store.load_table_fresh(&swap.ident).await {
@@ -293,7 +304,8 @@ impl Catalog {
                 warn!(%why, "commit outcome was unknown; settled: committed");
                 return Ok(());
             }
-            tokio::time::sleep(Duration::from_millis(100 << attempt)).await;
+            let Some(wait) = waits.next() else { break };
+            tokio::time::sleep(wait).await;
         }
         Err(CatalogError::CommitStateUnknown(Failure::because(
             "the pointer move could not be confirmed and no file was deleted; it failed with",
@@ -314,7 +326,7 @@ impl Catalog {
 fn nothing_written(e: CatalogError) -> CatalogError {
     match e {
         CatalogError::Unavailable(m) | CatalogError::Storage(m) => {
-            CatalogError::CommitFailed(format!("{m}; nothing was written, retry the commit"))
+            CatalogError::commit_failed(format!("{m}; nothing was written, retry the commit"))
         }
         e => e,
     }

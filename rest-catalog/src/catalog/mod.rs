@@ -7,6 +7,7 @@ mod commits;
 mod tables;
 
 pub use commits::TableChange;
+pub use tables::NewTable;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -16,7 +17,7 @@ use floe_locks::LockManager;
 use iceberg::spec::TableMetadata;
 use iceberg::NamespaceIdent;
 
-use crate::error::{CatalogError, Result};
+use crate::error::{CatalogError, Failure, Result};
 use crate::names::validate_namespace;
 use crate::observe::{NoTelemetry, Readiness, TableFigureBook, Telemetry};
 use crate::store::{CatalogStore, PageRequest, PropertyChanges, StoreError};
@@ -48,8 +49,11 @@ const METADATA_CACHE_BYTES: u64 = 256 * 1024 * 1024;
 /// a commit as it is, without serializing the metadata again.
 #[derive(Clone, Debug)]
 pub struct MetadataFile {
+    /// Where the file is.
     pub location: String,
+    /// What it says.
     pub metadata: Arc<TableMetadata>,
+    /// Its text.
     pub json: bytes::Bytes,
 }
 
@@ -68,6 +72,8 @@ pub struct Catalog {
 }
 
 impl Catalog {
+    /// The catalog of `warehouse`, its pointers in `store`, its commits serialized by
+    /// `locks`; commits wait [`DEFAULT_LOCK_TIMEOUT`] for a lock, and nothing is reported.
     pub fn new(
         store: Arc<dyn CatalogStore>,
         warehouse: Warehouse,
@@ -130,15 +136,18 @@ impl Catalog {
         }
     }
 
+    /// The catalog, its commits waiting at most `timeout` for a table's lock.
     pub fn with_lock_timeout(mut self, timeout: Duration) -> Self {
         self.lock_timeout = timeout;
         self
     }
 
+    /// Where the tables' files are.
     pub fn warehouse(&self) -> &Warehouse {
         &self.warehouse
     }
 
+    /// Creates a namespace; its parent must exist.
     pub async fn create_namespace(
         &self,
         ns: &NamespaceIdent,
@@ -151,6 +160,7 @@ impl Catalog {
             .map_err(|e| namespace_error(ns, e))
     }
 
+    /// A namespace's properties.
     pub async fn load_namespace(&self, ns: &NamespaceIdent) -> Result<HashMap<String, String>> {
         validate_namespace(ns)?;
         self.store
@@ -160,6 +170,8 @@ impl Catalog {
             .ok_or_else(|| CatalogError::NoSuchNamespace(ns.to_string()))
     }
 
+    /// The children of `parent` (the top-level namespaces without one), a page at a
+    /// time, and the next page's token.
     pub async fn list_namespaces(
         &self,
         parent: Option<&NamespaceIdent>,
@@ -174,6 +186,8 @@ impl Catalog {
             .map_err(store_error)
     }
 
+    /// Removes `removals` from a namespace's properties and sets `updates`; a key may not
+    /// be in both.
     pub async fn update_namespace_properties(
         &self,
         ns: &NamespaceIdent,
@@ -192,6 +206,7 @@ impl Catalog {
             .map_err(|e| namespace_error(ns, e))
     }
 
+    /// Drops an empty namespace.
     pub async fn drop_namespace(&self, ns: &NamespaceIdent) -> Result<()> {
         validate_namespace(ns)?;
         self.store
@@ -217,8 +232,8 @@ pub(crate) fn store_error(e: StoreError) -> CatalogError {
         StoreError::TableExists(t) => CatalogError::TableAlreadyExists(t),
         StoreError::NamespaceExists => CatalogError::NamespaceAlreadyExists(e.to_string()),
         StoreError::NamespaceNotEmpty => CatalogError::NamespaceNotEmpty(e.to_string()),
-        StoreError::BadPageToken(_) => CatalogError::BadRequest(e.to_string()),
-        StoreError::PointerMoved { .. } => CatalogError::CommitFailed(e.to_string()),
+        StoreError::BadPageToken(_) => CatalogError::bad_request(e.to_string()),
+        StoreError::PointerMoved { .. } => CatalogError::CommitFailed(Failure::of(e)),
         StoreError::Failed(m) => CatalogError::Storage(m),
         StoreError::Unavailable(m) => CatalogError::Unavailable(m),
         StoreError::OutcomeUnknown(m) => CatalogError::CommitStateUnknown(m),

@@ -9,25 +9,34 @@ use iceberg::spec::{
     FormatVersion, SortOrder, TableMetadata, TableMetadataBuilder, UnboundPartitionSpec,
 };
 use iceberg::{NamespaceIdent, TableIdent};
-use iceberg_catalog_rest::{CreateTableRequest, LoadTableResult, RegisterTableRequest};
+use iceberg_catalog_rest::{CreateTableRequest, RegisterTableRequest};
 use tracing::{info, warn};
 use uuid::Uuid;
 
 use super::{store_error, Catalog, MetadataFile};
-use crate::commit::{iceberg_message, next_metadata_file_name};
+use crate::commit::next_metadata_file_name;
 use crate::error::{CatalogError, Failure, Result};
 use crate::names::{validate_namespace, validate_table};
 use crate::store::{PageRequest, PointerSwap, StoreError, TableRecord};
 use crate::warehouse::{canonical_location, locations_overlap};
 
+/// What a create request made.
+#[derive(Clone, Debug)]
+pub enum NewTable {
+    /// The table exists: its first metadata file.
+    Created(MetadataFile),
+    /// `stage-create`: the metadata the table would have; nothing was written, and a later
+    /// commit with `assert-create` creates it.
+    Staged(TableMetadata),
+}
+
 impl Catalog {
-    /// Creates a table, or with `stage-create` only returns the metadata it would have
-    /// (nothing is written; a later commit with `assert-create` creates it).
+    /// Creates a table, or with `stage-create` only answers the metadata it would have.
     pub async fn create_table(
         &self,
         ns: &NamespaceIdent,
         request: CreateTableRequest,
-    ) -> Result<LoadTableResult> {
+    ) -> Result<NewTable> {
         let ident = TableIdent::new(ns.clone(), request.name.clone());
         validate_table(&ident)?;
         self.load_namespace(ns).await?;
@@ -44,7 +53,7 @@ impl Catalog {
         self.check_table_locations(&ident, &metadata).await?;
         if request.stage_create == Some(true) {
             self.warehouse.prepare_metadata_dir(metadata.location())?;
-            return Ok(self.load_result(None, metadata));
+            return Ok(NewTable::Staged(metadata));
         }
         let file = self.write_metadata(Arc::new(metadata), None).await?;
         let metadata_location = file.location.clone();
@@ -57,7 +66,7 @@ impl Catalog {
             return Err(self.settle_failed_create(&metadata_location, e).await);
         }
         info!(table = %ident, %metadata_location, "table created");
-        Ok(self.load_result(Some(metadata_location), Arc::unwrap_or_clone(file.metadata)))
+        Ok(NewTable::Created(file))
     }
 
     /// Builds the first metadata of a table from a create request.
@@ -94,7 +103,7 @@ impl Catalog {
         )
         .and_then(|b| b.assign_uuid(uuid).build())
         .map(|r| r.metadata)
-        .map_err(|e| CatalogError::BadRequest(format!("invalid table: {}", iceberg_message(&e))))
+        .map_err(|e| CatalogError::BadRequest(Failure::because("invalid table", e)))
     }
 
     /// Refuses metadata whose location or location properties leave the warehouse, or whose
@@ -107,9 +116,9 @@ impl Catalog {
         let location = self.warehouse.normalize(metadata.location())?;
         for key in LOCATION_PROPERTIES {
             if let Some(value) = metadata.properties().get(*key) {
-                self.warehouse
-                    .normalize(value)
-                    .map_err(|e| CatalogError::BadRequest(format!("table property {key}: {e}")))?;
+                self.warehouse.normalize(value).map_err(|e| {
+                    CatalogError::BadRequest(Failure::because(format!("table property {key}"), e))
+                })?;
             }
         }
         let others = self.store.table_locations().await.map_err(store_error)?;
@@ -117,7 +126,7 @@ impl Catalog {
             .iter()
             .find(|(other, loc)| other != ident && locations_overlap(loc, &location))
         {
-            return Err(CatalogError::BadRequest(format!(
+            return Err(CatalogError::bad_request(format!(
                 "location {location:?} overlaps the location of table {}",
                 other
             )));
@@ -158,7 +167,10 @@ impl Catalog {
         }
         let json = self.warehouse.read(location).await?;
         let metadata: TableMetadata = serde_json::from_slice(&json).map_err(|e| {
-            CatalogError::BadRequest(format!("{location} is not valid table metadata: {e}"))
+            CatalogError::BadRequest(Failure::because(
+                format!("{location} is not valid table metadata"),
+                e,
+            ))
         })?;
         Ok(self.cached(MetadataFile {
             location: location.to_string(),
@@ -216,6 +228,7 @@ impl Catalog {
         }
     }
 
+    /// Whether the table exists.
     pub async fn table_exists(&self, ident: &TableIdent) -> Result<bool> {
         validate_table(ident)?;
         Ok(self
@@ -226,6 +239,7 @@ impl Catalog {
             .is_some())
     }
 
+    /// The tables of a namespace, a page at a time, and the next page's token.
     pub async fn list_tables(
         &self,
         ns: &NamespaceIdent,
@@ -262,6 +276,7 @@ impl Catalog {
         Ok(())
     }
 
+    /// Gives a table another name, in the same or another existing namespace.
     pub async fn rename_table(&self, from: &TableIdent, to: &TableIdent) -> Result<()> {
         validate_table(from)?;
         validate_table(to)?;
@@ -284,20 +299,21 @@ impl Catalog {
         &self,
         ns: &NamespaceIdent,
         request: RegisterTableRequest,
-    ) -> Result<LoadTableResult> {
+    ) -> Result<MetadataFile> {
         let ident = TableIdent::new(ns.clone(), request.name.clone());
         validate_table(&ident)?;
         self.load_namespace(ns).await?;
         let metadata_location = self.warehouse.normalize(&request.metadata_location)?;
-        let metadata = self.read_metadata(&metadata_location).await?.metadata;
-        self.check_table_locations(&ident, &metadata).await?;
+        let file = self.read_metadata(&metadata_location).await?;
+        let metadata = &file.metadata;
+        self.check_table_locations(&ident, metadata).await?;
         let overwrite = request.overwrite.unwrap_or(false);
         self.store
-            .register_table(&ident, record(&metadata_location, &metadata), overwrite)
+            .register_table(&ident, record(&metadata_location, metadata), overwrite)
             .await
             .map_err(store_error)?;
         info!(table = %ident, %metadata_location, "table registered");
-        Ok(self.load_result(Some(metadata_location), Arc::unwrap_or_clone(metadata)))
+        Ok(file)
     }
 }
 
@@ -309,28 +325,12 @@ pub(crate) fn record(metadata_location: &str, metadata: &TableMetadata) -> Table
     }
 }
 
-impl Catalog {
-    /// A create or register answer; `config` tells clients how to reach the files.
-    fn load_result(
-        &self,
-        metadata_location: Option<String>,
-        metadata: TableMetadata,
-    ) -> LoadTableResult {
-        LoadTableResult {
-            metadata_location,
-            metadata,
-            config: self.warehouse.client_config().clone(),
-            storage_credentials: None,
-        }
-    }
-}
-
 fn parse_format_version(value: &str) -> Result<FormatVersion> {
     let n: u8 = value.parse().map_err(|_| {
-        CatalogError::BadRequest(format!(
+        CatalogError::bad_request(format!(
             "invalid format-version {value:?}: expected 1, 2 or 3"
         ))
     })?;
     serde_json::from_value(serde_json::json!(n))
-        .map_err(|_| CatalogError::BadRequest(format!("unsupported format-version {n}")))
+        .map_err(|_| CatalogError::bad_request(format!("unsupported format-version {n}")))
 }

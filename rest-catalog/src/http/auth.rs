@@ -22,7 +22,7 @@ use super::error::error_response;
 use crate::auth::Needs;
 use crate::auth::{Access, AuthError, Authenticator, Need, Principal, Scope};
 use crate::catalog::Catalog;
-use crate::error::{CatalogError, Result};
+use crate::error::{CatalogError, Failure, Result};
 
 fn oauth_error(status: StatusCode, error: &str, description: &str) -> Response {
     let body = json!({ "error": error, "error_description": description });
@@ -179,7 +179,7 @@ async fn need_now(needs: Needs, parts: &mut Parts) -> Result<Option<Need>> {
 async fn namespace_param(parts: &mut Parts) -> Result<Option<String>> {
     let params = RawPathParams::from_request_parts(parts, &())
         .await
-        .map_err(|e| CatalogError::BadRequest(format!("path: {e}")))?;
+        .map_err(|e| CatalogError::BadRequest(Failure::because("path", e)))?;
     Ok(params
         .iter()
         .find(|(k, _)| *k == "namespace")

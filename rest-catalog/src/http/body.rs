@@ -7,7 +7,7 @@ use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
 use serde::de::DeserializeOwned;
 
-use crate::error::{CatalogError, Result};
+use crate::error::{CatalogError, Failure, Result};
 use crate::store::PageRequest;
 
 /// A JSON request body parsed into `T`; any failure is a 400 that says what was wrong.
@@ -23,12 +23,12 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
                     limit: super::MAX_BODY_BYTES,
                 }
             } else {
-                CatalogError::BadRequest(format!("cannot read request body: {e}"))
+                CatalogError::BadRequest(Failure::because("cannot read request body", e))
             }
         })?;
         serde_json::from_slice(&bytes)
             .map(JsonBody)
-            .map_err(|e| CatalogError::BadRequest(format!("malformed request body: {e}")))
+            .map_err(|e| CatalogError::BadRequest(Failure::because("malformed request body", e)))
     }
 }
 
@@ -42,7 +42,7 @@ pub fn page_request(query: &HashMap<String, String>) -> Result<PageRequest> {
         Some(s) => match s.parse::<usize>() {
             Ok(n) if (1..=MAX_PAGE_SIZE).contains(&n) => Some(n),
             _ => {
-                return Err(CatalogError::BadRequest(format!(
+                return Err(CatalogError::bad_request(format!(
                     "invalid pageSize {s:?}: expected a number from 1 to {MAX_PAGE_SIZE}"
                 )))
             }
@@ -60,7 +60,7 @@ pub fn bool_param(query: &HashMap<String, String>, name: &str, default: bool) ->
         None => Ok(default),
         Some(v) if v == "true" => Ok(true),
         Some(v) if v == "false" => Ok(false),
-        Some(v) => Err(CatalogError::BadRequest(format!(
+        Some(v) => Err(CatalogError::bad_request(format!(
             "invalid {name} {v:?}: expected true or false"
         ))),
     }

@@ -72,7 +72,7 @@ mod tests {
     #[test]
     fn only_unknown_outcomes_and_broken_backends_are_server_errors() {
         let cases = [
-            (CatalogError::BadRequest("x".into()), 400),
+            (CatalogError::bad_request("x"), 400),
             (CatalogError::BodyTooLarge { limit: 1 }, 413),
             (CatalogError::Unprocessable("x".into()), 422),
             (CatalogError::Forbidden("x".into()), 403),
@@ -80,7 +80,7 @@ mod tests {
             (CatalogError::NoSuchTable("x".into()), 404),
             (CatalogError::TableAlreadyExists("x".into()), 409),
             (CatalogError::NamespaceNotEmpty("x".into()), 409),
-            (CatalogError::CommitFailed("x".into()), 409),
+            (CatalogError::commit_failed("x"), 409),
             (CatalogError::CommitStateUnknown("x".into()), 503),
             (CatalogError::Storage("x".into()), 500),
         ];

@@ -18,7 +18,7 @@ use serde_json::{json, Value};
 use super::auth::{Caller, NamesNamespaces};
 use super::body::{bool_param, page_request, JsonBody};
 use super::MAX_UPDATES_PER_COMMIT;
-use crate::catalog::{Catalog, MetadataFile, TableChange};
+use crate::catalog::{Catalog, MetadataFile, NewTable, TableChange};
 use crate::error::{CatalogError, Failure, Result};
 use crate::names::{parse_namespace, validate_table_name};
 
@@ -42,14 +42,24 @@ pub async fn list(
     }))
 }
 
-/// `POST /v1/namespaces/{namespace}/tables`: a new table.
+/// `POST /v1/namespaces/{namespace}/tables`: a new table, or with `stage-create` the
+/// metadata it would have (no `metadata-location`).
 pub async fn create(
     State(catalog): State<Catalog>,
     Path(namespace): Path<String>,
     JsonBody(request): JsonBody<CreateTableRequest>,
-) -> Result<Json<LoadTableResult>> {
+) -> Result<Response> {
     let ns = parse_namespace(&namespace)?;
-    Ok(Json(catalog.create_table(&ns, request).await?))
+    Ok(match catalog.create_table(&ns, request).await? {
+        NewTable::Created(file) => metadata_file_response(&catalog, &file),
+        NewTable::Staged(metadata) => Json(LoadTableResult {
+            metadata_location: None,
+            metadata,
+            config: catalog.warehouse().client_config().clone(),
+            storage_credentials: None,
+        })
+        .into_response(),
+    })
 }
 
 /// `{"metadata-location": ..., "config": {...}, "metadata": <the file's JSON>}`: the shape
@@ -81,7 +91,7 @@ pub async fn load(
         None | Some("all") => false,
         Some("refs") => true,
         Some(other) => {
-            return Err(CatalogError::BadRequest(format!(
+            return Err(CatalogError::bad_request(format!(
                 "invalid snapshots {other:?}: expected all or refs"
             )))
         }
@@ -132,13 +142,13 @@ pub async fn exists(
 fn table_change(ident: TableIdent, request: CommitTableRequest) -> Result<TableChange> {
     if let Some(named) = &request.identifier {
         if named != &ident {
-            return Err(CatalogError::BadRequest(format!(
+            return Err(CatalogError::bad_request(format!(
                 "the body names table {named} but the path names {ident}"
             )));
         }
     }
     if request.updates.len() + request.requirements.len() > MAX_UPDATES_PER_COMMIT {
-        return Err(CatalogError::BadRequest(format!(
+        return Err(CatalogError::bad_request(format!(
             "a commit may carry at most {MAX_UPDATES_PER_COMMIT} updates and requirements"
         )));
     }
@@ -178,9 +188,10 @@ pub async fn register(
     State(catalog): State<Catalog>,
     Path(namespace): Path<String>,
     JsonBody(request): JsonBody<RegisterTableRequest>,
-) -> Result<Json<LoadTableResult>> {
+) -> Result<Response> {
     let ns = parse_namespace(&namespace)?;
-    Ok(Json(catalog.register_table(&ns, request).await?))
+    let file = catalog.register_table(&ns, request).await?;
+    Ok(metadata_file_response(&catalog, &file))
 }
 
 /// A rename changes both namespaces, the source's first.
@@ -214,8 +225,8 @@ pub async fn report_metrics(
 ) -> Result<StatusCode> {
     let ident = table_ident(&namespace, &table)?;
     if !report.is_object() {
-        return Err(CatalogError::BadRequest(
-            "a metrics report is a JSON object".into(),
+        return Err(CatalogError::bad_request(
+            "a metrics report is a JSON object",
         ));
     }
     if !catalog.table_exists(&ident).await? {
@@ -235,7 +246,7 @@ pub struct CommitTransactionRequest {
 /// The table a change of a transaction names.
 fn change_ident(change: &CommitTableRequest) -> Result<&TableIdent> {
     change.identifier.as_ref().ok_or_else(|| {
-        CatalogError::BadRequest("every table change of a transaction needs an identifier".into())
+        CatalogError::bad_request("every table change of a transaction needs an identifier")
     })
 }
 
@@ -262,7 +273,7 @@ pub async fn commit_transaction(
         changes.push(table_change(ident, change)?);
     }
     if changes.len() > MAX_UPDATES_PER_COMMIT {
-        return Err(CatalogError::BadRequest(format!(
+        return Err(CatalogError::bad_request(format!(
             "a transaction may change at most {MAX_UPDATES_PER_COMMIT} tables"
         )));
     }

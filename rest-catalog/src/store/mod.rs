@@ -25,7 +25,9 @@ use uuid::Uuid;
 /// reading metadata.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TableRecord {
+    /// The current metadata file: the table's pointer.
     pub metadata_location: String,
+    /// The table's uuid, which its commit lock is keyed by.
     pub table_uuid: Uuid,
     /// The table's location, kept to refuse tables that overlap each other.
     pub location: String,
@@ -35,31 +37,43 @@ pub struct TableRecord {
 /// from (`None`: the table must not exist yet).
 #[derive(Clone, Debug)]
 pub struct PointerSwap {
+    /// The table whose pointer moves.
     pub ident: TableIdent,
+    /// Where the pointer must still be; `None`: the table must not exist yet.
     pub expected: Option<String>,
+    /// The entry the table gets.
     pub new: TableRecord,
 }
 
 /// What a store operation can fail with.
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum StoreError {
+    /// The namespace to create exists.
     #[error("namespace already exists")]
     NamespaceExists,
+    /// This namespace (by name) does not exist.
     #[error("namespace does not exist: {0}")]
     NoSuchNamespace(String),
+    /// The namespace to drop holds tables or namespaces.
     #[error("namespace has tables or child namespaces")]
     NamespaceNotEmpty,
+    /// This table (by name) exists already.
     #[error("table already exists: {0}")]
     TableExists(String),
+    /// This table (by name) does not exist.
     #[error("table does not exist: {0}")]
     NoSuchTable(String),
     /// A pointer is not where the commit expected it: nothing was changed.
     #[error("table {table} changed concurrently: expected {expected:?}, found {found:?}")]
     PointerMoved {
+        /// The table.
         table: String,
+        /// Where the commit expected its pointer.
         expected: Option<String>,
+        /// Where it is.
         found: Option<String>,
     },
+    /// A page token this store did not hand out.
     #[error("invalid page token {0:?}")]
     BadPageToken(String),
     /// The store failed and nothing was changed.
@@ -76,18 +90,25 @@ pub enum StoreError {
 /// A page request: return at most `size` items after `token`.
 #[derive(Clone, Debug, Default)]
 pub struct PageRequest {
+    /// Where the page starts: the token the page before answered; `None`: the first.
     pub token: Option<String>,
+    /// The most items the page may hold; `None`: all.
     pub size: Option<usize>,
 }
 
 /// The result of `update_namespace_properties`, as the REST spec returns it.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct PropertyChanges {
+    /// Keys set.
     pub updated: Vec<String>,
+    /// Keys removed.
     pub removed: Vec<String>,
+    /// Keys asked to be removed that were not set.
     pub missing: Vec<String>,
 }
 
+/// What the catalog needs from a backend that keeps namespaces and table pointers: every
+/// change is atomic, and a pointer moves only by compare-and-swap.
 #[async_trait]
 pub trait CatalogStore: Send + Sync + 'static {
     /// Creates a namespace; its parent must exist.
@@ -96,6 +117,7 @@ pub trait CatalogStore: Send + Sync + 'static {
         ns: &NamespaceIdent,
         properties: HashMap<String, String>,
     ) -> Result<(), StoreError>;
+    /// A namespace's properties; `None` when it does not exist.
     async fn namespace_properties(
         &self,
         ns: &NamespaceIdent,
@@ -106,6 +128,7 @@ pub trait CatalogStore: Send + Sync + 'static {
         parent: Option<&NamespaceIdent>,
         page: &PageRequest,
     ) -> Result<(Vec<NamespaceIdent>, Option<String>), StoreError>;
+    /// Removes `removals` and sets `updates` on a namespace's properties, in one change.
     async fn update_namespace_properties(
         &self,
         ns: &NamespaceIdent,
@@ -115,6 +138,7 @@ pub trait CatalogStore: Send + Sync + 'static {
     /// Drops an empty namespace.
     async fn drop_namespace(&self, ns: &NamespaceIdent) -> Result<(), StoreError>;
 
+    /// A table's entry; `None` when it does not exist.
     async fn load_table(&self, ident: &TableIdent) -> Result<Option<TableRecord>, StoreError>;
     /// Like `load_table`, but sees every write the store has applied, including one whose
     /// answer was lost: what a commit with an unknown outcome reads to settle it.
@@ -144,6 +168,7 @@ pub trait CatalogStore: Send + Sync + 'static {
     ) -> Result<(), StoreError>;
     /// Removes a table's entry and returns it.
     async fn drop_table(&self, ident: &TableIdent) -> Result<TableRecord, StoreError>;
+    /// Moves a table's entry to another name (in an existing namespace, not taken).
     async fn rename_table(&self, from: &TableIdent, to: &TableIdent) -> Result<(), StoreError>;
 
     /// Whether the store answers: one small read.
