@@ -15,14 +15,14 @@ use uuid::Uuid;
 pub enum CommitRuleError {
     /// A requirement does not hold on the current metadata: the client's view is stale.
     #[error(transparent)]
-    RequirementFailed(iceberg::Error),
+    RequirementFailed(Box<iceberg::Error>),
     /// An update is invalid on its own or against the metadata (bad schema id, ...).
     #[error("{what}{}", .source.as_ref().map_or(String::new(), |e| format!(": {e}")))]
     InvalidUpdate {
         /// The update (`add-snapshot`, ...), what was being built, or what is missing.
         what: String,
         /// Why iceberg refused it.
-        source: Option<iceberg::Error>,
+        source: Option<Box<iceberg::Error>>,
     },
 }
 
@@ -43,7 +43,7 @@ pub fn check_requirements(
     for requirement in requirements {
         requirement
             .check(base)
-            .map_err(CommitRuleError::RequirementFailed)?;
+            .map_err(|e| CommitRuleError::RequirementFailed(Box::new(e)))?;
     }
     Ok(())
 }
@@ -132,7 +132,7 @@ fn apply_update(
         .apply(builder)
         .map_err(|e| CommitRuleError::InvalidUpdate {
             what,
-            source: Some(e),
+            source: Some(Box::new(e)),
         })
 }
 
@@ -167,7 +167,7 @@ pub fn metadata_file_version(location: &str) -> Option<u64> {
 fn invalid(source: iceberg::Error) -> CommitRuleError {
     CommitRuleError::InvalidUpdate {
         what: "table metadata".into(),
-        source: Some(source),
+        source: Some(Box::new(source)),
     }
 }
 

@@ -27,7 +27,7 @@ pub enum NewTable {
     Created(MetadataFile),
     /// `stage-create`: the metadata the table would have; nothing was written, and a later
     /// commit with `assert-create` creates it.
-    Staged(TableMetadata),
+    Staged(Box<TableMetadata>),
 }
 
 impl Catalog {
@@ -53,7 +53,7 @@ impl Catalog {
         self.check_table_locations(&ident, &metadata).await?;
         if request.stage_create == Some(true) {
             self.warehouse.prepare_metadata_dir(metadata.location())?;
-            return Ok(NewTable::Staged(metadata));
+            return Ok(NewTable::Staged(Box::new(metadata)));
         }
         let file = self.write_metadata(Arc::new(metadata), None).await?;
         let metadata_location = file.location.clone();

@@ -54,7 +54,7 @@ pub async fn create(
         NewTable::Created(file) => metadata_file_response(&catalog, &file),
         NewTable::Staged(metadata) => Json(LoadTableResult {
             metadata_location: None,
-            metadata,
+            metadata: *metadata,
             config: catalog.warehouse().client_config().clone(),
             storage_credentials: None,
         })
