@@ -13,6 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use floe_rest_catalog::NAMESPACE_SEPARATOR;
 use floe_table::storage::{file_io_for, ObjectStoreStorageFactory};
 use floe_table::{ErrorKind, LoadedTable, TableCatalog, TableCommit};
 use iceberg::spec::{Schema, UnboundPartitionSpec};
@@ -119,9 +120,6 @@ pub fn parse_table_ident(name: &str) -> Result<TableIdent, String> {
     let ns = NamespaceIdent::from_strs(ns.iter().copied()).map_err(|e| e.to_string())?;
     Ok(TableIdent::new(ns, table.to_string()))
 }
-
-/// The namespace separator of REST paths (the spec's unit separator).
-const NAMESPACE_SEPARATOR: &str = "\u{1f}";
 
 /// A client of one Iceberg REST catalog.
 #[derive(Clone, Debug)]
@@ -244,7 +242,7 @@ impl RestClient {
         table: Option<&str>,
         body: Option<Value>,
     ) -> Result<Value, RestError> {
-        let ns = ns.join(NAMESPACE_SEPARATOR);
+        let ns = ns.join(NAMESPACE_SEPARATOR.encode_utf8(&mut [0; 4]));
         let mut segments = vec!["namespaces", &ns, "tables"];
         segments.extend(table);
         self.send(method, &segments, body).await

@@ -10,6 +10,8 @@
 
 mod error;
 mod in_process;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 mod zookeeper;
 
 pub use error::{LockError, Unavailable};

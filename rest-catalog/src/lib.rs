@@ -19,6 +19,7 @@ pub use auth::{hash_secret, AuthConfig, Authenticator, ClientConfig, Grant, Stat
 pub use catalog::{Catalog, MetadataFile, NewTable, TableChange, DEFAULT_LOCK_TIMEOUT};
 pub use error::{CatalogError, Failure, Result};
 pub use http::{router, router_with_auth, MAX_BODY_BYTES, MAX_UPDATES_PER_COMMIT};
+pub use names::NAMESPACE_SEPARATOR;
 pub use observe::{
     watermark_lag_seconds, CommitOutcome, NoTelemetry, Readiness, TableFigures, Telemetry,
 };

@@ -481,23 +481,17 @@ impl CatalogStore for ZooKeeperStore {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Mutex;
     use std::time::Duration;
 
+    use floe_locks::testing::{connections, server, Proxy};
     use floe_locks::{LockManager, ZooKeeperLockManager};
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    use tokio::net::{TcpListener, TcpStream};
 
     use super::*;
     use crate::store::store_contract::run_contract;
 
-    /// The server the test script started (`FLOE_TEST_ZK`), or `None` after printing SKIP.
+    /// The server the test script started, or `None` after printing SKIP.
     fn zookeeper() -> Option<String> {
-        let connect = std::env::var("FLOE_TEST_ZK").ok().filter(|c| !c.is_empty());
-        if connect.is_none() {
-            println!("SKIP: FLOE_TEST_ZK not set");
-        }
-        connect
+        server("FLOE_TEST_ZK")
     }
 
     /// The store contract against a real ZooKeeper, each run on a session of its own under
@@ -528,8 +522,8 @@ mod tests {
             return;
         };
         let server = connect.split(',').next().unwrap();
-        let (proxy, opened) = counting_proxy(server.to_string()).await;
-        let session = ZooKeeperSession::connect(&proxy, Duration::from_secs(10)).await;
+        let proxy = Proxy::start(server.to_string()).await;
+        let session = ZooKeeperSession::connect(&proxy.addr, Duration::from_secs(10)).await;
         let session = session.unwrap();
         let root = format!("/store-test-{}", uuid::Uuid::new_v4().simple());
         let compaction_root = format!("{root}/compaction");
@@ -545,7 +539,7 @@ mod tests {
         let t = TableIdent::new(ns, "t".into());
         assert_eq!(store.load_table_fresh(&t).await, Ok(None));
 
-        let ports = opened.lock().unwrap().clone();
+        let ports = proxy.upstream_ports();
         assert_eq!(ports.len(), 1, "connections opened: {ports:?}");
         let sid = format!("{:x}", session.session_id().0);
         let ours: Vec<_> = (connections(server).await.into_iter())
@@ -556,46 +550,5 @@ mod tests {
         session.close();
         let closed = store.ping().await;
         assert!(matches!(closed, Err(StoreError::Failed(_))), "{closed:?}");
-    }
-
-    /// A TCP proxy to `server`; notes the local port of every connection it opens there.
-    async fn counting_proxy(server: String) -> (String, Arc<Mutex<Vec<u16>>>) {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap().to_string();
-        let opened = Arc::new(Mutex::new(Vec::new()));
-        let noted = opened.clone();
-        tokio::spawn(async move {
-            while let Ok((mut down, _)) = listener.accept().await {
-                let Ok(mut up) = TcpStream::connect(&server).await else {
-                    continue;
-                };
-                noted.lock().unwrap().push(up.local_addr().unwrap().port());
-                tokio::spawn(async move {
-                    let _ = tokio::io::copy_bidirectional(&mut down, &mut up).await;
-                });
-            }
-        });
-        (addr, opened)
-    }
-
-    /// The server's connections with a session (four-letter word `cons`, which
-    /// `scripts/zookeeper.sh` allows): the client's port and the session id in hex.
-    async fn connections(server: &str) -> Vec<(u16, String)> {
-        let mut answer = String::new();
-        let mut stream = TcpStream::connect(server).await.unwrap();
-        stream.write_all(b"cons").await.unwrap();
-        stream.read_to_string(&mut answer).await.unwrap();
-        assert!(
-            !answer.contains("not in the whitelist"),
-            "{server} refuses `cons`: start it with scripts/zookeeper.sh ({answer})"
-        );
-        // ` /127.0.0.1:42846[1](queued=0,recved=5,sent=5,sid=0x100008a1d2e0000,...)`
-        let parse = |line: &str| {
-            let (address, details) = line.trim().split_once('[')?;
-            let port = address.rsplit_once(':')?.1.parse().ok()?;
-            let sid = details.split_once("sid=0x")?.1.split([',', ')']).next()?;
-            Some((port, sid.to_string()))
-        };
-        answer.lines().filter_map(parse).collect()
     }
 }
