@@ -184,13 +184,21 @@ async fn a_row_delta_is_an_overwrite_with_deletes_and_sets_its_properties() {
             panic!("{:?}", commit.updates)
         };
         assert_eq!(snapshot.summary().operation, operation);
-        let set = commit.updates.iter().find_map(|u| match u {
-            TableUpdate::SetProperties { updates } => Some(updates.clone()),
-            _ => None,
-        });
-        assert_eq!(
-            set,
-            (!properties.is_empty()).then(|| string_map(&properties))
+        // The snapshot, main moved to it, then the properties when there are any: no more.
+        assert!(
+            matches!(&commit.updates[1], TableUpdate::SetSnapshotRef { ref_name, .. } if ref_name == "main"),
+            "{:?}",
+            commit.updates
         );
+        let sets = !properties.is_empty();
+        assert_eq!(commit.updates.len(), if sets { 3 } else { 2 });
+        if sets {
+            assert_eq!(
+                commit.updates[2],
+                TableUpdate::SetProperties {
+                    updates: string_map(&properties)
+                }
+            );
+        }
     }
 }
