@@ -52,6 +52,10 @@ pub struct ServeConfig {
     /// AWS environment variables.
     #[serde(default)]
     pub s3: S3Settings,
+    /// How long an `Idempotency-Key` is kept and advertised (ISO-8601 like `PT30M`, or
+    /// `30m`).
+    #[serde(default = "default_idempotency_key_lifetime")]
+    pub idempotency_key_lifetime: String,
 }
 
 impl ServeConfig {
@@ -72,8 +76,25 @@ impl ServeConfig {
             }
         }
     }
+
+    /// The idempotency key lifetime, checked.
+    pub fn idempotency_key_lifetime(&self) -> anyhow::Result<std::time::Duration> {
+        let text = &self.idempotency_key_lifetime;
+        let lifetime: jiff::SignedDuration = text.parse().map_err(|e| {
+            anyhow::anyhow!(
+                "idempotency-key-lifetime {text:?} is not a duration like PT30M or PT24H: {e}"
+            )
+        })?;
+        match std::time::Duration::try_from(lifetime) {
+            Ok(d) if !d.is_zero() => Ok(d),
+            _ => anyhow::bail!("idempotency-key-lifetime must be longer than zero"),
+        }
+    }
 }
 
+fn default_idempotency_key_lifetime() -> String {
+    "PT30M".into()
+}
 fn default_bind() -> SocketAddr {
     DEFAULT_BIND.parse().expect("valid default address")
 }
@@ -137,6 +158,11 @@ pub struct ServeArgs {
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub compaction_interval: Option<String>,
+    /// How long an Idempotency-Key is kept, advertised in /v1/config: PT30M (default),
+    /// PT24H.
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub idempotency_key_lifetime: Option<String>,
     /// Authentication settings (TOML: signing-key, clients, tokens); see the README.
     #[arg(long)]
     #[serde(skip)]
@@ -226,6 +252,26 @@ mod tests {
         assert_eq!(c.bind.to_string(), DEFAULT_BIND);
         assert_eq!(c.warehouse, "./warehouse");
         assert_eq!(c.data_dir, PathBuf::from("./data"));
+    }
+
+    #[test]
+    fn idempotency_key_lifetimes_are_durations_longer_than_zero() {
+        let lifetime = |text: &str| {
+            let c = ServeConfig {
+                idempotency_key_lifetime: text.into(),
+                ..Default::default()
+            };
+            c.idempotency_key_lifetime().map_err(|e| e.to_string())
+        };
+        assert_eq!(ServeConfig::default().idempotency_key_lifetime, "PT30M");
+        let secs = std::time::Duration::from_secs;
+        assert_eq!(lifetime("PT30M"), Ok(secs(1800)));
+        assert_eq!(lifetime("PT24H"), Ok(secs(86400)));
+        assert_eq!(lifetime("2s"), Ok(secs(2)));
+        for bad in ["soon", "PT0S", "-PT1M", ""] {
+            let e = lifetime(bad).unwrap_err();
+            assert!(e.contains("idempotency-key-lifetime"), "{bad}: {e}");
+        }
     }
 
     #[test]

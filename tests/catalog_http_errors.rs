@@ -101,6 +101,61 @@ async fn missing_tables_and_namespaces_are_404() {
         .await;
 
     let gone = &["gone"][..];
+    // Every table route under a missing namespace: the table does not exist, whatever the
+    // reason (Iceberg's Java client tries `db.orders.snapshots` as a table first and falls
+    // back to the metadata table only on NoSuchTableException).
+    let lost = table_path(gone, "t");
+    fx.rejects(h.get(&lost), 404, tbl).await;
+    assert_eq!(h.head(&lost).await, 404);
+    fx.rejects(h.delete(&lost), 404, tbl).await;
+    fx.rejects(
+        h.post(&lost, &fx.commit_body(json!([]), set_props("a", "b"))),
+        404,
+        tbl,
+    )
+    .await;
+    fx.rejects(
+        h.post(
+            &format!("{lost}/metrics"),
+            &json!({"report-type": "scan-report"}),
+        ),
+        404,
+        tbl,
+    )
+    .await;
+    let rename = json!({"source": {"namespace": gone, "name": "t"}, "destination": {"namespace": NS, "name": "n3"}});
+    fx.rejects(h.post("/v1/tables/rename", &rename), 404, tbl)
+        .await;
+    let tx = json!({"table-changes": [{
+        "identifier": {"namespace": gone, "name": "t"},
+        "requirements": [],
+        "updates": [{"action": "set-properties", "updates": {"a": "b"}}],
+    }]});
+    fx.rejects(h.post("/v1/transactions/commit", &tx), 404, tbl)
+        .await;
+    let lost_message = h.get(&lost).await.body["error"]["message"].clone();
+    assert!(
+        lost_message
+            .as_str()
+            .unwrap()
+            .contains("namespace gone does not exist"),
+        "{lost_message}"
+    );
+
+    // A namespace under a missing parent: the spec lists no 404 for a create.
+    let orphan = fx
+        .rejects(
+            h.post("/v1/namespaces", &json!({"namespace": ["gone", "child"]})),
+            400,
+            "BadRequestException",
+        )
+        .await;
+    assert!(
+        orphan.message().contains("parent gone does not exist"),
+        "{}",
+        orphan.text
+    );
+
     fx.rejects(h.get(&ns_path(gone)), 404, ns).await;
     fx.rejects(h.delete(&ns_path(gone)), 404, ns).await;
     fx.rejects(h.get(&tables_path(gone)), 404, ns).await;

@@ -1,6 +1,6 @@
 //! The REST API over plain HTTP against a real `floe serve`: the positive paths of
 //! pagination, nested namespaces, namespace properties, staged creates, transactions,
-//! register, metrics and snapshot refs.
+//! register, metrics, snapshot refs and ETags.
 
 use std::collections::BTreeSet;
 
@@ -349,4 +349,74 @@ async fn register_metrics_and_snapshot_refs() {
     assert_eq!(copy["metadata-location"], meta.as_str());
     assert_eq!(h.head(&t).await, 404);
     assert_eq!(h.post(&format!("{t}/metrics"), &report).await.status, 404);
+}
+
+/// A load over plain HTTP with an optional `If-None-Match`: status, `ETag`, body.
+async fn load_tagged(h: &Http, path: &str, if_none_match: Option<&str>) -> (u16, String, String) {
+    let mut request = h.client.get(format!("{}{path}", h.base));
+    if let Some(tag) = if_none_match {
+        request = request.header("if-none-match", tag);
+    }
+    let resp = request.send().await.unwrap();
+    let status = resp.status().as_u16();
+    let etag = resp
+        .headers()
+        .get("etag")
+        .map(|v| v.to_str().unwrap().to_string());
+    let body = resp.text().await.unwrap();
+    (
+        status,
+        etag.unwrap_or_else(|| panic!("no ETag: {status} {body}")),
+        body,
+    )
+}
+
+/// ETags: create, load and commit answers carry one; a load whose `If-None-Match` names
+/// the current tag is a 304 without a body; `snapshots=refs` answers have tags of their
+/// own; after a commit the old tag gets a 200 and the new tag, which the commit answered.
+#[tokio::test]
+async fn loads_are_not_modified_while_their_etag_is_current() {
+    let fx = fixture().await;
+    let h = fx.http();
+    let created = h
+        .client
+        .post(format!("{}{}", h.base, tables_path(NS)))
+        .json(&json!({"name": "tagged", "schema": table_schema()}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 200);
+    let created_tag = created.headers()["etag"].to_str().unwrap().to_string();
+    let t = table_path(NS, "tagged");
+    let (status, tag, body) = load_tagged(h, &t, None).await;
+    assert_eq!((status, &tag), (200, &created_tag), "{body}");
+
+    let (status, same, body) = load_tagged(h, &t, Some(&tag)).await;
+    assert_eq!((status, &same, body.as_str()), (304, &tag, ""));
+    let listed = format!("\"other\", W/{tag}");
+    assert_eq!(load_tagged(h, &t, Some(&listed)).await.0, 304);
+    assert_eq!(load_tagged(h, &t, Some("\"other\"")).await.0, 200);
+
+    let refs = format!("{t}?snapshots=refs");
+    let (status, refs_tag, _) = load_tagged(h, &refs, Some(&tag)).await;
+    assert_eq!(status, 200, "the refs answer is another representation");
+    assert_ne!(refs_tag, tag);
+    assert_eq!(load_tagged(h, &refs, Some(&refs_tag)).await.0, 304);
+
+    let committed = h
+        .client
+        .post(format!("{}{t}", h.base))
+        .json(&fx.commit_body(json!([]), set_props("a", "b")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(committed.status(), 200);
+    let commit_tag = committed.headers()["etag"].to_str().unwrap().to_string();
+    assert_ne!(commit_tag, tag);
+    let (status, new_tag, body) = load_tagged(h, &t, Some(&tag)).await;
+    assert_eq!((status, &new_tag), (200, &commit_tag));
+    let loaded: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(loaded["metadata"]["properties"]["a"], "b");
+    assert_eq!(load_tagged(h, &t, Some(&new_tag)).await.0, 304);
+    assert_eq!(load_tagged(h, &refs, Some(&refs_tag)).await.0, 200);
 }

@@ -404,6 +404,7 @@ async fn table_show_reports_snapshots_watermark_and_live_files() {
         lines.contains(&"watermark  1700000000000 (2023-11-14 22:13:20.000Z)"),
         "{text}"
     );
+    assert!(lines.contains(&"writers    w at checkpoint 2"), "{text}");
     assert!(
         lines.contains(&"snapshots of main, oldest first (2):"),
         "{text}"

@@ -107,6 +107,9 @@ pub enum CatalogError {
     /// lock wait timed out). The client may reload and retry.
     #[error("commit failed: {0}")]
     CommitFailed(#[source] Failure),
+    /// A request with the same `Idempotency-Key` is still running: retry later.
+    #[error("{0}")]
+    KeyInFlight(String),
     /// The commit may or may not have been applied. Nothing was deleted.
     #[error("commit state unknown: {0}")]
     CommitStateUnknown(#[source] Failure),
@@ -149,7 +152,7 @@ impl From<CatalogError> for floe_table::Error {
     fn from(e: CatalogError) -> Self {
         use floe_table::ErrorKind;
         let kind = match &e {
-            CatalogError::CommitFailed(_) => ErrorKind::Conflict,
+            CatalogError::CommitFailed(_) | CatalogError::KeyInFlight(_) => ErrorKind::Conflict,
             CatalogError::CommitStateUnknown(_) => ErrorKind::Unknown,
             CatalogError::NoSuchNamespace(_) | CatalogError::NoSuchTable(_) => ErrorKind::NotFound,
             CatalogError::Storage(_) | CatalogError::Unavailable(_) => ErrorKind::Io,

@@ -16,7 +16,10 @@ mod store;
 mod warehouse;
 
 pub use auth::{hash_secret, AuthConfig, Authenticator, ClientConfig, Grant, StaticTokenConfig};
-pub use catalog::{Catalog, MetadataFile, NewTable, TableChange, DEFAULT_LOCK_TIMEOUT};
+pub use catalog::{
+    Catalog, MetadataFile, NewTable, TableChange, DEFAULT_IDEMPOTENCY_KEY_LIFETIME,
+    DEFAULT_LOCK_TIMEOUT,
+};
 pub use error::{CatalogError, Failure, Result};
 pub use http::{router, router_with_auth, MAX_BODY_BYTES, MAX_UPDATES_PER_COMMIT};
 pub use names::NAMESPACE_SEPARATOR;
@@ -24,7 +27,7 @@ pub use observe::{
     watermark_lag_seconds, CommitOutcome, NoTelemetry, Readiness, TableFigures, Telemetry,
 };
 pub use store::{
-    CatalogStore, EmbeddedStore, PageRequest, PointerSwap, PropertyChanges, StoreError,
-    TableRecord, ZooKeeperStore,
+    CatalogStore, EmbeddedStore, IdempotencyStore, KeptAnswer, KeyRecord, KeyState, PageRequest,
+    PointerSwap, PropertyChanges, StoreError, TableRecord, ZooKeeperStore,
 };
 pub use warehouse::Warehouse;

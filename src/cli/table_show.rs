@@ -6,7 +6,7 @@ use super::CatalogArgs;
 use std::fmt::Write as _;
 
 use clap::Args;
-use floe_table::properties::{CHECKPOINT_ID, WATERMARK, WRITER_ID};
+use floe_table::properties::{writer_checkpoints, CHECKPOINT_ID, WATERMARK, WRITER_ID};
 use floe_table::{live_entries, main_ancestry, LoadedTable};
 use iceberg::spec::{DataContentType, TableMetadata};
 
@@ -79,6 +79,13 @@ pub async fn render(table: &LoadedTable, name: &str) -> anyhow::Result<String> {
     if let Some(w) = metadata.properties().get(WATERMARK) {
         let at = w.parse().map(time).unwrap_or_default();
         writeln!(out, "watermark  {w} ({at})")?;
+    }
+    let writers = writer_checkpoints(metadata.properties());
+    if !writers.is_empty() {
+        let each: Vec<String> = (writers.iter())
+            .map(|(writer, checkpoint)| format!("{writer} at checkpoint {checkpoint}"))
+            .collect();
+        writeln!(out, "writers    {}", each.join(", "))?;
     }
     let mut snapshots: Vec<_> = main_ancestry(metadata).collect();
     snapshots.reverse();

@@ -119,10 +119,16 @@ fn check_inputs(
 fn outcome_text(outcome: &CheckpointOutcome) -> String {
     match outcome {
         CheckpointOutcome::Committed(report) => describe(report),
-        CheckpointOutcome::AlreadyCommitted(last) => format!(
-            "already committed (the table holds checkpoint {} in snapshot {})",
-            last.checkpoint_id, last.snapshot_id
-        ),
+        CheckpointOutcome::AlreadyCommitted(last) => match last.snapshot_id {
+            Some(snapshot) => format!(
+                "already committed (the table holds checkpoint {} in snapshot {snapshot})",
+                last.checkpoint_id
+            ),
+            None => format!(
+                "already committed (the table records checkpoint {}; its snapshot has expired)",
+                last.checkpoint_id
+            ),
+        },
         CheckpointOutcome::Empty => "no rows, nothing committed".to_string(),
     }
 }

@@ -61,6 +61,7 @@ pub async fn build_node(config: &ServeConfig) -> anyhow::Result<Node> {
     };
     let catalog = Catalog::new(store, warehouse, locks)
         .with_lock_timeout(Duration::from_secs(config.lock_timeout_secs))
+        .with_idempotency_key_lifetime(config.idempotency_key_lifetime()?)
         .with_telemetry(Metrics::install());
     Ok(Node {
         catalog,
@@ -94,6 +95,7 @@ pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
         tracing::info!(?interval, "scheduled compaction on");
         tokio::spawn(schedule.run());
     }
+    tokio::spawn(prune_idempotency_keys(catalog.clone()));
     tracing::info!(%addr, warehouse = %catalog.warehouse().root(), data_dir = %config.data_dir.display(), "catalog ready");
     println!("floe listening on http://{addr}");
     if auth.is_some() {
@@ -104,6 +106,23 @@ pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
         .with_graceful_shutdown(shutdown_signal())
         .await?;
     Ok(())
+}
+
+/// Forgets expired idempotency keys every tenth of their lifetime (at most every minute,
+/// at least every second). With ZooKeeper every node prunes; deleting a key twice is
+/// harmless.
+async fn prune_idempotency_keys(catalog: Catalog) {
+    let every = (catalog.idempotency_key_lifetime() / 10)
+        .clamp(Duration::from_secs(1), Duration::from_secs(60));
+    let mut ticks = tokio::time::interval(every);
+    loop {
+        ticks.tick().await;
+        match catalog.prune_idempotency_keys().await {
+            Ok(0) => {}
+            Ok(pruned) => tracing::debug!(pruned, "idempotency keys pruned"),
+            Err(e) => tracing::warn!(error = %e, "could not prune idempotency keys"),
+        }
+    }
 }
 
 async fn shutdown_signal() {

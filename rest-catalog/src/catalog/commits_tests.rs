@@ -13,9 +13,11 @@ use iceberg_catalog_rest::CreateTableRequest;
 
 use super::*;
 use crate::store::{
-    CatalogStore, EmbeddedStore, PageRequest, PointerSwap, PropertyChanges, StoreError, TableRecord,
+    CatalogStore, EmbeddedStore, IdempotencyStore, KeyRecord, KeyState, PageRequest, PointerSwap,
+    PropertyChanges, StoreError, TableRecord,
 };
 use crate::warehouse::Warehouse;
+use uuid::Uuid;
 
 /// How the next pointer move fails.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -33,6 +35,22 @@ enum Fault {
 struct FaultyStore {
     inner: EmbeddedStore,
     fault: Mutex<Fault>,
+}
+
+#[async_trait]
+impl IdempotencyStore for FaultyStore {
+    async fn claim_key(&self, key: Uuid, f: &str, now: i64) -> Result<KeyState, StoreError> {
+        self.inner.claim_key(key, f, now).await
+    }
+    async fn keep_answer(&self, key: Uuid, record: &KeyRecord) -> Result<(), StoreError> {
+        self.inner.keep_answer(key, record).await
+    }
+    async fn release_key(&self, key: Uuid) -> Result<(), StoreError> {
+        self.inner.release_key(key).await
+    }
+    async fn prune_keys(&self, before_ms: i64) -> Result<usize, StoreError> {
+        self.inner.prune_keys(before_ms).await
+    }
 }
 
 #[async_trait]

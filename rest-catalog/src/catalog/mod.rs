@@ -26,6 +26,15 @@ use crate::warehouse::Warehouse;
 /// How long a commit waits for its table lock before answering 409.
 pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// How long an idempotency key is kept (and advertised as `idempotency-key-lifetime`), as
+/// the spec's example: 30 minutes.
+pub const DEFAULT_IDEMPOTENCY_KEY_LIFETIME: Duration = Duration::from_secs(30 * 60);
+
+/// Milliseconds since the epoch.
+pub(crate) fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
 /// How long each readiness check waits for its answer.
 const READY_TIMEOUT: Duration = Duration::from_secs(2);
 
@@ -64,6 +73,7 @@ pub struct Catalog {
     warehouse: Warehouse,
     locks: Arc<dyn LockManager>,
     lock_timeout: Duration,
+    idempotency_key_lifetime: Duration,
     /// Parsed metadata files by location. Metadata files are written once under a name
     /// never used before and never changed, so an entry cannot go stale, on any node.
     metadata_cache: moka::sync::Cache<String, MetadataFile>,
@@ -88,6 +98,7 @@ impl Catalog {
             warehouse,
             locks,
             lock_timeout: DEFAULT_LOCK_TIMEOUT,
+            idempotency_key_lifetime: DEFAULT_IDEMPOTENCY_KEY_LIFETIME,
             metadata_cache,
             figures: TableFigureBook::default(),
             telemetry: Arc::new(NoTelemetry),
@@ -147,17 +158,43 @@ impl Catalog {
         &self.warehouse
     }
 
-    /// Creates a namespace; its parent must exist.
+    /// The catalog, keeping idempotency keys for `lifetime`.
+    pub fn with_idempotency_key_lifetime(mut self, lifetime: Duration) -> Self {
+        self.idempotency_key_lifetime = lifetime;
+        self
+    }
+
+    /// How long idempotency keys are kept.
+    pub fn idempotency_key_lifetime(&self) -> Duration {
+        self.idempotency_key_lifetime
+    }
+
+    /// Forgets the idempotency keys older than their lifetime; answers how many. A node
+    /// calls it every little while (any node may: the keys are the store's).
+    pub async fn prune_idempotency_keys(&self) -> Result<usize> {
+        let lifetime = i64::try_from(self.idempotency_key_lifetime.as_millis()).unwrap_or(i64::MAX);
+        let before = now_ms().saturating_sub(lifetime);
+        self.store.prune_keys(before).await.map_err(store_error)
+    }
+
+    pub(crate) fn store(&self) -> &dyn CatalogStore {
+        self.store.as_ref()
+    }
+
+    /// Creates a namespace; its parent must exist. A missing parent is a bad request (the
+    /// spec lists no 404 for this operation).
     pub async fn create_namespace(
         &self,
         ns: &NamespaceIdent,
         properties: HashMap<String, String>,
     ) -> Result<()> {
         validate_namespace(ns)?;
-        self.store
-            .create_namespace(ns, properties)
-            .await
-            .map_err(|e| namespace_error(ns, e))
+        match self.store.create_namespace(ns, properties).await {
+            Err(StoreError::NoSuchNamespace(parent)) => Err(CatalogError::bad_request(format!(
+                "cannot create namespace {ns}: its parent {parent} does not exist"
+            ))),
+            done => done.map_err(|e| namespace_error(ns, e)),
+        }
     }
 
     /// A namespace's properties.

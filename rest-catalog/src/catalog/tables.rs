@@ -220,9 +220,16 @@ impl Catalog {
         }
     }
 
-    /// The 404 for a table the store does not have: no such namespace, or no such table.
+    /// The 404 for a table the store does not have. A table route answers
+    /// `NoSuchTableException` whatever the reason, as the spec lists for it (Iceberg's Java
+    /// client falls back to metadata tables such as `db.orders.snapshots` only on that
+    /// answer); the message says when the namespace is missing too.
     pub(crate) async fn missing_table(&self, ident: &TableIdent) -> CatalogError {
         match self.load_namespace(&ident.namespace).await {
+            Err(CatalogError::NoSuchNamespace(_)) => CatalogError::NoSuchTable(format!(
+                "{ident} (namespace {} does not exist)",
+                ident.namespace
+            )),
             Err(e) => e,
             Ok(_) => CatalogError::NoSuchTable(ident.to_string()),
         }

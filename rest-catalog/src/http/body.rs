@@ -17,19 +17,24 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
     type Rejection = CatalogError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self> {
-        let bytes = Bytes::from_request(req, state).await.map_err(|e| {
-            if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
-                CatalogError::BodyTooLarge {
-                    limit: super::MAX_BODY_BYTES,
-                }
-            } else {
-                CatalogError::BadRequest(Failure::because("cannot read request body", e))
-            }
-        })?;
+        let bytes = body_bytes(req, state).await?;
         serde_json::from_slice(&bytes)
             .map(JsonBody)
             .map_err(|e| CatalogError::BadRequest(Failure::because("malformed request body", e)))
     }
+}
+
+/// The whole request body, at most [`super::MAX_BODY_BYTES`].
+pub async fn body_bytes<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes> {
+    Bytes::from_request(req, state).await.map_err(|e| {
+        if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+            CatalogError::BodyTooLarge {
+                limit: super::MAX_BODY_BYTES,
+            }
+        } else {
+            CatalogError::BadRequest(Failure::because("cannot read request body", e))
+        }
+    })
 }
 
 /// The largest page a list request may ask for.

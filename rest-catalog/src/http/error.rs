@@ -26,6 +26,7 @@ pub fn status_and_type(e: &CatalogError) -> (StatusCode, &'static str) {
         }
         NamespaceNotEmpty(_) => (StatusCode::CONFLICT, "NamespaceNotEmptyException"),
         CommitFailed(_) => (StatusCode::CONFLICT, "CommitFailedException"),
+        KeyInFlight(_) => (StatusCode::CONFLICT, "IdempotencyKeyInFlightException"),
         CommitStateUnknown(_) => (
             StatusCode::SERVICE_UNAVAILABLE,
             "CommitStateUnknownException",

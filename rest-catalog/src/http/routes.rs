@@ -1,7 +1,7 @@
 //! The one declaration of every route the catalog serves: its method and path, whether
-//! `/v1/config` lists it, its handler, and what a caller needs to use it. The router, the
-//! config endpoint, the OpenAPI document and the authorization middleware all read
-//! `ROUTES`; nothing else names a route.
+//! `/v1/config` lists it, its handler, what a caller needs to use it, and whether it takes
+//! an `Idempotency-Key`. The router, the config endpoint, the OpenAPI document and the
+//! authorization middleware all read `ROUTES`; nothing else names a route.
 
 use axum::http::Method;
 use axum::routing::{on, MethodFilter, MethodRouter};
@@ -34,6 +34,8 @@ pub(crate) struct Route {
     pub mount: Mount,
     /// What a caller needs.
     pub needs: Needs,
+    /// Whether it takes an `Idempotency-Key` (the spec's mutating routes).
+    pub once: bool,
     /// The handler, on the method filter it is given (the route's method).
     handler: fn(MethodFilter) -> MethodRouter<Catalog>,
 }
@@ -70,6 +72,24 @@ const fn route(
         path,
         mount,
         needs,
+        once: false,
+        handler,
+    }
+}
+
+/// A `Route` that takes an `Idempotency-Key`: a retry with the key gets the first answer.
+const fn once(
+    method: Method,
+    path: &'static str,
+    needs: Needs,
+    handler: fn(MethodFilter) -> MethodRouter<Catalog>,
+) -> Route {
+    Route {
+        method,
+        path,
+        mount: Iceberg,
+        needs,
+        once: true,
         handler,
     }
 }
@@ -83,10 +103,9 @@ pub(crate) const ROUTES: &[Route] = &[
         Needs::ParentNamespace(Read),
         |m| on(m, namespaces::list),
     ),
-    route(
+    once(
         Method::POST,
         "/v1/namespaces",
-        Iceberg,
         Needs::BodyNamespaces(ReadWrite),
         |m| on(m, namespaces::create),
     ),
@@ -104,17 +123,15 @@ pub(crate) const ROUTES: &[Route] = &[
         Needs::PathNamespace(Read),
         |m| on(m, namespaces::exists),
     ),
-    route(
+    once(
         Method::DELETE,
         "/v1/namespaces/{namespace}",
-        Iceberg,
         Needs::PathNamespace(ReadWrite),
         |m| on(m, namespaces::drop),
     ),
-    route(
+    once(
         Method::POST,
         "/v1/namespaces/{namespace}/properties",
-        Iceberg,
         Needs::PathNamespace(ReadWrite),
         |m| on(m, namespaces::update_properties),
     ),
@@ -125,10 +142,9 @@ pub(crate) const ROUTES: &[Route] = &[
         Needs::PathNamespace(Read),
         |m| on(m, tables::list),
     ),
-    route(
+    once(
         Method::POST,
         "/v1/namespaces/{namespace}/tables",
-        Iceberg,
         Needs::PathNamespace(ReadWrite),
         |m| on(m, tables::create),
     ),
@@ -146,24 +162,21 @@ pub(crate) const ROUTES: &[Route] = &[
         Needs::PathNamespace(Read),
         |m| on(m, tables::exists),
     ),
-    route(
+    once(
         Method::POST,
         "/v1/namespaces/{namespace}/tables/{table}",
-        Iceberg,
         Needs::PathNamespace(ReadWrite),
         |m| on(m, tables::commit),
     ),
-    route(
+    once(
         Method::DELETE,
         "/v1/namespaces/{namespace}/tables/{table}",
-        Iceberg,
         Needs::PathNamespace(ReadWrite),
         |m| on(m, tables::drop),
     ),
-    route(
+    once(
         Method::POST,
         "/v1/namespaces/{namespace}/register",
-        Iceberg,
         Needs::PathNamespace(ReadWrite),
         |m| on(m, tables::register),
     ),
@@ -175,17 +188,15 @@ pub(crate) const ROUTES: &[Route] = &[
         Needs::PathNamespace(Read),
         |m| on(m, tables::report_metrics),
     ),
-    route(
+    once(
         Method::POST,
         "/v1/tables/rename",
-        Iceberg,
         Needs::BodyNamespaces(ReadWrite),
         |m| on(m, tables::rename),
     ),
-    route(
+    once(
         Method::POST,
         "/v1/transactions/commit",
-        Iceberg,
         Needs::BodyNamespaces(ReadWrite),
         |m| on(m, tables::commit_transaction),
     ),

@@ -4,7 +4,7 @@
 use std::collections::{HashMap, HashSet};
 
 use axum::extract::{Path, Query, State};
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use iceberg::TableIdent;
@@ -17,6 +17,7 @@ use serde_json::{json, Value};
 
 use super::auth::{Caller, NamesNamespaces};
 use super::body::{bool_param, page_request, JsonBody};
+use super::etag::{self, table_etag, SnapshotsShown};
 use super::MAX_UPDATES_PER_COMMIT;
 use crate::catalog::{Catalog, MetadataFile, NewTable, TableChange};
 use crate::error::{CatalogError, Failure, Result};
@@ -63,33 +64,42 @@ pub async fn create(
 }
 
 /// `{"metadata-location": ..., "config": {...}, "metadata": <the file's JSON>}`: the shape
-/// of both a load and a commit response, built around the metadata file's text as it is.
-/// `config` tells clients how to reach the warehouse's files.
+/// of both a load and a commit response, built around the metadata file's text as it is,
+/// with its ETag. `config` tells clients how to reach the warehouse's files.
 fn metadata_file_response(catalog: &Catalog, file: &MetadataFile) -> Response {
     let location = serde_json::to_string(&file.location).expect("strings serialize");
-    let config =
-        serde_json::to_string(catalog.warehouse().client_config()).expect("strings serialize");
+    let config = client_config_json(catalog);
     let mut body = Vec::with_capacity(file.json.len() + location.len() + config.len() + 50);
     body.extend_from_slice(b"{\"metadata-location\":");
     body.extend_from_slice(location.as_bytes());
     body.extend_from_slice(b",\"config\":");
-    body.extend_from_slice(config.as_bytes());
+    body.extend_from_slice(&config);
     body.extend_from_slice(b",\"metadata\":");
     body.extend_from_slice(&file.json);
     body.push(b'}');
-    ([(header::CONTENT_TYPE, "application/json")], body).into_response()
+    let mut response = ([(header::CONTENT_TYPE, "application/json")], body).into_response();
+    let etag = table_etag(&file.location, SnapshotsShown::All, &config);
+    etag::tag(response.headers_mut(), etag);
+    response
 }
 
-/// `snapshots=all` (default) or `refs`: only snapshots that a branch or tag points at.
+fn client_config_json(catalog: &Catalog) -> Vec<u8> {
+    serde_json::to_vec(catalog.warehouse().client_config()).expect("strings serialize")
+}
+
+/// `GET /v1/namespaces/{namespace}/tables/{table}`: the table's metadata; `snapshots=all`
+/// (default) or `refs` (only snapshots that a branch or tag points at). With an
+/// `If-None-Match` that names the answer's ETag, `304 Not Modified` and no body.
 pub async fn load(
     State(catalog): State<Catalog>,
     Path((namespace, table)): Path<(String, String)>,
     Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
 ) -> Result<Response> {
     let ident = table_ident(&namespace, &table)?;
-    let only_refs = match query.get("snapshots").map(String::as_str) {
-        None | Some("all") => false,
-        Some("refs") => true,
+    let shown = match query.get("snapshots").map(String::as_str) {
+        None | Some("all") => SnapshotsShown::All,
+        Some("refs") => SnapshotsShown::Refs,
         Some(other) => {
             return Err(CatalogError::bad_request(format!(
                 "invalid snapshots {other:?}: expected all or refs"
@@ -97,7 +107,13 @@ pub async fn load(
         }
     };
     let file = catalog.load_table(&ident).await?;
-    if !only_refs {
+    let etag = table_etag(&file.location, shown, &client_config_json(&catalog));
+    if etag::client_has(&headers, &etag) {
+        let mut not_modified = StatusCode::NOT_MODIFIED.into_response();
+        etag::tag(not_modified.headers_mut(), etag);
+        return Ok(not_modified);
+    }
+    if shown == SnapshotsShown::All {
         return Ok(metadata_file_response(&catalog, &file));
     }
     let mut metadata = serde_json::to_value(file.metadata.as_ref())
@@ -118,12 +134,14 @@ pub async fn load(
                 .is_some_and(|id| referenced.contains(&id))
         });
     }
-    Ok(Json(json!({
+    let mut response = Json(json!({
         "metadata-location": file.location,
         "config": catalog.warehouse().client_config(),
         "metadata": metadata,
     }))
-    .into_response())
+    .into_response();
+    etag::tag(response.headers_mut(), etag);
+    Ok(response)
 }
 
 /// `HEAD /v1/namespaces/{namespace}/tables/{table}`: 204 if it exists.

@@ -11,7 +11,9 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use iceberg::{NamespaceIdent, TableIdent};
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction};
+use uuid::Uuid;
 
+use super::idempotency::{claim, on_arrival, IdempotencyStore, KeyRecord, KeyState};
 use super::{
     apply_property_changes, paginate, CatalogStore, Failure, PageRequest, PointerSwap,
     PropertyChanges, StoreError, TableRecord,
@@ -22,6 +24,8 @@ use crate::names::{namespace_from_key, namespace_key};
 const NAMESPACES: TableDefinition<&str, &str> = TableDefinition::new("namespaces");
 /// table key -> JSON `TableRecord`
 const TABLES: TableDefinition<&str, &str> = TableDefinition::new("tables");
+/// idempotency key -> JSON `KeyRecord`
+const KEYS: TableDefinition<&str, &str> = TableDefinition::new("idempotency_keys");
 
 /// Separates the namespace key from the table name in a table key.
 const TABLE_SEPARATOR: char = '\u{1e}';
@@ -72,6 +76,7 @@ impl EmbeddedStore {
         let txn = db.begin_write().map_err(failed)?;
         txn.open_table(NAMESPACES).map_err(failed)?;
         txn.open_table(TABLES).map_err(failed)?;
+        txn.open_table(KEYS).map_err(failed)?;
         txn.commit().map_err(failed)?;
         Ok(Self { db: Arc::new(db) })
     }
@@ -407,6 +412,74 @@ impl CatalogStore for EmbeddedStore {
                 .insert(to_key.as_str(), to_json(&record).as_str())
                 .map_err(failed)?;
             Ok(())
+        })
+        .await
+    }
+}
+
+/// Keys in their own redb table; each change is one write transaction, so a claim is a
+/// compare-and-swap by construction (redb has one writer at a time).
+#[async_trait]
+impl IdempotencyStore for EmbeddedStore {
+    async fn claim_key(
+        &self,
+        key: Uuid,
+        fingerprint: &str,
+        now_ms: i64,
+    ) -> Result<KeyState, StoreError> {
+        let fingerprint = fingerprint.to_string();
+        self.write(move |txn| {
+            let mut keys = txn.open_table(KEYS).map_err(failed)?;
+            let id = key.to_string();
+            let found: Option<KeyRecord> = {
+                let value = keys.get(id.as_str()).map_err(failed)?;
+                value.map(|v| from_json(v.value())).transpose()?
+            };
+            let state = on_arrival(found.as_ref(), now_ms);
+            if state == KeyState::Claimed {
+                let record = to_json(&claim(&fingerprint, now_ms));
+                keys.insert(id.as_str(), record.as_str()).map_err(failed)?;
+            }
+            Ok(state)
+        })
+        .await
+    }
+
+    async fn keep_answer(&self, key: Uuid, record: &KeyRecord) -> Result<(), StoreError> {
+        let record = to_json(record);
+        self.write(move |txn| {
+            let mut keys = txn.open_table(KEYS).map_err(failed)?;
+            keys.insert(key.to_string().as_str(), record.as_str())
+                .map_err(failed)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn release_key(&self, key: Uuid) -> Result<(), StoreError> {
+        self.write(move |txn| {
+            let mut keys = txn.open_table(KEYS).map_err(failed)?;
+            keys.remove(key.to_string().as_str()).map_err(failed)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn prune_keys(&self, before_ms: i64) -> Result<usize, StoreError> {
+        self.write(move |txn| {
+            let mut keys = txn.open_table(KEYS).map_err(failed)?;
+            let mut old = Vec::new();
+            for entry in keys.iter().map_err(failed)? {
+                let (id, value) = entry.map_err(failed)?;
+                let record: KeyRecord = from_json(value.value())?;
+                if record.at_ms < before_ms {
+                    old.push(id.value().to_string());
+                }
+            }
+            for id in &old {
+                keys.remove(id.as_str()).map_err(failed)?;
+            }
+            Ok(old.len())
         })
         .await
     }

@@ -1,9 +1,10 @@
 //! The catalog store: namespaces and table pointers (which metadata file is current).
 //! `CatalogStore` is what the catalog needs from any backend; `EmbeddedStore` (redb) is
-//! the default. The rules shared by every backend (property updates, pagination) are pure
-//! functions here.
+//! the default. The rules shared by every backend (property updates, pagination, the
+//! arrival of an idempotency key) are pure functions.
 
 mod embedded;
+mod idempotency;
 #[cfg(test)]
 mod store_contract;
 mod znode_names;
@@ -11,6 +12,7 @@ mod zookeeper;
 
 pub(crate) use crate::error::Failure;
 pub use embedded::EmbeddedStore;
+pub use idempotency::{IdempotencyStore, KeptAnswer, KeyRecord, KeyState};
 pub use zookeeper::ZooKeeperStore;
 
 use std::collections::{BTreeMap, HashMap};
@@ -108,9 +110,10 @@ pub struct PropertyChanges {
 }
 
 /// What the catalog needs from a backend that keeps namespaces and table pointers: every
-/// change is atomic, and a pointer moves only by compare-and-swap.
+/// change is atomic, and a pointer moves only by compare-and-swap. It keeps the catalog's
+/// idempotency keys too.
 #[async_trait]
-pub trait CatalogStore: Send + Sync + 'static {
+pub trait CatalogStore: IdempotencyStore + Send + Sync + 'static {
     /// Creates a namespace; its parent must exist.
     async fn create_namespace(
         &self,

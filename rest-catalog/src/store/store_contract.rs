@@ -182,6 +182,63 @@ pub async fn rename_register_and_drop(store: &dyn CatalogStore) {
     ));
 }
 
+/// A key is claimed once; while it runs a second arrival meets it running; its kept answer
+/// is met by every later arrival; a released key is claimed again; pruning removes the
+/// keys older than its bound and keeps the others.
+pub async fn idempotency_keys_are_claimed_once(store: &dyn CatalogStore) {
+    use super::idempotency::{KeptAnswer, KeyRecord, KeyState};
+    let (key, other) = (Uuid::new_v4(), Uuid::new_v4());
+    let claimed = store.claim_key(key, "f", 1_000).await.unwrap();
+    assert_eq!(claimed, KeyState::Claimed);
+    let running = KeyState::Running {
+        fingerprint: "f".into(),
+    };
+    assert_eq!(store.claim_key(key, "g", 1_001).await.unwrap(), running);
+    let answer = KeptAnswer {
+        status: 409,
+        headers: vec![("content-type".into(), "application/json".into())],
+        body: r#"{"error":{}}"#.into(),
+    };
+    let kept = KeyRecord {
+        fingerprint: "f".into(),
+        at_ms: 1_002,
+        answer: Some(answer.clone()),
+    };
+    store.keep_answer(key, &kept).await.unwrap();
+    let finished = KeyState::Finished {
+        fingerprint: "f".into(),
+        answer,
+    };
+    assert_eq!(store.claim_key(key, "f", 1_003).await.unwrap(), finished);
+
+    assert_eq!(
+        store.claim_key(other, "h", 5_000).await.unwrap(),
+        KeyState::Claimed
+    );
+    store.release_key(other).await.unwrap();
+    assert_eq!(
+        store.claim_key(other, "h", 5_001).await.unwrap(),
+        KeyState::Claimed
+    );
+
+    assert_eq!(
+        store.prune_keys(1_003).await.unwrap(),
+        1,
+        "the older key goes"
+    );
+    assert_eq!(
+        store.claim_key(key, "f", 6_000).await.unwrap(),
+        KeyState::Claimed
+    );
+    let running_other = KeyState::Running {
+        fingerprint: "h".into(),
+    };
+    assert_eq!(
+        store.claim_key(other, "h", 6_001).await.unwrap(),
+        running_other
+    );
+}
+
 /// Runs every rule of the contract against fresh stores made by `open`.
 pub async fn run_contract<S: CatalogStore, F, Fut>(open: F)
 where
@@ -191,4 +248,5 @@ where
     namespaces_nest_and_drop_only_when_empty(&open().await).await;
     pointer_swaps_are_compare_and_swap_and_all_or_nothing(&open().await).await;
     rename_register_and_drop(&open().await).await;
+    idempotency_keys_are_claimed_once(&open().await).await;
 }

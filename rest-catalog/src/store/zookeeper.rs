@@ -3,6 +3,7 @@
 //! - `catalog/namespaces/<ns>`: a namespace, data = JSON properties; `<ns>` is the levels,
 //!   each percent-encoded, joined by `.` (levels never contain `.`).
 //! - `catalog/tables/<ns>/<table>`: a table pointer, data = JSON `TableRecord`.
+//! - `catalog/idempotency-keys/<uuid>`: an idempotency key (see `zookeeper_keys.rs`).
 //!
 //! Every change is one conditional write or one `multi`: a pointer moves by `setData` on the
 //! version read (the lock serializes, the version proves it), a multi-table commit is one
@@ -31,6 +32,9 @@ use super::{
 };
 use crate::names::namespace_key;
 
+#[path = "zookeeper_keys.rs"]
+mod keys;
+
 const PERSISTENT: CreateOptions<'static> = CreateMode::Persistent.with_acls(Acls::anyone_all());
 /// How often a change retries after a concurrent change of what it read.
 const VERSION_RETRIES: usize = 8;
@@ -40,6 +44,7 @@ pub struct ZooKeeperStore {
     session: Arc<ZooKeeperSession>,
     namespaces: String,
     tables: String,
+    keys: String,
 }
 
 /// No live session could be had (none could be opened, or it is closed for good): nothing
@@ -89,9 +94,17 @@ impl ZooKeeperStore {
             session,
             namespaces: format!("{root}/catalog/namespaces"),
             tables: format!("{root}/catalog/tables"),
+            keys: format!("{root}/catalog/idempotency-keys"),
         };
         let catalog = format!("{root}/catalog");
-        for path in [root, catalog.as_str(), &store.namespaces, &store.tables] {
+        let layout = [
+            root,
+            catalog.as_str(),
+            &store.namespaces,
+            &store.tables,
+            &store.keys,
+        ];
+        for path in layout {
             match store.client().await?.create(path, b"", &PERSISTENT).await {
                 Ok(_) | Err(ZkError::NodeExists) => {}
                 Err(e) => return Err(read_error(e)),

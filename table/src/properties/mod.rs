@@ -21,6 +21,11 @@ use iceberg::spec::TableProperties;
 pub const WATERMARK: &str = "floe.watermark";
 /// `false` turns scheduled compaction off for a table.
 pub const COMPACTION_ENABLED: &str = "floe.compaction.enabled";
+/// Prefix of the property that holds an upsert writer's newest committed checkpoint id,
+/// `floe.writer.<writer-id>.checkpoint-id`; see [`writer_checkpoint_property`].
+pub const WRITER_CHECKPOINT_PREFIX: &str = "floe.writer.";
+/// Suffix of that property.
+pub const WRITER_CHECKPOINT_SUFFIX: &str = ".checkpoint-id";
 /// Prefix of the compaction options (`floe.compaction.<option>`, named as Iceberg's
 /// `rewrite_data_files` names them).
 pub const COMPACTION_OPTION_PREFIX: &str = "floe.compaction.";
@@ -180,9 +185,49 @@ pub fn watermark(properties: &HashMap<String, String>) -> Option<i64> {
     properties.get(WATERMARK)?.trim().parse().ok()
 }
 
+/// The table property that holds the newest checkpoint id upsert writer `writer_id`
+/// committed. The writer sets it in the same commit as the checkpoint's data, so it
+/// outlives the snapshots that compaction replaces and snapshot expiry removes: a writer
+/// that restarts and replays a checkpoint finds it committed whatever the history holds.
+pub fn writer_checkpoint_property(writer_id: &str) -> String {
+    format!("{WRITER_CHECKPOINT_PREFIX}{writer_id}{WRITER_CHECKPOINT_SUFFIX}")
+}
+
+/// Every writer's newest committed checkpoint recorded in the table's properties, as
+/// (writer id, checkpoint id), by writer id.
+pub fn writer_checkpoints(properties: &HashMap<String, String>) -> Vec<(&str, i64)> {
+    let mut found: Vec<(&str, i64)> = properties
+        .iter()
+        .filter_map(|(key, value)| {
+            let writer = key
+                .strip_prefix(WRITER_CHECKPOINT_PREFIX)?
+                .strip_suffix(WRITER_CHECKPOINT_SUFFIX)?;
+            Some((writer, value.trim().parse().ok()?))
+        })
+        .collect();
+    found.sort();
+    found
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn writer_checkpoints_are_read_back_by_writer() {
+        let properties = HashMap::from([
+            (writer_checkpoint_property("job-7"), "12".to_string()),
+            (writer_checkpoint_property("a.b"), " 3 ".to_string()),
+            (writer_checkpoint_property("broken"), "x".to_string()),
+            ("floe.writer.".to_string(), "1".to_string()),
+            (WATERMARK.to_string(), "5".to_string()),
+        ]);
+        assert_eq!(
+            writer_checkpoint_property("job-7"),
+            "floe.writer.job-7.checkpoint-id"
+        );
+        assert_eq!(writer_checkpoints(&properties), [("a.b", 3), ("job-7", 12)]);
+    }
     use crate::testing::string_map;
 
     #[test]

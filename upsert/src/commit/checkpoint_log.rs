@@ -1,26 +1,30 @@
-//! Exactly-once and watermarks, read from the table itself. Every commit of a writer
-//! carries `floe.writer-id` and `floe.checkpoint-id` in its snapshot summary, so the last
-//! checkpoint a writer committed is found by walking the main branch's ancestry; and the
-//! table property `floe.watermark` only moves forward.
+//! Exactly-once and watermarks, read from the table itself. Every commit of a writer sets
+//! the table property `floe.writer.<writer-id>.checkpoint-id` to its checkpoint id in the
+//! same commit as its data, and carries `floe.writer-id` and `floe.checkpoint-id` in its
+//! snapshot summary. The property outlives compaction and snapshot expiry, so a writer
+//! that restarts finds its last checkpoint even when no snapshot of it is left; tables
+//! written before the property existed are read from the main branch's ancestry. The
+//! table property `floe.watermark` only moves forward, set in the same commit.
 
 use floe_table::main_ancestry;
-use floe_table::properties::{CHECKPOINT_ID, WRITER_ID};
-use iceberg::spec::TableMetadata;
+use floe_table::properties::{writer_checkpoint_property, CHECKPOINT_ID, WRITER_ID};
+use iceberg::spec::{Summary, TableMetadata};
 
 /// A checkpoint found in the table.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct CommittedCheckpoint {
     /// The writer's checkpoint id.
     pub checkpoint_id: i64,
-    /// The snapshot that holds it.
-    pub snapshot_id: i64,
-    /// That snapshot's sequence number.
-    pub sequence_number: i64,
+    /// The snapshot that holds it; `None` once snapshot expiry removed that snapshot.
+    pub snapshot_id: Option<i64>,
+    /// That snapshot's sequence number, when the snapshot is still there.
+    pub sequence_number: Option<i64>,
 }
 
-/// The newest checkpoint `writer_id` committed on the main branch.
+/// The newest checkpoint `writer_id` committed: the one its table property records, or
+/// for a table without the property, the newest on the main branch's ancestry.
 pub fn last_committed(metadata: &TableMetadata, writer_id: &str) -> Option<CommittedCheckpoint> {
-    main_ancestry(metadata).find_map(|s| {
+    let in_history = main_ancestry(metadata).find_map(|s| {
         let props = &s.summary().additional_properties;
         if props.get(WRITER_ID).map(String::as_str) != Some(writer_id) {
             return None;
@@ -28,10 +32,39 @@ pub fn last_committed(metadata: &TableMetadata, writer_id: &str) -> Option<Commi
         let checkpoint_id = props.get(CHECKPOINT_ID)?.parse().ok()?;
         Some(CommittedCheckpoint {
             checkpoint_id,
-            snapshot_id: s.snapshot_id(),
-            sequence_number: s.sequence_number(),
+            snapshot_id: Some(s.snapshot_id()),
+            sequence_number: Some(s.sequence_number()),
         })
+    });
+    let recorded = metadata
+        .properties()
+        .get(&writer_checkpoint_property(writer_id))
+        .and_then(|v| v.trim().parse::<i64>().ok());
+    let Some(checkpoint_id) = recorded else {
+        return in_history;
+    };
+    if in_history.is_some_and(|found| found.checkpoint_id == checkpoint_id)
+        || metadata
+            .snapshots()
+            .any(|s| holds(s.summary(), writer_id, checkpoint_id))
+    {
+        // On main; or still in the table but off main, which was rolled back past it: the
+        // history answers, as for a table without the property.
+        return in_history;
+    }
+    // Its snapshot is gone (compacted over, then expired): the property answers.
+    Some(CommittedCheckpoint {
+        checkpoint_id,
+        snapshot_id: None,
+        sequence_number: None,
     })
+}
+
+/// Whether a snapshot's summary names this writer and checkpoint.
+fn holds(summary: &Summary, writer_id: &str, checkpoint_id: i64) -> bool {
+    let props = &summary.additional_properties;
+    props.get(WRITER_ID).map(String::as_str) == Some(writer_id)
+        && props.get(CHECKPOINT_ID).and_then(|c| c.parse().ok()) == Some(checkpoint_id)
 }
 
 /// `last` (a writer's newest committed checkpoint) when it already covers

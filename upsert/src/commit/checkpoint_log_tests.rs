@@ -1,4 +1,6 @@
-use floe_table::properties::{CHECKPOINT_ID, WRITER_ID};
+use std::collections::HashMap;
+
+use floe_table::properties::{writer_checkpoint_property, CHECKPOINT_ID, WRITER_ID};
 
 use super::*;
 use floe_table::testing::{metadata, Snap};
@@ -23,9 +25,25 @@ const HISTORY: &[Snap] = &[
 fn cp(checkpoint_id: i64, snapshot_id: i64, sequence_number: i64) -> CommittedCheckpoint {
     CommittedCheckpoint {
         checkpoint_id,
-        snapshot_id,
-        sequence_number,
+        snapshot_id: Some(snapshot_id),
+        sequence_number: Some(sequence_number),
     }
+}
+
+/// A checkpoint whose snapshot is gone: only the writer's table property records it.
+fn recorded_only(checkpoint_id: i64) -> CommittedCheckpoint {
+    CommittedCheckpoint {
+        checkpoint_id,
+        snapshot_id: None,
+        sequence_number: None,
+    }
+}
+
+/// `metadata` with table property `floe.writer.<writer>.checkpoint-id` = `value`.
+fn recording(metadata: TableMetadata, writer: &str, value: &str) -> TableMetadata {
+    let property = HashMap::from([(writer_checkpoint_property(writer), value.to_string())]);
+    let builder = metadata.into_builder(None).set_properties(property);
+    builder.unwrap().build().unwrap().metadata
 }
 
 fn with(extra: &[Snap]) -> Vec<Snap> {
@@ -129,6 +147,61 @@ fn last_committed_checkpoints() {
                 Some(12),
                 &[],
             ),
+            "w1",
+            Some(cp(2, 11, 2)),
+        ),
+    ];
+    for (name, metadata, writer, expected) in cases {
+        assert_eq!(last_committed(&metadata, writer), expected, "{name}");
+    }
+}
+
+/// The writer's table property outlives compaction and expiry; a rollback of main past the
+/// recorded checkpoint, whose snapshot is still in the table, un-commits it as before.
+#[test]
+fn the_recorded_checkpoint_outlives_its_snapshot() {
+    // Only a compaction (OTHER) is left after expiry.
+    let expired: &[Snap] = &[(12, Some(11), 3, OTHER)];
+    let cases: Vec<(&str, TableMetadata, &str, Option<CommittedCheckpoint>)> = vec![
+        (
+            "recorded and on main: the snapshot is found",
+            recording(metadata(HISTORY, Some(13), &[]), "w1", "2"),
+            "w1",
+            Some(cp(2, 11, 2)),
+        ),
+        (
+            "every snapshot of w1 expired: the property answers",
+            recording(metadata(expired, Some(12), &[]), "w1", "2"),
+            "w1",
+            Some(recorded_only(2)),
+        ),
+        (
+            "no snapshot left at all",
+            recording(metadata(&[], None, &[]), "w1", "9"),
+            "w1",
+            Some(recorded_only(9)),
+        ),
+        (
+            "another writer's property is not this one's",
+            recording(metadata(expired, Some(12), &[]), "w2", "7"),
+            "w1",
+            None,
+        ),
+        (
+            "the property wins over an older snapshot still on main",
+            recording(metadata(&HISTORY[..1], Some(10), &[]), "w1", "2"),
+            "w1",
+            Some(recorded_only(2)),
+        ),
+        (
+            "main rolled back past the recorded checkpoint, still in the table",
+            recording(metadata(HISTORY, Some(10), &[]), "w1", "2"),
+            "w1",
+            Some(cp(1, 10, 1)),
+        ),
+        (
+            "a property that is not a number is ignored",
+            recording(metadata(HISTORY, Some(13), &[]), "w1", "two"),
             "w1",
             Some(cp(2, 11, 2)),
         ),

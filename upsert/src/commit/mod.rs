@@ -16,7 +16,7 @@ pub use outcome::{CheckpointOutcome, CommitReport};
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use floe_table::properties::{CHECKPOINT_ID, WATERMARK, WRITER_ID};
+use floe_table::properties::{writer_checkpoint_property, CHECKPOINT_ID, WATERMARK, WRITER_ID};
 use floe_table::{
     commit, LoadedTable, Plan, RowDelta, SnapshotLanded, TableCatalog, TableOperation,
 };
@@ -124,8 +124,8 @@ impl Committer {
                 if let (Some(c), Some(_)) = (checkpoint_id, &self.writer_id) {
                     self.last = Some(CommittedCheckpoint {
                         checkpoint_id: c,
-                        snapshot_id: report.snapshot_id,
-                        sequence_number: report.sequence_number,
+                        snapshot_id: Some(report.snapshot_id),
+                        sequence_number: Some(report.sequence_number),
                     });
                 }
                 CheckpointOutcome::Committed(report)
@@ -166,6 +166,10 @@ impl TableOperation for CheckpointCommit {
             .and_then(|w| last_committed(&base.metadata, w));
         if let Some(last) = covering(newest, self.checkpoint_id) {
             return Ok(Plan::Done(CheckpointOutcome::AlreadyCommitted(last)));
+        }
+        if let (Some(writer), Some(checkpoint)) = (&self.writer_id, self.checkpoint_id) {
+            let recorded = writer_checkpoint_property(writer);
+            self.delta.set_property(&recorded, checkpoint.to_string());
         }
         self.report.watermark = self.watermark.map(|w| {
             let current = base.metadata.properties().get(WATERMARK);

@@ -1,0 +1,220 @@
+//! The `Idempotency-Key` header on the routes that change the catalog (`Route::once`): a
+//! request with a key runs once, and a retry with the same key, on any node of the same
+//! store, gets the first request's final answer. As the spec says: 2xx and deterministic
+//! 4xx answers are kept and replayed, a 5xx is not (its retry runs again); a key that is
+//! not a UUID is a 400; a key sent again with another request is a 422; a retry that
+//! arrives while the first request runs waits for its answer, and answers 409 if it still
+//! runs after [`WAIT_FOR_FIRST`]. Keys are pruned after the advertised lifetime.
+
+use std::time::{Duration, Instant};
+
+use axum::body::{to_bytes, Body};
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderName, HeaderValue, Method, StatusCode, Uri};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use super::body::body_bytes;
+use crate::catalog::{now_ms, Catalog};
+use crate::error::{CatalogError, Failure, Result};
+use crate::store::{KeptAnswer, KeyRecord, KeyState, StoreError};
+
+/// The header.
+pub const IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");
+/// How long a retry waits for the first request with its key to answer.
+pub const WAIT_FOR_FIRST: Duration = Duration::from_secs(30);
+/// How often it looks.
+const POLL: Duration = Duration::from_millis(50);
+/// The headers of an answer that are kept and replayed with its body.
+const KEPT_HEADERS: [HeaderName; 2] = [header::CONTENT_TYPE, header::ETAG];
+
+/// Middleware of the routes that take an idempotency key.
+pub(crate) async fn once(State(catalog): State<Catalog>, request: Request, next: Next) -> Response {
+    let Some(value) = request.headers().get(&IDEMPOTENCY_KEY) else {
+        return next.run(request).await;
+    };
+    match run_once(&catalog, parse_key(value), request, next).await {
+        Ok(response) | Err(response) => response,
+    }
+}
+
+async fn run_once(
+    catalog: &Catalog,
+    key: Result<Uuid>,
+    request: Request,
+    next: Next,
+) -> Result<Response, Response> {
+    let key = key.map_err(IntoResponse::into_response)?;
+    let (parts, body) = request.into_parts();
+    let body = (body_bytes(Request::from_parts(parts.clone(), body), &()).await)
+        .map_err(IntoResponse::into_response)?;
+    let fingerprint = fingerprint(&parts.method, &parts.uri, &body);
+    let store = catalog.store();
+    let arrived = Instant::now();
+    loop {
+        let state = (store.claim_key(key, &fingerprint, now_ms()).await)
+            .map_err(|e| unavailable(e).into_response())?;
+        match state {
+            KeyState::Claimed => break,
+            KeyState::Finished {
+                fingerprint: first,
+                answer,
+            } if first == fingerprint => return Ok(replay(answer)),
+            KeyState::Running { fingerprint: first } if first == fingerprint => {
+                if arrived.elapsed() >= WAIT_FOR_FIRST {
+                    return Err(CatalogError::KeyInFlight(format!(
+                        "a request with Idempotency-Key {key} is still in flight; retry later"
+                    ))
+                    .into_response());
+                }
+                tokio::time::sleep(POLL).await;
+            }
+            KeyState::Finished { .. } | KeyState::Running { .. } => {
+                return Err(CatalogError::Unprocessable(format!(
+                    "Idempotency-Key {key} was used for another request: send a new key for \
+                     a different operation"
+                ))
+                .into_response())
+            }
+        }
+    }
+    let response = next.run(Request::from_parts(parts, Body::from(body))).await;
+    let status = response.status();
+    if !is_final(status) {
+        if let Err(e) = store.release_key(key).await {
+            tracing::warn!(%key, error = %e, "could not release an idempotency key");
+        }
+        return Ok(response);
+    }
+    let (head, body) = response.into_parts();
+    let body = to_bytes(body, usize::MAX).await.map_err(|e| {
+        CatalogError::Storage(Failure::because("cannot read the answer to keep", e)).into_response()
+    })?;
+    let headers = (KEPT_HEADERS.iter())
+        .filter_map(|name| {
+            let value = head.headers.get(name)?.to_str().ok()?;
+            Some((name.as_str().to_string(), value.to_string()))
+        })
+        .collect();
+    let kept = String::from_utf8(body.to_vec()).map(|body| KeyRecord {
+        fingerprint,
+        at_ms: now_ms(),
+        answer: Some(KeptAnswer {
+            status: status.as_u16(),
+            headers,
+            body,
+        }),
+    });
+    let stored = match &kept {
+        Ok(record) => store.keep_answer(key, record).await,
+        Err(_) => store.release_key(key).await,
+    };
+    if let Err(e) = stored {
+        tracing::warn!(%key, error = %e, "could not keep the answer of an idempotency key");
+    }
+    Ok(Response::from_parts(head, Body::from(body)))
+}
+
+/// The key, which the spec says is a UUID.
+fn parse_key(value: &HeaderValue) -> Result<Uuid> {
+    let text = value.to_str().unwrap_or_default();
+    Uuid::parse_str(text.trim()).map_err(|_| {
+        CatalogError::bad_request(format!(
+            "Idempotency-Key {text:?} is not a UUID (e.g. 017F22E2-79B0-7CC3-98C4-DC0C0C07398F)"
+        ))
+    })
+}
+
+/// What identifies a request: method, path and query, and the body (JSON without regard
+/// to spacing, as a retry may serialize it again).
+pub fn fingerprint(method: &Method, uri: &Uri, body: &[u8]) -> String {
+    let mut hash = Sha256::new();
+    hash.update(method.as_str());
+    hash.update(b"\0");
+    hash.update(uri.path_and_query().map_or("", |p| p.as_str()));
+    hash.update(b"\0");
+    match serde_json::from_slice::<serde_json::Value>(body) {
+        Ok(json) => hash.update(json.to_string()),
+        Err(_) => hash.update(body),
+    }
+    hash.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Whether an answer is final, kept and replayed: a success, or a 4xx that the same
+/// request would get again. Authentication (401, 419), authorization (403), timeouts
+/// (408), throttling (429) and every 5xx may change: the retry runs again.
+pub fn is_final(status: StatusCode) -> bool {
+    status.is_success()
+        || (status.is_client_error() && !matches!(status.as_u16(), 401 | 403 | 408 | 419 | 429))
+}
+
+/// The kept answer, as it was first given.
+fn replay(answer: KeptAnswer) -> Response {
+    let mut response = Response::new(Body::from(answer.body));
+    *response.status_mut() = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::OK);
+    for (name, value) in answer.headers {
+        if let (Ok(name), Ok(value)) = (HeaderName::try_from(name), HeaderValue::try_from(value)) {
+            response.headers_mut().insert(name, value);
+        }
+    }
+    response
+}
+
+fn unavailable(e: StoreError) -> CatalogError {
+    CatalogError::Unavailable(Failure::because("cannot keep the idempotency key", e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finality_of_answers() {
+        let cases = [
+            (200, true),
+            (204, true),
+            (400, true),
+            (404, true),
+            (409, true),
+            (413, true),
+            (422, true),
+            (401, false),
+            (403, false),
+            (408, false),
+            (419, false),
+            (429, false),
+            (500, false),
+            (503, false),
+        ];
+        for (status, want) in cases {
+            assert_eq!(
+                is_final(StatusCode::from_u16(status).unwrap()),
+                want,
+                "{status}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_request_is_known_by_method_path_query_and_json_body() {
+        let uri = |u: &str| u.parse::<Uri>().unwrap();
+        let base = fingerprint(&Method::POST, &uri("/v1/namespaces"), br#"{"a": 1}"#);
+        assert_eq!(
+            base,
+            fingerprint(&Method::POST, &uri("/v1/namespaces"), b"{\"a\":1}\n"),
+            "spacing does not count"
+        );
+        let others = [
+            fingerprint(&Method::DELETE, &uri("/v1/namespaces"), br#"{"a": 1}"#),
+            fingerprint(&Method::POST, &uri("/v1/namespaces?x=1"), br#"{"a": 1}"#),
+            fingerprint(&Method::POST, &uri("/v1/namespaces/b"), br#"{"a": 1}"#),
+            fingerprint(&Method::POST, &uri("/v1/namespaces"), br#"{"a": 2}"#),
+            fingerprint(&Method::POST, &uri("/v1/namespaces"), b"not json"),
+        ];
+        for other in others {
+            assert_ne!(other, base);
+        }
+    }
+}
