@@ -42,12 +42,18 @@ def implemented() -> set[tuple[str, str]]:
     text = ROUTES_SOURCE.read_text()
     block = text[text.index("pub(crate) const ROUTES") :]
     block = block[: block.index("];")]
-    routes = re.findall(r'route\(\s*Method::(GET|POST|HEAD|DELETE),\s*"([^"]+)",\s*(\w+),', block)
+    # `route(METHOD, "path", Mount, ...)`, or `once(METHOD, "path", ...)`: an Iceberg route
+    # that takes an Idempotency-Key.
+    routes = re.findall(
+        r'\b(route|once)\(\s*Method::(GET|POST|HEAD|DELETE),\s*"([^"]+)",\s*(\w+)', block
+    )
     if not routes:
         sys.exit(f"no routes found in {ROUTES_SOURCE}")
     operator = operator_paths()
     pairs = set()
-    for method, path, mount in routes:
+    for kind, method, path, mount in routes:
+        if kind == "once":
+            mount = "Iceberg"
         if path in operator:
             continue
         if mount == "Iceberg":
