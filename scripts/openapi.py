@@ -10,6 +10,8 @@ down to what Floe implements.
   schemes and the token endpoint are kept; with `--auth`, the server adds the requirements
   (and keeps the token endpoint) when it serves the document, and drops both otherwise.
 - The operator endpoints (`/health`, `/ready`, `/metrics`, `/v1/openapi.json`) are added.
+- Operations that take an Idempotency-Key list the 409 (a request with the key still
+  running) and 422 (the key used for another request) that Floe answers.
 
 Run it again after changing ROUTES (needs PyYAML, e.g. the interop venv):
 
@@ -86,6 +88,35 @@ def operator_paths() -> dict:
     return paths
 
 
+IDEMPOTENCY_REF = "#/components/parameters/idempotency-key"
+# Answers of a request with an Idempotency-Key that the Iceberg document does not list for
+# every such operation: Floe documents what it answers.
+IDEMPOTENCY_ANSWERS = {
+    "409": "Conflict - IdempotencyKeyInFlightException: a request with the same "
+    "Idempotency-Key is still running; retry later",
+    "422": "Unprocessable Entity - UnprocessableEntityException: the Idempotency-Key was "
+    "used for another request (method, path, query or body); send a new key",
+}
+
+
+def add_idempotency_answers(operation: dict) -> None:
+    """Lists the 409 and 422 of an operation that takes an Idempotency-Key."""
+    if not any(p.get("$ref") == IDEMPOTENCY_REF for p in operation.get("parameters", [])):
+        return
+    for status, description in IDEMPOTENCY_ANSWERS.items():
+        operation["responses"].setdefault(
+            status,
+            {
+                "description": description,
+                "content": {
+                    "application/json": {
+                        "schema": {"$ref": "#/components/schemas/IcebergErrorResponse"}
+                    }
+                },
+            },
+        )
+
+
 def main() -> None:
     source = Path(sys.argv[1]) if len(sys.argv) > 1 else DEFAULT_SPEC
     spec = yaml.safe_load(source.read_text())
@@ -102,6 +133,8 @@ def main() -> None:
             elif (key, path) in wanted:
                 value = dict(value)
                 value.pop("security", None)
+                value["responses"] = dict(value["responses"])
+                add_idempotency_answers(value)
                 keep[key] = value
         if any(k != "parameters" for k in keep):
             paths[served] = keep
