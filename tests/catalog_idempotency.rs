@@ -124,6 +124,18 @@ async fn a_retry_with_the_same_key_gets_the_first_answer_and_changes_nothing() {
         (409, "CommitFailedException")
     );
 
+    // An answer too large to keep as it is (over 256 KiB) is kept as its metadata file,
+    // and the replay builds the same answer from it.
+    let big = fx.commit_body(json!([]), set_props("big", &"x".repeat(300_000)));
+    let key = new_key();
+    let committed = send(h, post.clone(), &t, Some(&key), &big).await;
+    assert_eq!(committed.status, 200);
+    assert!(committed.text.len() > 300_000);
+    let current = h.metadata_location(NS, "c").await;
+    let again = send(h, post.clone(), &t, Some(&key), &big).await;
+    assert_eq!(again, committed);
+    assert_eq!(h.metadata_location(NS, "c").await, current);
+
     // A transaction.
     let tx = json!({"table-changes": [{
         "identifier": {"namespace": NS, "name": "t"},

@@ -17,6 +17,7 @@ use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use super::body::body_bytes;
+use super::tables::metadata_file_response;
 use crate::catalog::{now_ms, Catalog};
 use crate::error::{CatalogError, Failure, Result};
 use crate::store::{KeptAnswer, KeyRecord, KeyState, StoreError};
@@ -61,7 +62,7 @@ async fn run_once(
             KeyState::Finished {
                 fingerprint: first,
                 answer,
-            } if first == fingerprint => return Ok(replay(answer)),
+            } if first == fingerprint => return Ok(replay(catalog, answer).await),
             KeyState::Running { fingerprint: first } if first == fingerprint => {
                 if arrived.elapsed() >= WAIT_FOR_FIRST {
                     return Err(CatalogError::KeyInFlight(format!(
@@ -98,23 +99,51 @@ async fn run_once(
             Some((name.as_str().to_string(), value.to_string()))
         })
         .collect();
-    let kept = String::from_utf8(body.to_vec()).map(|body| KeyRecord {
+    let record = kept_answer(status, headers, &body).map(|answer| KeyRecord {
         fingerprint,
         at_ms: now_ms(),
-        answer: Some(KeptAnswer {
-            status: status.as_u16(),
-            headers,
-            body,
-        }),
+        answer: Some(answer),
     });
-    let stored = match &kept {
-        Ok(record) => store.keep_answer(key, record).await,
-        Err(_) => store.release_key(key).await,
+    let stored = match &record {
+        Some(record) => store.keep_answer(key, record).await,
+        None => store.release_key(key).await,
     };
     if let Err(e) = stored {
         tracing::warn!(%key, error = %e, "could not keep the answer of an idempotency key");
     }
     Ok(Response::from_parts(head, Body::from(body)))
+}
+
+/// The most bytes of an answer kept as it is. ZooKeeper keeps at most about 1 MB per node,
+/// and a table answer lists every snapshot: a larger one is kept as its metadata file.
+pub const KEPT_BODY_BYTES: usize = 256 * 1024;
+
+/// What is kept of a final answer: the body itself when it is small; for a larger table
+/// answer (`metadata-location` set), the metadata file to build it from again; `None`
+/// (the key is released, a retry runs again) for anything else.
+fn kept_answer(
+    status: StatusCode,
+    headers: Vec<(String, String)>,
+    body: &[u8],
+) -> Option<KeptAnswer> {
+    let mut answer = KeptAnswer {
+        status: status.as_u16(),
+        headers,
+        body: String::new(),
+        metadata_location: None,
+    };
+    if body.len() <= KEPT_BODY_BYTES {
+        answer.body = String::from_utf8(body.to_vec()).ok()?;
+        return Some(answer);
+    }
+    #[derive(serde::Deserialize)]
+    struct TableAnswer {
+        #[serde(rename = "metadata-location")]
+        metadata_location: String,
+    }
+    let table: TableAnswer = serde_json::from_slice(body).ok()?;
+    answer.metadata_location = Some(table.metadata_location);
+    Some(answer)
 }
 
 /// The key, which the spec says is a UUID.
@@ -150,10 +179,20 @@ pub fn is_final(status: StatusCode) -> bool {
         || (status.is_client_error() && !matches!(status.as_u16(), 401 | 403 | 408 | 419 | 429))
 }
 
-/// The kept answer, as it was first given.
-fn replay(answer: KeptAnswer) -> Response {
+/// The kept answer, as it was first given (a table answer built from its metadata file
+/// again, which never changes).
+async fn replay(catalog: &Catalog, answer: KeptAnswer) -> Response {
+    let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::OK);
+    if let Some(location) = &answer.metadata_location {
+        let mut response = match catalog.read_metadata(location).await {
+            Ok(file) => metadata_file_response(catalog, &file),
+            Err(e) => return e.into_response(),
+        };
+        *response.status_mut() = status;
+        return response;
+    }
     let mut response = Response::new(Body::from(answer.body));
-    *response.status_mut() = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::OK);
+    *response.status_mut() = status;
     for (name, value) in answer.headers {
         if let (Ok(name), Ok(value)) = (HeaderName::try_from(name), HeaderValue::try_from(value)) {
             response.headers_mut().insert(name, value);
@@ -195,6 +234,31 @@ mod tests {
                 "{status}"
             );
         }
+    }
+
+    #[test]
+    fn small_answers_are_kept_whole_and_large_table_answers_by_metadata_file() {
+        let json = vec![("content-type".to_string(), "application/json".to_string())];
+        let keep = |body: &[u8]| kept_answer(StatusCode::OK, json.clone(), body);
+        let small = keep(br#"{"a":1}"#).unwrap();
+        assert_eq!(
+            (small.body.as_str(), small.metadata_location),
+            (r#"{"a":1}"#, None)
+        );
+        assert_eq!(keep(b"").unwrap().body, "");
+        let padding = "x".repeat(KEPT_BODY_BYTES);
+        let table =
+            format!(r#"{{"metadata-location":"/w/m.json","metadata":{{"p":"{padding}"}}}}"#);
+        let large = keep(table.as_bytes()).unwrap();
+        assert_eq!(large.metadata_location.as_deref(), Some("/w/m.json"));
+        assert_eq!((large.body.as_str(), large.headers), ("", json.clone()));
+        let other = format!(r#"{{"error":"{padding}"}}"#);
+        assert_eq!(
+            keep(other.as_bytes()),
+            None,
+            "a large answer of another shape"
+        );
+        assert_eq!(keep(&[0xff, 0xfe]), None, "not text");
     }
 
     #[test]

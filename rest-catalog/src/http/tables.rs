@@ -66,7 +66,7 @@ pub async fn create(
 /// `{"metadata-location": ..., "config": {...}, "metadata": <the file's JSON>}`: the shape
 /// of both a load and a commit response, built around the metadata file's text as it is,
 /// with its ETag. `config` tells clients how to reach the warehouse's files.
-fn metadata_file_response(catalog: &Catalog, file: &MetadataFile) -> Response {
+pub(super) fn metadata_file_response(catalog: &Catalog, file: &MetadataFile) -> Response {
     let location = serde_json::to_string(&file.location).expect("strings serialize");
     let config = client_config_json(catalog);
     let mut body = Vec::with_capacity(file.json.len() + location.len() + config.len() + 50);

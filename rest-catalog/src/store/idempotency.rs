@@ -35,6 +35,11 @@ pub struct KeptAnswer {
     pub headers: Vec<(String, String)>,
     /// The body (the catalog's answers are JSON text, or empty).
     pub body: String,
+    /// For a table answer too large to keep (its metadata lists many snapshots): the
+    /// metadata file it was built from, which the replay builds it from again; `body` is
+    /// then empty. Metadata files never change, so the replay is the same answer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metadata_location: Option<String>,
 }
 
 /// What a request that arrives with a key meets.
@@ -115,6 +120,7 @@ mod tests {
             status: 200,
             headers: vec![("content-type".into(), "application/json".into())],
             body: "{}".into(),
+            metadata_location: None,
         };
         let running = claim("f", 1_000);
         let finished = KeyRecord {

@@ -198,6 +198,7 @@ pub async fn idempotency_keys_are_claimed_once(store: &dyn CatalogStore) {
         status: 409,
         headers: vec![("content-type".into(), "application/json".into())],
         body: r#"{"error":{}}"#.into(),
+        metadata_location: None,
     };
     let kept = KeyRecord {
         fingerprint: "f".into(),
