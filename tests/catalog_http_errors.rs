@@ -78,61 +78,33 @@ async fn missing_tables_and_namespaces_are_404() {
     let fx = fixture().await;
     let h = fx.http();
     let (tbl, ns) = ("NoSuchTableException", "NoSuchNamespaceException");
-    let nope = table_path(NS, "nope");
-    fx.rejects(h.get(&nope), 404, tbl).await;
-    fx.rejects(h.delete(&nope), 404, tbl).await;
-    fx.rejects(
-        h.post(&nope, &fx.commit_body(json!([]), set_props("a", "b"))),
-        404,
-        tbl,
-    )
-    .await;
-    fx.rejects(
-        h.post(
-            &format!("{nope}/metrics"),
-            &json!({"report-type": "scan-report"}),
-        ),
-        404,
-        tbl,
-    )
-    .await;
-    let rename = json!({"source": {"namespace": NS, "name": "nope"}, "destination": {"namespace": NS, "name": "n2"}});
-    fx.rejects(h.post("/v1/tables/rename", &rename), 404, tbl)
-        .await;
-
     let gone = &["gone"][..];
-    // Every table route under a missing namespace: the table does not exist, whatever the
-    // reason (Iceberg's Java client tries `db.orders.snapshots` as a table first and falls
-    // back to the metadata table only on NoSuchTableException).
+    // Every table route answers NoSuchTableException for a table that does not exist, also
+    // under a missing namespace (Iceberg's Java client tries `db.orders.snapshots` as a
+    // table first and falls back to the metadata table only on that answer).
+    for (namespace, name) in [(NS, "nope"), (gone, "t")] {
+        let missing = table_path(namespace, name);
+        fx.rejects(h.get(&missing), 404, tbl).await;
+        assert_eq!(h.head(&missing).await, 404);
+        fx.rejects(h.delete(&missing), 404, tbl).await;
+        let commit = fx.commit_body(json!([]), set_props("a", "b"));
+        fx.rejects(h.post(&missing, &commit), 404, tbl).await;
+        let report = json!({"report-type": "scan-report"});
+        let metrics = format!("{missing}/metrics");
+        fx.rejects(h.post(&metrics, &report), 404, tbl).await;
+        let table = json!({"namespace": namespace, "name": name});
+        let rename = json!({"source": table, "destination": {"namespace": NS, "name": "n2"}});
+        fx.rejects(h.post("/v1/tables/rename", &rename), 404, tbl)
+            .await;
+        let tx = json!({"table-changes": [{
+            "identifier": table,
+            "requirements": [],
+            "updates": [{"action": "set-properties", "updates": {"a": "b"}}],
+        }]});
+        fx.rejects(h.post("/v1/transactions/commit", &tx), 404, tbl)
+            .await;
+    }
     let lost = table_path(gone, "t");
-    fx.rejects(h.get(&lost), 404, tbl).await;
-    assert_eq!(h.head(&lost).await, 404);
-    fx.rejects(h.delete(&lost), 404, tbl).await;
-    fx.rejects(
-        h.post(&lost, &fx.commit_body(json!([]), set_props("a", "b"))),
-        404,
-        tbl,
-    )
-    .await;
-    fx.rejects(
-        h.post(
-            &format!("{lost}/metrics"),
-            &json!({"report-type": "scan-report"}),
-        ),
-        404,
-        tbl,
-    )
-    .await;
-    let rename = json!({"source": {"namespace": gone, "name": "t"}, "destination": {"namespace": NS, "name": "n3"}});
-    fx.rejects(h.post("/v1/tables/rename", &rename), 404, tbl)
-        .await;
-    let tx = json!({"table-changes": [{
-        "identifier": {"namespace": gone, "name": "t"},
-        "requirements": [],
-        "updates": [{"action": "set-properties", "updates": {"a": "b"}}],
-    }]});
-    fx.rejects(h.post("/v1/transactions/commit", &tx), 404, tbl)
-        .await;
     let lost_message = h.get(&lost).await.body["error"]["message"].clone();
     assert!(
         lost_message

@@ -67,29 +67,34 @@ const fn route(
     needs: Needs,
     handler: fn(MethodFilter) -> MethodRouter<Catalog>,
 ) -> Route {
-    Route {
-        method,
-        path,
-        mount,
-        needs,
-        once: false,
-        handler,
-    }
+    entry(method, path, mount, needs, false, handler)
 }
 
-/// A `Route` that takes an `Idempotency-Key`: a retry with the key gets the first answer.
+/// An Iceberg `Route` that takes an `Idempotency-Key`: a retry with the key gets the
+/// first answer.
 const fn once(
     method: Method,
     path: &'static str,
     needs: Needs,
     handler: fn(MethodFilter) -> MethodRouter<Catalog>,
 ) -> Route {
+    entry(method, path, Iceberg, needs, true, handler)
+}
+
+const fn entry(
+    method: Method,
+    path: &'static str,
+    mount: Mount,
+    needs: Needs,
+    once: bool,
+    handler: fn(MethodFilter) -> MethodRouter<Catalog>,
+) -> Route {
     Route {
         method,
         path,
-        mount: Iceberg,
+        mount,
         needs,
-        once: true,
+        once,
         handler,
     }
 }
