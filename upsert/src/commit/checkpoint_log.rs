@@ -25,13 +25,8 @@ pub struct CommittedCheckpoint {
 /// for a table without the property, the newest on the main branch's ancestry.
 pub fn last_committed(metadata: &TableMetadata, writer_id: &str) -> Option<CommittedCheckpoint> {
     let in_history = main_ancestry(metadata).find_map(|s| {
-        let props = &s.summary().additional_properties;
-        if props.get(WRITER_ID).map(String::as_str) != Some(writer_id) {
-            return None;
-        }
-        let checkpoint_id = props.get(CHECKPOINT_ID)?.parse().ok()?;
         Some(CommittedCheckpoint {
-            checkpoint_id,
+            checkpoint_id: checkpoint_of(s.summary(), writer_id)?,
             snapshot_id: Some(s.snapshot_id()),
             sequence_number: Some(s.sequence_number()),
         })
@@ -46,7 +41,7 @@ pub fn last_committed(metadata: &TableMetadata, writer_id: &str) -> Option<Commi
     if in_history.is_some_and(|found| found.checkpoint_id == checkpoint_id)
         || metadata
             .snapshots()
-            .any(|s| holds(s.summary(), writer_id, checkpoint_id))
+            .any(|s| checkpoint_of(s.summary(), writer_id) == Some(checkpoint_id))
     {
         // On main; or still in the table but off main, which was rolled back past it: the
         // history answers, as for a table without the property.
@@ -60,11 +55,13 @@ pub fn last_committed(metadata: &TableMetadata, writer_id: &str) -> Option<Commi
     })
 }
 
-/// Whether a snapshot's summary names this writer and checkpoint.
-fn holds(summary: &Summary, writer_id: &str, checkpoint_id: i64) -> bool {
+/// The checkpoint a snapshot's summary holds, when `writer_id` committed it.
+fn checkpoint_of(summary: &Summary, writer_id: &str) -> Option<i64> {
     let props = &summary.additional_properties;
-    props.get(WRITER_ID).map(String::as_str) == Some(writer_id)
-        && props.get(CHECKPOINT_ID).and_then(|c| c.parse().ok()) == Some(checkpoint_id)
+    if props.get(WRITER_ID).map(String::as_str) != Some(writer_id) {
+        return None;
+    }
+    props.get(CHECKPOINT_ID)?.parse().ok()
 }
 
 /// `last` (a writer's newest committed checkpoint) when it already covers
