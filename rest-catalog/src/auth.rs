@@ -8,7 +8,8 @@ use std::fmt;
 
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
+
+use crate::digest::sha256_hex;
 
 /// What a grant allows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Deserialize, Serialize)]
@@ -119,10 +120,7 @@ fn check_grants(who: &str, grants: &[Grant]) -> Result<(), AuthError> {
 
 /// Hex SHA-256 of a secret, as the configuration stores it.
 pub fn hash_secret(secret: &str) -> String {
-    Sha256::digest(secret.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    sha256_hex(&[secret.as_bytes()])
 }
 
 /// Who a request comes from.

@@ -8,6 +8,7 @@
 mod auth;
 mod catalog;
 mod commit;
+mod digest;
 mod error;
 mod http;
 mod names;

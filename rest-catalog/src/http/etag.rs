@@ -6,7 +6,8 @@
 
 use axum::http::header::{ETAG, IF_NONE_MATCH};
 use axum::http::{HeaderMap, HeaderValue};
-use sha2::{Digest, Sha256};
+
+use crate::digest::sha256_hex;
 
 /// Which snapshots a table answer lists.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -20,19 +21,13 @@ pub enum SnapshotsShown {
 /// The strong ETag of an answer built from the metadata file at `metadata_location`
 /// listing `shown` snapshots with client configuration `config` (its JSON).
 pub fn table_etag(metadata_location: &str, shown: SnapshotsShown, config: &[u8]) -> HeaderValue {
-    let mut hash = Sha256::new();
-    hash.update(match shown {
-        SnapshotsShown::All => "all\0",
-        SnapshotsShown::Refs => "refs\0",
-    });
-    hash.update(metadata_location.as_bytes());
-    hash.update(b"\0");
-    hash.update(config);
-    let hex: String = hash.finalize()[..16]
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    HeaderValue::from_str(&format!("\"{hex}\"")).expect("hex is a valid header value")
+    let shown: &[u8] = match shown {
+        SnapshotsShown::All => b"all\0",
+        SnapshotsShown::Refs => b"refs\0",
+    };
+    let hex = sha256_hex(&[shown, metadata_location.as_bytes(), b"\0", config]);
+    // The first 16 bytes of the digest.
+    HeaderValue::from_str(&format!("\"{}\"", &hex[..32])).expect("hex is a valid header value")
 }
 
 /// Whether the request's `If-None-Match` names `etag` (or is `*`): the client's copy is

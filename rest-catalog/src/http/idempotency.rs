@@ -13,12 +13,12 @@ use axum::extract::{Request, State};
 use axum::http::{header, HeaderName, HeaderValue, Method, StatusCode, Uri};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use super::body::body_bytes;
 use super::tables::metadata_file_response;
 use crate::catalog::{now_ms, Catalog};
+use crate::digest::sha256_hex;
 use crate::error::{CatalogError, Failure, Result};
 use crate::store::{KeptAnswer, KeyRecord, KeyState, StoreError};
 
@@ -159,16 +159,16 @@ fn parse_key(value: &HeaderValue) -> Result<Uuid> {
 /// What identifies a request: method, path and query, and the body (JSON without regard
 /// to spacing, as a retry may serialize it again).
 pub fn fingerprint(method: &Method, uri: &Uri, body: &[u8]) -> String {
-    let mut hash = Sha256::new();
-    hash.update(method.as_str());
-    hash.update(b"\0");
-    hash.update(uri.path_and_query().map_or("", |p| p.as_str()));
-    hash.update(b"\0");
-    match serde_json::from_slice::<serde_json::Value>(body) {
-        Ok(json) => hash.update(json.to_string()),
-        Err(_) => hash.update(body),
-    }
-    hash.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    let json = serde_json::from_slice::<serde_json::Value>(body).map(|json| json.to_string());
+    let body = json.as_ref().map_or(body, |json| json.as_bytes());
+    let target = uri.path_and_query().map_or("", |p| p.as_str());
+    sha256_hex(&[
+        method.as_str().as_bytes(),
+        b"\0",
+        target.as_bytes(),
+        b"\0",
+        body,
+    ])
 }
 
 /// Whether an answer is final, kept and replayed: a success, or a 4xx that the same
