@@ -36,18 +36,21 @@ pub(crate) async fn once(State(catalog): State<Catalog>, request: Request, next:
     let Some(value) = request.headers().get(&IDEMPOTENCY_KEY) else {
         return next.run(request).await;
     };
-    match run_once(&catalog, parse_key(value), request, next).await {
+    let key = match parse_key(value) {
+        Ok(key) => key,
+        Err(e) => return e.into_response(),
+    };
+    match run_once(&catalog, key, request, next).await {
         Ok(response) | Err(response) => response,
     }
 }
 
 async fn run_once(
     catalog: &Catalog,
-    key: Result<Uuid>,
+    key: Uuid,
     request: Request,
     next: Next,
 ) -> Result<Response, Response> {
-    let key = key.map_err(IntoResponse::into_response)?;
     let (parts, body) = request.into_parts();
     let body = (body_bytes(Request::from_parts(parts.clone(), body), &()).await)
         .map_err(IntoResponse::into_response)?;

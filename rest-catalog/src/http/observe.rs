@@ -74,7 +74,7 @@ pub(super) async fn ready(State(catalog): State<Catalog>) -> Response {
 pub(super) async fn metrics(State(catalog): State<Catalog>) -> Response {
     let readiness = catalog.readiness().await;
     let tables = catalog.figures().snapshot();
-    let now_ms = chrono::Utc::now().timestamp_millis();
+    let now_ms = crate::catalog::now_ms();
     (
         [(
             header::CONTENT_TYPE,

@@ -4,7 +4,7 @@
 use std::collections::{HashMap, HashSet};
 
 use axum::extract::{Path, Query, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use iceberg::TableIdent;
@@ -67,18 +67,24 @@ pub async fn create(
 /// of both a load and a commit response, built around the metadata file's text as it is,
 /// with its ETag. `config` tells clients how to reach the warehouse's files.
 pub(super) fn metadata_file_response(catalog: &Catalog, file: &MetadataFile) -> Response {
-    let location = serde_json::to_string(&file.location).expect("strings serialize");
     let config = client_config_json(catalog);
+    let etag = table_etag(&file.location, SnapshotsShown::All, &config);
+    metadata_file_answer(file, &config, etag)
+}
+
+/// The answer of `metadata_file_response`, with the client configuration's JSON and the
+/// ETag already at hand.
+fn metadata_file_answer(file: &MetadataFile, config: &[u8], etag: HeaderValue) -> Response {
+    let location = serde_json::to_string(&file.location).expect("strings serialize");
     let mut body = Vec::with_capacity(file.json.len() + location.len() + config.len() + 50);
     body.extend_from_slice(b"{\"metadata-location\":");
     body.extend_from_slice(location.as_bytes());
     body.extend_from_slice(b",\"config\":");
-    body.extend_from_slice(&config);
+    body.extend_from_slice(config);
     body.extend_from_slice(b",\"metadata\":");
     body.extend_from_slice(&file.json);
     body.push(b'}');
     let mut response = ([(header::CONTENT_TYPE, "application/json")], body).into_response();
-    let etag = table_etag(&file.location, SnapshotsShown::All, &config);
     etag::tag(response.headers_mut(), etag);
     response
 }
@@ -107,14 +113,15 @@ pub async fn load(
         }
     };
     let file = catalog.load_table(&ident).await?;
-    let etag = table_etag(&file.location, shown, &client_config_json(&catalog));
+    let config = client_config_json(&catalog);
+    let etag = table_etag(&file.location, shown, &config);
     if etag::client_has(&headers, &etag) {
         let mut not_modified = StatusCode::NOT_MODIFIED.into_response();
         etag::tag(not_modified.headers_mut(), etag);
         return Ok(not_modified);
     }
     if shown == SnapshotsShown::All {
-        return Ok(metadata_file_response(&catalog, &file));
+        return Ok(metadata_file_answer(&file, &config, etag));
     }
     let mut metadata = serde_json::to_value(file.metadata.as_ref())
         .map_err(|e| CatalogError::Storage(Failure::because("cannot serialize metadata", e)))?;
