@@ -36,11 +36,11 @@ OUTPUT = ROOT / "rest-catalog" / "openapi.json"
 PREFIX_REF = "#/components/parameters/prefix"
 
 
-def implemented() -> set[tuple[str, str]]:
+def implemented() -> dict[tuple[str, str], bool]:
     """(method, path in the Iceberg document) of each route of ROUTES but the operator
-    endpoints, which `operator_paths` adds. The Iceberg routes are under `/v1/{prefix}`;
-    the token endpoint is served only with authentication on (the server drops it from
-    the document otherwise)."""
+    endpoints, which `operator_paths` adds, and whether it takes an Idempotency-Key. The
+    Iceberg routes are under `/v1/{prefix}`; the token endpoint is served only with
+    authentication on (the server drops it from the document otherwise)."""
     text = ROUTES_SOURCE.read_text()
     block = text[text.index("pub(crate) const ROUTES") :]
     block = block[: block.index("];")]
@@ -52,7 +52,7 @@ def implemented() -> set[tuple[str, str]]:
     if not routes:
         sys.exit(f"no routes found in {ROUTES_SOURCE}")
     operator = operator_paths()
-    pairs = set()
+    pairs = {}
     for kind, method, path, mount in routes:
         if kind == "once":
             mount = "Iceberg"
@@ -60,7 +60,7 @@ def implemented() -> set[tuple[str, str]]:
             continue
         if mount == "Iceberg":
             path = path.replace("/v1", "/v1/{prefix}", 1)
-        pairs.add((method.lower(), path))
+        pairs[(method.lower(), path)] = kind == "once"
     return pairs
 
 
@@ -99,10 +99,15 @@ IDEMPOTENCY_ANSWERS = {
 }
 
 
-def add_idempotency_answers(operation: dict) -> None:
-    """Lists the 409 and 422 of an operation that takes an Idempotency-Key."""
-    if not any(p.get("$ref") == IDEMPOTENCY_REF for p in operation.get("parameters", [])):
+def add_idempotency_answers(operation: dict, once: bool) -> None:
+    """Lists the Idempotency-Key of an operation that takes one (the Iceberg document
+    does not list it for every operation Floe answers once: create view), and the 409 and
+    422 that Floe answers."""
+    if not once:
         return
+    params = operation.setdefault("parameters", [])
+    if not any(p.get("$ref") == IDEMPOTENCY_REF for p in params):
+        params.append({"$ref": IDEMPOTENCY_REF})
     for status, description in IDEMPOTENCY_ANSWERS.items():
         operation["responses"].setdefault(
             status,
@@ -134,12 +139,12 @@ def main() -> None:
                 value = dict(value)
                 value.pop("security", None)
                 value["responses"] = dict(value["responses"])
-                add_idempotency_answers(value)
+                add_idempotency_answers(value, wanted[(key, path)])
                 keep[key] = value
         if any(k != "parameters" for k in keep):
             paths[served] = keep
     found = {(m, p) for p, item in spec["paths"].items() for m in item if (m, p) in wanted}
-    missing = wanted - found
+    missing = set(wanted) - found
     if missing:
         sys.exit(f"ROUTES has operations the spec does not have: {sorted(missing)}")
     paths.update(operator_paths())

@@ -136,8 +136,9 @@ fn apply_update(
         })
 }
 
-/// The spec's name of an update (`add-snapshot`, ...), for error messages.
-pub fn update_name(update: &TableUpdate) -> String {
+/// The spec's name of a table or view update (`add-snapshot`, `add-view-version`, ...),
+/// for error messages.
+pub fn update_name(update: &impl serde::Serialize) -> String {
     serde_json::to_value(update)
         .ok()
         .and_then(|v| v.get("action").and_then(|a| a.as_str().map(String::from)))

@@ -6,6 +6,8 @@ use std::sync::Arc;
 
 use floe_locks::LockError;
 
+use crate::entry::EntryKind;
+
 /// What went wrong beneath a failure: a message that already says it (a context and its
 /// cause's text), and the cause itself, kept as the source. Compared by message.
 #[derive(Clone, Debug)]
@@ -97,9 +99,15 @@ pub enum CatalogError {
     /// This namespace (by name) exists already.
     #[error("namespace already exists: {0}")]
     NamespaceAlreadyExists(String),
-    /// This table (by name) exists already.
-    #[error("table already exists: {0}")]
-    TableAlreadyExists(String),
+    /// This view (by name) does not exist.
+    #[error("view does not exist: {0}")]
+    NoSuchView(String),
+    /// A table or a view has this name already: `what` says which, and the name.
+    #[error("{what} already exists")]
+    AlreadyExists {
+        /// `table ns.t`, `view ns.v`, or `a table or view named ns.x`.
+        what: String,
+    },
     /// This namespace (by name) still holds tables or namespaces.
     #[error("namespace is not empty: {0}")]
     NamespaceNotEmpty(String),
@@ -125,6 +133,15 @@ impl CatalogError {
     /// A bad request: `message` says what is wrong with it.
     pub fn bad_request(message: impl Into<String>) -> Self {
         Self::BadRequest(Failure::from(message.into()))
+    }
+
+    /// The name is taken by a table or a view (`kind`; `None`: not known which).
+    pub fn already_exists(kind: Option<EntryKind>, name: impl std::fmt::Display) -> Self {
+        let what = match kind {
+            Some(kind) => format!("{kind} {name}"),
+            None => format!("a table or view named {name}"),
+        };
+        Self::AlreadyExists { what }
     }
 
     /// A commit that certainly did not apply: `message` says why.
@@ -154,14 +171,16 @@ impl From<CatalogError> for floe_table::Error {
         let kind = match &e {
             CatalogError::CommitFailed(_) | CatalogError::KeyInFlight(_) => ErrorKind::Conflict,
             CatalogError::CommitStateUnknown(_) => ErrorKind::Unknown,
-            CatalogError::NoSuchNamespace(_) | CatalogError::NoSuchTable(_) => ErrorKind::NotFound,
+            CatalogError::NoSuchNamespace(_)
+            | CatalogError::NoSuchTable(_)
+            | CatalogError::NoSuchView(_) => ErrorKind::NotFound,
             CatalogError::Storage(_) | CatalogError::Unavailable(_) => ErrorKind::Io,
             CatalogError::BadRequest(_)
             | CatalogError::Unprocessable(_)
             | CatalogError::BodyTooLarge { .. }
             | CatalogError::Forbidden(_)
             | CatalogError::NamespaceAlreadyExists(_)
-            | CatalogError::TableAlreadyExists(_)
+            | CatalogError::AlreadyExists { .. }
             | CatalogError::NamespaceNotEmpty(_) => ErrorKind::Invalid,
         };
         floe_table::Error::new(kind, e.to_string()).with_source(e)

@@ -33,9 +33,10 @@ def test_served_document_describes_the_catalog(floe_url):
     doc = requests.get(f"{floe_url}/v1/openapi.json", timeout=10).json()
     assert doc["openapi"].startswith("3.")
     assert "/v1/namespaces/{namespace}/tables/{table}" in doc["paths"]
+    assert "/v1/namespaces/{namespace}/views/{view}" in doc["paths"]
     assert "security" not in doc
-    # Nothing it does not serve: no views, no scan planning.
-    assert not [p for p in doc["paths"] if "/views" in p or "/plan" in p]
+    # Nothing it does not serve: no scan planning, no credential vending.
+    assert not [p for p in doc["paths"] if "/plan" in p or "/credentials" in p]
 
 
 @pytest.mark.timeout(900)

@@ -27,7 +27,7 @@ use crate::commit::{
 use crate::error::{CatalogError, Failure, Result};
 use crate::names::validate_table;
 use crate::observe::CommitOutcome;
-use crate::store::{PointerSwap, StoreError};
+use crate::store::{EntryKind, PointerSwap, StoreError};
 
 /// One table's part of a commit: requirements to check and updates to apply.
 #[derive(Clone, Debug)]
@@ -126,19 +126,22 @@ impl Catalog {
         for change in changes {
             let current = self
                 .store
-                .load_table(&change.ident)
+                .load_entry(&change.ident)
                 .await
                 .map_err(store_error)?;
             let key = match current {
+                Some(current) if current.kind == EntryKind::View => {
+                    return Err(view_in_the_way(&change.ident, &change.requirements))
+                }
                 Some(current) => {
                     let base = self.read_metadata(&current.metadata_location).await?;
                     check_requirements(Some(&base.metadata), &change.requirements)?;
-                    current.table_uuid.to_string()
+                    current.uuid.to_string()
                 }
                 None if is_create(&change.requirements) => {
                     format!("create:{}", change.ident)
                 }
-                None => return Err(self.missing_table(&change.ident).await),
+                None => return Err(self.missing(&change.ident, EntryKind::Table).await),
             };
             keys.push(key);
         }
@@ -166,7 +169,10 @@ impl Catalog {
             requirements,
             updates,
         } = change;
-        let current = self.store.load_table(&ident).await.map_err(store_error)?;
+        let current = self.store.load_entry(&ident).await.map_err(store_error)?;
+        if current.as_ref().is_some_and(|c| c.kind == EntryKind::View) {
+            return Err(view_in_the_way(&ident, &requirements));
+        }
         let Some(current) = current else {
             if !is_create(&requirements) {
                 return Err(CatalogError::NoSuchTable(ident.to_string()));
@@ -252,15 +258,29 @@ impl Catalog {
         if swaps.is_empty() {
             return Ok(results);
         }
+        self.move_pointers(&swaps, &written, guards).await?;
+        Ok(results)
+    }
+
+    /// Moves the pointers of a commit whose new metadata files (`written`) are in place,
+    /// under its locks (`guards`). A move that certainly failed deletes `written`; one
+    /// whose outcome is unknown is settled by reading the pointers again, and deletes
+    /// nothing.
+    pub(crate) async fn move_pointers(
+        &self,
+        swaps: &[PointerSwap],
+        written: &[String],
+        guards: &[Box<dyn LockGuard>],
+    ) -> Result<()> {
         // Fencing: a lock lost before the move means another holder may be committing.
         if let Some(lost) = guards.iter().find(|g| !g.is_held()) {
-            self.delete_all(&written).await;
+            self.delete_all(written).await;
             return Err(CatalogError::commit_failed(format!(
                 "lock on {} was lost before the commit; nothing was changed",
                 lost.key()
             )));
         }
-        match self.store.swap_pointers(&swaps).await {
+        match self.store.swap_pointers(swaps).await {
             Ok(()) => {
                 if let Some(lost) = guards.iter().find(|g| !g.is_held()) {
                     warn!(
@@ -268,17 +288,14 @@ impl Catalog {
                         "lock lost after the pointer move; the compare-and-swap proved the commit"
                     );
                 }
-                Ok(results)
+                Ok(())
             }
-            Err(StoreError::OutcomeUnknown(why)) => {
-                self.settle_unknown(&swaps, why).await?;
-                Ok(results)
-            }
+            Err(StoreError::OutcomeUnknown(why)) => self.settle_unknown(swaps, why).await,
             Err(e) => {
-                self.delete_all(&written).await;
+                self.delete_all(written).await;
                 Err(match e {
-                    StoreError::TableExists(t) => {
-                        CatalogError::commit_failed(format!("table {t} was created concurrently"))
+                    StoreError::NameTaken(t) => {
+                        CatalogError::commit_failed(format!("{t} was created concurrently"))
                     }
                     e => store_error(e),
                 })
@@ -294,7 +311,7 @@ impl Catalog {
         loop {
             let mut moved = 0;
             for swap in swaps {
-                if let Ok(Some(r)) = self.store.load_table_fresh(&swap.ident).await {
+                if let Ok(Some(r)) = self.store.load_entry_fresh(&swap.ident).await {
                     if r.metadata_location == swap.new.metadata_location {
                         moved += 1;
                     }
@@ -323,12 +340,22 @@ impl Catalog {
 /// A backend failure before any file was written or pointer moved: the commit certainly
 /// did not happen, so it is a 409 the client may retry, not a 5xx that clients must treat
 /// as "state unknown".
-fn nothing_written(e: CatalogError) -> CatalogError {
+pub(crate) fn nothing_written(e: CatalogError) -> CatalogError {
     match e {
         CatalogError::Unavailable(m) | CatalogError::Storage(m) => {
             CatalogError::commit_failed(format!("{m}; nothing was written, retry the commit"))
         }
         e => e,
+    }
+}
+
+/// The answer to a table commit whose name is a view's: a create is a conflict with the
+/// view, anything else finds no table.
+fn view_in_the_way(ident: &TableIdent, requirements: &[TableRequirement]) -> CatalogError {
+    if is_create(requirements) {
+        CatalogError::already_exists(Some(EntryKind::View), ident)
+    } else {
+        CatalogError::NoSuchTable(format!("{ident} (it is a view)"))
     }
 }
 

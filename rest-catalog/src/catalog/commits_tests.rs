@@ -13,8 +13,8 @@ use iceberg_catalog_rest::CreateTableRequest;
 
 use super::*;
 use crate::store::{
-    CatalogStore, EmbeddedStore, IdempotencyStore, KeyRecord, KeyState, PageRequest, PointerSwap,
-    PropertyChanges, StoreError, TableRecord,
+    CatalogStore, EmbeddedStore, EntryKind, EntryRecord, IdempotencyStore, KeyRecord, KeyState,
+    PageRequest, PointerSwap, PropertyChanges, StoreError,
 };
 use crate::warehouse::Warehouse;
 use uuid::Uuid;
@@ -86,18 +86,19 @@ impl CatalogStore for FaultyStore {
     async fn drop_namespace(&self, ns: &NamespaceIdent) -> Result<(), StoreError> {
         self.inner.drop_namespace(ns).await
     }
-    async fn load_table(&self, t: &TableIdent) -> Result<Option<TableRecord>, StoreError> {
-        self.inner.load_table(t).await
+    async fn load_entry(&self, t: &TableIdent) -> Result<Option<EntryRecord>, StoreError> {
+        self.inner.load_entry(t).await
     }
-    async fn list_tables(
+    async fn list_entries(
         &self,
         ns: &NamespaceIdent,
+        kind: EntryKind,
         page: &PageRequest,
     ) -> Result<(Vec<String>, Option<String>), StoreError> {
-        self.inner.list_tables(ns, page).await
+        self.inner.list_entries(ns, kind, page).await
     }
-    async fn table_locations(&self) -> Result<Vec<(TableIdent, String)>, StoreError> {
-        self.inner.table_locations().await
+    async fn entry_locations(&self) -> Result<Vec<(TableIdent, String)>, StoreError> {
+        self.inner.entry_locations().await
     }
     async fn swap_pointers(&self, swaps: &[PointerSwap]) -> Result<(), StoreError> {
         let fault = std::mem::replace(&mut *self.fault.lock().unwrap(), Fault::None);
@@ -115,19 +116,24 @@ impl CatalogStore for FaultyStore {
             }),
         }
     }
-    async fn register_table(
+    async fn register_entry(
         &self,
         t: &TableIdent,
-        r: TableRecord,
+        r: EntryRecord,
         o: bool,
     ) -> Result<(), StoreError> {
-        self.inner.register_table(t, r, o).await
+        self.inner.register_entry(t, r, o).await
     }
-    async fn drop_table(&self, t: &TableIdent) -> Result<TableRecord, StoreError> {
-        self.inner.drop_table(t).await
+    async fn drop_entry(&self, t: &TableIdent, k: EntryKind) -> Result<EntryRecord, StoreError> {
+        self.inner.drop_entry(t, k).await
     }
-    async fn rename_table(&self, f: &TableIdent, t: &TableIdent) -> Result<(), StoreError> {
-        self.inner.rename_table(f, t).await
+    async fn rename_entry(
+        &self,
+        f: &TableIdent,
+        t: &TableIdent,
+        k: EntryKind,
+    ) -> Result<(), StoreError> {
+        self.inner.rename_entry(f, t, k).await
     }
 }
 
@@ -192,7 +198,7 @@ async fn certain_failures_delete_and_unknown_outcomes_keep_files() {
     };
     let pointer = || async {
         store
-            .load_table(&ident)
+            .load_entry(&ident)
             .await
             .unwrap()
             .unwrap()

@@ -1,13 +1,16 @@
-//! The catalog service core: namespaces, tables and the commit protocol, over a
+//! The catalog service core: namespaces, tables, views and the commit protocol, over a
 //! `CatalogStore` (pointers), a `Warehouse` (files) and a `LockManager` (per-table commit
 //! locks). The HTTP layer is a thin shell over this type; the rules it applies are the pure
 //! functions in `commit`, `names` and `store`.
 
 mod commits;
+mod entries;
 mod tables;
+mod views;
 
 pub use commits::TableChange;
 pub use tables::NewTable;
+pub use views::ViewMetadataFile;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -265,8 +268,8 @@ fn namespace_error(ns: &NamespaceIdent, e: StoreError) -> CatalogError {
 pub(crate) fn store_error(e: StoreError) -> CatalogError {
     match e {
         StoreError::NoSuchNamespace(ns) => CatalogError::NoSuchNamespace(ns),
-        StoreError::NoSuchTable(t) => CatalogError::NoSuchTable(t),
-        StoreError::TableExists(t) => CatalogError::TableAlreadyExists(t),
+        StoreError::NoSuchEntry(t) => CatalogError::NoSuchTable(t),
+        StoreError::NameTaken(t) => CatalogError::already_exists(None, t),
         StoreError::NamespaceExists => CatalogError::NamespaceAlreadyExists(e.to_string()),
         StoreError::NamespaceNotEmpty => CatalogError::NamespaceNotEmpty(e.to_string()),
         StoreError::BadPageToken(_) => CatalogError::bad_request(e.to_string()),

@@ -16,8 +16,8 @@ use uuid::Uuid;
 use super::{store_error, Catalog, MetadataFile};
 use crate::commit::next_metadata_file_name;
 use crate::error::{CatalogError, Failure, Result};
-use crate::names::{validate_namespace, validate_table};
-use crate::store::{PageRequest, PointerSwap, StoreError, TableRecord};
+use crate::names::validate_table;
+use crate::store::{EntryKind, EntryRecord, PageRequest, PointerSwap, StoreError};
 use crate::warehouse::{canonical_location, locations_overlap};
 
 /// What a create request made.
@@ -40,15 +40,7 @@ impl Catalog {
         let ident = TableIdent::new(ns.clone(), request.name.clone());
         validate_table(&ident)?;
         self.load_namespace(ns).await?;
-        if self
-            .store
-            .load_table(&ident)
-            .await
-            .map_err(store_error)?
-            .is_some()
-        {
-            return Err(CatalogError::TableAlreadyExists(ident.to_string()));
-        }
+        self.check_name_free(&ident).await?;
         let metadata = self.new_table_metadata(&ident, request.clone())?;
         self.check_table_locations(&ident, &metadata).await?;
         if request.stage_create == Some(true) {
@@ -63,7 +55,9 @@ impl Catalog {
             new: record(&metadata_location, &file.metadata),
         };
         if let Err(e) = self.store.swap_pointers(&[swap]).await {
-            return Err(self.settle_failed_create(&metadata_location, e).await);
+            return Err(self
+                .settle_failed_create(&ident, &metadata_location, e)
+                .await);
         }
         info!(table = %ident, %metadata_location, "table created");
         Ok(NewTable::Created(file))
@@ -107,13 +101,13 @@ impl Catalog {
     }
 
     /// Refuses metadata whose location or location properties leave the warehouse, or whose
-    /// location overlaps another table's (a purge of one would delete the other's files).
+    /// location overlaps another table's or view's (a purge of one would delete the
+    /// other's files).
     pub(crate) async fn check_table_locations(
         &self,
         ident: &TableIdent,
         metadata: &TableMetadata,
     ) -> Result<()> {
-        let location = self.warehouse.normalize(metadata.location())?;
         for key in LOCATION_PROPERTIES {
             if let Some(value) = metadata.properties().get(*key) {
                 self.warehouse.normalize(value).map_err(|e| {
@@ -121,14 +115,20 @@ impl Catalog {
                 })?;
             }
         }
-        let others = self.store.table_locations().await.map_err(store_error)?;
+        self.check_location(ident, metadata.location()).await
+    }
+
+    /// Refuses a location outside the warehouse or overlapping the location of another
+    /// table or view than `ident`.
+    pub(crate) async fn check_location(&self, ident: &TableIdent, location: &str) -> Result<()> {
+        let location = self.warehouse.normalize(location)?;
+        let others = self.store.entry_locations().await.map_err(store_error)?;
         if let Some((other, _)) = others
             .iter()
             .find(|(other, loc)| other != ident && locations_overlap(loc, &location))
         {
             return Err(CatalogError::bad_request(format!(
-                "location {location:?} overlaps the location of table {}",
-                other
+                "location {location:?} overlaps the location of {other}"
             )));
         }
         Ok(())
@@ -148,16 +148,30 @@ impl Catalog {
                 self.warehouse.normalize(metadata.location())?
             ),
         };
-        let location = format!("{dir}/{}", next_metadata_file_name(previous));
-        let json = serde_json::to_vec(metadata.as_ref())
-            .map_err(|e| CatalogError::Storage(Failure::because("cannot serialize metadata", e)))?;
-        let json = Bytes::from(json);
-        self.warehouse.put_new(&location, json.clone()).await?;
+        let (location, json) = self
+            .write_new_file(&dir, previous, metadata.as_ref())
+            .await?;
         Ok(self.cached(MetadataFile {
             location,
             metadata,
             json,
         }))
+    }
+
+    /// Writes `metadata` as JSON to the next metadata file name in `dir` after `previous`;
+    /// answers where, and the text.
+    pub(crate) async fn write_new_file(
+        &self,
+        dir: &str,
+        previous: Option<&str>,
+        metadata: &impl serde::Serialize,
+    ) -> Result<(String, Bytes)> {
+        let location = format!("{dir}/{}", next_metadata_file_name(previous));
+        let json = serde_json::to_vec(metadata)
+            .map_err(|e| CatalogError::Storage(Failure::because("cannot serialize metadata", e)))?;
+        let json = Bytes::from(json);
+        self.warehouse.put_new(&location, json.clone()).await?;
+        Ok((location, json))
     }
 
     /// Reads and parses a metadata file inside the warehouse (or takes it from the cache).
@@ -188,11 +202,19 @@ impl Catalog {
 
     /// A create's pointer move failed: the pointer was certainly not set unless the
     /// outcome is unknown, in which case the file is kept.
-    async fn settle_failed_create(&self, metadata_location: &str, e: StoreError) -> CatalogError {
+    pub(crate) async fn settle_failed_create(
+        &self,
+        ident: &TableIdent,
+        metadata_location: &str,
+        e: StoreError,
+    ) -> CatalogError {
         if !matches!(e, StoreError::OutcomeUnknown(_)) {
             self.delete_quietly(metadata_location).await;
         }
-        store_error(e)
+        match e {
+            StoreError::NameTaken(_) => self.name_taken(ident).await,
+            e => store_error(e),
+        }
     }
 
     pub(crate) async fn delete_quietly(&self, location: &str) {
@@ -204,7 +226,7 @@ impl Catalog {
     /// The table's current metadata file.
     pub async fn load_table(&self, ident: &TableIdent) -> Result<MetadataFile> {
         validate_table(ident)?;
-        let record = self.table_record(ident).await?;
+        let record = self.entry_record(ident, EntryKind::Table).await?;
         let file = self
             .read_metadata(&record.metadata_location)
             .await
@@ -213,37 +235,9 @@ impl Catalog {
         Ok(file)
     }
 
-    pub(crate) async fn table_record(&self, ident: &TableIdent) -> Result<TableRecord> {
-        match self.store.load_table(ident).await.map_err(store_error)? {
-            Some(r) => Ok(r),
-            None => Err(self.missing_table(ident).await),
-        }
-    }
-
-    /// The 404 for a table the store does not have. A table route answers
-    /// `NoSuchTableException` whatever the reason, as the spec lists for it (Iceberg's Java
-    /// client falls back to metadata tables such as `db.orders.snapshots` only on that
-    /// answer); the message says when the namespace is missing too.
-    pub(crate) async fn missing_table(&self, ident: &TableIdent) -> CatalogError {
-        match self.load_namespace(&ident.namespace).await {
-            Err(CatalogError::NoSuchNamespace(_)) => CatalogError::NoSuchTable(format!(
-                "{ident} (namespace {} does not exist)",
-                ident.namespace
-            )),
-            Err(e) => e,
-            Ok(_) => CatalogError::NoSuchTable(ident.to_string()),
-        }
-    }
-
     /// Whether the table exists.
     pub async fn table_exists(&self, ident: &TableIdent) -> Result<bool> {
-        validate_table(ident)?;
-        Ok(self
-            .store
-            .load_table(ident)
-            .await
-            .map_err(store_error)?
-            .is_some())
+        self.entry_exists(ident, EntryKind::Table).await
     }
 
     /// The tables of a namespace, a page at a time, and the next page's token.
@@ -252,28 +246,12 @@ impl Catalog {
         ns: &NamespaceIdent,
         page: &PageRequest,
     ) -> Result<(Vec<TableIdent>, Option<String>)> {
-        validate_namespace(ns)?;
-        let (names, next) = self
-            .store
-            .list_tables(ns, page)
-            .await
-            .map_err(store_error)?;
-        let idents = names
-            .into_iter()
-            .map(|n| TableIdent::new(ns.clone(), n))
-            .collect();
-        Ok((idents, next))
+        self.list_entries(ns, EntryKind::Table, page).await
     }
 
     /// Drops a table. With `purge`, deletes every file under its location too.
     pub async fn drop_table(&self, ident: &TableIdent, purge: bool) -> Result<()> {
-        validate_table(ident)?;
-        let record = self.table_record(ident).await?;
-        let _lock = self
-            .locks
-            .acquire(&record.table_uuid.to_string(), self.lock_timeout)
-            .await?;
-        let dropped = self.store.drop_table(ident).await.map_err(store_error)?;
+        let dropped = self.drop_entry(ident, EntryKind::Table).await?;
         self.figures.forget(&ident.to_string());
         info!(table = %ident, purge, "table dropped");
         if purge {
@@ -285,17 +263,7 @@ impl Catalog {
 
     /// Gives a table another name, in the same or another existing namespace.
     pub async fn rename_table(&self, from: &TableIdent, to: &TableIdent) -> Result<()> {
-        validate_table(from)?;
-        validate_table(to)?;
-        let record = self.table_record(from).await?;
-        let _lock = self
-            .locks
-            .acquire(&record.table_uuid.to_string(), self.lock_timeout)
-            .await?;
-        self.store
-            .rename_table(from, to)
-            .await
-            .map_err(store_error)?;
+        self.rename_entry(from, to, EntryKind::Table).await?;
         self.figures.forget(&from.to_string());
         info!(from = %from, to = %to, "table renamed");
         Ok(())
@@ -315,20 +283,22 @@ impl Catalog {
         let metadata = &file.metadata;
         self.check_table_locations(&ident, metadata).await?;
         let overwrite = request.overwrite.unwrap_or(false);
-        self.store
-            .register_table(&ident, record(&metadata_location, metadata), overwrite)
-            .await
-            .map_err(store_error)?;
+        let entry = record(&metadata_location, metadata);
+        match self.store.register_entry(&ident, entry, overwrite).await {
+            Err(StoreError::NameTaken(_)) => return Err(self.name_taken(&ident).await),
+            done => done.map_err(store_error)?,
+        }
         info!(table = %ident, %metadata_location, "table registered");
         Ok(file)
     }
 }
 
-pub(crate) fn record(metadata_location: &str, metadata: &TableMetadata) -> TableRecord {
-    TableRecord {
+pub(crate) fn record(metadata_location: &str, metadata: &TableMetadata) -> EntryRecord {
+    EntryRecord {
         metadata_location: metadata_location.to_string(),
-        table_uuid: metadata.uuid(),
+        uuid: metadata.uuid(),
         location: canonical_location(metadata.location()),
+        kind: EntryKind::Table,
     }
 }
 

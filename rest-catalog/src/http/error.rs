@@ -21,7 +21,8 @@ pub fn status_and_type(e: &CatalogError) -> (StatusCode, &'static str) {
         Forbidden(_) => (StatusCode::FORBIDDEN, "ForbiddenException"),
         NoSuchNamespace(_) => (StatusCode::NOT_FOUND, "NoSuchNamespaceException"),
         NoSuchTable(_) => (StatusCode::NOT_FOUND, "NoSuchTableException"),
-        NamespaceAlreadyExists(_) | TableAlreadyExists(_) => {
+        NoSuchView(_) => (StatusCode::NOT_FOUND, "NoSuchViewException"),
+        NamespaceAlreadyExists(_) | AlreadyExists { .. } => {
             (StatusCode::CONFLICT, "AlreadyExistsException")
         }
         NamespaceNotEmpty(_) => (StatusCode::CONFLICT, "NamespaceNotEmptyException"),
@@ -79,7 +80,8 @@ mod tests {
             (CatalogError::Forbidden("x".into()), 403),
             (CatalogError::NoSuchNamespace("x".into()), 404),
             (CatalogError::NoSuchTable("x".into()), 404),
-            (CatalogError::TableAlreadyExists("x".into()), 409),
+            (CatalogError::NoSuchView("x".into()), 404),
+            (CatalogError::already_exists(None, "x"), 409),
             (CatalogError::NamespaceNotEmpty("x".into()), 409),
             (CatalogError::commit_failed("x"), 409),
             (CatalogError::CommitStateUnknown("x".into()), 503),

@@ -11,6 +11,7 @@ mod namespaces;
 mod observe;
 mod routes;
 mod tables;
+mod views;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -154,7 +155,7 @@ async fn not_found() -> Response {
     error_response(
         StatusCode::NOT_FOUND,
         "NotFoundException",
-        "no such endpoint (views, scan planning and credentials are not served)".into(),
+        "no such endpoint (scan planning and credentials are not served)".into(),
     )
 }
 

@@ -104,11 +104,29 @@ fn create_table(name: &str) -> String {
     .to_string()
 }
 
-/// Namespace `ns` and its table `t` (and `sales`, `hr.people` for the refusals).
+/// A create-view body: view `name` over `ns.t`.
+fn create_view(name: &str) -> String {
+    json!({
+        "name": name,
+        "schema": {"type": "struct", "schema-id": 0, "fields": [
+            {"id": 1, "name": "id", "required": true, "type": "long"}
+        ]},
+        "view-version": {
+            "version-id": 1, "schema-id": 0, "timestamp-ms": 1_700_000_000_000_i64,
+            "summary": {}, "default-namespace": ["ns"],
+            "representations": [{"type": "sql", "sql": "SELECT id FROM t", "dialect": "spark"}]
+        },
+        "properties": {}
+    })
+    .to_string()
+}
+
+/// Namespace `ns`, its table `t` and view `v` (and `sales`, `hr.people` for the refusals).
 async fn populate(app: &App, token: Option<&str>) {
     for (uri, body) in [
         ("/v1/namespaces", r#"{"namespace":["ns"]}"#.to_string()),
         ("/v1/namespaces/ns/tables", create_table("t")),
+        ("/v1/namespaces/ns/views", create_view("v")),
         ("/v1/namespaces", r#"{"namespace":["sales"]}"#.to_string()),
         ("/v1/namespaces", r#"{"namespace":["hr"]}"#.to_string()),
         ("/v1/namespaces/hr/tables", create_table("people")),
@@ -130,7 +148,8 @@ async fn every_route_of_the_table_is_reachable() {
             let uri = route
                 .path
                 .replace("{namespace}", "ns")
-                .replace("{table}", "t");
+                .replace("{table}", "t")
+                .replace("{view}", "v");
             let (status, answer) = app.call(route.method.clone(), &uri, token, "{}").await;
             let what = format!("{} (auth {auth}): {status} {answer}", route.operation());
             assert_ne!(status, StatusCode::METHOD_NOT_ALLOWED, "{what}");
@@ -303,4 +322,30 @@ async fn principals_act_only_within_their_grants() {
         { "identifier": { "namespace": ["sales"], "name": "orders" }, "requirements": [], "updates": [] },
     ]});
     app.expect(404, M::POST, tx, SALES, &own.to_string()).await;
+
+    // Views: the grants of their namespace, as tables.
+    let view = "/v1/namespaces/ns/views/v";
+    app.expect(200, M::GET, view, READER, "").await;
+    app.expect(200, M::GET, "/v1/namespaces/ns/views", READER, "")
+        .await;
+    let answer = app.expect(403, M::POST, view, READER, "{}").await;
+    forbidden(&answer, "reader may not change namespace ns");
+    let answer = app.expect(403, M::DELETE, view, READER, "").await;
+    forbidden(&answer, "reader may not change namespace ns");
+    let answer = app
+        .expect(
+            403,
+            M::POST,
+            "/v1/namespaces/hr/views",
+            SALES,
+            &create_view("x"),
+        )
+        .await;
+    forbidden(&answer, "sales may not change namespace hr");
+    let answer = app.expect(403, M::GET, view, SALES, "").await;
+    forbidden(&answer, "sales may not read namespace ns");
+    let answer = app
+        .expect(403, M::POST, "/v1/views/rename", SALES, &rename.to_string())
+        .await;
+    forbidden(&answer, "sales may not change namespace hr");
 }

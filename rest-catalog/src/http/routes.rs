@@ -6,7 +6,7 @@
 use axum::http::Method;
 use axum::routing::{on, MethodFilter, MethodRouter};
 
-use super::{auth, namespaces, observe, tables};
+use super::{auth, namespaces, observe, tables, views};
 use crate::auth::Access::{Read, ReadWrite};
 use crate::auth::Needs;
 use crate::catalog::Catalog;
@@ -204,6 +204,59 @@ pub(crate) const ROUTES: &[Route] = &[
         "/v1/transactions/commit",
         Needs::BodyNamespaces(ReadWrite),
         |m| on(m, tables::commit_transaction),
+    ),
+    route(
+        Method::GET,
+        "/v1/namespaces/{namespace}/views",
+        Iceberg,
+        Needs::PathNamespace(Read),
+        |m| on(m, views::list),
+    ),
+    // The spec lists no Idempotency-Key for a view create; a retried create is answered
+    // once all the same, as a table create is.
+    once(
+        Method::POST,
+        "/v1/namespaces/{namespace}/views",
+        Needs::PathNamespace(ReadWrite),
+        |m| on(m, views::create),
+    ),
+    route(
+        Method::GET,
+        "/v1/namespaces/{namespace}/views/{view}",
+        Iceberg,
+        Needs::PathNamespace(Read),
+        |m| on(m, views::load),
+    ),
+    route(
+        Method::HEAD,
+        "/v1/namespaces/{namespace}/views/{view}",
+        Iceberg,
+        Needs::PathNamespace(Read),
+        |m| on(m, views::exists),
+    ),
+    once(
+        Method::POST,
+        "/v1/namespaces/{namespace}/views/{view}",
+        Needs::PathNamespace(ReadWrite),
+        |m| on(m, views::commit),
+    ),
+    once(
+        Method::DELETE,
+        "/v1/namespaces/{namespace}/views/{view}",
+        Needs::PathNamespace(ReadWrite),
+        |m| on(m, views::drop),
+    ),
+    once(
+        Method::POST,
+        "/v1/views/rename",
+        Needs::BodyNamespaces(ReadWrite),
+        |m| on(m, views::rename),
+    ),
+    once(
+        Method::POST,
+        "/v1/namespaces/{namespace}/register-view",
+        Needs::PathNamespace(ReadWrite),
+        |m| on(m, views::register),
     ),
     route(Method::GET, "/v1/config", Unlisted, Needs::Open, |m| {
         on(m, super::config)

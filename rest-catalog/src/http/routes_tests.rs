@@ -40,7 +40,7 @@ fn needs_of(
     match route.needs {
         Needs::BodyNamespaces(access) => match path {
             "/v1/namespaces" => typed::<CreateNamespaceRequest>(access, body),
-            "/v1/tables/rename" => typed::<RenameTableRequest>(access, body),
+            "/v1/tables/rename" | "/v1/views/rename" => typed::<RenameTableRequest>(access, body),
             "/v1/transactions/commit" => typed::<CommitTransactionRequest>(access, body),
             other => panic!("the test knows no body type for {other}"),
         },
@@ -260,6 +260,30 @@ fn requests_need_what_they_touch() {
         ),
         (
             "POST",
+            "/v1/views/rename",
+            None,
+            None,
+            r#"{"source":{"namespace":["a"],"name":"v"},"destination":{"namespace":["b"],"name":"w"}}"#,
+            Ok(vec![write(ns("a")), write(ns("b"))]),
+        ),
+        (
+            "GET",
+            "/v1/namespaces/{namespace}/views/{view}",
+            Some("a"),
+            None,
+            "",
+            Ok(vec![read(ns("a"))]),
+        ),
+        (
+            "POST",
+            "/v1/namespaces/{namespace}/register-view",
+            Some("a"),
+            None,
+            "{}",
+            Ok(vec![write(ns("a"))]),
+        ),
+        (
+            "POST",
             tx,
             None,
             None,
@@ -308,6 +332,8 @@ fn only_changes_that_name_namespaces_in_the_body_are_read() {
         ("/v1/namespaces", "GET", false),
         ("/v1/tables/rename", "POST", true),
         ("/v1/transactions/commit", "POST", true),
+        ("/v1/views/rename", "POST", true),
+        ("/v1/namespaces/{namespace}/views/{view}", "POST", false),
         ("/v1/namespaces/{namespace}/tables", "POST", false),
         ("/v1/namespaces/{namespace}/tables/{table}", "POST", false),
         ("/v1/namespaces/{namespace}/properties", "POST", false),
@@ -328,7 +354,8 @@ fn only_changes_that_name_namespaces_in_the_body_are_read() {
         [
             "POST /v1/namespaces",
             "POST /v1/tables/rename",
-            "POST /v1/transactions/commit"
+            "POST /v1/transactions/commit",
+            "POST /v1/views/rename"
         ]
     );
 }
@@ -352,6 +379,14 @@ fn the_config_endpoint_lists_the_iceberg_routes_in_order() {
         "POST /v1/{prefix}/namespaces/{namespace}/tables/{table}/metrics",
         "POST /v1/{prefix}/tables/rename",
         "POST /v1/{prefix}/transactions/commit",
+        "GET /v1/{prefix}/namespaces/{namespace}/views",
+        "POST /v1/{prefix}/namespaces/{namespace}/views",
+        "GET /v1/{prefix}/namespaces/{namespace}/views/{view}",
+        "HEAD /v1/{prefix}/namespaces/{namespace}/views/{view}",
+        "POST /v1/{prefix}/namespaces/{namespace}/views/{view}",
+        "DELETE /v1/{prefix}/namespaces/{namespace}/views/{view}",
+        "POST /v1/{prefix}/views/rename",
+        "POST /v1/{prefix}/namespaces/{namespace}/register-view",
     ];
     assert_eq!(iceberg_endpoints(), want);
 }

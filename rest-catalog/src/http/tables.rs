@@ -23,7 +23,8 @@ use crate::catalog::{Catalog, MetadataFile, NewTable, TableChange};
 use crate::error::{CatalogError, Failure, Result};
 use crate::names::{parse_namespace, validate_table_name};
 
-fn table_ident(namespace: &str, table: &str) -> Result<TableIdent> {
+/// The identifier of a table or view route's path.
+pub(super) fn table_ident(namespace: &str, table: &str) -> Result<TableIdent> {
     let ns = parse_namespace(namespace)?;
     validate_table_name(table)?;
     Ok(TableIdent::new(ns, table.to_string()))
@@ -36,11 +37,42 @@ pub async fn list(
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<Json<ListTablesResponse>> {
     let ns = parse_namespace(&namespace)?;
-    let (identifiers, next_page_token) = catalog.list_tables(&ns, &page_request(&query)?).await?;
-    Ok(Json(ListTablesResponse {
+    let listed = catalog.list_tables(&ns, &page_request(&query)?).await?;
+    Ok(list_answer(listed))
+}
+
+/// A page of table or view identifiers, as the spec's `ListTablesResponse`.
+pub(super) fn list_answer(
+    (identifiers, next_page_token): (Vec<TableIdent>, Option<String>),
+) -> Json<ListTablesResponse> {
+    Json(ListTablesResponse {
         identifiers,
         next_page_token,
-    }))
+    })
+}
+
+/// Refuses a commit body of a table or view (`what`) on the path of `ident` that names
+/// another one, or that carries more than `MAX_UPDATES_PER_COMMIT` updates and
+/// requirements (`items`).
+pub(super) fn check_commit_body(
+    what: &str,
+    ident: &TableIdent,
+    named: Option<&TableIdent>,
+    items: usize,
+) -> Result<()> {
+    if let Some(named) = named {
+        if named != ident {
+            return Err(CatalogError::bad_request(format!(
+                "the body names {what} {named} but the path names {ident}"
+            )));
+        }
+    }
+    if items > MAX_UPDATES_PER_COMMIT {
+        return Err(CatalogError::bad_request(format!(
+            "a commit may carry at most {MAX_UPDATES_PER_COMMIT} updates and requirements"
+        )));
+    }
+    Ok(())
 }
 
 /// `POST /v1/namespaces/{namespace}/tables`: a new table, or with `stage-create` the
@@ -69,27 +101,35 @@ pub async fn create(
 pub(super) fn metadata_file_response(catalog: &Catalog, file: &MetadataFile) -> Response {
     let config = client_config_json(catalog);
     let etag = table_etag(&file.location, SnapshotsShown::All, &config);
-    metadata_file_answer(file, &config, etag)
+    metadata_answer(&file.location, &file.json, &config, Some(etag))
 }
 
-/// The answer of `metadata_file_response`, with the client configuration's JSON and the
-/// ETag already at hand.
-fn metadata_file_answer(file: &MetadataFile, config: &[u8], etag: HeaderValue) -> Response {
-    let location = serde_json::to_string(&file.location).expect("strings serialize");
-    let mut body = Vec::with_capacity(file.json.len() + location.len() + config.len() + 50);
+/// `{"metadata-location": ..., "config": ..., "metadata": ...}` around a table's or a
+/// view's metadata file text (`json`), with the client configuration's JSON and the ETag
+/// (if any) already at hand.
+pub(super) fn metadata_answer(
+    location: &str,
+    json: &[u8],
+    config: &[u8],
+    etag: Option<HeaderValue>,
+) -> Response {
+    let location = serde_json::to_string(location).expect("strings serialize");
+    let mut body = Vec::with_capacity(json.len() + location.len() + config.len() + 50);
     body.extend_from_slice(b"{\"metadata-location\":");
     body.extend_from_slice(location.as_bytes());
     body.extend_from_slice(b",\"config\":");
     body.extend_from_slice(config);
     body.extend_from_slice(b",\"metadata\":");
-    body.extend_from_slice(&file.json);
+    body.extend_from_slice(json);
     body.push(b'}');
     let mut response = ([(header::CONTENT_TYPE, "application/json")], body).into_response();
-    etag::tag(response.headers_mut(), etag);
+    if let Some(etag) = etag {
+        etag::tag(response.headers_mut(), etag);
+    }
     response
 }
 
-fn client_config_json(catalog: &Catalog) -> Vec<u8> {
+pub(super) fn client_config_json(catalog: &Catalog) -> Vec<u8> {
     serde_json::to_vec(catalog.warehouse().client_config()).expect("strings serialize")
 }
 
@@ -121,7 +161,12 @@ pub async fn load(
         return Ok(not_modified);
     }
     if shown == SnapshotsShown::All {
-        return Ok(metadata_file_answer(&file, &config, etag));
+        return Ok(metadata_answer(
+            &file.location,
+            &file.json,
+            &config,
+            Some(etag),
+        ));
     }
     let mut metadata = serde_json::to_value(file.metadata.as_ref())
         .map_err(|e| CatalogError::Storage(Failure::because("cannot serialize metadata", e)))?;
@@ -165,18 +210,8 @@ pub async fn exists(
 }
 
 fn table_change(ident: TableIdent, request: CommitTableRequest) -> Result<TableChange> {
-    if let Some(named) = &request.identifier {
-        if named != &ident {
-            return Err(CatalogError::bad_request(format!(
-                "the body names table {named} but the path names {ident}"
-            )));
-        }
-    }
-    if request.updates.len() + request.requirements.len() > MAX_UPDATES_PER_COMMIT {
-        return Err(CatalogError::bad_request(format!(
-            "a commit may carry at most {MAX_UPDATES_PER_COMMIT} updates and requirements"
-        )));
-    }
+    let items = request.updates.len() + request.requirements.len();
+    check_commit_body("table", &ident, request.identifier.as_ref(), items)?;
     Ok(TableChange {
         ident,
         requirements: request.requirements,

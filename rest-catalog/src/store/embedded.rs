@@ -15,14 +15,14 @@ use uuid::Uuid;
 
 use super::idempotency::{claim, on_arrival, IdempotencyStore, KeyRecord, KeyState};
 use super::{
-    apply_property_changes, paginate, CatalogStore, Failure, PageRequest, PointerSwap,
-    PropertyChanges, StoreError, TableRecord,
+    apply_property_changes, paginate, CatalogStore, EntryKind, EntryRecord, Failure, PageRequest,
+    PointerSwap, PropertyChanges, StoreError,
 };
 use crate::names::{namespace_from_key, namespace_key};
 
 /// namespace key -> JSON properties
 const NAMESPACES: TableDefinition<&str, &str> = TableDefinition::new("namespaces");
-/// table key -> JSON `TableRecord`
+/// table or view key -> JSON `EntryRecord`
 const TABLES: TableDefinition<&str, &str> = TableDefinition::new("tables");
 /// idempotency key -> JSON `KeyRecord`
 const KEYS: TableDefinition<&str, &str> = TableDefinition::new("idempotency_keys");
@@ -122,13 +122,13 @@ fn namespace_exists(txn: &WriteTransaction, ns: &NamespaceIdent) -> Result<bool,
     Ok(found)
 }
 
-fn get_record(txn: &WriteTransaction, key: &str) -> Result<Option<TableRecord>, StoreError> {
+fn get_record(txn: &WriteTransaction, key: &str) -> Result<Option<EntryRecord>, StoreError> {
     let table = txn.open_table(TABLES).map_err(failed)?;
     let value = table.get(key).map_err(failed)?;
     value.map(|v| from_json(v.value())).transpose()
 }
 
-fn put_record(txn: &WriteTransaction, key: &str, record: &TableRecord) -> Result<(), StoreError> {
+fn put_record(txn: &WriteTransaction, key: &str, record: &EntryRecord) -> Result<(), StoreError> {
     let mut table = txn.open_table(TABLES).map_err(failed)?;
     table
         .insert(key, to_json(record).as_str())
@@ -276,7 +276,7 @@ impl CatalogStore for EmbeddedStore {
         .await
     }
 
-    async fn load_table(&self, ident: &TableIdent) -> Result<Option<TableRecord>, StoreError> {
+    async fn load_entry(&self, ident: &TableIdent) -> Result<Option<EntryRecord>, StoreError> {
         let key = table_key(ident);
         self.read(move |txn| {
             let table = txn.open_table(TABLES).map_err(failed)?;
@@ -286,9 +286,10 @@ impl CatalogStore for EmbeddedStore {
         .await
     }
 
-    async fn list_tables(
+    async fn list_entries(
         &self,
         ns: &NamespaceIdent,
+        kind: EntryKind,
         page: &PageRequest,
     ) -> Result<(Vec<String>, Option<String>), StoreError> {
         let ns = ns.clone();
@@ -304,19 +305,19 @@ impl CatalogStore for EmbeddedStore {
             }
             let tables = txn.open_table(TABLES).map_err(failed)?;
             let prefix = format!("{}{TABLE_SEPARATOR}", namespace_key(&ns));
-            let names: BTreeMap<String, String> = scan_prefix(&tables, &prefix)?
-                .into_iter()
-                .map(|(k, _)| {
-                    let name = k[prefix.len()..].to_string();
-                    (k, name)
-                })
-                .collect();
+            let mut names = BTreeMap::new();
+            for (key, value) in scan_prefix(&tables, &prefix)? {
+                if from_json::<EntryRecord>(&value)?.kind == kind {
+                    let name = key[prefix.len()..].to_string();
+                    names.insert(key, name);
+                }
+            }
             paginate(names, &page)
         })
         .await
     }
 
-    async fn table_locations(&self) -> Result<Vec<(TableIdent, String)>, StoreError> {
+    async fn entry_locations(&self) -> Result<Vec<(TableIdent, String)>, StoreError> {
         self.read(|txn| {
             let tables = txn.open_table(TABLES).map_err(failed)?;
             scan_prefix(&tables, "")?
@@ -325,7 +326,7 @@ impl CatalogStore for EmbeddedStore {
                     let (ns, name) = k
                         .split_once(TABLE_SEPARATOR)
                         .expect("table keys have a separator");
-                    let record: TableRecord = from_json(&v)?;
+                    let record: EntryRecord = from_json(&v)?;
                     Ok((
                         TableIdent::new(namespace_from_key(ns), name.to_string()),
                         record.location,
@@ -345,7 +346,7 @@ impl CatalogStore for EmbeddedStore {
                 let found = current.as_ref().map(|r| r.metadata_location.clone());
                 if found != swap.expected {
                     if swap.expected.is_none() {
-                        return Err(StoreError::TableExists(swap.ident.to_string()));
+                        return Err(StoreError::NameTaken(swap.ident.to_string()));
                     }
                     return Err(StoreError::PointerMoved {
                         table: swap.ident.to_string(),
@@ -363,48 +364,62 @@ impl CatalogStore for EmbeddedStore {
         .await
     }
 
-    async fn register_table(
+    async fn register_entry(
         &self,
         ident: &TableIdent,
-        record: TableRecord,
+        record: EntryRecord,
         overwrite: bool,
     ) -> Result<(), StoreError> {
         let ident = ident.clone();
         self.write(move |txn| {
             require_namespace(txn, &ident.namespace)?;
             let key = table_key(&ident);
-            if !overwrite && get_record(txn, &key)?.is_some() {
-                return Err(StoreError::TableExists(ident.to_string()));
+            match get_record(txn, &key)? {
+                Some(found) if !overwrite || found.kind != record.kind => {
+                    Err(StoreError::NameTaken(ident.to_string()))
+                }
+                _ => put_record(txn, &key, &record),
             }
-            put_record(txn, &key, &record)
         })
         .await
     }
 
-    async fn drop_table(&self, ident: &TableIdent) -> Result<TableRecord, StoreError> {
+    async fn drop_entry(
+        &self,
+        ident: &TableIdent,
+        kind: EntryKind,
+    ) -> Result<EntryRecord, StoreError> {
         let ident = ident.clone();
         self.write(move |txn| {
             let key = table_key(&ident);
-            let mut tables = txn.open_table(TABLES).map_err(failed)?;
-            let removed = tables.remove(key.as_str()).map_err(failed)?;
-            match removed {
-                Some(v) => from_json(v.value()),
-                None => Err(StoreError::NoSuchTable(ident.to_string())),
+            match get_record(txn, &key)? {
+                Some(record) if record.kind == kind => {
+                    let mut tables = txn.open_table(TABLES).map_err(failed)?;
+                    tables.remove(key.as_str()).map_err(failed)?;
+                    Ok(record)
+                }
+                _ => Err(StoreError::NoSuchEntry(ident.to_string())),
             }
         })
         .await
     }
 
-    async fn rename_table(&self, from: &TableIdent, to: &TableIdent) -> Result<(), StoreError> {
+    async fn rename_entry(
+        &self,
+        from: &TableIdent,
+        to: &TableIdent,
+        kind: EntryKind,
+    ) -> Result<(), StoreError> {
         let (from, to) = (from.clone(), to.clone());
         self.write(move |txn| {
             let from_key = table_key(&from);
             let to_key = table_key(&to);
             let record = get_record(txn, &from_key)?
-                .ok_or_else(|| StoreError::NoSuchTable(from.to_string()))?;
+                .filter(|r| r.kind == kind)
+                .ok_or_else(|| StoreError::NoSuchEntry(from.to_string()))?;
             require_namespace(txn, &to.namespace)?;
             if get_record(txn, &to_key)?.is_some() {
-                return Err(StoreError::TableExists(to.to_string()));
+                return Err(StoreError::NameTaken(to.to_string()));
             }
             let mut tables = txn.open_table(TABLES).map_err(failed)?;
             tables.remove(from_key.as_str()).map_err(failed)?;

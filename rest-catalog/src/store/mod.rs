@@ -1,4 +1,5 @@
-//! The catalog store: namespaces and table pointers (which metadata file is current).
+//! The catalog store: namespaces, and the pointers of their tables and views (which
+//! metadata file is current).
 //! `CatalogStore` is what the catalog needs from any backend; `EmbeddedStore` (redb) is
 //! the default. The rules shared by every backend (property updates, pagination, the
 //! arrival of an idempotency key) are pure functions.
@@ -23,28 +24,35 @@ use iceberg::{NamespaceIdent, TableIdent};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-/// A table's entry in the store: its pointer and what the catalog checks without
-/// reading metadata.
+pub use crate::entry::EntryKind;
+
+/// A table's or a view's entry in the store: its pointer and what the catalog checks
+/// without reading metadata.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TableRecord {
-    /// The current metadata file: the table's pointer.
+pub struct EntryRecord {
+    /// The current metadata file: the pointer.
     pub metadata_location: String,
-    /// The table's uuid, which its commit lock is keyed by.
-    pub table_uuid: Uuid,
-    /// The table's location, kept to refuse tables that overlap each other.
+    /// The table's or view's uuid, which its commit lock is keyed by. (Stored under the
+    /// name it had when only tables were kept.)
+    #[serde(rename = "table_uuid")]
+    pub uuid: Uuid,
+    /// The table's or view's location, kept to refuse locations that overlap.
     pub location: String,
+    /// A table or a view; entries stored without it are tables.
+    #[serde(default, skip_serializing_if = "EntryKind::is_table")]
+    pub kind: EntryKind,
 }
 
 /// One pointer move of a commit: `expected` is the metadata location the commit started
 /// from (`None`: the table must not exist yet).
 #[derive(Clone, Debug)]
 pub struct PointerSwap {
-    /// The table whose pointer moves.
+    /// The table or view whose pointer moves.
     pub ident: TableIdent,
-    /// Where the pointer must still be; `None`: the table must not exist yet.
+    /// Where the pointer must still be; `None`: the name must not be taken yet.
     pub expected: Option<String>,
     /// The entry the table gets.
-    pub new: TableRecord,
+    pub new: EntryRecord,
 }
 
 /// What a store operation can fail with.
@@ -56,19 +64,19 @@ pub enum StoreError {
     /// This namespace (by name) does not exist.
     #[error("namespace does not exist: {0}")]
     NoSuchNamespace(String),
-    /// The namespace to drop holds tables or namespaces.
-    #[error("namespace has tables or child namespaces")]
+    /// The namespace to drop holds tables, views or namespaces.
+    #[error("namespace has tables, views or child namespaces")]
     NamespaceNotEmpty,
-    /// This table (by name) exists already.
-    #[error("table already exists: {0}")]
-    TableExists(String),
-    /// This table (by name) does not exist.
-    #[error("table does not exist: {0}")]
-    NoSuchTable(String),
+    /// A table or a view has this name already.
+    #[error("a table or view named {0} exists already")]
+    NameTaken(String),
+    /// No table or view of the kind asked for has this name.
+    #[error("no such table or view: {0}")]
+    NoSuchEntry(String),
     /// A pointer is not where the commit expected it: nothing was changed.
-    #[error("table {table} changed concurrently: expected {expected:?}, found {found:?}")]
+    #[error("{table} changed concurrently: expected {expected:?}, found {found:?}")]
     PointerMoved {
-        /// The table.
+        /// The table or view.
         table: String,
         /// Where the commit expected its pointer.
         expected: Option<String>,
@@ -109,7 +117,8 @@ pub struct PropertyChanges {
     pub missing: Vec<String>,
 }
 
-/// What the catalog needs from a backend that keeps namespaces and table pointers: every
+/// What the catalog needs from a backend that keeps namespaces and the pointers of tables
+/// and views (entries, sharing one set of names per namespace): every
 /// change is atomic, and a pointer moves only by compare-and-swap. It keeps the catalog's
 /// idempotency keys too.
 #[async_trait]
@@ -141,38 +150,50 @@ pub trait CatalogStore: IdempotencyStore + Send + Sync + 'static {
     /// Drops an empty namespace.
     async fn drop_namespace(&self, ns: &NamespaceIdent) -> Result<(), StoreError>;
 
-    /// A table's entry; `None` when it does not exist.
-    async fn load_table(&self, ident: &TableIdent) -> Result<Option<TableRecord>, StoreError>;
-    /// Like `load_table`, but sees every write the store has applied, including one whose
+    /// The entry (table or view) of a name; `None` when the name is free.
+    async fn load_entry(&self, ident: &TableIdent) -> Result<Option<EntryRecord>, StoreError>;
+    /// Like `load_entry`, but sees every write the store has applied, including one whose
     /// answer was lost: what a commit with an unknown outcome reads to settle it.
-    async fn load_table_fresh(
+    async fn load_entry_fresh(
         &self,
         ident: &TableIdent,
-    ) -> Result<Option<TableRecord>, StoreError> {
-        self.load_table(ident).await
+    ) -> Result<Option<EntryRecord>, StoreError> {
+        self.load_entry(ident).await
     }
-    /// Table names in a namespace, sorted.
-    async fn list_tables(
+    /// The names of a namespace's tables or of its views, sorted.
+    async fn list_entries(
         &self,
         ns: &NamespaceIdent,
+        kind: EntryKind,
         page: &PageRequest,
     ) -> Result<(Vec<String>, Option<String>), StoreError>;
-    /// Every table's location, to check a new location does not overlap another table.
-    async fn table_locations(&self) -> Result<Vec<(TableIdent, String)>, StoreError>;
-    /// Moves every pointer or none: each must still be at its `expected` location.
+    /// Every table's and view's location, to check a new location overlaps none.
+    async fn entry_locations(&self) -> Result<Vec<(TableIdent, String)>, StoreError>;
+    /// Moves every pointer or none: each must still be at its `expected` location. A move
+    /// from `None` creates the entry, of the new record's kind.
     async fn swap_pointers(&self, swaps: &[PointerSwap]) -> Result<(), StoreError>;
-    /// Registers a table at an existing metadata file; with `overwrite`, replaces an
-    /// existing entry.
-    async fn register_table(
+    /// Registers an entry at an existing metadata file; with `overwrite`, replaces an
+    /// existing entry of the same kind (never one of the other kind).
+    async fn register_entry(
         &self,
         ident: &TableIdent,
-        record: TableRecord,
+        record: EntryRecord,
         overwrite: bool,
     ) -> Result<(), StoreError>;
-    /// Removes a table's entry and returns it.
-    async fn drop_table(&self, ident: &TableIdent) -> Result<TableRecord, StoreError>;
-    /// Moves a table's entry to another name (in an existing namespace, not taken).
-    async fn rename_table(&self, from: &TableIdent, to: &TableIdent) -> Result<(), StoreError>;
+    /// Removes the entry of a name if it is of `kind`, and returns it.
+    async fn drop_entry(
+        &self,
+        ident: &TableIdent,
+        kind: EntryKind,
+    ) -> Result<EntryRecord, StoreError>;
+    /// Moves the entry of `from`, if it is of `kind`, to another name (in an existing
+    /// namespace, not taken).
+    async fn rename_entry(
+        &self,
+        from: &TableIdent,
+        to: &TableIdent,
+        kind: EntryKind,
+    ) -> Result<(), StoreError>;
 
     /// Whether the store answers: one small read.
     async fn ping(&self) -> Result<(), StoreError> {

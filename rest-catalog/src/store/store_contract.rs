@@ -12,15 +12,23 @@ fn ns(parts: &[&str]) -> NamespaceIdent {
     NamespaceIdent::from_strs(parts).unwrap()
 }
 
-fn rec(location: &str) -> TableRecord {
-    TableRecord {
+fn rec(location: &str) -> EntryRecord {
+    EntryRecord {
         metadata_location: format!("{location}/metadata/00000-x.metadata.json"),
-        table_uuid: Uuid::new_v4(),
+        uuid: Uuid::new_v4(),
         location: location.to_string(),
+        kind: EntryKind::Table,
     }
 }
 
-fn swap(ident: &TableIdent, expected: Option<&str>, new: &TableRecord) -> PointerSwap {
+fn view(location: &str) -> EntryRecord {
+    EntryRecord {
+        kind: EntryKind::View,
+        ..rec(location)
+    }
+}
+
+fn swap(ident: &TableIdent, expected: Option<&str>, new: &EntryRecord) -> PointerSwap {
     PointerSwap {
         ident: ident.clone(),
         expected: expected.map(str::to_string),
@@ -92,7 +100,7 @@ pub async fn pointer_swaps_are_compare_and_swap_and_all_or_nothing(store: &dyn C
         .unwrap();
     assert!(matches!(
         store.swap_pointers(&[swap(&t1, None, &r1)]).await,
-        Err(StoreError::TableExists(_))
+        Err(StoreError::NameTaken(_))
     ));
     let mut r1b = r1.clone();
     r1b.metadata_location = "/w/n/t1/metadata/00001-y.metadata.json".into();
@@ -109,7 +117,7 @@ pub async fn pointer_swaps_are_compare_and_swap_and_all_or_nothing(store: &dyn C
         matches!(got, Err(StoreError::PointerMoved { .. })),
         "{got:?}"
     );
-    assert_eq!(store.load_table(&t1).await.unwrap(), Some(r1.clone()));
+    assert_eq!(store.load_entry(&t1).await.unwrap(), Some(r1.clone()));
     store
         .swap_pointers(&[
             swap(&t1, Some(&r1.metadata_location), &r1b),
@@ -117,7 +125,7 @@ pub async fn pointer_swaps_are_compare_and_swap_and_all_or_nothing(store: &dyn C
         ])
         .await
         .unwrap();
-    assert_eq!(store.load_table(&t2).await.unwrap(), Some(r2b));
+    assert_eq!(store.load_entry(&t2).await.unwrap(), Some(r2b));
     // A create into a missing namespace is refused.
     let orphan = TableIdent::new(ns(&["missing"]), "t".into());
     assert!(matches!(
@@ -135,19 +143,19 @@ pub async fn rename_register_and_drop(store: &dyn CatalogStore) {
         .create_namespace(&ns(&["n"]), props.clone())
         .await
         .unwrap();
-    store.register_table(&t, r.clone(), false).await.unwrap();
+    store.register_entry(&t, r.clone(), false).await.unwrap();
     assert!(matches!(
-        store.register_table(&t, r.clone(), false).await,
-        Err(StoreError::TableExists(_))
+        store.register_entry(&t, r.clone(), false).await,
+        Err(StoreError::NameTaken(_))
     ));
-    store.register_table(&t, r.clone(), true).await.unwrap();
-    store.rename_table(&t, &u).await.unwrap();
+    store.register_entry(&t, r.clone(), true).await.unwrap();
+    store.rename_entry(&t, &u, EntryKind::Table).await.unwrap();
     assert!(matches!(
-        store.rename_table(&t, &u).await,
-        Err(StoreError::NoSuchTable(_))
+        store.rename_entry(&t, &u, EntryKind::Table).await,
+        Err(StoreError::NoSuchEntry(_))
     ));
-    assert_eq!(store.load_table(&t).await.unwrap(), None);
-    assert_eq!(store.load_table_fresh(&u).await.unwrap(), Some(r.clone()));
+    assert_eq!(store.load_entry(&t).await.unwrap(), None);
+    assert_eq!(store.load_entry_fresh(&u).await.unwrap(), Some(r.clone()));
     assert_eq!(
         store.namespace_properties(&ns(&["n"])).await.unwrap(),
         Some(props)
@@ -169,17 +177,104 @@ pub async fn rename_register_and_drop(store: &dyn CatalogStore) {
         )
     );
     let (names, _) = store
-        .list_tables(&ns(&["n"]), &PageRequest::default())
+        .list_entries(&ns(&["n"]), EntryKind::Table, &PageRequest::default())
         .await
         .unwrap();
     assert_eq!(names, vec!["u"]);
-    let locations = store.table_locations().await.unwrap();
+    let locations = store.entry_locations().await.unwrap();
     assert_eq!(locations, vec![(u.clone(), r.location.clone())]);
-    assert_eq!(store.drop_table(&u).await.unwrap(), r);
+    assert_eq!(store.drop_entry(&u, EntryKind::Table).await.unwrap(), r);
     assert!(matches!(
-        store.drop_table(&u).await,
-        Err(StoreError::NoSuchTable(_))
+        store.drop_entry(&u, EntryKind::Table).await,
+        Err(StoreError::NoSuchEntry(_))
     ));
+}
+
+/// Tables and views share names: a view cannot take a table's name, listings keep them
+/// apart, dropping or renaming by the other kind finds nothing, a view's pointer moves
+/// like a table's, and a namespace holding a view is not empty.
+pub async fn tables_and_views_share_names(store: &dyn CatalogStore) {
+    let (n, n2) = (ns(&["n"]), ns(&["n2"]));
+    for namespace in [&n, &n2] {
+        store
+            .create_namespace(namespace, HashMap::new())
+            .await
+            .unwrap();
+    }
+    let t = TableIdent::new(n.clone(), "t".into());
+    let v = TableIdent::new(n.clone(), "v".into());
+    let (rt, rv) = (rec("/w/n/t"), view("/w/n/v"));
+    store
+        .swap_pointers(&[swap(&t, None, &rt), swap(&v, None, &rv)])
+        .await
+        .unwrap();
+    let taken = store
+        .swap_pointers(&[swap(&t, None, &view("/w/n/t2"))])
+        .await;
+    assert!(matches!(taken, Err(StoreError::NameTaken(_))), "{taken:?}");
+    let other_kind = store.register_entry(&v, rec("/w/n/v"), true).await;
+    assert!(
+        matches!(other_kind, Err(StoreError::NameTaken(_))),
+        "{other_kind:?}"
+    );
+    let listed = |namespace: NamespaceIdent, kind| async move {
+        let page = PageRequest::default();
+        store.list_entries(&namespace, kind, &page).await.unwrap().0
+    };
+    assert_eq!(listed(n.clone(), EntryKind::Table).await, vec!["t"]);
+    assert_eq!(listed(n.clone(), EntryKind::View).await, vec!["v"]);
+    for (ident, wrong) in [(&v, EntryKind::Table), (&t, EntryKind::View)] {
+        let dropped = store.drop_entry(ident, wrong).await;
+        assert!(
+            matches!(dropped, Err(StoreError::NoSuchEntry(_))),
+            "{dropped:?}"
+        );
+    }
+    let onto_table = store.rename_entry(&v, &t, EntryKind::View).await;
+    assert!(
+        matches!(onto_table, Err(StoreError::NameTaken(_))),
+        "{onto_table:?}"
+    );
+    let wrong_kind = store.rename_entry(&t, &v, EntryKind::View).await;
+    assert!(
+        matches!(wrong_kind, Err(StoreError::NoSuchEntry(_))),
+        "{wrong_kind:?}"
+    );
+
+    let w = TableIdent::new(n2.clone(), "w".into());
+    store.rename_entry(&v, &w, EntryKind::View).await.unwrap();
+    assert!(listed(n.clone(), EntryKind::View).await.is_empty());
+    assert_eq!(listed(n2.clone(), EntryKind::View).await, vec!["w"]);
+    assert!(listed(n2.clone(), EntryKind::Table).await.is_empty());
+    let mut rw = rv.clone();
+    rw.metadata_location = "/w/n/v/metadata/00001-y.metadata.json".into();
+    let moved = swap(&w, Some(&rv.metadata_location), &rw);
+    store.swap_pointers(&[moved]).await.unwrap();
+    assert_eq!(store.load_entry(&w).await.unwrap(), Some(rw.clone()));
+    assert_eq!(
+        store.drop_namespace(&n2).await,
+        Err(StoreError::NamespaceNotEmpty),
+        "a namespace with a view is not empty"
+    );
+    let r = TableIdent::new(n.clone(), "r".into());
+    store
+        .register_entry(&r, view("/w/n/r"), false)
+        .await
+        .unwrap();
+    assert_eq!(listed(n.clone(), EntryKind::View).await, vec!["r"]);
+    assert_eq!(store.drop_entry(&w, EntryKind::View).await.unwrap(), rw);
+    store.drop_namespace(&n2).await.unwrap();
+    let again = store.rename_entry(&r, &w, EntryKind::View).await;
+    assert!(
+        matches!(again, Err(StoreError::NoSuchNamespace(_))),
+        "{again:?}"
+    );
+    let locations = store.entry_locations().await.unwrap();
+    assert_eq!(
+        locations.len(),
+        2,
+        "the table's and the view's: {locations:?}"
+    );
 }
 
 /// A key is claimed once; while it runs a second arrival meets it running; its kept answer
@@ -249,5 +344,6 @@ where
     namespaces_nest_and_drop_only_when_empty(&open().await).await;
     pointer_swaps_are_compare_and_swap_and_all_or_nothing(&open().await).await;
     rename_register_and_drop(&open().await).await;
+    tables_and_views_share_names(&open().await).await;
     idempotency_keys_are_claimed_once(&open().await).await;
 }

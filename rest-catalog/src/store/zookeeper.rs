@@ -2,7 +2,12 @@
 //! Layout under the root (default `/floe`):
 //! - `catalog/namespaces/<ns>`: a namespace, data = JSON properties; `<ns>` is the levels,
 //!   each percent-encoded, joined by `.` (levels never contain `.`).
-//! - `catalog/tables/<ns>/<table>`: a table pointer, data = JSON `TableRecord`.
+//! - `catalog/tables/<ns>/<name>`: a table's or a view's pointer, data = JSON
+//!   `EntryRecord`; tables and views share these names, so a name is taken once.
+//! - `catalog/views/<ns>/<view>`: an empty marker beside each view's pointer, created and
+//!   removed in the same `multi` as the pointer, so listing a namespace's tables or views
+//!   reads two child lists instead of every entry. `views/<ns>` is made with the first
+//!   view of a namespace.
 //! - `catalog/idempotency-keys/<uuid>`: an idempotency key (see `zookeeper_keys.rs`).
 //!
 //! Every change is one conditional write or one `multi`: a pointer moves by `setData` on the
@@ -15,7 +20,7 @@
 //! Every request goes to the node's shared [`ZooKeeperSession`] (also its lock managers'),
 //! which opens a new session once the current one has ended.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -25,15 +30,17 @@ use zookeeper_client::{
     Acls, Client, CreateMode, CreateOptions, Error as ZkError, MultiWriteError,
 };
 
-use super::znode_names::{decode, encode, namespace_from_node, namespace_node};
+use super::znode_names::{encode, namespace_from_node, namespace_node};
 use super::{
-    apply_property_changes, paginate, CatalogStore, Failure, PageRequest, PointerSwap,
-    PropertyChanges, StoreError, TableRecord,
+    apply_property_changes, paginate, CatalogStore, EntryKind, EntryRecord, Failure, PageRequest,
+    PointerSwap, PropertyChanges, StoreError,
 };
 use crate::names::namespace_key;
 
 #[path = "zookeeper_keys.rs"]
 mod keys;
+#[path = "zookeeper_views.rs"]
+mod views;
 
 const PERSISTENT: CreateOptions<'static> = CreateMode::Persistent.with_acls(Acls::anyone_all());
 /// How often a change retries after a concurrent change of what it read.
@@ -44,6 +51,7 @@ pub struct ZooKeeperStore {
     session: Arc<ZooKeeperSession>,
     namespaces: String,
     tables: String,
+    views: String,
     keys: String,
 }
 
@@ -94,6 +102,7 @@ impl ZooKeeperStore {
             session,
             namespaces: format!("{root}/catalog/namespaces"),
             tables: format!("{root}/catalog/tables"),
+            views: format!("{root}/catalog/views"),
             keys: format!("{root}/catalog/idempotency-keys"),
         };
         let catalog = format!("{root}/catalog");
@@ -102,6 +111,7 @@ impl ZooKeeperStore {
             catalog.as_str(),
             &store.namespaces,
             &store.tables,
+            &store.views,
             &store.keys,
         ];
         for path in layout {
@@ -147,7 +157,7 @@ impl ZooKeeperStore {
     async fn get_record(
         &self,
         ident: &TableIdent,
-    ) -> Result<Option<(TableRecord, i32)>, StoreError> {
+    ) -> Result<Option<(EntryRecord, i32)>, StoreError> {
         match self.get(&self.table_path(ident)).await? {
             Some((data, version)) => Ok(Some((from_json(&data)?, version))),
             None => Ok(None),
@@ -298,11 +308,16 @@ impl CatalogStore for ZooKeeperStore {
             if has_children || !tables.is_empty() {
                 return Err(StoreError::NamespaceNotEmpty);
             }
+            let views = self.views_path(ns);
+            let has_views_dir = self.get(&views).await?.is_some();
             let client = self.client().await?;
             let mut multi = client.new_multi_writer();
             multi
                 .add_delete(&self.tables_path(ns), None)
                 .map_err(read_error)?;
+            if has_views_dir {
+                multi.add_delete(&views, None).map_err(read_error)?;
+            }
             multi.add_delete(&path, Some(version)).map_err(read_error)?;
             match multi.commit().await.map_err(multi_error) {
                 Ok(_) => return Ok(()),
@@ -320,14 +335,14 @@ impl CatalogStore for ZooKeeperStore {
         ))
     }
 
-    async fn load_table(&self, ident: &TableIdent) -> Result<Option<TableRecord>, StoreError> {
+    async fn load_entry(&self, ident: &TableIdent) -> Result<Option<EntryRecord>, StoreError> {
         Ok(self.get_record(ident).await?.map(|(r, _)| r))
     }
 
-    async fn load_table_fresh(
+    async fn load_entry_fresh(
         &self,
         ident: &TableIdent,
-    ) -> Result<Option<TableRecord>, StoreError> {
+    ) -> Result<Option<EntryRecord>, StoreError> {
         // sync makes this read see every write the ensemble has applied, including one
         // whose answer this client lost.
         self.client()
@@ -335,36 +350,40 @@ impl CatalogStore for ZooKeeperStore {
             .sync(&self.tables)
             .await
             .map_err(read_error)?;
-        self.load_table(ident).await
+        self.load_entry(ident).await
     }
 
-    async fn list_tables(
+    async fn list_entries(
         &self,
         ns: &NamespaceIdent,
+        kind: EntryKind,
         page: &PageRequest,
     ) -> Result<(Vec<String>, Option<String>), StoreError> {
-        let nodes = match self
-            .client()
-            .await?
-            .list_children(&self.tables_path(ns))
-            .await
-        {
-            Ok(nodes) => nodes,
-            Err(ZkError::NoNode) => return Err(StoreError::NoSuchNamespace(ns.to_string())),
-            Err(e) => return Err(read_error(e)),
+        // Markers read before and after the names: a view created or dropped meanwhile is
+        // in one of the two reads, so it is never listed as a table.
+        let views_before = self.child_names(&self.views_path(ns)).await?;
+        let Some(names) = self.child_names(&self.tables_path(ns)).await? else {
+            return Err(StoreError::NoSuchNamespace(ns.to_string()));
         };
-        let names = nodes
-            .iter()
-            .map(|n| decode(n).map(|name| (name.clone(), name)))
-            .collect::<Result<BTreeMap<_, _>, _>>()?;
-        paginate(names, page)
+        let views_after = self.child_names(&self.views_path(ns)).await?;
+        let views: BTreeSet<String> = views_before
+            .into_iter()
+            .chain(views_after)
+            .flatten()
+            .collect();
+        let listed = names
+            .into_iter()
+            .filter(|name| views.contains(name) == (kind == EntryKind::View))
+            .map(|name| (name.clone(), name))
+            .collect();
+        paginate(listed, page)
     }
 
-    async fn table_locations(&self) -> Result<Vec<(TableIdent, String)>, StoreError> {
+    async fn entry_locations(&self) -> Result<Vec<(TableIdent, String)>, StoreError> {
         let mut out = Vec::new();
         for ns in self.all_namespaces().await? {
-            let (names, _) = self.list_tables(&ns, &PageRequest::default()).await?;
-            for name in names {
+            let names = self.child_names(&self.tables_path(&ns)).await?;
+            for name in names.into_iter().flatten() {
                 let ident = TableIdent::new(ns.clone(), name);
                 if let Some((record, _)) = self.get_record(&ident).await? {
                     out.push((ident, record.location));
@@ -375,18 +394,34 @@ impl CatalogStore for ZooKeeperStore {
     }
 
     async fn swap_pointers(&self, swaps: &[PointerSwap]) -> Result<(), StoreError> {
+        for swap in swaps {
+            if swap.expected.is_none() && swap.new.kind == EntryKind::View {
+                self.ensure_views_dir(&swap.ident.namespace).await?;
+            }
+        }
         let client = self.client().await?;
         let mut multi = client.new_multi_writer();
-        for swap in swaps {
+        // The swap each operation of the multi belongs to.
+        let mut owner = Vec::new();
+        for (i, swap) in swaps.iter().enumerate() {
             let path = self.table_path(&swap.ident);
             let data = to_json(&swap.new);
             let current = self.get_record(&swap.ident).await?;
             match (current, &swap.expected) {
-                (None, None) => multi.add_create(&path, &data, &PERSISTENT),
+                (None, None) => {
+                    if swap.new.kind == EntryKind::View {
+                        let marker = self.view_marker(&swap.ident);
+                        multi
+                            .add_create(&marker, b"", &PERSISTENT)
+                            .map_err(read_error)?;
+                        owner.push(i);
+                    }
+                    multi.add_create(&path, &data, &PERSISTENT)
+                }
                 (Some((r, version)), Some(expected)) if &r.metadata_location == expected => {
                     multi.add_set_data(&path, &data, Some(version))
                 }
-                (Some(_), None) => return Err(StoreError::TableExists(swap.ident.to_string())),
+                (Some(_), None) => return Err(StoreError::NameTaken(swap.ident.to_string())),
                 (found, expected) => {
                     return Err(StoreError::PointerMoved {
                         table: swap.ident.to_string(),
@@ -396,14 +431,15 @@ impl CatalogStore for ZooKeeperStore {
                 }
             }
             .map_err(read_error)?;
+            owner.push(i);
         }
         match multi.commit().await.map_err(multi_error) {
             Ok(_) => Ok(()),
-            Err((Some(i), e)) => {
-                let swap = &swaps[i];
+            Err((Some(op), e)) => {
+                let swap = &swaps[owner[op]];
                 let table = swap.ident.to_string();
                 Err(match (e, &swap.expected) {
-                    (ZkError::NodeExists, _) => StoreError::TableExists(table),
+                    (ZkError::NodeExists, _) => StoreError::NameTaken(table),
                     (ZkError::NoNode, None) => {
                         StoreError::NoSuchNamespace(swap.ident.namespace.to_string())
                     }
@@ -421,55 +457,106 @@ impl CatalogStore for ZooKeeperStore {
         }
     }
 
-    async fn register_table(
+    async fn register_entry(
         &self,
         ident: &TableIdent,
-        record: TableRecord,
+        record: EntryRecord,
         overwrite: bool,
     ) -> Result<(), StoreError> {
         self.require_namespace(&ident.namespace).await?;
         let path = self.table_path(ident);
         let data = to_json(&record);
-        match self.client().await?.create(&path, &data, &PERSISTENT).await {
-            Ok(_) => Ok(()),
-            Err(ZkError::NodeExists) if overwrite => self
-                .client()
-                .await?
-                .set_data(&path, &data, None)
-                .await
-                .map(|_| ())
-                .map_err(write_error),
-            Err(ZkError::NodeExists) => Err(StoreError::TableExists(ident.to_string())),
-            Err(ZkError::NoNode) => Err(StoreError::NoSuchNamespace(ident.namespace.to_string())),
-            Err(e) => Err(write_error(e)),
-        }
-    }
-
-    async fn drop_table(&self, ident: &TableIdent) -> Result<TableRecord, StoreError> {
-        for _ in 0..VERSION_RETRIES {
-            let Some((record, version)) = self.get_record(ident).await? else {
-                return Err(StoreError::NoSuchTable(ident.to_string()));
-            };
-            match self
-                .client()
-                .await?
-                .delete(&self.table_path(ident), Some(version))
-                .await
-            {
-                Ok(()) => return Ok(record),
-                Err(ZkError::BadVersion) => continue,
-                Err(ZkError::NoNode) => return Err(StoreError::NoSuchTable(ident.to_string())),
-                Err(e) => return Err(write_error(e)),
+        if overwrite {
+            if let Some((found, version)) = self.get_record(ident).await? {
+                if found.kind != record.kind {
+                    return Err(StoreError::NameTaken(ident.to_string()));
+                }
+                let client = self.client().await?;
+                return match client.set_data(&path, &data, Some(version)).await {
+                    Ok(_) => Ok(()),
+                    Err(ZkError::BadVersion | ZkError::NoNode) => Err(StoreError::Failed(
+                        format!("{ident} changed while it was registered; try again").into(),
+                    )),
+                    Err(e) => Err(write_error(e)),
+                };
             }
         }
-        Err(StoreError::Failed("table kept changing; try again".into()))
+        if record.kind == EntryKind::View {
+            self.ensure_views_dir(&ident.namespace).await?;
+        }
+        let client = self.client().await?;
+        let mut multi = client.new_multi_writer();
+        multi
+            .add_create(&path, &data, &PERSISTENT)
+            .map_err(read_error)?;
+        if record.kind == EntryKind::View {
+            let marker = self.view_marker(ident);
+            multi
+                .add_create(&marker, b"", &PERSISTENT)
+                .map_err(read_error)?;
+        }
+        match multi.commit().await.map_err(multi_error) {
+            Ok(_) => Ok(()),
+            Err((_, ZkError::NodeExists)) => Err(StoreError::NameTaken(ident.to_string())),
+            Err((_, ZkError::NoNode)) => {
+                Err(StoreError::NoSuchNamespace(ident.namespace.to_string()))
+            }
+            Err((_, e)) => Err(write_error(e)),
+        }
     }
 
-    async fn rename_table(&self, from: &TableIdent, to: &TableIdent) -> Result<(), StoreError> {
+    async fn drop_entry(
+        &self,
+        ident: &TableIdent,
+        kind: EntryKind,
+    ) -> Result<EntryRecord, StoreError> {
+        for _ in 0..VERSION_RETRIES {
+            let Some((record, version)) = self.get_record(ident).await? else {
+                return Err(StoreError::NoSuchEntry(ident.to_string()));
+            };
+            if record.kind != kind {
+                return Err(StoreError::NoSuchEntry(ident.to_string()));
+            }
+            let client = self.client().await?;
+            let mut multi = client.new_multi_writer();
+            multi
+                .add_delete(&self.table_path(ident), Some(version))
+                .map_err(read_error)?;
+            if kind == EntryKind::View {
+                multi
+                    .add_delete(&self.view_marker(ident), None)
+                    .map_err(read_error)?;
+            }
+            match multi.commit().await.map_err(multi_error) {
+                Ok(_) => return Ok(record),
+                Err((_, ZkError::BadVersion)) => continue,
+                Err((_, ZkError::NoNode)) => {
+                    return Err(StoreError::NoSuchEntry(ident.to_string()))
+                }
+                Err((_, e)) => return Err(write_error(e)),
+            }
+        }
+        Err(StoreError::Failed(
+            format!("{kind} kept changing; try again").into(),
+        ))
+    }
+
+    async fn rename_entry(
+        &self,
+        from: &TableIdent,
+        to: &TableIdent,
+        kind: EntryKind,
+    ) -> Result<(), StoreError> {
         let Some((record, version)) = self.get_record(from).await? else {
-            return Err(StoreError::NoSuchTable(from.to_string()));
+            return Err(StoreError::NoSuchEntry(from.to_string()));
         };
+        if record.kind != kind {
+            return Err(StoreError::NoSuchEntry(from.to_string()));
+        }
         self.require_namespace(&to.namespace).await?;
+        if kind == EntryKind::View {
+            self.ensure_views_dir(&to.namespace).await?;
+        }
         let client = self.client().await?;
         let mut multi = client.new_multi_writer();
         multi
@@ -478,11 +565,19 @@ impl CatalogStore for ZooKeeperStore {
         multi
             .add_create(&self.table_path(to), &to_json(&record), &PERSISTENT)
             .map_err(read_error)?;
+        if kind == EntryKind::View {
+            multi
+                .add_delete(&self.view_marker(from), None)
+                .map_err(read_error)?;
+            multi
+                .add_create(&self.view_marker(to), b"", &PERSISTENT)
+                .map_err(read_error)?;
+        }
         match multi.commit().await.map_err(multi_error) {
             Ok(_) => Ok(()),
-            Err((_, ZkError::NodeExists)) => Err(StoreError::TableExists(to.to_string())),
-            Err((Some(0), ZkError::NoNode | ZkError::BadVersion)) => {
-                Err(StoreError::NoSuchTable(from.to_string()))
+            Err((_, ZkError::NodeExists)) => Err(StoreError::NameTaken(to.to_string())),
+            Err((Some(0 | 2), ZkError::NoNode | ZkError::BadVersion)) => {
+                Err(StoreError::NoSuchEntry(from.to_string()))
             }
             Err((Some(_), ZkError::NoNode)) => {
                 Err(StoreError::NoSuchNamespace(to.namespace.to_string()))
@@ -493,75 +588,5 @@ impl CatalogStore for ZooKeeperStore {
 }
 
 #[cfg(test)]
-mod tests {
-    use std::time::Duration;
-
-    use floe_locks::testing::{connections, server, Proxy};
-    use floe_locks::{LockManager, ZooKeeperLockManager};
-
-    use super::*;
-    use crate::store::store_contract::run_contract;
-
-    /// The server the test script started, or `None` after printing SKIP.
-    fn zookeeper() -> Option<String> {
-        server("FLOE_TEST_ZK")
-    }
-
-    /// The store contract against a real ZooKeeper, each run on a session of its own under
-    /// a fresh root.
-    #[tokio::test]
-    async fn zookeeper_store_keeps_the_contract() {
-        let Some(connect) = zookeeper() else {
-            return;
-        };
-        run_contract(|| {
-            let connect = connect.clone();
-            async move {
-                let session = ZooKeeperSession::connect(&connect, Duration::from_secs(10));
-                let session = session.await.unwrap();
-                let root = format!("/store-test-{}", uuid::Uuid::new_v4().simple());
-                ZooKeeperStore::new(session, &root).await.unwrap()
-            }
-        })
-        .await;
-    }
-
-    /// A node's store and its two lock managers (commits, compaction) on one session make
-    /// one connection: a proxy in front of the server opens one, and the server's `cons`
-    /// lists this session once, on it. Once the session is closed, the store fails.
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn the_store_and_the_lock_managers_share_one_connection() {
-        let Some(connect) = zookeeper() else {
-            return;
-        };
-        let server = connect.split(',').next().unwrap();
-        let proxy = Proxy::start(server.to_string()).await;
-        let session = ZooKeeperSession::connect(&proxy.addr, Duration::from_secs(10)).await;
-        let session = session.unwrap();
-        let root = format!("/store-test-{}", uuid::Uuid::new_v4().simple());
-        let compaction_root = format!("{root}/compaction");
-        let store = ZooKeeperStore::new(session.clone(), &root).await.unwrap();
-        let commits = ZooKeeperLockManager::new(session.clone(), &root).await;
-        let compaction = ZooKeeperLockManager::new(session.clone(), &compaction_root).await;
-        let (commits, compaction) = (commits.unwrap(), compaction.unwrap());
-        let ns = NamespaceIdent::new("ns".into());
-        store.create_namespace(&ns, HashMap::new()).await.unwrap();
-        let wait = Duration::from_secs(5);
-        let _commit = commits.acquire("t", wait).await.unwrap();
-        let _compact = compaction.acquire("t", wait).await.unwrap();
-        let t = TableIdent::new(ns, "t".into());
-        assert_eq!(store.load_table_fresh(&t).await, Ok(None));
-
-        let ports = proxy.upstream_ports();
-        assert_eq!(ports.len(), 1, "connections opened: {ports:?}");
-        let sid = format!("{:x}", session.session_id().0);
-        let ours: Vec<_> = (connections(server).await.into_iter())
-            .filter(|(port, s)| *port == ports[0] || *s == sid)
-            .collect();
-        assert_eq!(ours, [(ports[0], sid)], "this session's connections");
-
-        session.close();
-        let closed = store.ping().await;
-        assert!(matches!(closed, Err(StoreError::Failed(_))), "{closed:?}");
-    }
-}
+#[path = "zookeeper_tests.rs"]
+mod tests;

@@ -292,6 +292,16 @@ pub fn table_path(levels: &[&str], table: &str) -> String {
     format!("{}/tables/{}", ns_path(levels), encode(table))
 }
 
+/// `/v1/namespaces/<namespace>/views`.
+pub fn views_path(levels: &[&str]) -> String {
+    format!("{}/views", ns_path(levels))
+}
+
+/// `/v1/namespaces/<namespace>/views/<view>`.
+pub fn view_path(levels: &[&str], view: &str) -> String {
+    format!("{}/views/{}", ns_path(levels), encode(view))
+}
+
 /// The schema of the test tables: `id long required`, `name string`.
 pub fn table_schema() -> Value {
     json!({

@@ -43,7 +43,7 @@ pub use catalog_fixture::{fixture, set_props, Fx, NS};
 pub use fixtures::{fixture_bytes, fixture_json, fixture_path};
 pub use http::{
     encode, metric_sample, ns_path, ns_url, raw_request, table_path, table_schema, tables_path,
-    Http, Resp,
+    view_path, views_path, Http, Resp,
 };
 pub use server::{floe_bin, repo_root, FloeServer, Serve, TestEnv, START_TIMEOUT};
 pub use warehouse::{list_files, read_metadata_file};

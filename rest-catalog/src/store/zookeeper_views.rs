@@ -1,0 +1,52 @@
+//! View markers on ZooKeeper: `catalog/views/<ns>/<view>`, an empty node beside each
+//! view's pointer in `catalog/tables/<ns>/<view>`, created and removed in the same `multi`
+//! as the pointer, so a namespace's tables and views are listed from two child lists.
+
+use std::collections::BTreeSet;
+
+use iceberg::{NamespaceIdent, TableIdent};
+use zookeeper_client::Error as ZkError;
+
+use super::{read_error, write_error, ZooKeeperStore, PERSISTENT};
+use crate::store::znode_names::{decode, encode, namespace_node};
+use crate::store::StoreError;
+
+impl ZooKeeperStore {
+    pub(super) fn views_path(&self, ns: &NamespaceIdent) -> String {
+        format!("{}/{}", self.views, namespace_node(ns))
+    }
+
+    /// The marker that says the entry of `ident` is a view.
+    pub(super) fn view_marker(&self, ident: &TableIdent) -> String {
+        format!(
+            "{}/{}",
+            self.views_path(&ident.namespace),
+            encode(&ident.name)
+        )
+    }
+
+    /// Makes `views/<ns>`, the parent of a namespace's view markers, if it is missing.
+    pub(super) async fn ensure_views_dir(&self, ns: &NamespaceIdent) -> Result<(), StoreError> {
+        let path = self.views_path(ns);
+        match self.client().await?.create(&path, b"", &PERSISTENT).await {
+            Ok(_) | Err(ZkError::NodeExists) => Ok(()),
+            Err(e) => Err(write_error(e)),
+        }
+    }
+
+    /// The decoded names of a node's children; `None` when the node does not exist.
+    pub(super) async fn child_names(
+        &self,
+        path: &str,
+    ) -> Result<Option<BTreeSet<String>>, StoreError> {
+        match self.client().await?.list_children(path).await {
+            Ok(nodes) => nodes
+                .iter()
+                .map(|n| decode(n))
+                .collect::<Result<_, _>>()
+                .map(Some),
+            Err(ZkError::NoNode) => Ok(None),
+            Err(e) => Err(read_error(e)),
+        }
+    }
+}
