@@ -471,13 +471,33 @@ impl CatalogStore for ZooKeeperStore {
                 if found.kind != record.kind {
                     return Err(StoreError::NameTaken(ident.to_string()));
                 }
+                // The version alone cannot tell the entry read from one dropped and
+                // created again since (a new znode starts at version 0 too): the marker
+                // created and deleted in the same multi proves the name is no view's.
+                self.ensure_views_dir(&ident.namespace).await?;
                 let client = self.client().await?;
-                return match client.set_data(&path, &data, Some(version)).await {
+                let mut multi = client.new_multi_writer();
+                multi
+                    .add_set_data(&path, &data, Some(version))
+                    .map_err(read_error)?;
+                if record.kind == EntryKind::Table {
+                    let marker = self.view_marker(ident);
+                    multi
+                        .add_create(&marker, b"", &PERSISTENT)
+                        .map_err(read_error)?;
+                    multi.add_delete(&marker, None).map_err(read_error)?;
+                }
+                return match multi.commit().await.map_err(multi_error) {
                     Ok(_) => Ok(()),
-                    Err(ZkError::BadVersion | ZkError::NoNode) => Err(StoreError::Failed(
-                        format!("{ident} changed while it was registered; try again").into(),
-                    )),
-                    Err(e) => Err(write_error(e)),
+                    Err((_, ZkError::NodeExists)) => Err(StoreError::NameTaken(ident.to_string())),
+                    Err((_, ZkError::BadVersion | ZkError::NoNode)) => {
+                        Err(StoreError::PointerMoved {
+                            table: ident.to_string(),
+                            expected: Some(found.metadata_location),
+                            found: None,
+                        })
+                    }
+                    Err((_, e)) => Err(write_error(e)),
                 };
             }
         }

@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use iceberg::{NamespaceIdent, TableIdent};
 use zookeeper_client::Error as ZkError;
 
-use super::{read_error, write_error, ZooKeeperStore, PERSISTENT};
+use super::{read_error, ZooKeeperStore, PERSISTENT};
 use crate::store::znode_names::{decode, encode, namespace_node};
 use crate::store::StoreError;
 
@@ -30,7 +30,8 @@ impl ZooKeeperStore {
         let path = self.views_path(ns);
         match self.client().await?.create(&path, b"", &PERSISTENT).await {
             Ok(_) | Err(ZkError::NodeExists) => Ok(()),
-            Err(e) => Err(write_error(e)),
+            // Only an empty parent node: nothing of an entry was written.
+            Err(e) => Err(read_error(e)),
         }
     }
 
