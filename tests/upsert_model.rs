@@ -60,9 +60,12 @@ async fn check_manifests(table: &LoadedTable, report: &CommitReport, expected: &
             }
         }
     }
+    // Every first-seen key gets an equality delete unless no older row could hold it
+    // (the writer leaves it out): together they are the design's count.
+    assert_eq!(report.equality_deletes, added.equality_deletes);
+    added.equality_deletes += report.skipped_deletes;
     assert_eq!(&added, expected, "files of snapshot {}", report.snapshot_id);
     assert_eq!(report.rows, expected.rows);
-    assert_eq!(report.equality_deletes, expected.equality_deletes);
     assert_eq!(report.position_deletes, expected.position_deletes);
 }
 
@@ -148,6 +151,13 @@ async fn a_conflicting_commit_is_retried_on_the_new_table() {
     let ra = committed(a.commit(Some(1), None).await.unwrap());
     assert_eq!(rb.attempts, 1);
     assert_eq!(ra.attempts, 2, "a must have hit one conflict");
+    // Into the empty table neither wrote equality deletes; b's rows then held keys a had
+    // left them out for, so a's retry wrote them after all.
+    assert_eq!((rb.equality_deletes, rb.equality_delete_files), (0, 0));
+    assert!(
+        ra.equality_deletes > 0 && ra.equality_delete_files > 0,
+        "{ra:?}"
+    );
     assert_eq!(ra.sequence_number, rb.sequence_number + 1);
     // The model: b's changes, then a's.
     for cp in [&cp_b, &cp_a] {
@@ -295,4 +305,53 @@ async fn a_failed_background_commit_fails_the_next_checkpoint() {
     writer.abort();
     assert_eq!(writer.finish_commit().await.unwrap(), None);
     writer.write(&batch(&cp, 0..1)).await.unwrap();
+}
+
+/// Which checkpoints need equality deletes: none into a new table, none for keys above
+/// every live key of their bucket, and one per updated or deleted key that an older row
+/// holds. iceberg-rust's scan equals the model after each.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn equality_deletes_only_where_an_older_row_may_hold_the_key() {
+    let env = TestEnv::start();
+    let client = RestClient::connect(env.server.url()).await.unwrap();
+    let ident = create_table(&client, "left_out", 4).await;
+    let mut writer = open_writer(&client, &ident, "w").await;
+    let mut model = BTreeMap::new();
+    let upserts = |keys: std::ops::Range<i64>, op: &'static str, tag: &str| Checkpoint {
+        ids: keys.clone().collect(),
+        names: keys.clone().map(|k| format!("{tag}{k}")).collect(),
+        qty: keys.clone().map(|k| Some(k as i32)).collect(),
+        ops: keys.map(|_| op).collect(),
+        expected: Expected::default(),
+    };
+    let mut changes = upserts(100..300, "+U", "w");
+    let deletes = upserts(0..10, "-D", "");
+    for (i, id) in deletes.ids.iter().enumerate() {
+        changes.ids.push(*id);
+        changes.names.push(deletes.names[i].clone());
+        changes.qty.push(None);
+        changes.ops.push("-D");
+    }
+    // (checkpoint, equality deletes written, left out)
+    let cases = [
+        (upserts(0..200, "+I", "v"), 0, 200),
+        (upserts(200..400, "+I", "v"), 0, 200),
+        (changes, 210, 0),
+    ];
+    for (checkpoint, (cp, written, left_out)) in cases.into_iter().enumerate() {
+        apply(&mut model, &cp);
+        writer.write(&batch(&cp, 0..cp.ids.len())).await.unwrap();
+        let report = committed(
+            writer
+                .commit(Some(checkpoint as i64 + 1), None)
+                .await
+                .unwrap(),
+        );
+        let what = format!("checkpoint {}: {report:?}", checkpoint + 1);
+        assert_eq!(report.equality_deletes, written, "{what}");
+        assert_eq!(report.skipped_deletes, left_out, "{what}");
+        assert_eq!(report.equality_delete_files > 0, written > 0, "{what}");
+        let table = client.load_table(&ident).await.unwrap();
+        assert_eq!(scan(&table).await, model, "{what}");
+    }
 }

@@ -146,6 +146,12 @@ fn describe(report: &CommitReport) -> String {
         plural(report.position_delete_files, "position-delete file"),
         report.position_deletes,
     );
+    if report.skipped_deletes > 0 {
+        text.push_str(&format!(
+            "; {} equality deletes left out (no older row could hold their keys)",
+            report.skipped_deletes
+        ));
+    }
     match report.watermark {
         Some(WatermarkChange::Advance(w)) => text.push_str(&format!("; watermark now {w}")),
         Some(WatermarkChange::Stale { current }) => text.push_str(&format!(

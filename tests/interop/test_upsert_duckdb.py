@@ -557,3 +557,39 @@ def test_watermark_only_moves_forward(floe_url, http, duck_factory, unique_name,
     snaps = sorted(meta["metadata"]["snapshots"], key=lambda s: s["sequence-number"])
     assert "floe.watermark" not in snaps[-2]["summary"], snaps[-2]["summary"]
     assert snaps[-1]["summary"].get("floe.watermark") == "2000"
+
+
+# --------------------------------------------------------------------------------------
+# 6: equality deletes only where an older row may hold the key
+
+
+def test_deletes_only_where_an_older_row_may_hold_the_key(floe_url, http, duck_factory, unique_name, tmp_path):
+    """The first checkpoint into a new table and one whose keys all lie above the table's
+    commit no equality-delete file; one that updates existing keys does. DuckDB reads the
+    model's rows after each."""
+    ns = unique_name("upsleft")
+    table = f"{ns}.t"
+    model: dict[int, tuple] = {}
+
+    def checkpoint(n: int, rows: list[tuple], *extra: str) -> re.Match:
+        for k, name, op in rows:
+            if op in ("+I", "+U"):
+                model[k] = (name,)
+            else:
+                model.pop(k, None)
+        path = write_csv(tmp_path / f"cp{n}.csv", ["id", "name", "_op"], rows)
+        out = floe_upsert(floe_url, table, [path], "--writer-id", "left", "--checkpoint", str(n), *extra)
+        committed = COMMITTED_RE.search(out)
+        assert committed, out
+        got = duck_factory().execute(f"SELECT id, name FROM c.{ns}.t").fetchall()
+        expected = sorted((k, *v) for k, v in model.items())
+        assert sorted(got) == expected, f"checkpoint {n}: {describe_diff(expected, sorted(got))}"
+        return committed
+
+    first = checkpoint(1, [(k, f"v{k}", "+I") for k in range(0, 200)], "--create", "--key", "id", "--buckets", "4")
+    assert int(first.group(6)) == 0, "no equality-delete file into a new table"
+    above = checkpoint(2, [(k, f"v{k}", "+I") for k in range(200, 400)])
+    assert int(above.group(6)) == 0, "no equality-delete file for keys above every live key"
+    updates = [(k, f"w{k}", "+U") for k in range(100, 300)] + [(k, None, "-D") for k in range(0, 10)]
+    updated = checkpoint(3, updates)
+    assert int(updated.group(6)) > 0 and int(updated.group(7)) == 210, updated.group(0)

@@ -18,11 +18,14 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use floe_table::properties::{writer_checkpoint_property, CHECKPOINT_ID, WATERMARK, WRITER_ID};
 use floe_table::{
-    commit, LoadedTable, Plan, RowDelta, SnapshotLanded, TableCatalog, TableOperation,
+    commit, ErrorKind, LoadedTable, ManifestCache, Plan, RowDelta, SnapshotLanded, TableCatalog,
+    TableOperation,
 };
 use iceberg::spec::{DataContentType, DataFile};
 
 use crate::error::UpsertError;
+use crate::write::key_hull::KeyColumns;
+use crate::write::{file_names, learn_live_files, lock, FileSettings, LeftOutDeletes, SharedHulls};
 
 /// A checkpoint whose files are closed, handed over for commit.
 pub(crate) struct ClosedCheckpoint {
@@ -32,10 +35,16 @@ pub(crate) struct ClosedCheckpoint {
     pub rows: u64,
     /// Keys in its equality-delete files.
     pub equality_deletes: u64,
+    /// Equality deletes left out: no older row could hold their key.
+    pub skipped_deletes: u64,
     /// Rows in its position-delete files.
     pub position_deletes: u64,
     pub checkpoint_id: Option<i64>,
     pub watermark: Option<i64>,
+    /// The equality deletes left out, by bucket.
+    pub left_out: Vec<LeftOutDeletes>,
+    /// The key hulls' generation when the checkpoint started.
+    pub generation: u64,
 }
 
 /// Commits one writer's checkpoints to one table.
@@ -46,6 +55,13 @@ pub(crate) struct Committer {
     pub writer_id: Option<String>,
     /// The newest checkpoint of `writer_id` in the table, as of the last load.
     pub last: Option<CommittedCheckpoint>,
+    /// The key hulls the writer leaves equality deletes out by.
+    pub hulls: SharedHulls,
+    pub hull_columns: KeyColumns,
+    /// The data manifests read so far, each read once.
+    pub manifests: ManifestCache,
+    /// How the writer writes files: the left-out deletes a commit writes after all.
+    pub settings: Arc<FileSettings>,
 }
 
 impl Committer {
@@ -63,9 +79,12 @@ impl Committer {
             files,
             rows,
             equality_deletes,
+            skipped_deletes,
             position_deletes,
             checkpoint_id,
             watermark,
+            left_out,
+            generation,
         } = checkpoint;
         if let Some(last) = self.already_committed(checkpoint_id) {
             // Its files are left as orphans: no snapshot refers to them.
@@ -102,6 +121,7 @@ impl Committer {
             position_delete_files: count(DataContentType::PositionDeletes),
             rows,
             equality_deletes,
+            skipped_deletes,
             position_deletes,
             ..Default::default()
         };
@@ -111,6 +131,14 @@ impl Committer {
             checkpoint_id,
             watermark,
             report,
+            left_out: LeftOut {
+                buckets: left_out,
+                generation,
+                hulls: self.hulls.clone(),
+                columns: self.hull_columns.clone(),
+                manifests: self.manifests.clone(),
+                settings: self.settings.clone(),
+            },
         };
         let finished = commit(self.catalog.as_ref(), self.table.clone(), &mut operation).await?;
         self.table = finished.table;
@@ -149,6 +177,73 @@ struct CheckpointCommit {
     checkpoint_id: Option<i64>,
     watermark: Option<i64>,
     report: CommitReport,
+    left_out: LeftOut,
+}
+
+/// The equality deletes a checkpoint left out, and what proves, on each attempt, that it
+/// may: no live data file that the hulls had not learnt when the checkpoint started (a
+/// compaction's output, another writer's rows) may hold a left-out key of its bucket.
+/// Where one may, the bucket's left-out keys are written as an equality-delete file after
+/// all, and the commit carries it: the checkpoint's rows replace the other writer's, as
+/// they would have.
+struct LeftOut {
+    buckets: Vec<LeftOutDeletes>,
+    generation: u64,
+    hulls: SharedHulls,
+    columns: KeyColumns,
+    manifests: ManifestCache,
+    settings: Arc<FileSettings>,
+}
+
+impl LeftOut {
+    /// Learns `base`'s live data files (for the checkpoints after this one) and takes out
+    /// the buckets whose left-out keys a data file unknown to the checkpoint may hold.
+    async fn clashing(&mut self, base: &LoadedTable) -> floe_table::Result<Vec<LeftOutDeletes>> {
+        learn_live_files(&self.hulls, &self.columns, &self.manifests, base).await?;
+        if self.buckets.is_empty() {
+            return Ok(Vec::new());
+        }
+        let manifests = self.manifests.main(&base.file_io, &base.metadata).await?;
+        let default_spec = base.metadata.default_partition_spec_id();
+        let mut clash = vec![false; self.buckets.len()];
+        {
+            let hulls = lock(&self.hulls);
+            for (file, entry) in floe_table::live_files(&base.metadata, &manifests) {
+                if file.content != DataContentType::Data || hulls.knew(&file.path, self.generation)
+                {
+                    continue;
+                }
+                let bounds = self.columns.file_bounds(entry.data_file());
+                for (i, bucket) in self.buckets.iter().enumerate() {
+                    let same = file.partition.spec_id != default_spec
+                        || &file.partition.value == bucket.partition.data();
+                    clash[i] |= same && bucket.keys.may_be_in(&bounds);
+                }
+            }
+        }
+        let mut clashing = Vec::new();
+        for (bucket, clashed) in std::mem::take(&mut self.buckets).into_iter().zip(clash) {
+            if clashed {
+                clashing.push(bucket);
+            } else {
+                self.buckets.push(bucket);
+            }
+        }
+        Ok(clashing)
+    }
+
+    /// Writes the left-out deletes of `buckets` after all.
+    async fn write(&self, buckets: Vec<LeftOutDeletes>) -> floe_table::Result<Vec<DataFile>> {
+        let names = file_names();
+        let mut files = Vec::new();
+        for bucket in buckets {
+            let written = bucket.write(&self.settings, &names).await;
+            files.extend(written.map_err(|e| {
+                floe_table::Error::new(ErrorKind::Io, format!("cannot write equality deletes: {e}"))
+            })?);
+        }
+        Ok(files)
+    }
 }
 
 #[async_trait]
@@ -166,6 +261,16 @@ impl TableOperation for CheckpointCommit {
             .and_then(|w| last_committed(&base.metadata, w));
         if let Some(last) = covering(newest, self.checkpoint_id) {
             return Ok(Plan::Done(CheckpointOutcome::AlreadyCommitted(last)));
+        }
+        let clashing = self.left_out.clashing(base).await?;
+        if !clashing.is_empty() {
+            let keys: u64 = clashing.iter().map(|b| b.keys.len() as u64).sum();
+            let files = self.left_out.write(clashing).await?;
+            tracing::info!(table = %base.ident, keys, "rows committed meanwhile may hold keys this checkpoint left equality deletes out for; they are written after all");
+            self.report.equality_delete_files += files.len();
+            self.report.equality_deletes += keys;
+            self.report.skipped_deletes -= keys;
+            self.delta.add_files(files);
         }
         if let (Some(writer), Some(checkpoint)) = (&self.writer_id, self.checkpoint_id) {
             let recorded = writer_checkpoint_property(writer);

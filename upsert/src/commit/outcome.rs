@@ -24,6 +24,8 @@ pub struct CommitReport {
     pub rows: u64,
     /// Keys in the equality-delete files.
     pub equality_deletes: u64,
+    /// Equality deletes left out: no row committed before could hold their key.
+    pub skipped_deletes: u64,
     /// Rows in the position-delete files.
     pub position_deletes: u64,
     /// Commit attempts it took (1 without conflicts).

@@ -5,6 +5,7 @@
 //! row delta. `start_commit` does the same in the background, so the next checkpoint is
 //! written while the last one commits.
 
+pub(crate) mod key_hull;
 pub(crate) mod key_index;
 mod partition;
 mod splitter;
@@ -12,14 +13,14 @@ mod splitter;
 pub use key_index::KeyIndexFull;
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use arrow::array::{RecordBatch, UInt32Array};
 use arrow::compute::take_record_batch;
 use floe_table::properties::{parquet_properties, target_file_size};
-use floe_table::{position_delete_schema, LoadedTable, TableCatalog};
+use floe_table::{live_files, position_delete_schema, LoadedTable, ManifestCache, TableCatalog};
 use iceberg::arrow::schema_to_arrow_schema;
-use iceberg::spec::{DataFileFormat, Schema};
+use iceberg::spec::{DataContentType, DataFileFormat, Schema};
 use iceberg::writer::file_writer::location_generator::{
     DefaultFileNameGenerator, DefaultLocationGenerator,
 };
@@ -33,7 +34,9 @@ use crate::commit::{
 };
 use crate::error::UpsertError;
 use crate::layout::{upsert_layout, UpsertLayout};
-use partition::{FileSettings, PartitionWriter};
+use key_hull::{KeyColumns, KeyHulls};
+use partition::PartitionWriter;
+pub(crate) use partition::{FileSettings, LeftOutDeletes};
 use splitter::PartitionSplitter;
 
 /// How a writer behaves.
@@ -72,9 +75,49 @@ pub struct UpsertWriter {
     in_flight: Option<InFlight>,
     /// Why the open checkpoint cannot be committed (a write or an earlier commit failed).
     broken: Option<String>,
+    /// The keys each bucket may hold, shared with the committer, which widens them by the
+    /// data files it finds at each commit.
+    hulls: SharedHulls,
+    /// The hulls' generation when the open checkpoint started.
+    generation: u64,
 }
 
-fn file_names() -> DefaultFileNameGenerator {
+/// The writer's and the committer's key hulls.
+pub(crate) type SharedHulls = Arc<Mutex<KeyHulls>>;
+
+/// The hulls, locked (a panic elsewhere leaves them usable: they only ever widen).
+pub(crate) fn lock(hulls: &SharedHulls) -> std::sync::MutexGuard<'_, KeyHulls> {
+    hulls.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Widens `hulls` by the live data files of `table`'s main branch (manifests read through
+/// `cache`, so each is read once per writer).
+pub(crate) async fn learn_live_files(
+    hulls: &SharedHulls,
+    columns: &KeyColumns,
+    cache: &ManifestCache,
+    table: &LoadedTable,
+) -> iceberg::Result<()> {
+    let manifests = cache.main(&table.file_io, &table.metadata).await?;
+    let default_spec = table.metadata.default_partition_spec_id();
+    let live = live_files(&table.metadata, &manifests);
+    let files = live
+        .iter()
+        .filter(|(file, _)| file.content == DataContentType::Data)
+        .map(|(file, entry)| {
+            let partition =
+                (file.partition.spec_id == default_spec).then_some(&file.partition.value);
+            (
+                file.path.as_str(),
+                partition,
+                columns.file_bounds(entry.data_file()),
+            )
+        });
+    lock(hulls).learn(files);
+    Ok(())
+}
+
+pub(crate) fn file_names() -> DefaultFileNameGenerator {
     DefaultFileNameGenerator::new(Uuid::now_v7().to_string(), None, DataFileFormat::Parquet)
 }
 
@@ -97,6 +140,11 @@ impl UpsertWriter {
             .map(|id| schema.field_by_id(*id).expect("key field exists").clone())
             .collect::<Vec<_>>();
         let key_schema = Arc::new(Schema::builder().with_fields(key_fields).build()?);
+        let hull_columns = KeyColumns::new(&schema, &layout.key_field_ids);
+        let hulls: SharedHulls = Arc::new(Mutex::new(KeyHulls::new(hull_columns.len())));
+        let manifests = ManifestCache::default();
+        learn_live_files(&hulls, &hull_columns, &manifests, &table).await?;
+        let generation = lock(&hulls).generation();
         let pos_schema = Arc::new(position_delete_schema());
         let props = metadata.properties();
         let settings = FileSettings {
@@ -106,6 +154,7 @@ impl UpsertWriter {
             table_arrow: Arc::new(schema_to_arrow_schema(&schema)?),
             key_columns: layout.key_columns.clone(),
             key_field_ids: layout.key_field_ids.clone(),
+            hull_columns: hull_columns.clone(),
             key_arrow: Arc::new(schema_to_arrow_schema(&key_schema)?),
             key_schema,
             pos_arrow: Arc::new(schema_to_arrow_schema(&pos_schema)?),
@@ -119,24 +168,31 @@ impl UpsertWriter {
             .writer_id
             .as_deref()
             .and_then(|w| last_committed(&metadata, w));
+        let settings = Arc::new(settings);
         let committer = Committer {
             catalog,
             table: table.clone(),
             writer_id: options.writer_id.clone(),
             last,
+            hulls: hulls.clone(),
+            hull_columns,
+            manifests,
+            settings: settings.clone(),
         };
         Ok(Self {
             table,
             last,
             layout,
             options,
-            settings: Arc::new(settings),
+            settings,
             splitter: Arc::new(splitter),
             partitions: HashMap::new(),
             names: file_names(),
             committer: Some(committer),
             in_flight: None,
             broken: None,
+            hulls,
+            generation,
         })
     }
 
@@ -188,7 +244,9 @@ impl UpsertWriter {
                 Some(w) => w,
                 None => {
                     let key = self.splitter.partition_key(&group.values)?;
-                    PartitionWriter::new(self.settings.clone(), self.names.clone(), key).await?
+                    let hull = lock(&self.hulls).of(key.data());
+                    PartitionWriter::new(self.settings.clone(), self.names.clone(), key, hull)
+                        .await?
                 }
             };
             let part_kinds: Vec<RowKind> = group.rows.iter().map(|&r| kinds[r as usize]).collect();
@@ -230,6 +288,7 @@ impl UpsertWriter {
         self.partitions.clear();
         self.names = file_names();
         self.broken = None;
+        self.generation = lock(&self.hulls).generation();
     }
 
     /// Commits the open checkpoint as one snapshot and waits for it. With a writer id and
@@ -266,15 +325,27 @@ impl UpsertWriter {
         }
         let previous = self.finish_commit().await?;
         let mut committer = self.committer.take().ok_or_else(lost_committer)?;
-        let partitions: Vec<PartitionWriter> =
-            self.partitions.drain().map(|(_, w)| w.seal()).collect();
+        let partitions: Vec<PartitionWriter> = {
+            let mut hulls = lock(&self.hulls);
+            let sealed = self.partitions.drain().map(|(_, w)| w.seal());
+            sealed
+                .map(|(writer, written)| {
+                    hulls.merge(writer.partition(), &written);
+                    writer
+                })
+                .collect()
+        };
+        // The checkpoint's left-out deletes are checked against the data files the hulls
+        // had not learnt when it started; the next one starts now.
+        let generation = std::mem::replace(&mut self.generation, lock(&self.hulls).generation());
         self.names = file_names();
         self.in_flight = Some(tokio::spawn(async move {
             if let Some(last) = committer.already_committed(checkpoint_id) {
                 // Its files are left as orphans: no snapshot refers to them.
                 return (committer, Ok(CheckpointOutcome::AlreadyCommitted(last)));
             }
-            let outcome = match close_partitions(partitions, checkpoint_id, watermark).await {
+            let closed = close_partitions(partitions, checkpoint_id, watermark, generation);
+            let outcome = match closed.await {
                 Ok(checkpoint) => committer.commit(checkpoint).await,
                 Err(e) => Err(e),
             };
@@ -321,6 +392,7 @@ async fn close_partitions(
     partitions: Vec<PartitionWriter>,
     checkpoint_id: Option<i64>,
     watermark: Option<i64>,
+    generation: u64,
 ) -> Result<ClosedCheckpoint, UpsertError> {
     let mut tasks = JoinSet::new();
     for writer in partitions {
@@ -330,16 +402,21 @@ async fn close_partitions(
         files: Vec::new(),
         rows: 0,
         equality_deletes: 0,
+        skipped_deletes: 0,
         position_deletes: 0,
         checkpoint_id,
         watermark,
+        left_out: Vec::new(),
+        generation,
     };
     while let Some(joined) = tasks.join_next().await {
-        let (files, counts) = joined??;
-        closed.files.extend(files);
-        closed.rows += counts.rows;
-        closed.equality_deletes += counts.equality_deletes;
-        closed.position_deletes += counts.position_deletes;
+        let partition = joined??;
+        closed.files.extend(partition.files);
+        closed.rows += partition.counts.rows;
+        closed.equality_deletes += partition.counts.equality_deletes;
+        closed.skipped_deletes += partition.counts.skipped_deletes;
+        closed.position_deletes += partition.counts.position_deletes;
+        closed.left_out.extend(partition.left_out);
     }
     Ok(closed)
 }
