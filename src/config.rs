@@ -45,6 +45,11 @@ pub struct ServeConfig {
     /// off when unset.
     #[serde(default)]
     pub compaction_interval: Option<String>,
+    /// How often every table whose partitions hold `floe.convert-deletes.min-files`
+    /// equality-delete files gets them converted into position deletes (`5m`); off when
+    /// unset.
+    #[serde(default)]
+    pub maintenance_interval: Option<String>,
     /// Authentication (`[auth]`, or a file given with `--auth`); off when unset.
     #[serde(default)]
     pub auth: Option<AuthConfig>,
@@ -58,23 +63,28 @@ pub struct ServeConfig {
     pub idempotency_key_lifetime: String,
 }
 
+/// The interval option `name` (`1h`, `90s`), checked: longer than zero; `None` when unset.
+fn interval(name: &str, text: Option<&str>) -> anyhow::Result<Option<std::time::Duration>> {
+    let Some(text) = text else {
+        return Ok(None);
+    };
+    let interval = humantime::parse_duration(text)
+        .map_err(|e| anyhow::anyhow!("{name} {text:?} is not a duration like 1h or 90s: {e}"))?;
+    if interval.is_zero() {
+        anyhow::bail!("{name} must be longer than zero");
+    }
+    Ok(Some(interval))
+}
+
 impl ServeConfig {
     /// The compaction interval, checked.
     pub fn compaction_interval(&self) -> anyhow::Result<Option<std::time::Duration>> {
-        match &self.compaction_interval {
-            None => Ok(None),
-            Some(text) => {
-                let interval = humantime::parse_duration(text).map_err(|e| {
-                    anyhow::anyhow!(
-                        "compaction-interval {text:?} is not a duration like 1h or 90s: {e}"
-                    )
-                })?;
-                if interval.is_zero() {
-                    anyhow::bail!("compaction-interval must be longer than zero");
-                }
-                Ok(Some(interval))
-            }
-        }
+        interval("compaction-interval", self.compaction_interval.as_deref())
+    }
+
+    /// The maintenance (delete conversion) interval, checked.
+    pub fn maintenance_interval(&self) -> anyhow::Result<Option<std::time::Duration>> {
+        interval("maintenance-interval", self.maintenance_interval.as_deref())
     }
 
     /// The idempotency key lifetime, checked.
@@ -158,6 +168,12 @@ pub struct ServeArgs {
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub compaction_interval: Option<String>,
+    /// Convert equality deletes into position deletes this often (5m), in every table
+    /// with a partition of floe.convert-deletes.min-files (default 16) equality-delete
+    /// files. Off by default.
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub maintenance_interval: Option<String>,
     /// How long an Idempotency-Key is kept, advertised in /v1/config: PT30M (default),
     /// PT24H.
     #[arg(long)]

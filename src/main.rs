@@ -32,6 +32,9 @@ enum Command {
     /// Compact a table once: merge small files and fold deletes away, committing each
     /// file group as its own replace snapshot.
     Compact(floe::cli::compact::CompactArgs),
+    /// Turn a table's equality deletes into position deletes, partition by partition,
+    /// so readers join no data against equality deletes; rows stay the same.
+    ConvertDeletes(floe::cli::convert::ConvertArgs),
     /// Remove snapshots older than the table's retention and delete the files only they
     /// reached.
     ExpireSnapshots(floe::cli::expire::ExpireArgs),
@@ -76,6 +79,7 @@ fn main() -> ExitCode {
             .and_then(|config| run_async(floe::serve::serve(config))),
         Command::Upsert(args) => run_async(floe::cli::upsert::run(args)),
         Command::Compact(args) => run_async(floe::cli::compact::run(args)),
+        Command::ConvertDeletes(args) => run_async(floe::cli::convert::run(args)),
         Command::ExpireSnapshots(args) => run_async(floe::cli::expire::run(args)),
         Command::Table {
             command: TableCommand::Show(args),

@@ -1,12 +1,13 @@
 //! Every metric Floe exports, named and described once, in [`METRICS`]: the Prometheus
 //! recorder of the process, the catalog's [`Telemetry`] over it (requests, commits, lock
 //! waits, and the health and per-table gauges set at each scrape), and what scheduled
-//! compaction counts.
+//! compaction and delete conversion count.
 
-use std::sync::{Arc, OnceLock};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
-use floe_compaction::{CompactionReport, GroupOutcome};
+use floe_compaction::{CompactionReport, ConversionReport, DeleteFileCounts, GroupOutcome};
 use floe_rest_catalog::{watermark_lag_seconds, CommitOutcome, Readiness, TableFigures, Telemetry};
 use metrics::Unit;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
@@ -156,6 +157,29 @@ pub const COMPACTION_BYTES_REWRITTEN: Metric = metric(
     "bytes of data files that committed compaction groups replaced",
 );
 
+/// Live equality-delete files per table, as the last maintenance round counted them.
+pub const TABLE_EQUALITY_DELETE_FILES: Metric = metric(
+    "floe_table_equality_delete_files",
+    Kind::Gauge,
+    &["table"],
+    "live equality-delete files of the table, as the last maintenance round counted them",
+);
+/// Live position-delete files per table, as the last maintenance round counted them.
+pub const TABLE_POSITION_DELETE_FILES: Metric = metric(
+    "floe_table_position_delete_files",
+    Kind::Gauge,
+    &["table"],
+    "live position-delete files of the table, as the last maintenance round counted them",
+);
+/// Scheduled conversions of equality deletes into position deletes.
+pub const DELETE_CONVERSIONS: Metric = metric(
+    "floe_delete_conversion_runs_total",
+    Kind::Counter,
+    &["outcome"],
+    "scheduled conversions of a table's equality deletes by outcome: ok (every partition \
+     converted), partial (some skipped or unknown), failed",
+);
+
 /// Every metric Floe exports.
 pub const METRICS: &[Metric] = &[
     HTTP_REQUESTS,
@@ -173,6 +197,9 @@ pub const METRICS: &[Metric] = &[
     COMPACTION_GROUPS,
     COMPACTION_FILES_REWRITTEN,
     COMPACTION_BYTES_REWRITTEN,
+    TABLE_EQUALITY_DELETE_FILES,
+    TABLE_POSITION_DELETE_FILES,
+    DELETE_CONVERSIONS,
 ];
 
 /// Histogram buckets, in seconds, for request, commit and lock-wait times.
@@ -180,9 +207,12 @@ const BUCKETS: &[f64] = &[
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
 ];
 
-/// The process's metrics: the Prometheus recorder, installed as the `metrics` recorder.
+/// The process's metrics: the Prometheus recorder, installed as the `metrics` recorder,
+/// and the delete files the last maintenance round counted per table (set again as gauges
+/// at each scrape, as the other per-table gauges are).
 pub struct Metrics {
     handle: PrometheusHandle,
+    delete_files: Mutex<HashMap<String, DeleteFileCounts>>,
 }
 
 impl Metrics {
@@ -207,7 +237,10 @@ impl Metrics {
                     );
                 }
                 describe();
-                Arc::new(Metrics { handle })
+                Arc::new(Metrics {
+                    handle,
+                    delete_files: Mutex::default(),
+                })
             })
             .clone()
     }
@@ -271,8 +304,37 @@ impl Telemetry for Metrics {
                     .set(watermark_lag_seconds(w, now_ms));
             }
         }
+        for (table, counts) in self
+            .delete_files
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+        {
+            metrics::gauge!(TABLE_EQUALITY_DELETE_FILES.name, "table" => table.clone())
+                .set(counts.equality as f64);
+            metrics::gauge!(TABLE_POSITION_DELETE_FILES.name, "table" => table.clone())
+                .set(counts.position as f64);
+        }
         self.handle.render()
     }
+}
+
+impl Metrics {
+    /// The delete files of every table a maintenance round counted (tables it did not
+    /// see are forgotten).
+    pub fn record_delete_files(&self, counted: HashMap<String, DeleteFileCounts>) {
+        *self.delete_files.lock().unwrap_or_else(|e| e.into_inner()) = counted;
+    }
+}
+
+/// Counts a scheduled conversion run: `Ok` with its report, or failed.
+pub fn record_conversion(report: Option<&ConversionReport>) {
+    let outcome = match report {
+        None => "failed",
+        Some(r) if r.committed() == r.partitions.len() => "ok",
+        Some(_) => "partial",
+    };
+    metrics::counter!(DELETE_CONVERSIONS.name, "outcome" => outcome).increment(1);
 }
 
 /// Counts a scheduled compaction run: `Ok` with its report (its groups by outcome, and

@@ -11,17 +11,13 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-use async_trait::async_trait;
 use floe::rest_client::RestClient;
 use floe_compaction::{compact, CompactionRequest, GroupOutcome, Silent};
-use floe_table::{main_ancestry, LoadedTable, ReplaceConflict, TableCatalog, TableCommit};
+use floe_table::{main_ancestry, ReplaceConflict, TableCatalog};
 use floe_test_support::changes::Rng;
 use floe_test_support::compaction::*;
 use floe_test_support::upsert_model::*;
 use floe_test_support::TestEnv;
-use futures::future::BoxFuture;
-use iceberg::TableIdent;
-use tokio::sync::Mutex;
 
 fn request(options: &[(&str, &str)]) -> CompactionRequest {
     CompactionRequest {
@@ -127,40 +123,6 @@ async fn compaction_while_upserts_run_keeps_every_snapshot_equal_to_the_model() 
     );
 }
 
-/// Runs `action` once, just before the first commit it forwards: a commit that lands
-/// between a compaction's plan and its commit.
-struct CommitInBetween {
-    inner: Arc<RestClient>,
-    action: Mutex<Option<BoxFuture<'static, ()>>>,
-}
-
-impl CommitInBetween {
-    fn new(client: &RestClient, action: BoxFuture<'static, ()>) -> Arc<Self> {
-        Arc::new(Self {
-            inner: Arc::new(client.clone()),
-            action: Mutex::new(Some(action)),
-        })
-    }
-}
-
-#[async_trait]
-impl TableCatalog for CommitInBetween {
-    async fn load_table(&self, ident: &TableIdent) -> floe_table::Result<LoadedTable> {
-        self.inner.load_table(ident).await.map_err(Into::into)
-    }
-
-    async fn commit_table(
-        &self,
-        ident: &TableIdent,
-        commit: TableCommit,
-    ) -> floe_table::Result<LoadedTable> {
-        if let Some(action) = self.action.lock().await.take() {
-            action.await;
-        }
-        self.inner.commit(ident, commit).await.map_err(Into::into)
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_upsert_committed_during_compaction_keeps_its_deletes() {
     let env = TestEnv::start();
@@ -170,14 +132,7 @@ async fn an_upsert_committed_during_compaction_keeps_its_deletes() {
     // Checkpoint 7 replaces and deletes keys of the files being compacted; it lands after
     // the compaction read them.
     let cp = random_checkpoint(&mut rng, &mut model, 80, 60, 7);
-    let action = {
-        let (client, ident) = (client.clone(), ident.clone());
-        Box::pin(async move {
-            let mut writer = open_writer(&client, &ident, "w").await;
-            writer.write(&batch(&cp, 0..cp.ids.len())).await.unwrap();
-            committed(writer.commit(Some(7), None).await.unwrap());
-        })
-    };
+    let action = checkpoint_later(&client, &ident, cp, 7);
     let table = CommitInBetween::new(&client, action);
     let report = compact(
         table,

@@ -8,6 +8,7 @@
 //! goes through the table layer (`floe-table`).
 #![deny(missing_docs)]
 
+mod convert;
 mod error;
 mod expire;
 mod plan;
@@ -16,6 +17,10 @@ mod run;
 #[cfg(test)]
 mod test_support;
 
+pub use convert::{
+    convert_deletes, delete_file_counts, ConversionReport, ConversionRequest, DeleteFileCounts,
+    PartitionOutcome, PartitionReport,
+};
 pub use error::CompactionError;
 pub use expire::{
     delete_files, expire_snapshots, files_to_delete, reachable_files, snapshots_to_expire,

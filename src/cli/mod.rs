@@ -1,9 +1,11 @@
 //! The `floe` subcommands besides `serve`: `upsert` for engines and people feeding a
 //! table (reading its `input` files), `table show` for reading what the commits did,
-//! `compact` for one compaction run, `expire-snapshots` for snapshot expiry; and how a
-//! subcommand reaches its catalog and reports an error.
+//! `compact` for one compaction run, `convert-deletes` for turning equality deletes into
+//! position deletes, `expire-snapshots` for snapshot expiry; and how a subcommand reaches
+//! its catalog and reports an error.
 
 pub mod compact;
+pub mod convert;
 pub mod expire;
 pub mod input;
 pub mod table_show;

@@ -7,7 +7,7 @@ mod node_catalog;
 mod schedule;
 
 pub use node_catalog::NodeCatalog;
-pub use schedule::CompactionSchedule;
+pub use schedule::{Job, MaintenanceSchedule};
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -73,6 +73,7 @@ pub async fn build_node(config: &ServeConfig) -> anyhow::Result<Node> {
 /// once the socket is bound (with port 0, ADDR has the port the system chose).
 pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     let interval = config.compaction_interval()?;
+    let maintenance_interval = config.maintenance_interval()?;
     let auth = match &config.auth {
         Some(a) => Some(Arc::new(Authenticator::new(a)?)),
         None => None,
@@ -81,18 +82,24 @@ pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     let catalog = node.catalog;
     let listener = TcpListener::bind(config.bind).await?;
     let addr = listener.local_addr()?;
-    if let Some(interval) = interval {
-        let storage = ObjectStoreStorageFactory {
-            defaults: config.s3.clone(),
-            within: Some(catalog.warehouse().root().to_string()),
-        };
-        let schedule = CompactionSchedule {
+    let storage = ObjectStoreStorageFactory {
+        defaults: config.s3.clone(),
+        within: Some(catalog.warehouse().root().to_string()),
+    };
+    let jobs = [
+        (Job::Compaction, interval),
+        (Job::ConvertDeletes, maintenance_interval),
+    ];
+    for (job, interval) in jobs {
+        let Some(interval) = interval else { continue };
+        let schedule = MaintenanceSchedule {
             catalog: catalog.clone(),
-            tables: NodeCatalog::new(catalog.clone(), storage),
-            locks: node.compaction_locks,
+            tables: NodeCatalog::new(catalog.clone(), storage.clone()),
+            locks: node.compaction_locks.clone(),
             interval,
+            job,
         };
-        tracing::info!(?interval, "scheduled compaction on");
+        tracing::info!(?interval, ?job, "scheduled maintenance on");
         tokio::spawn(schedule.run());
     }
     tokio::spawn(prune_idempotency_keys(catalog.clone()));

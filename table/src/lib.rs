@@ -5,8 +5,8 @@
 //! - [`commit`]: the one commit loop, with the table's `commit.retry.*` policy
 //!   ([`RetryPolicy`]), which settles unknown outcomes by looking for the change;
 //! - [`TableOperation`]s planned afresh for each attempt: [`RowDelta`] and [`Replace`]
-//!   build their snapshot with the one [`SnapshotProducer`], [`RemoveSnapshots`] removes
-//!   snapshots;
+//!   build their snapshot with the one [`SnapshotProducer`], as [`ConvertDeletes`] does
+//!   (equality deletes become position deletes), [`RemoveSnapshots`] removes snapshots;
 //! - the main branch's live files ([`ManifestCache`], [`LiveFile`], [`live_files`]) and
 //!   the sequence-number rules of deletes ([`may_apply`], [`validate`]);
 //! - [`properties`]: every table property and summary key Floe reads or writes;
@@ -29,12 +29,14 @@ pub use catalog::{main_ancestry, LoadedTable, TableCatalog, TableCommit};
 pub use commit::{commit, Finished, RetryPolicy, Waits};
 pub use error::{Error, ErrorKind, Result};
 pub use files::{
-    live_data_files, live_entries, live_files, main_manifests, position_delete_schema, LiveFile,
-    LoadedManifests, ManifestCache, Partition, POSITION_DELETE_FILE_PATH, POSITION_DELETE_POS,
+    live_data_files, live_entries, live_files, main_manifests, position_delete_schema,
+    write_position_deletes, LiveFile, LoadedManifests, ManifestCache, Partition,
+    PositionDeleteWriter, POSITION_DELETE_FILE_PATH, POSITION_DELETE_POS,
 };
 pub use operation::{
-    deletes_by_data_file, may_apply, removable_deletes, validate, Plan, RemoveSnapshots,
-    RemovedSnapshots, Replace, ReplaceConflict, ReplaceOutcome, RowDelta, SnapshotLanded,
-    TableOperation,
+    conversions_of, dangling_deletes, deletes_by_data_file, may_apply, removable_deletes, validate,
+    validate_conversion, ConversionConflict, ConversionOutcome, ConvertDeletes, DeleteConversion,
+    Plan, RemoveSnapshots, RemovedSnapshots, Replace, ReplaceConflict, ReplaceOutcome, RowDelta,
+    SnapshotLanded, TableOperation,
 };
 pub use snapshot::{new_snapshot_id, spec_of, Removal, SnapshotProducer};

@@ -80,8 +80,12 @@ impl GroupDeletes {
             })?;
             match delete.file_type {
                 DataContentType::EqualityDeletes => {
-                    let ids = delete.equality_ids.clone().unwrap_or_default();
-                    if key_field_ids.is_empty() || ids.as_slice() != key_field_ids {
+                    // The same fields, in any order (a table's identifier fields are a set).
+                    let mut ids = delete.equality_ids.clone().unwrap_or_default();
+                    let mut key = key_field_ids.to_vec();
+                    ids.sort_unstable();
+                    key.sort_unstable();
+                    if key.is_empty() || ids != key {
                         return Ok(None);
                     }
                     for batch in read_all(file_io, &delete.file_path).await? {

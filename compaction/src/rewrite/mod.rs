@@ -4,7 +4,7 @@
 //! the table's key with bounded memory (`sort`), and written as target-sized Parquet files
 //! of the group's partition.
 
-mod deletes;
+pub(crate) mod deletes;
 mod sort;
 
 use sort::KeySorter;
@@ -73,7 +73,7 @@ impl RewriteSettings {
         self.metadata.current_schema().clone()
     }
 
-    fn partition_key(
+    pub(crate) fn partition_key(
         &self,
         partition: &floe_table::Partition,
     ) -> Result<PartitionKey, CompactionError> {
@@ -150,7 +150,9 @@ impl Output {
     }
 }
 
-fn reader(settings: &RewriteSettings) -> Result<iceberg::arrow::ArrowReader, CompactionError> {
+pub(crate) fn reader(
+    settings: &RewriteSettings,
+) -> Result<iceberg::arrow::ArrowReader, CompactionError> {
     Ok(
         ArrowReaderBuilder::new(settings.file_io.clone(), iceberg::Runtime::try_current()?)
             .with_batch_size(BATCH_ROWS)

@@ -17,12 +17,12 @@ use floe_table::{
 };
 use futures::TryStreamExt;
 use iceberg::scan::FileScanTask;
-use iceberg::spec::{DataContentType, TableMetadata, MAIN_BRANCH};
+use iceberg::spec::{DataContentType, ManifestEntryRef, SnapshotRef, TableMetadata, MAIN_BRANCH};
 use iceberg::TableIdent;
 use tokio::sync::Mutex;
 
 use crate::error::CompactionError;
-use crate::plan::{plan, CompactionOptions, DataFileInfo, DeleteFileInfo, DeleteKind, FileGroup};
+use crate::plan::{plan, CompactionOptions, DataFileInfo, DeleteFileInfo, DeleteKind};
 use crate::rewrite::{rewrite_group, RewriteSettings};
 use group::{commit_group, GroupChange};
 
@@ -123,13 +123,15 @@ impl CompactionReport {
     }
 }
 
-fn partition_text(metadata: &TableMetadata, group: &FileGroup) -> String {
+/// A partition as a path (`id_bucket=3`).
+pub(crate) fn partition_text(
+    metadata: &TableMetadata,
+    partition: &floe_table::Partition,
+) -> String {
     metadata
-        .partition_spec_by_id(group.partition.spec_id)
-        .map(|spec| {
-            spec.partition_to_path(&group.partition.value, metadata.current_schema().clone())
-        })
-        .unwrap_or_else(|| format!("{:?}", group.partition.value))
+        .partition_spec_by_id(partition.spec_id)
+        .map(|spec| spec.partition_to_path(&partition.value, metadata.current_schema().clone()))
+        .unwrap_or_else(|| format!("{:?}", partition.value))
 }
 
 /// The planner's view of the live files.
@@ -175,7 +177,7 @@ fn planner_input(
 }
 
 /// The positions of the identifier fields among the schema's top-level fields.
-fn key_columns(metadata: &TableMetadata) -> Vec<usize> {
+pub(crate) fn key_columns(metadata: &TableMetadata) -> Vec<usize> {
     let schema = metadata.current_schema();
     let fields = schema.as_struct().fields();
     schema
@@ -184,7 +186,8 @@ fn key_columns(metadata: &TableMetadata) -> Vec<usize> {
         .collect()
 }
 
-async fn scan_tasks(
+/// The scan tasks of a snapshot: every data file with the deletes that apply to it.
+pub(crate) async fn scan_tasks(
     table: &LoadedTable,
     snapshot_id: i64,
 ) -> Result<Vec<FileScanTask>, CompactionError> {
@@ -197,6 +200,35 @@ async fn scan_tasks(
     Ok(scan.plan_files().await?.try_collect().await?)
 }
 
+/// The table as a maintenance run starts from: its main branch's snapshot (S0), the
+/// manifests read (to serve the run's commits too) and the live files with their entries.
+pub(crate) struct Start {
+    pub table: LoadedTable,
+    pub start: SnapshotRef,
+    pub manifests: ManifestCache,
+    pub live: Vec<(LiveFile, ManifestEntryRef)>,
+}
+
+/// Loads the table and reads its start; `None` for a table without a snapshot.
+pub(crate) async fn read_start(
+    catalog: &dyn TableCatalog,
+    ident: &TableIdent,
+) -> Result<Option<Start>, CompactionError> {
+    let table = catalog.load_table(ident).await?;
+    let Some(start) = table.metadata.snapshot_for_ref(MAIN_BRANCH).cloned() else {
+        return Ok(None);
+    };
+    let manifests = ManifestCache::default();
+    let loaded = manifests.main(&table.file_io, &table.metadata).await?;
+    let live = live_files(&table.metadata, &loaded);
+    Ok(Some(Start {
+        table,
+        start,
+        manifests,
+        live,
+    }))
+}
+
 /// Runs one compaction of the table `ident` of `catalog`.
 pub async fn compact(
     catalog: Arc<dyn TableCatalog>,
@@ -205,19 +237,22 @@ pub async fn compact(
     progress: Arc<dyn Progress>,
 ) -> Result<CompactionReport, CompactionError> {
     let started = Instant::now();
-    let table = catalog.load_table(ident).await?;
-    let metadata = table.metadata.clone();
     let mut report = CompactionReport {
         table: ident.to_string(),
         ..Default::default()
     };
-    let Some(start) = metadata.snapshot_for_ref(MAIN_BRANCH) else {
+    let Some(Start {
+        table,
+        start,
+        manifests,
+        live,
+    }) = read_start(catalog.as_ref(), ident).await?
+    else {
         return Ok(report);
     };
+    let metadata = table.metadata.clone();
     report.start_snapshot = Some(start.snapshot_id());
     let options = CompactionOptions::resolve(metadata.properties(), &request.overrides)?;
-    let manifests = ManifestCache::default();
-    let live = live_files(&metadata, &manifests.main(&table.file_io, &metadata).await?);
     let sizes: HashMap<String, (u64, u64)> = live
         .iter()
         .map(|(f, e)| (f.path.clone(), (e.file_size_in_bytes(), e.record_count())))
@@ -228,7 +263,7 @@ pub async fn compact(
     report.planned = groups
         .iter()
         .map(|g| PlannedGroup {
-            partition: partition_text(&metadata, g),
+            partition: partition_text(&metadata, &g.partition),
             data_files: g.data_files.len(),
             delete_files: g.delete_files.len(),
             input_bytes: g.input_bytes,

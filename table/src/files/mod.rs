@@ -1,7 +1,11 @@
 //! The files of a table's main branch as every writer reads them: the manifests of the
 //! current snapshot (each parsed at most once per [`ManifestCache`]), their live entries,
 //! and the rules' view of each live file ([`LiveFile`]: path, content, partition, data
-//! sequence number); and the schema of position-delete files.
+//! sequence number); and the schema and the writing of position-delete files.
+
+mod position_deletes;
+
+pub use position_deletes::{write_position_deletes, PositionDeleteWriter};
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
@@ -96,6 +100,20 @@ impl ManifestCache {
             out.push((file, manifest));
         }
         Ok(out)
+    }
+
+    /// The manifests of `metadata`'s main branch and the rules' view of its live files.
+    pub async fn live(
+        &self,
+        file_io: &FileIO,
+        metadata: &TableMetadata,
+    ) -> iceberg::Result<(LoadedManifests, Vec<LiveFile>)> {
+        let manifests = self.main(file_io, metadata).await?;
+        let files = live_files(metadata, &manifests)
+            .into_iter()
+            .map(|(f, _)| f)
+            .collect();
+        Ok((manifests, files))
     }
 
     /// Remembers a manifest just written at `path`.

@@ -1,14 +1,20 @@
 //! Table operations: each plans one commit attempt on the table as that attempt finds
 //! it, and tells whether its change is already in a table (an earlier attempt landed).
 //! The commit loop (`crate::commit`) drives every one of them the same way.
-//! `RowDelta` and `Replace` build a snapshot with the shared producer and supply only
-//! their differences; `RemoveSnapshots` removes snapshots.
+//! `RowDelta`, `Replace` and `ConvertDeletes` build a snapshot with the shared producer
+//! and supply only their differences; `RemoveSnapshots` removes snapshots.
 
+mod convert_deletes;
+mod convert_rules;
 mod remove_snapshots;
 mod replace;
 mod replace_rules;
 mod row_delta;
 
+pub use convert_deletes::{ConversionOutcome, ConvertDeletes};
+pub use convert_rules::{
+    conversions_of, dangling_deletes, validate_conversion, ConversionConflict, DeleteConversion,
+};
 pub use remove_snapshots::{RemoveSnapshots, RemovedSnapshots};
 pub use replace::{Replace, ReplaceOutcome};
 pub use replace_rules::{

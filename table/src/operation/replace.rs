@@ -14,7 +14,7 @@ use super::replace_rules::{removable_deletes, validate, ReplaceConflict};
 use super::{Plan, TableOperation};
 use crate::catalog::LoadedTable;
 use crate::error::Result;
-use crate::files::{live_files, LiveFile, ManifestCache, Partition};
+use crate::files::{ManifestCache, Partition};
 use crate::snapshot::{Removal, SnapshotProducer};
 
 /// How a replace ended.
@@ -87,11 +87,7 @@ impl TableOperation for Replace {
     type Output = ReplaceOutcome;
 
     async fn plan(&mut self, base: &LoadedTable, attempt: u32) -> Result<Plan<ReplaceOutcome>> {
-        let manifests = self.cache.main(&base.file_io, &base.metadata).await?;
-        let files: Vec<LiveFile> = live_files(&base.metadata, &manifests)
-            .into_iter()
-            .map(|(f, _)| f)
-            .collect();
+        let (manifests, files) = self.cache.live(&base.file_io, &base.metadata).await?;
         if let Err(conflict) = validate(&self.rewritten, self.start_sequence, &files) {
             return Ok(Plan::Done(ReplaceOutcome::Skipped(conflict)));
         }

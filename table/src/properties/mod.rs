@@ -26,6 +26,12 @@ pub const COMPACTION_ENABLED: &str = "floe.compaction.enabled";
 pub const WRITER_CHECKPOINT_PREFIX: &str = "floe.writer.";
 /// Suffix of that property.
 pub const WRITER_CHECKPOINT_SUFFIX: &str = ".checkpoint-id";
+/// The scheduled conversion of equality deletes into position deletes
+/// (`floe serve --maintenance-interval`) converts a table once a partition holds at least
+/// this many live equality-delete files.
+pub const CONVERT_DELETES_MIN_FILES: &str = "floe.convert-deletes.min-files";
+/// The default of [`CONVERT_DELETES_MIN_FILES`].
+pub const DEFAULT_CONVERT_DELETES_MIN_FILES: usize = 16;
 /// Prefix of the compaction options (`floe.compaction.<option>`, named as Iceberg's
 /// `rewrite_data_files` names them).
 pub const COMPACTION_OPTION_PREFIX: &str = "floe.compaction.";
@@ -40,6 +46,9 @@ pub const CHECKPOINT_ID: &str = "floe.checkpoint-id";
 pub const OPERATION: &str = "floe.operation";
 /// The [`OPERATION`] of a compaction's `replace` snapshots.
 pub const OPERATION_COMPACTION: &str = "compaction";
+/// The [`OPERATION`] of the `replace` snapshots that convert equality deletes into
+/// position deletes.
+pub const OPERATION_CONVERT_DELETES: &str = "convert-deletes";
 
 // Iceberg's table properties.
 

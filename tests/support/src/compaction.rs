@@ -1,22 +1,26 @@
 //! Checks of the compaction tests: the live files per bucket, the sequence-number rule
 //! checked in a compaction snapshot's own manifests, a hand-made position delete
 //! committed as a row delta (what a concurrent engine might commit), and that expiry kept
-//! every file a remaining snapshot reaches.
+//! every file a remaining snapshot reaches; and a catalog that commits something else
+//! in between a run's read and its commit ([`CommitInBetween`]).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
 use arrow::array::{Int64Array, RecordBatch, StringArray};
 use arrow::datatypes::{DataType, Field, Schema as ArrowSchema};
+use async_trait::async_trait;
 use floe::rest_client::RestClient;
 use floe_compaction::{CompactionReport, GroupOutcome, ReachableFiles};
-use floe_table::{live_entries, LoadedTable, RowDelta};
+use floe_table::{live_entries, LoadedTable, RowDelta, TableCatalog, TableCommit};
+use futures::future::BoxFuture;
 use iceberg::spec::{
     DataContentType, DataFileBuilder, DataFileFormat, ManifestContentType, ManifestList,
     ManifestStatus,
 };
 use iceberg::TableIdent;
 use parquet::arrow::ArrowWriter;
+use tokio::sync::Mutex;
 
 use crate::upsert_model::scan;
 
@@ -233,5 +237,39 @@ pub fn assert_reachable_present(kept: &ReachableFiles, present: &BTreeSet<String
             present.contains(path),
             "a file a remaining snapshot reaches was deleted: {path}"
         );
+    }
+}
+
+/// Runs `action` once, just before the first commit it forwards: a commit that lands
+/// between a maintenance run's read (a compaction's plan, a conversion's) and its commit.
+pub struct CommitInBetween {
+    inner: Arc<RestClient>,
+    action: Mutex<Option<BoxFuture<'static, ()>>>,
+}
+
+impl CommitInBetween {
+    pub fn new(client: &RestClient, action: BoxFuture<'static, ()>) -> Arc<Self> {
+        Arc::new(Self {
+            inner: Arc::new(client.clone()),
+            action: Mutex::new(Some(action)),
+        })
+    }
+}
+
+#[async_trait]
+impl TableCatalog for CommitInBetween {
+    async fn load_table(&self, ident: &TableIdent) -> floe_table::Result<LoadedTable> {
+        self.inner.load_table(ident).await.map_err(Into::into)
+    }
+
+    async fn commit_table(
+        &self,
+        ident: &TableIdent,
+        commit: TableCommit,
+    ) -> floe_table::Result<LoadedTable> {
+        if let Some(action) = self.action.lock().await.take() {
+            action.await;
+        }
+        self.inner.commit(ident, commit).await.map_err(Into::into)
     }
 }

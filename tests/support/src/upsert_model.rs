@@ -239,3 +239,19 @@ pub async fn write_checkpoints(
     }
     (writer, model, rng)
 }
+
+/// Commits checkpoint `cp` (as `checkpoint_id`) to `ident` with writer "w" when awaited:
+/// the commit that lands between a maintenance run's read and its commit.
+pub fn checkpoint_later(
+    client: &RestClient,
+    ident: &TableIdent,
+    cp: Checkpoint,
+    checkpoint_id: i64,
+) -> futures::future::BoxFuture<'static, ()> {
+    let (client, ident) = (client.clone(), ident.clone());
+    Box::pin(async move {
+        let mut writer = open_writer(&client, &ident, "w").await;
+        writer.write(&batch(&cp, 0..cp.ids.len())).await.unwrap();
+        committed(writer.commit(Some(checkpoint_id), None).await.unwrap());
+    })
+}

@@ -157,7 +157,6 @@ impl UpsertWriter {
             hull_columns: hull_columns.clone(),
             key_arrow: Arc::new(schema_to_arrow_schema(&key_schema)?),
             key_schema,
-            pos_arrow: Arc::new(schema_to_arrow_schema(&pos_schema)?),
             pos_schema,
             index_limit_bytes: options.key_index_limit_bytes,
             table_schema: schema.clone(),

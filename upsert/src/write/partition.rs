@@ -6,12 +6,12 @@
 
 use std::sync::Arc;
 
-use arrow::array::{Array, ArrayRef, AsArray, Int64Array, RecordBatch, StringArray, UInt32Array};
+use arrow::array::{Array, ArrayRef, AsArray, Int64Array, RecordBatch, UInt32Array};
 use arrow::compute::take_record_batch;
 use arrow::datatypes::{DataType, Int64Type, SchemaRef as ArrowSchemaRef};
 use arrow::row::{RowConverter, SortField};
 use iceberg::io::FileIO;
-use iceberg::spec::{DataContentType, DataFile, PartitionKey, SchemaRef, Struct};
+use iceberg::spec::{DataFile, PartitionKey, SchemaRef, Struct};
 use iceberg::writer::base_writer::data_file_writer::{DataFileWriter, DataFileWriterBuilder};
 use iceberg::writer::base_writer::equality_delete_writer::{
     EqualityDeleteFileWriter, EqualityDeleteFileWriterBuilder, EqualityDeleteWriterConfig,
@@ -23,6 +23,8 @@ use iceberg::writer::file_writer::rolling_writer::RollingFileWriterBuilder;
 use iceberg::writer::file_writer::ParquetWriterBuilder;
 use iceberg::writer::{CurrentFileStatus, IcebergWriter, IcebergWriterBuilder};
 use parquet::file::properties::WriterProperties;
+
+use floe_table::write_position_deletes;
 
 use super::key_hull::{ColumnBounds, KeyColumns, KeyHull, SkippedKeys};
 use super::key_index::{Hide, KeyIndex, RowPosition};
@@ -52,7 +54,6 @@ pub struct FileSettings {
     pub key_schema: SchemaRef,
     pub key_arrow: ArrowSchemaRef,
     pub pos_schema: SchemaRef,
-    pub pos_arrow: ArrowSchemaRef,
     pub index_limit_bytes: usize,
 }
 
@@ -322,47 +323,16 @@ impl PartitionWriter {
     }
 
     async fn write_position_deletes(&mut self) -> Result<Vec<DataFile>, UpsertError> {
-        // The spec orders position deletes by file path, then position.
-        let mut order: Vec<u32> = (0..self.data_paths.len() as u32).collect();
-        order.sort_by(|a, b| self.data_paths[*a as usize].cmp(&self.data_paths[*b as usize]));
-        let mut rank = vec![0u32; order.len()];
-        for (r, f) in order.iter().enumerate() {
-            rank[*f as usize] = r as u32;
-        }
-        self.positions
-            .sort_by_key(|p| (rank[p.file as usize], p.pos));
-        let paths: StringArray = self
+        let deletes: Vec<(&str, i64)> = self
             .positions
             .iter()
-            .map(|p| Some(self.data_paths[p.file as usize].as_str()))
+            .map(|p| (self.data_paths[p.file as usize].as_str(), p.pos as i64))
             .collect();
-        let pos: Int64Array = self.positions.iter().map(|p| p.pos as i64).collect();
-        let batch = RecordBatch::try_new(
-            self.settings.pos_arrow.clone(),
-            vec![Arc::new(paths), Arc::new(pos)],
-        )?;
-        let single_target = self
-            .positions
-            .iter()
-            .all(|p| p.file == self.positions[0].file)
-            .then(|| self.data_paths[self.positions[0].file as usize].clone());
-        self.counts.position_deletes += batch.num_rows() as u64;
-        let mut writer = self
+        self.counts.position_deletes += deletes.len() as u64;
+        let writer = self
             .settings
-            .rolling(self.settings.pos_schema.clone(), &self.names)
-            .build();
-        let partition = Some(self.partition.clone());
-        writer.write(&partition, &batch).await?;
-        let mut files = Vec::new();
-        for mut builder in writer.close().await? {
-            builder
-                .content(DataContentType::PositionDeletes)
-                .partition(self.partition.data().clone())
-                .partition_spec_id(self.partition.spec().spec_id())
-                .referenced_data_file(single_target.clone());
-            files.push(builder.build()?);
-        }
-        Ok(files)
+            .rolling(self.settings.pos_schema.clone(), &self.names);
+        Ok(write_position_deletes(writer, &self.partition, deletes).await?)
     }
 }
 
