@@ -19,12 +19,19 @@
 //! - `floe`: Floe's compactor, `compact()` with the default options (128 MiB target,
 //!   4 groups at a time) through the REST catalog, on that round's table.
 //!
+//! Before those, each round converts its table's equality deletes into position deletes
+//! (`convert`: `convert_deletes()`, in a child process too), timed against the round's
+//! compaction of the same table: the conversion's snapshot is then rolled back (`main` set
+//! to the snapshot before it), so the compaction starts from the table as written. The
+//! converted metadata file stays readable for DuckDB.
+//!
 //! Throughput is MB/s (10^6 bytes) of input data files, the same bytes for all three.
 //!
 //! Reads: DuckDB (`benches/duckdb_scan.py`: `count(*)` and a scan of every column through
 //! `iceberg_scan`, medians of up to 5 runs after a warm-up, within a time and memory
 //! budget) of the table after compaction and of a table holding the same rows written
-//! fresh, their runs taking turns, and apart of the table before compaction. The fresh
+//! fresh and of the table after `convert`, their runs taking turns, and apart of the
+//! table before compaction. The fresh
 //! table is the compacted table's rows read and written once by `rewrite_group` into
 //! a new table of the same schema and buckets, committed as one append (no deletes, one
 //! snapshot).
@@ -42,10 +49,13 @@ use std::time::Instant;
 use args::{args, Args};
 use files::{read_list, table_files, write_list, Files};
 use floe::rest_client::RestClient;
-use floe_compaction::{compact, CompactionRequest, Silent};
+use floe_compaction::{compact, convert_deletes, CompactionRequest, ConversionRequest, Silent};
 use floe_table::properties::parquet_properties;
+use floe_table::{TableCatalog, TableCommit};
 use floe_upsert::{CheckpointOutcome, UpsertOptions, UpsertWriter};
+use iceberg::spec::{SnapshotReference, SnapshotRetention, MAIN_BRANCH};
 use iceberg::TableIdent;
+use iceberg::TableUpdate;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::arrow::ArrowWriter;
 use reads::{duckdb_reads, fresh_copy, venv_python};
@@ -179,6 +189,48 @@ async fn run_floe(a: &Args) -> u64 {
     input
 }
 
+/// Child: converts the table's equality deletes into position deletes, and prints what it
+/// did. Answers 0 (the conversion reads key columns, not the data bytes).
+async fn run_convert(a: &Args) -> u64 {
+    let client = RestClient::connect(&a.url).await.unwrap();
+    let ident = TableIdent::new(namespace(), a.table.clone());
+    let report = convert_deletes(Arc::new(client), &ident, &ConversionRequest::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        report.committed(),
+        report.partitions.len(),
+        "partitions not converted: {:?}",
+        report.partitions
+    );
+    let sum = |f: fn(&floe_compaction::PartitionReport) -> u64| -> u64 {
+        report.partitions.iter().map(f).sum()
+    };
+    println!(
+        "convert: {} partitions, {} equality-delete files over {} data files -> {} position deletes in {} files",
+        report.partitions.len(),
+        sum(|p| p.equality_delete_files as u64),
+        sum(|p| p.data_files_read as u64),
+        sum(|p| p.position_deletes),
+        sum(|p| p.position_delete_files as u64),
+    );
+    0
+}
+
+/// Sets the table's `main` back to `snapshot_id`.
+async fn roll_back(client: &RestClient, ident: &TableIdent, snapshot_id: i64) {
+    let retention = SnapshotRetention::branch(None, None, None);
+    let updates = vec![TableUpdate::SetSnapshotRef {
+        ref_name: MAIN_BRANCH.to_string(),
+        reference: SnapshotReference::new(snapshot_id, retention),
+    }];
+    let commit = TableCommit {
+        requirements: vec![],
+        updates,
+    };
+    client.commit_table(ident, commit).await.unwrap();
+}
+
 /// Runs one measurement in a child process: `(seconds, input bytes, peak MiB)`.
 fn measure(mode: &str, extra: &[String]) -> (f64, u64, f64) {
     let out = Command::new(std::env::current_exe().unwrap())
@@ -221,6 +273,9 @@ fn main() {
             "floe" => tokio::runtime::Runtime::new()
                 .unwrap()
                 .block_on(run_floe(&a)),
+            "convert" => tokio::runtime::Runtime::new()
+                .unwrap()
+                .block_on(run_convert(&a)),
             other => panic!("unknown mode {other}"),
         };
         println!(
@@ -269,22 +324,43 @@ fn main() {
     let modes = ["copy-1", "copy-2", "floe"];
     let mut rates: Vec<Vec<f64>> = vec![Vec::new(); modes.len()];
     let mut peaks: Vec<Vec<f64>> = vec![Vec::new(); modes.len()];
+    let (mut convert_secs, mut convert_peaks, mut compact_secs) =
+        (Vec::new(), Vec::new(), Vec::new());
+    let mut converted = None;
     for (r, ident) in tables.iter().enumerate() {
         let list = lists.path().join(format!("input{r}.txt"));
         write_list(&inputs[r], &list);
+        let table_args = |ident: &TableIdent| -> Vec<String> {
+            vec![
+                "--url".into(),
+                node.url.clone(),
+                "--table".into(),
+                ident.name().to_string(),
+                "--checkpoints".into(),
+                a.checkpoints.to_string(),
+                "--checkpoint-rows".into(),
+                a.checkpoint_rows.to_string(),
+            ]
+        };
+        let written = runtime.block_on(client.load_table(ident)).unwrap();
+        let (secs, _, peak) = measure("convert", &table_args(ident));
+        println!(
+            "round {} convert {secs:>7.1} s  peak {peak:>6.0} MiB",
+            r + 1
+        );
+        convert_secs.push(secs);
+        convert_peaks.push(peak);
+        let after_convert = runtime.block_on(client.load_table(ident)).unwrap();
+        converted.get_or_insert(after_convert.metadata_location);
+        let start = written
+            .metadata
+            .current_snapshot_id()
+            .expect("a written table");
+        runtime.block_on(roll_back(&client, ident, start));
         for k in 0..modes.len() {
             let m = (k + r) % modes.len();
             let extra: Vec<String> = match modes[m] {
-                "floe" => vec![
-                    "--url".into(),
-                    node.url.clone(),
-                    "--table".into(),
-                    ident.name().to_string(),
-                    "--checkpoints".into(),
-                    a.checkpoints.to_string(),
-                    "--checkpoint-rows".into(),
-                    a.checkpoint_rows.to_string(),
-                ],
+                "floe" => table_args(ident),
                 copy => vec![
                     "--list".into(),
                     list.display().to_string(),
@@ -303,6 +379,9 @@ fn main() {
             );
             rates[m].push(rate);
             peaks[m].push(peak);
+            if modes[m] == "floe" {
+                compact_secs.push(secs);
+            }
         }
         let after = runtime.block_on(table_files(&client, ident));
         println!("  compacted input{r}: {}", after.describe());
@@ -330,13 +409,14 @@ fn main() {
         // Fresh and compacted side by side; the table before compaction apart, since
         // DuckDB can fail on it.
         let t = Instant::now();
+        let converted = converted.clone().expect("a converted table");
         let mut sets = vec![duckdb_reads(
             &python,
             a.read_budget,
             a.read_memory_gib,
-            &[&fresh, &after],
+            &[&fresh, &after, &converted],
         )];
-        let mut labels = vec!["fresh", "compacted"];
+        let mut labels = vec!["fresh", "compacted", "converted"];
         if a.read_before {
             sets.push(duckdb_reads(
                 &python,
@@ -383,6 +463,22 @@ fn main() {
         "\nFloe compaction of {input:.0} MB: {:.2} of the 1-thread copy rate, {:.2} of the 2-thread copy rate (target: 0.70)",
         medians[2] / medians[0],
         medians[2] / medians[1]
+    );
+    let ratios: Vec<String> = convert_secs
+        .iter()
+        .zip(&compact_secs)
+        .map(|(c, f)| format!("{:.2}", c / f))
+        .collect();
+    println!(
+        "\nConverting the equality deletes: median {:.1} s (rounds {}), peak {:.0} MiB; of the same table's compaction time per round: {} (target: at most 0.33)",
+        median(convert_secs.clone()),
+        convert_secs
+            .iter()
+            .map(|s| format!("{s:.1}"))
+            .collect::<Vec<_>>()
+            .join(" / "),
+        median(convert_peaks.clone()),
+        ratios.join(" / ")
     );
     if !reads.is_empty() {
         let fresh = &reads[0].1;
