@@ -355,3 +355,41 @@ async fn equality_deletes_only_where_an_older_row_may_hold_the_key() {
         assert_eq!(scan(&table).await, model, "{what}");
     }
 }
+
+/// A checkpoint of only a delete, left out because the writer's table held no such key,
+/// still deletes the row another writer committed meanwhile: the commit checks it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_left_out_delete_of_a_key_committed_meanwhile_is_written_after_all() {
+    let env = TestEnv::start();
+    let client = RestClient::connect(env.server.url()).await.unwrap();
+    let ident = create_table(&client, "meanwhile", 1).await;
+    let anonymous = UpsertOptions::default();
+    let mut a = UpsertWriter::open(Arc::new(client.clone()), &ident, anonymous)
+        .await
+        .unwrap();
+    let rows = |ids: Vec<i64>, op: &'static str| Checkpoint {
+        names: ids.iter().map(|k| format!("v{k}")).collect(),
+        qty: ids.iter().map(|_| None).collect(),
+        ops: ids.iter().map(|_| op).collect(),
+        ids,
+        expected: Expected::default(),
+    };
+    let first = rows((1..=100).collect(), "+I");
+    a.write(&batch(&first, 0..100)).await.unwrap();
+    committed(a.commit(None, None).await.unwrap());
+    let mut b = open_writer(&client, &ident, "b").await;
+    b.write(&batch(&rows(vec![500], "+I"), 0..1)).await.unwrap();
+    committed(b.commit(Some(1), None).await.unwrap());
+    // Key 500 lies above every key a knew of: its delete is left out, then written.
+    a.write(&batch(&rows(vec![500], "-D"), 0..1)).await.unwrap();
+    let report = committed(a.commit(None, None).await.unwrap());
+    assert_eq!(
+        (report.equality_deletes, report.skipped_deletes),
+        (1, 0),
+        "{report:?}"
+    );
+    let table = client.load_table(&ident).await.unwrap();
+    let mut model = BTreeMap::new();
+    apply(&mut model, &first);
+    assert_eq!(scan(&table).await, model);
+}

@@ -36,6 +36,9 @@ pub enum CompactionError {
     /// A group's rewrite failed (nothing of it was committed).
     #[error("rewriting: {0}")]
     Rewrite(#[source] Box<CompactionError>),
+    /// The table is of a kind the operation does not handle.
+    #[error("{0}")]
+    Unsupported(String),
     /// A broken invariant of the compactor itself.
     #[error("internal error: {0}")]
     Internal(String),

@@ -27,6 +27,7 @@ use floe_table::properties::{
     positive, COMPACTION_ENABLED, CONVERT_DELETES_MIN_FILES, DEFAULT_CONVERT_DELETES_MIN_FILES,
 };
 use floe_table::{LoadedTable, ManifestCache, TableCatalog};
+use iceberg::spec::FormatVersion;
 use iceberg::{NamespaceIdent, TableIdent};
 
 use super::node_catalog::NodeCatalog;
@@ -163,6 +164,7 @@ impl MaintenanceSchedule {
             Job::Compaction => {
                 properties.get(COMPACTION_ENABLED).map(String::as_str) != Some("false")
             }
+            Job::ConvertDeletes if table.metadata.format_version() > FormatVersion::V2 => false,
             Job::ConvertDeletes => {
                 let min = positive(
                     properties,

@@ -25,6 +25,7 @@ use floe_table::{
     DeleteConversion, Error, ErrorKind, LiveFile, ManifestCache, TableCatalog,
 };
 use iceberg::scan::FileScanTask;
+use iceberg::spec::FormatVersion;
 use iceberg::TableIdent;
 
 use crate::error::CompactionError;
@@ -124,6 +125,14 @@ pub async fn convert_deletes(
         return Ok(report);
     };
     let metadata = table.metadata.clone();
+    if metadata.format_version() > FormatVersion::V2 {
+        return Err(CompactionError::Unsupported(format!(
+            "{ident} has format version {}: its rows are deleted by deletion vectors, which \
+             a data file's position-delete files do not add to; equality deletes are \
+             converted in format version 2 tables",
+            metadata.format_version()
+        )));
+    }
     report.start_snapshot = Some(start.snapshot_id());
     let live: Vec<LiveFile> = live.into_iter().map(|(f, _)| f).collect();
     let conversions = conversions_of(&live, start.sequence_number());

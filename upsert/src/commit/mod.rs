@@ -93,10 +93,17 @@ impl Committer {
         let mut delta = RowDelta::new();
         delta.add_files(files);
         // An empty checkpoint is still recorded when it has an id (exactly-once needs the
-        // record) or a watermark.
+        // record) or a watermark. One that only left deletes out still checks them: rows
+        // committed meanwhile may hold their keys.
         let recorded = self.writer_id.is_some() && checkpoint_id.is_some();
         if delta.is_empty() && watermark.is_none() && !recorded {
-            return Ok(CheckpointOutcome::Empty);
+            if left_out.is_empty() {
+                return Ok(CheckpointOutcome::Empty);
+            }
+            // Nothing but left-out deletes: unless the table as it is now has rows that may
+            // hold their keys, there is nothing to commit, and no conflict would tell that
+            // the table as last loaded is stale.
+            self.table = self.catalog.load_table(&self.table.ident).await?;
         }
         if let Some(w) = &self.writer_id {
             delta.set_summary(WRITER_ID, w.clone());
@@ -271,6 +278,11 @@ impl TableOperation for CheckpointCommit {
             self.report.equality_deletes += keys;
             self.report.skipped_deletes -= keys;
             self.delta.add_files(files);
+        }
+        let recorded = self.writer_id.is_some() && self.checkpoint_id.is_some();
+        if self.delta.is_empty() && self.watermark.is_none() && !recorded {
+            // Only deletes left out, and no row may hold their keys: nothing to commit.
+            return Ok(Plan::Done(CheckpointOutcome::Empty));
         }
         if let (Some(writer), Some(checkpoint)) = (&self.writer_id, self.checkpoint_id) {
             let recorded = writer_checkpoint_property(writer);
