@@ -85,7 +85,15 @@ async fn conversion_leaves_no_equality_delete_and_the_same_rows() {
     let after = client.load_table(&ident).await.unwrap();
     let (equality_after, positions_after) = delete_files(&after).await;
     assert_eq!(equality_after, 0, "no equality-delete file is left");
-    assert!(positions_after > 0);
+    let (_, positions_before) = delete_files(&before).await;
+    assert!(
+        positions_before > 4,
+        "{positions_before} position-delete files to fold"
+    );
+    assert_eq!(
+        positions_after, 4,
+        "one position-delete file per bucket, the old ones folded in"
+    );
     assert_eq!(scan(&after).await, model, "the same rows");
     for snapshot in floe_table::main_ancestry(&after.metadata).take(4) {
         assert_eq!(

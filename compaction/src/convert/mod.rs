@@ -157,7 +157,7 @@ pub async fn convert_deletes(
         .into_iter()
         .map(|t| (t.data_file_path.clone(), t))
         .collect();
-    let settings = RewriteSettings {
+    let settings = Arc::new(RewriteSettings {
         file_io: table.file_io.clone(),
         metadata: metadata.clone(),
         parquet: parquet_properties(metadata.properties())?,
@@ -169,7 +169,18 @@ pub async fn convert_deletes(
                 .map(|f| (f.path.clone(), f.sequence_number))
                 .collect(),
         ),
-    };
+    });
+    // Partitions are read and written in parallel, one per core, and commit one at a
+    // time (their commits would only conflict with each other).
+    let parallel = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let limit = Arc::new(tokio::sync::Semaphore::new(parallel));
+    let commits = Arc::new(Commits {
+        catalog,
+        ident: ident.clone(),
+        manifests,
+        one_at_a_time: tokio::sync::Mutex::new(()),
+    });
+    let mut running = Vec::new();
     for conversion in conversions {
         let read: Vec<FileScanTask> = conversion
             .read
@@ -182,29 +193,35 @@ pub async fn convert_deletes(
             ));
         }
         let mut partition = planned(&conversion, Ok(PartitionOutcome::Planned));
-        partition.outcome = convert_partition(
-            catalog.as_ref(),
-            ident,
-            &settings,
-            &manifests,
-            conversion,
-            read,
-            &mut partition,
-        )
-        .await
-        .map_err(Arc::new);
-        report.partitions.push(partition);
+        let (settings, commits, limit) = (settings.clone(), commits.clone(), limit.clone());
+        running.push(tokio::spawn(async move {
+            let _slot = limit.acquire_owned().await;
+            let outcome =
+                convert_partition(&commits, &settings, conversion, read, &mut partition).await;
+            partition.outcome = outcome.map_err(Arc::new);
+            partition
+        }));
+    }
+    for handle in running {
+        report.partitions.push(handle.await?);
     }
     report.elapsed = started.elapsed();
     Ok(report)
 }
 
+/// What the partitions of one run share to commit: the table, the manifests read and
+/// written, and the lock that lets one partition commit at a time.
+struct Commits {
+    catalog: Arc<dyn TableCatalog>,
+    ident: TableIdent,
+    manifests: ManifestCache,
+    one_at_a_time: tokio::sync::Mutex<()>,
+}
+
 /// Reads, writes and commits one partition's conversion.
 async fn convert_partition(
-    catalog: &dyn TableCatalog,
-    ident: &TableIdent,
+    commits: &Commits,
     settings: &RewriteSettings,
-    manifests: &ManifestCache,
     conversion: DeleteConversion,
     read: Vec<FileScanTask>,
     report: &mut PartitionReport,
@@ -212,27 +229,31 @@ async fn convert_partition(
     let Some(positions) = hidden_positions(settings, &conversion, read).await? else {
         return Ok(PartitionOutcome::NotOnTheKey);
     };
-    report.position_deletes = positions.len() as u64;
+    report.position_deletes = positions.iter().map(|(_, p)| p.len() as u64).sum();
     let files = write_positions(settings, &conversion.partition, positions).await?;
     report.position_delete_files = files.len();
-    let mut operation = ConvertDeletes::new(conversion, files.clone(), manifests.clone());
+    let mut operation = ConvertDeletes::new(conversion, files.clone(), commits.manifests.clone());
     operation.set_summary(OPERATION, OPERATION_CONVERT_DELETES);
-    let table = catalog.load_table(ident).await?;
-    let outcome = match commit(catalog, table, &mut operation).await {
-        Ok(finished) => match finished.output {
-            ConversionOutcome::Committed {
-                snapshot_id,
-                sequence_number,
-                removed_deletes,
-            } => Ok(PartitionOutcome::Committed {
-                snapshot_id,
-                sequence_number,
-                removed_deletes,
-            }),
-            ConversionOutcome::Skipped(conflict) => Ok(PartitionOutcome::Skipped(conflict)),
-        },
-        Err(e) if e.kind() == ErrorKind::Unknown => Ok(PartitionOutcome::Unknown(Arc::new(e))),
-        Err(e) => Err(CompactionError::from(e)),
+    let outcome = {
+        let _turn = commits.one_at_a_time.lock().await;
+        let catalog = commits.catalog.as_ref();
+        let table = catalog.load_table(&commits.ident).await?;
+        match commit(catalog, table, &mut operation).await {
+            Ok(finished) => match finished.output {
+                ConversionOutcome::Committed {
+                    snapshot_id,
+                    sequence_number,
+                    removed_deletes,
+                } => Ok(PartitionOutcome::Committed {
+                    snapshot_id,
+                    sequence_number,
+                    removed_deletes,
+                }),
+                ConversionOutcome::Skipped(conflict) => Ok(PartitionOutcome::Skipped(conflict)),
+            },
+            Err(e) if e.kind() == ErrorKind::Unknown => Ok(PartitionOutcome::Unknown(Arc::new(e))),
+            Err(e) => Err(CompactionError::from(e)),
+        }
     };
     let certainly_not_committed = match &outcome {
         Ok(PartitionOutcome::Skipped(_)) | Err(_) => true,

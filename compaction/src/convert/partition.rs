@@ -1,9 +1,11 @@
 //! One partition's conversion, the I/O part: the positions of the rows its equality
 //! deletes hide (reading only the key columns of the data files they may apply to, the
-//! deletes loaded once into a hash map by key, as a compaction loads them), written as
-//! position-delete files.
+//! deletes loaded once into a hash map by key, as a compaction loads them) and the
+//! partition's position deletes (folded in), written as position-delete files.
 
 use floe_table::{position_delete_schema, write_position_deletes, DeleteConversion, Partition};
+use std::collections::HashMap;
+
 use futures::TryStreamExt;
 use iceberg::scan::FileScanTask;
 use iceberg::spec::{DataContentType, DataFile, DataFileFormat};
@@ -15,17 +17,17 @@ use iceberg::writer::file_writer::ParquetWriterBuilder;
 use uuid::Uuid;
 
 use crate::error::CompactionError;
-use crate::rewrite::deletes::GroupDeletes;
+use crate::rewrite::deletes::{position_deletes, GroupDeletes};
 use crate::rewrite::{reader, RewriteSettings};
 
-/// The (data file, position) of every row of `read` (the conversion's data files, as the
-/// scan of its snapshot planned them) that the converted equality deletes hide; `None`
-/// when they are on other columns than the key.
+/// For every data file of `read` (the conversion's data files, as the scan of its
+/// snapshot planned them), the positions of its rows that the converted equality deletes
+/// hide, ascending; `None` when they are on other columns than the key.
 pub async fn hidden_positions(
     settings: &RewriteSettings,
     conversion: &DeleteConversion,
     read: Vec<FileScanTask>,
-) -> Result<Option<Vec<(String, i64)>>, CompactionError> {
+) -> Result<Option<Vec<(String, Vec<i64>)>>, CompactionError> {
     // The key columns in the schema's order, which the projected read keeps whichever
     // order it follows.
     let schema = settings.metadata.current_schema();
@@ -62,7 +64,7 @@ pub async fn hidden_positions(
         return Ok(None);
     };
     let key_positions: Vec<usize> = (0..key_field_ids.len()).collect();
-    let mut hidden = Vec::new();
+    let mut hidden: HashMap<String, Vec<i64>> = HashMap::new();
     for mut task in tasks {
         let path = task.data_file_path.clone();
         let data_seq = *settings
@@ -75,25 +77,38 @@ pub async fn hidden_positions(
             .read(Box::pin(futures::stream::once(async { Ok(task) })))?
             .stream();
         let mut row = 0i64;
+        let mut positions = Vec::new();
         while let Some(batch) = batches.try_next().await? {
             let keep = deletes.keep(&batch, &key_positions, row, data_seq, &[])?;
-            hidden.extend(
+            positions.extend(
                 keep.iter()
                     .enumerate()
                     .filter(|(_, kept)| *kept == Some(false))
-                    .map(|(i, _)| (path.clone(), row + i as i64)),
+                    .map(|(i, _)| row + i as i64),
             );
             row += batch.num_rows() as i64;
         }
+        if !positions.is_empty() {
+            hidden.entry(path).or_default().extend(positions);
+        }
     }
-    Ok(Some(hidden))
+    // The partition's position deletes, folded in.
+    for folded in &conversion.folded {
+        for (paths, positions) in position_deletes(&settings.file_io, folded).await? {
+            for i in 0..positions.len() {
+                let at = hidden.entry(paths.value(i).to_string()).or_default();
+                at.push(positions.value(i));
+            }
+        }
+    }
+    Ok(Some(hidden.into_iter().collect()))
 }
 
-/// Writes `positions` of `partition` as position-delete files.
+/// Writes `positions` (per data file) of `partition` as position-delete files.
 pub async fn write_positions(
     settings: &RewriteSettings,
     partition: &Partition,
-    positions: Vec<(String, i64)>,
+    positions: Vec<(String, Vec<i64>)>,
 ) -> Result<Vec<DataFile>, CompactionError> {
     if positions.is_empty() {
         return Ok(Vec::new());
@@ -112,9 +127,5 @@ pub async fn write_positions(
         names,
     );
     let key = settings.partition_key(partition)?;
-    let deletes = positions
-        .iter()
-        .map(|(p, pos)| (p.as_str(), *pos))
-        .collect();
-    Ok(write_position_deletes(writer, &key, deletes).await?)
+    Ok(write_position_deletes(writer, &key, positions).await?)
 }

@@ -52,6 +52,33 @@ async fn read_all(file_io: &FileIO, path: &str) -> Result<Vec<RecordBatch>, Comp
     Ok(reader.collect::<Result<Vec<_>, _>>()?)
 }
 
+/// The rows of a position-delete file: `file_path` and `pos`, batch by batch.
+pub(crate) async fn position_deletes(
+    file_io: &FileIO,
+    path: &str,
+) -> Result<Vec<(StringArray, Int64Array)>, CompactionError> {
+    let mut out = Vec::new();
+    for batch in read_all(file_io, path).await? {
+        let (Some(paths), Some(positions)) = (
+            column_by_field_id(&batch, POSITION_DELETE_FILE_PATH),
+            column_by_field_id(&batch, POSITION_DELETE_POS),
+        ) else {
+            return Err(CompactionError::Internal(format!(
+                "position delete file {path} lacks file_path or pos"
+            )));
+        };
+        let paths = cast(&paths, &DataType::Utf8)?;
+        let paths = paths.as_any().downcast_ref::<StringArray>().expect("utf8");
+        let positions = cast(&positions, &DataType::Int64)?;
+        let positions = positions
+            .as_any()
+            .downcast_ref::<Int64Array>()
+            .expect("int64");
+        out.push((paths.clone(), positions.clone()));
+    }
+    Ok(out)
+}
+
 impl GroupDeletes {
     /// Loads the deletes of `tasks`. `sequence_numbers` holds the data sequence number
     /// of every file; the key is the fields `key_field_ids` of types `key_types`. Answers
@@ -103,24 +130,8 @@ impl GroupDeletes {
                     }
                 }
                 DataContentType::PositionDeletes => {
-                    for batch in read_all(file_io, &delete.file_path).await? {
-                        let (Some(paths), Some(positions)) = (
-                            column_by_field_id(&batch, POSITION_DELETE_FILE_PATH),
-                            column_by_field_id(&batch, POSITION_DELETE_POS),
-                        ) else {
-                            return Err(CompactionError::Internal(format!(
-                                "position delete file {} lacks file_path or pos",
-                                delete.file_path
-                            )));
-                        };
-                        let paths = cast(&paths, &DataType::Utf8)?;
-                        let paths = paths.as_any().downcast_ref::<StringArray>().expect("utf8");
-                        let positions = cast(&positions, &DataType::Int64)?;
-                        let positions = positions
-                            .as_any()
-                            .downcast_ref::<Int64Array>()
-                            .expect("int64");
-                        for i in 0..batch.num_rows() {
+                    for (paths, positions) in position_deletes(file_io, &delete.file_path).await? {
+                        for i in 0..paths.len() {
                             let path = paths.value(i);
                             if group.contains(path) {
                                 deletes

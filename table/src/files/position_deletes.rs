@@ -22,26 +22,35 @@ pub type PositionDeleteWriter = RollingFileWriterBuilder<
     DefaultFileNameGenerator,
 >;
 
-/// Writes `deletes` (data file path, position; in any order, no duplicates needed) of
-/// `partition` with `writer` (built on [`position_delete_schema`]).
+/// Writes `deletes` (per data file path, its deleted positions; files and positions in any
+/// order, duplicates dropped) of `partition` with `writer` (built on
+/// [`position_delete_schema`]), one batch per data file.
 pub async fn write_position_deletes(
     writer: PositionDeleteWriter,
     partition: &PartitionKey,
-    mut deletes: Vec<(&str, i64)>,
+    mut deletes: Vec<(String, Vec<i64>)>,
 ) -> iceberg::Result<Vec<DataFile>> {
-    deletes.sort_unstable();
-    deletes.dedup();
-    let single_target = deletes
-        .first()
-        .filter(|(first, _)| deletes.iter().all(|(p, _)| p == first))
-        .map(|(p, _)| p.to_string());
+    deletes.retain(|(_, positions)| !positions.is_empty());
+    deletes.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    let single_target = match deletes.as_slice() {
+        [(path, _)] => Some(path.clone()),
+        _ => None,
+    };
     let schema = Arc::new(schema_to_arrow_schema(&position_delete_schema())?);
-    let paths: StringArray = deletes.iter().map(|(p, _)| Some(*p)).collect();
-    let positions: Int64Array = deletes.iter().map(|(_, pos)| Some(*pos)).collect();
-    let batch = RecordBatch::try_new(schema, vec![Arc::new(paths), Arc::new(positions)])
-        .map_err(|e| iceberg::Error::new(iceberg::ErrorKind::Unexpected, e.to_string()))?;
     let mut writer = writer.build();
-    writer.write(&Some(partition.clone()), &batch).await?;
+    let partition_key = Some(partition.clone());
+    for (path, mut positions) in deletes {
+        positions.sort_unstable();
+        positions.dedup();
+        let paths =
+            StringArray::from_iter_values(std::iter::repeat_n(path.as_str(), positions.len()));
+        let batch = RecordBatch::try_new(
+            schema.clone(),
+            vec![Arc::new(paths), Arc::new(Int64Array::from(positions))],
+        )
+        .map_err(|e| iceberg::Error::new(iceberg::ErrorKind::Unexpected, e.to_string()))?;
+        writer.write(&partition_key, &batch).await?;
+    }
     let mut files = Vec::new();
     for mut builder in writer.close().await? {
         builder

@@ -1,6 +1,7 @@
 //! `ConvertDeletes`: one `replace` snapshot that swaps a partition's equality-delete files
-//! for position deletes of the rows they hide, and removes with them every delete file
-//! of the partition that no live data file is left for. On the table as each attempt
+//! for position deletes of the rows they hide (with its position-delete files folded in),
+//! and removes with them every delete file of the partition that no live data file is left
+//! for. On the table as each attempt
 //! finds it the conversion must still hold (`convert_rules::validate_conversion`); the
 //! position deletes keep the data sequence number of the snapshot the conversion read,
 //! which is at or above that of every data file they point at.
@@ -84,6 +85,7 @@ impl TableOperation for ConvertDeletes {
             .conversion
             .converted
             .iter()
+            .chain(&self.conversion.folded)
             .cloned()
             .chain(dangling_deletes(&self.conversion.partition, &files))
             .collect();

@@ -1,5 +1,5 @@
 //! The rules of converting a partition's equality deletes into position deletes, pure:
-//! what a conversion must convert and read (`conversion_of`), whether it can still commit
+//! what a conversion must convert, fold and read (`conversions_of`), whether it can still commit
 //! on the current table (`validate_conversion`), and which delete files its commit removes
 //! (the converted ones, and every delete file of the partition that no live data file is
 //! left for: `dangling_deletes`).
@@ -11,7 +11,9 @@
 //! converted deletes never applied to, and their own deletes are not converted. A
 //! compaction committed meanwhile is: it may have removed a data file read (its rows now
 //! live in a new file the conversion did not read) or a converted delete, so the
-//! partition is skipped and converted another time.
+//! partition is skipped and converted another time. The partition's position-delete files
+//! are folded into the conversion's own: their positions are copied, and with the data
+//! sequence number of S0 (at or above theirs) they still apply to the same rows.
 
 use std::collections::BTreeSet;
 
@@ -32,6 +34,9 @@ pub struct DeleteConversion {
     pub converted: BTreeSet<String>,
     /// The data files they may apply to, whose key columns are read.
     pub read: BTreeSet<String>,
+    /// The partition's position-delete files, folded into the conversion's own (their
+    /// positions copied): readers open one position-delete file per partition instead.
+    pub folded: BTreeSet<String>,
 }
 
 /// The conversion of each partition of `files` (the live files of the snapshot of
@@ -59,11 +64,18 @@ pub fn conversions_of(files: &[LiveFile], start_sequence: i64) -> Vec<DeleteConv
             .filter(|d| converted.iter().any(|e| may_apply(e, d)))
             .map(|d| d.path.clone())
             .collect();
+        let folded = files
+            .iter()
+            .filter(|f| f.content == DataContentType::PositionDeletes && !f.unpartitioned)
+            .filter(|f| &f.partition == partition)
+            .map(|f| f.path.clone())
+            .collect();
         out.push(DeleteConversion {
             partition: partition.clone(),
             start_sequence,
             converted: converted.iter().map(|e| e.path.clone()).collect(),
             read,
+            folded,
         });
     }
     out
@@ -107,10 +119,14 @@ pub fn validate_conversion(
             .cloned()
             .collect()
     };
-    let deletes = gone(
+    let mut deletes = gone(
         &conversion.converted,
         &live(DataContentType::EqualityDeletes),
     );
+    deletes.extend(gone(
+        &conversion.folded,
+        &live(DataContentType::PositionDeletes),
+    ));
     if !deletes.is_empty() {
         return Err(ConversionConflict::DeletesGone(deletes));
     }

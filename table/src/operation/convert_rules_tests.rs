@@ -52,6 +52,13 @@ fn table() -> Vec<LiveFile> {
     ]
 }
 
+/// `table()` with position deletes p1 of d1 (bucket 1), folded by the conversion.
+fn with_position_deletes() -> Vec<LiveFile> {
+    let mut files = table();
+    files.push(pos("p1", 1, 1, "d1"));
+    files
+}
+
 #[test]
 fn a_partition_converts_its_deletes_over_the_data_they_may_hide() {
     let unpartitioned = LiveFile {
@@ -60,6 +67,8 @@ fn a_partition_converts_its_deletes_over_the_data_they_may_hide() {
     };
     let mut files = table();
     files.push(unpartitioned);
+    files.push(pos("p3", 1, 3, "d3"));
+    files.push(pos("q", 2, 3, "x1"));
     let conversions = conversions_of(&files, 3);
     assert_eq!(
         conversions,
@@ -68,6 +77,7 @@ fn a_partition_converts_its_deletes_over_the_data_they_may_hide() {
             start_sequence: 3,
             converted: set(&["e2", "e3"]),
             read: set(&["d1", "d2"]),
+            folded: set(&["p3"]),
         }],
         "one conversion, bucket 2 has no deletes, unpartitioned ones stay"
     );
@@ -75,21 +85,22 @@ fn a_partition_converts_its_deletes_over_the_data_they_may_hide() {
 
 #[test]
 fn only_a_change_to_what_was_read_is_a_conflict() {
-    let conversion = conversions_of(&table(), 3).remove(0);
+    let conversion = conversions_of(&with_position_deletes(), 3).remove(0);
+    assert_eq!(conversion.folded, set(&["p1"]));
     let with = |extra: Vec<LiveFile>| {
-        let mut files = table();
+        let mut files = with_position_deletes();
         files.extend(extra);
         files
     };
     let without = |gone: &str| {
-        table()
+        with_position_deletes()
             .into_iter()
             .filter(|f| f.path != gone)
             .collect::<Vec<_>>()
     };
     // (table now, conflict)
     let cases: Vec<(Vec<LiveFile>, Option<ConversionConflict>)> = vec![
-        (table(), None),
+        (with_position_deletes(), None),
         // An upsert committed meanwhile: newer data and deletes.
         (with(vec![data("d4", 1, 4), eq("e4", 1, 4)]), None),
         (with(vec![pos("p4", 1, 4, "d1")]), None),
@@ -101,6 +112,10 @@ fn only_a_change_to_what_was_read_is_a_conflict() {
         (
             without("e2"),
             Some(ConversionConflict::DeletesGone(vec!["e2".into()])),
+        ),
+        (
+            without("p1"),
+            Some(ConversionConflict::DeletesGone(vec!["p1".into()])),
         ),
         (
             with(vec![data("c1", 1, 1)]),

@@ -323,12 +323,13 @@ impl PartitionWriter {
     }
 
     async fn write_position_deletes(&mut self) -> Result<Vec<DataFile>, UpsertError> {
-        let deletes: Vec<(&str, i64)> = self
-            .positions
-            .iter()
-            .map(|p| (self.data_paths[p.file as usize].as_str(), p.pos as i64))
-            .collect();
-        self.counts.position_deletes += deletes.len() as u64;
+        let mut by_file: Vec<Vec<i64>> = vec![Vec::new(); self.data_paths.len()];
+        for p in &self.positions {
+            by_file[p.file as usize].push(p.pos as i64);
+        }
+        self.counts.position_deletes += self.positions.len() as u64;
+        let deletes: Vec<(String, Vec<i64>)> =
+            self.data_paths.iter().cloned().zip(by_file).collect();
         let writer = self
             .settings
             .rolling(self.settings.pos_schema.clone(), &self.names);
