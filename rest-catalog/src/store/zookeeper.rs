@@ -20,7 +20,7 @@
 //! Every request goes to the node's shared [`ZooKeeperSession`] (also its lock managers'),
 //! which opens a new session once the current one has ended.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -359,18 +359,7 @@ impl CatalogStore for ZooKeeperStore {
         kind: EntryKind,
         page: &PageRequest,
     ) -> Result<(Vec<String>, Option<String>), StoreError> {
-        // Markers read before and after the names: a view created or dropped meanwhile is
-        // in one of the two reads, so it is never listed as a table.
-        let views_before = self.child_names(&self.views_path(ns)).await?;
-        let Some(names) = self.child_names(&self.tables_path(ns)).await? else {
-            return Err(StoreError::NoSuchNamespace(ns.to_string()));
-        };
-        let views_after = self.child_names(&self.views_path(ns)).await?;
-        let views: BTreeSet<String> = views_before
-            .into_iter()
-            .chain(views_after)
-            .flatten()
-            .collect();
+        let (names, views) = self.names_and_views(ns).await?;
         let listed = names
             .into_iter()
             .filter(|name| views.contains(name) == (kind == EntryKind::View))

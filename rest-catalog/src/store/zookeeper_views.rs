@@ -50,4 +50,24 @@ impl ZooKeeperStore {
             Err(e) => Err(read_error(e)),
         }
     }
+
+    /// The names of a namespace's entries, and which of them are views. The markers are
+    /// read before and after the names: a view created or dropped meanwhile is in one of
+    /// the two reads, so it is never taken for a table.
+    pub(super) async fn names_and_views(
+        &self,
+        ns: &NamespaceIdent,
+    ) -> Result<(BTreeSet<String>, BTreeSet<String>), StoreError> {
+        let views_before = self.child_names(&self.views_path(ns)).await?;
+        let Some(names) = self.child_names(&self.tables_path(ns)).await? else {
+            return Err(StoreError::NoSuchNamespace(ns.to_string()));
+        };
+        let views_after = self.child_names(&self.views_path(ns)).await?;
+        let views = views_before
+            .into_iter()
+            .chain(views_after)
+            .flatten()
+            .collect();
+        Ok((names, views))
+    }
 }

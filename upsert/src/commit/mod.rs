@@ -206,25 +206,22 @@ impl LeftOut {
     /// Learns `base`'s live data files (for the checkpoints after this one) and takes out
     /// the buckets whose left-out keys a data file unknown to the checkpoint may hold.
     async fn clashing(&mut self, base: &LoadedTable) -> floe_table::Result<Vec<LeftOutDeletes>> {
-        learn_live_files(&self.hulls, &self.columns, &self.manifests, base).await?;
+        let data = learn_live_files(&self.hulls, &self.columns, &self.manifests, base).await?;
         if self.buckets.is_empty() {
             return Ok(Vec::new());
         }
-        let manifests = self.manifests.main(&base.file_io, &base.metadata).await?;
         let default_spec = base.metadata.default_partition_spec_id();
         let mut clash = vec![false; self.buckets.len()];
         {
             let hulls = lock(&self.hulls);
-            for (file, entry) in floe_table::live_files(&base.metadata, &manifests) {
-                if file.content != DataContentType::Data || hulls.knew(&file.path, self.generation)
-                {
-                    continue;
-                }
-                let bounds = self.columns.file_bounds(entry.data_file());
+            let unknown = data
+                .iter()
+                .filter(|(file, _)| !hulls.knew(&file.path, self.generation));
+            for (file, bounds) in unknown {
                 for (i, bucket) in self.buckets.iter().enumerate() {
                     let same = file.partition.spec_id != default_spec
                         || &file.partition.value == bucket.partition.data();
-                    clash[i] |= same && bucket.keys.may_be_in(&bounds);
+                    clash[i] |= same && bucket.keys.may_be_in(bounds);
                 }
             }
         }

@@ -18,7 +18,9 @@ use std::sync::{Arc, Mutex};
 use arrow::array::{RecordBatch, UInt32Array};
 use arrow::compute::take_record_batch;
 use floe_table::properties::{parquet_properties, target_file_size};
-use floe_table::{live_files, position_delete_schema, LoadedTable, ManifestCache, TableCatalog};
+use floe_table::{
+    live_files, position_delete_schema, LiveFile, LoadedTable, ManifestCache, TableCatalog,
+};
 use iceberg::arrow::schema_to_arrow_schema;
 use iceberg::spec::{DataContentType, DataFileFormat, Schema};
 use iceberg::writer::file_writer::location_generator::{
@@ -34,7 +36,7 @@ use crate::commit::{
 };
 use crate::error::UpsertError;
 use crate::layout::{upsert_layout, UpsertLayout};
-use key_hull::{KeyColumns, KeyHulls};
+use key_hull::{ColumnBounds, KeyColumns, KeyHulls};
 use partition::PartitionWriter;
 pub(crate) use partition::{FileSettings, LeftOutDeletes};
 use splitter::PartitionSplitter;
@@ -91,30 +93,29 @@ pub(crate) fn lock(hulls: &SharedHulls) -> std::sync::MutexGuard<'_, KeyHulls> {
 }
 
 /// Widens `hulls` by the live data files of `table`'s main branch (manifests read through
-/// `cache`, so each is read once per writer).
+/// `cache`, so each is read once per writer); answers those files with their key bounds.
 pub(crate) async fn learn_live_files(
     hulls: &SharedHulls,
     columns: &KeyColumns,
     cache: &ManifestCache,
     table: &LoadedTable,
-) -> iceberg::Result<()> {
+) -> iceberg::Result<Vec<(LiveFile, Vec<ColumnBounds>)>> {
     let manifests = cache.main(&table.file_io, &table.metadata).await?;
     let default_spec = table.metadata.default_partition_spec_id();
-    let live = live_files(&table.metadata, &manifests);
-    let files = live
-        .iter()
+    let data: Vec<(LiveFile, Vec<ColumnBounds>)> = live_files(&table.metadata, &manifests)
+        .into_iter()
         .filter(|(file, _)| file.content == DataContentType::Data)
         .map(|(file, entry)| {
-            let partition =
-                (file.partition.spec_id == default_spec).then_some(&file.partition.value);
-            (
-                file.path.as_str(),
-                partition,
-                columns.file_bounds(entry.data_file()),
-            )
-        });
+            let bounds = columns.file_bounds(entry.data_file());
+            (file, bounds)
+        })
+        .collect();
+    let files = data.iter().map(|(file, bounds)| {
+        let partition = (file.partition.spec_id == default_spec).then_some(&file.partition.value);
+        (file.path.as_str(), partition, bounds.clone())
+    });
     lock(hulls).learn(files);
-    Ok(())
+    Ok(data)
 }
 
 pub(crate) fn file_names() -> DefaultFileNameGenerator {
