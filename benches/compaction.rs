@@ -48,7 +48,7 @@ use std::time::Instant;
 
 use args::{args, Args};
 use files::{read_list, table_files, write_list, Files};
-use floe::rest_client::RestClient;
+use floe_client::RestClient;
 use floe_compaction::{compact, convert_deletes, CompactionRequest, ConversionRequest, Silent};
 use floe_table::properties::parquet_properties;
 use floe_table::{TableCatalog, TableCommit};

@@ -18,7 +18,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use floe::rest_client::RestClient;
+use floe_client::RestClient;
 use floe_upsert::{CheckpointOutcome, UpsertOptions, UpsertWriter};
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};

@@ -2,8 +2,8 @@
 # Runs every Floe test on a fresh machine: formatting and lints, the Rust unit and
 # integration tests (which start the real `floe` binary, real ZooKeeper servers and a
 # local S3-compatible server), and the Python interop tests (pyiceberg and DuckDB against
-# the running service, with the embedded store and with the ZooKeeper store), installing
-# what they need.
+# the running service, with the embedded store and with the ZooKeeper store; the floe
+# Python package, built here, with a Spark streaming job), installing what they need.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -47,11 +47,16 @@ step "cargo test (unit and integration)"
 cargo build --workspace --bins
 cargo test --workspace --no-fail-fast
 
-step "python interop (pyiceberg, DuckDB), embedded store"
+step "the floe Python package: build its wheel (maturin, the test build's dev profile) and install it"
 venv="$(scripts/python-env.sh | tail -n 1)"
+PATH="$venv/bin:$PATH" MATURIN_PEP517_ARGS="--profile dev" \
+    "$venv/bin/pip" install -q --no-build-isolation --force-reinstall --no-deps ./python
+
+step "python interop (pyiceberg, DuckDB, the floe package, Spark), embedded store"
 export FLOE_BIN="$CARGO_TARGET_DIR/debug/floe"
 "$venv/bin/python" -m pytest tests/interop -q
 
 step "python interop (pyiceberg, DuckDB), ZooKeeper store"
+# (The floe package's tests ran above: they test the writer, not the catalog's store.)
 FLOE_SERVE_EXTRA_ARGS="--zookeeper $FLOE_TEST_ZK --zk-root /interop-$$-$RANDOM" \
-    "$venv/bin/python" -m pytest tests/interop -q
+    "$venv/bin/python" -m pytest tests/interop -q -m "not package"

@@ -88,7 +88,7 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("floe: {}", floe::cli::error_chain(&e));
+            eprintln!("floe: {}", floe_client::error_chain(e.as_ref()));
             ExitCode::FAILURE
         }
     }

@@ -55,6 +55,16 @@ fn dependencies_point_inward() {
             &["floe-table", "floe-locks", "axum", "redb"],
             &["floe-upsert", "floe-compaction", "clap"],
         ),
+        (
+            "floe-client",
+            &["floe-table", "floe-upsert", "reqwest"],
+            &["floe-compaction"],
+        ),
+        (
+            "floe-python",
+            &["floe-client", "floe-upsert", "floe-compaction", "pyo3"],
+            &[],
+        ),
     ];
     for (package, must, must_not) in cases {
         let deps = normal_dependencies(package);
@@ -62,7 +72,14 @@ fn dependencies_point_inward() {
             assert!(deps.contains(*crate_), "{package} should link {crate_}");
         }
         let mut forbidden: Vec<&str> = must_not.to_vec();
-        if ["floe-table", "floe-upsert", "floe-compaction"].contains(package) {
+        let libraries = [
+            "floe-table",
+            "floe-upsert",
+            "floe-compaction",
+            "floe-client",
+            "floe-python",
+        ];
+        if libraries.contains(package) {
             forbidden.extend(SERVER_CRATES);
         }
         for crate_ in forbidden {

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
-use floe::rest_client::RestClient;
+use floe_client::RestClient;
 use floe_rest_catalog::hash_secret;
 use floe_test_support::changes::Rng;
 use floe_test_support::upsert_model::*;

@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 use std::path::Path;
 use std::sync::Arc;
 
-use floe::rest_client::RestClient;
+use floe_client::RestClient;
 use floe_compaction::{compact, reachable_files, CompactionRequest, Entries, Silent};
 use floe_table::properties::WRITER_ID;
 use floe_test_support::changes::Rng;

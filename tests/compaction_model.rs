@@ -11,7 +11,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-use floe::rest_client::RestClient;
+use floe_client::RestClient;
 use floe_compaction::{compact, CompactionRequest, GroupOutcome, Silent};
 use floe_table::{main_ancestry, ReplaceConflict, TableCatalog};
 use floe_test_support::changes::Rng;

@@ -7,7 +7,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
 
-use floe::rest_client::RestClient;
+use floe_client::RestClient;
 use floe_table::main_ancestry;
 use floe_test_support::changes::Rng;
 use floe_test_support::cluster::Cluster;

@@ -8,7 +8,7 @@
 
 use std::sync::Arc;
 
-use floe::rest_client::RestClient;
+use floe_client::RestClient;
 use floe_compaction::{
     compact, convert_deletes, CompactionRequest, ConversionRequest, PartitionOutcome, Silent,
 };

@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use floe::rest_client::RestClient;
+use floe_client::RestClient;
 use floe_test_support::changes::Rng;
 use floe_test_support::upsert_model::*;
 use floe_test_support::zk::{zk_env, StoppedMember};

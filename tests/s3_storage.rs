@@ -4,7 +4,7 @@
 
 use std::collections::BTreeSet;
 
-use floe::rest_client::parse_table_ident;
+use floe_client::parse_table_ident;
 use floe_compaction::{reachable_files, Entries};
 use floe_test_support::changes::*;
 use floe_test_support::cli::{floe_command, Run};

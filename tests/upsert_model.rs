@@ -10,7 +10,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
-use floe::rest_client::RestClient;
+use floe_client::RestClient;
 use floe_table::{main_ancestry, main_manifests, LoadedTable};
 use floe_test_support::changes::Rng;
 use floe_test_support::upsert_model::*;

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use floe::rest_client::RestClient;
+use floe_client::RestClient;
 use floe_table::live_entries;
 use iceberg::spec::DataContentType;
 use iceberg::TableIdent;

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use floe::rest_client::RestClient;
+use floe_client::RestClient;
 use floe_compaction::{rewrite_group, RewriteSettings};
 use floe_table::properties::parquet_properties;
 use floe_table::{Partition, RowDelta};

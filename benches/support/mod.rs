@@ -15,7 +15,7 @@ use arrow::array::{
     TimestampMicrosecondArray,
 };
 use arrow::datatypes::{DataType, Field, Schema as ArrowSchema, SchemaRef, TimeUnit};
-use floe::rest_client::RestClient;
+use floe_client::RestClient;
 use floe_table::properties::FORMAT_VERSION;
 use floe_upsert::new_table_layout;
 use iceberg::{NamespaceIdent, TableIdent};

@@ -11,8 +11,7 @@ pub const MAX_NAME_BYTES: usize = 255;
 /// The deepest namespace nesting accepted.
 pub const MAX_NAMESPACE_DEPTH: usize = 16;
 
-/// Separates namespace levels in a URL path segment and in store keys (the spec's `%1F`).
-pub const NAMESPACE_SEPARATOR: char = '\u{1f}';
+pub use floe_table::NAMESPACE_SEPARATOR;
 
 fn check_part(kind: &str, part: &str) -> Result<()> {
     let bad = |why: &str| {

@@ -3,23 +3,24 @@
 //! before the table is created or anything committed, so bad input changes nothing.
 
 use super::CatalogArgs;
-use std::collections::{BTreeSet, HashMap};
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::{bail, Context};
 use clap::Args;
-use floe_table::properties::{DEFAULT_FORMAT_VERSION, FORMAT_VERSION};
+use floe_client::{
+    create_upsert_table, find_upsert_table, new_upsert_table, parse_table_ident, NewUpsertTable,
+    RestClient,
+};
 use floe_upsert::{
-    conform, covering, key_layout, new_table_layout, upsert_layout, CheckpointOutcome,
-    CommitReport, UpsertError, UpsertLayout, UpsertOptions, UpsertWriter, WatermarkChange,
+    conform, covering, CheckpointOutcome, CommitReport, UpsertError, UpsertLayout, UpsertOptions,
+    UpsertWriter, WatermarkChange,
 };
 use iceberg::arrow::schema_to_arrow_schema;
-use iceberg::spec::{Schema, UnboundPartitionSpec};
+use iceberg::spec::Schema;
 use iceberg::TableIdent;
 
 use super::input::InputFile;
-use crate::rest_client::{parse_table_ident, RestClient, RestError};
 
 /// `floe upsert`'s arguments.
 #[derive(Args, Debug)]
@@ -62,41 +63,24 @@ pub struct UpsertArgs {
 }
 
 /// Finds the table's schema and key; for a table still to be created (`--create`), also
-/// the partition spec to create it with.
+/// its layout.
 async fn find_target(
     client: &RestClient,
     ident: &TableIdent,
     args: &UpsertArgs,
     first: &InputFile,
-) -> anyhow::Result<(Schema, UpsertLayout, Option<UnboundPartitionSpec>)> {
-    match client.load_table(ident).await {
-        Ok(table) => {
-            let layout = upsert_layout(&table.metadata)?;
-            let key: BTreeSet<&String> = layout.key_names.iter().collect();
-            let asked: BTreeSet<&String> = args.key.iter().collect();
-            if !asked.is_empty() && asked != key {
-                bail!(
-                    "the table's key is {:?}, not {:?}",
-                    Vec::from_iter(key),
-                    Vec::from_iter(asked)
-                );
-            }
-            let schema = table.metadata.current_schema().as_ref().clone();
-            Ok((schema, layout, None))
-        }
-        Err(RestError::NotFound(_)) if args.create => {
-            if args.key.is_empty() {
-                bail!("--create needs --key: the columns that identify a row");
-            }
-            let (schema, spec) = new_table_layout(&*first.schema(None)?, &args.key, args.buckets)?;
-            let layout = key_layout(&schema)?;
-            Ok((schema, layout, Some(spec)))
-        }
-        Err(RestError::NotFound(m)) => {
-            bail!("table {ident} does not exist ({m}); pass --create --key COLUMN to create it")
-        }
-        Err(e) => Err(e.into()),
+) -> anyhow::Result<(Schema, UpsertLayout, Option<NewUpsertTable>)> {
+    if let Some((schema, layout)) = find_upsert_table(client, ident, &args.key).await? {
+        return Ok((schema, layout, None));
     }
+    if !args.create {
+        bail!("table {ident} does not exist; pass --create --key COLUMN to create it");
+    }
+    if args.key.is_empty() {
+        bail!("--create needs --key: the columns that identify a row");
+    }
+    let new = new_upsert_table(&*first.schema(None)?, &args.key, args.buckets)?;
+    Ok((new.schema.clone(), new.layout.clone(), Some(new)))
 }
 
 /// Reads every input and checks it against the table's schema and key.
@@ -174,13 +158,12 @@ pub async fn run(args: UpsertArgs) -> anyhow::Result<()> {
     let (schema, layout, to_create) = find_target(&client, &ident, &args, &inputs[0]).await?;
     // Every input is checked before anything is created or committed.
     check_inputs(&inputs, &schema, &layout)?;
-    if let Some(spec) = &to_create {
-        client.ensure_namespace(ident.namespace()).await?;
-        let props = HashMap::from([(
-            FORMAT_VERSION.to_string(),
-            DEFAULT_FORMAT_VERSION.to_string(),
-        )]);
-        client.create_table(&ident, &schema, spec, &props).await?;
+    if let Some(new) = &to_create {
+        if !create_upsert_table(&client, &ident, new).await? {
+            bail!(
+                "table {ident} was created by someone else meanwhile; run again to write into it"
+            );
+        }
         println!(
             "created table {ident} with key {:?} in {} buckets",
             args.key, args.buckets

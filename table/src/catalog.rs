@@ -13,6 +13,10 @@ use iceberg::{TableIdent, TableRequirement, TableUpdate};
 
 use crate::error::Result;
 
+/// Separates namespace levels in a REST catalog's URL path segment (the spec's `%1F`),
+/// and in the catalog store's keys.
+pub const NAMESPACE_SEPARATOR: char = '\u{1f}';
+
 /// A table as a catalog answered it: its name, its current metadata file and what that
 /// says, and the file I/O that reaches its files.
 #[derive(Clone, Debug)]

@@ -25,7 +25,7 @@ pub mod storage;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 
-pub use catalog::{main_ancestry, LoadedTable, TableCatalog, TableCommit};
+pub use catalog::{main_ancestry, LoadedTable, TableCatalog, TableCommit, NAMESPACE_SEPARATOR};
 pub use commit::{commit, Finished, RetryPolicy, Waits};
 pub use error::{Error, ErrorKind, Result};
 pub use files::{

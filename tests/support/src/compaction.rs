@@ -10,7 +10,7 @@ use std::sync::Arc;
 use arrow::array::{Int64Array, RecordBatch, StringArray};
 use arrow::datatypes::{DataType, Field, Schema as ArrowSchema};
 use async_trait::async_trait;
-use floe::rest_client::RestClient;
+use floe_client::RestClient;
 use floe_compaction::{CompactionReport, GroupOutcome, ReachableFiles};
 use floe_table::{live_entries, LoadedTable, RowDelta, TableCatalog, TableCommit};
 use futures::future::BoxFuture;

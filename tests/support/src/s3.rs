@@ -4,7 +4,7 @@
 
 use std::collections::BTreeSet;
 
-use floe::rest_client::RestClient;
+use floe_client::RestClient;
 use floe_table::storage::{ObjectStoreStorageFactory, S3Settings};
 use futures::TryStreamExt;
 use object_store::path::Path as ObjectPath;

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use arrow::array::{Array, ArrayRef, Int64Array, StringArray};
 use arrow::datatypes::DataType;
-use floe::rest_client::parse_table_ident;
+use floe_client::parse_table_ident;
 use floe_table::storage::S3Settings;
 use serde_json::{json, Value};
 

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use arrow::array::{Array, Int32Array, Int64Array, RecordBatch, StringArray};
 use arrow::datatypes::{DataType, Field, Schema as ArrowSchema};
-use floe::rest_client::RestClient;
+use floe_client::RestClient;
 use floe_table::properties::FORMAT_VERSION;
 use floe_table::{LoadedTable, TableCommit};
 use floe_upsert::{new_table_layout, CheckpointOutcome, CommitReport, UpsertOptions, UpsertWriter};

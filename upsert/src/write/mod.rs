@@ -219,18 +219,30 @@ impl UpsertWriter {
     /// Adds a batch of changes to the open checkpoint. A batch that does not fit the table
     /// (see `changes::conform`) is refused whole and changes nothing.
     pub async fn write(&mut self, batch: &RecordBatch) -> Result<(), UpsertError> {
+        self.write_all(std::slice::from_ref(batch)).await
+    }
+
+    /// Adds batches of changes to the open checkpoint, all or none: every batch is checked
+    /// (see `changes::conform`) before any is written, so one that does not fit the table
+    /// changes nothing.
+    pub async fn write_all(&mut self, batches: &[RecordBatch]) -> Result<(), UpsertError> {
         if let Some(why) = &self.broken {
             return Err(UpsertError::CheckpointBroken(why.clone()));
         }
-        let changes = conform(batch, &self.settings.table_arrow, &self.layout.key_columns)?;
-        if changes.rows.num_rows() == 0 {
-            return Ok(());
+        let (table, key) = (&self.settings.table_arrow, &self.layout.key_columns);
+        let conformed = (batches.iter())
+            .map(|batch| conform(batch, table, key))
+            .collect::<Result<Vec<_>, _>>()?;
+        for changes in conformed {
+            if changes.rows.num_rows() == 0 {
+                continue;
+            }
+            if let Err(e) = self.write_parts(changes.rows, changes.kinds).await {
+                self.broken = Some(e.to_string());
+                return Err(e);
+            }
         }
-        let result = self.write_parts(changes.rows, changes.kinds).await;
-        if let Err(e) = &result {
-            self.broken = Some(e.to_string());
-        }
-        result
+        Ok(())
     }
 
     async fn write_parts(

@@ -1,7 +1,7 @@
-//! A thin client of the Iceberg REST catalog protocol for Floe's writer and CLI: load a
-//! table, create a namespace or table, and commit requirements plus updates; and the
-//! table layer's [`TableCatalog`] over it, so the upsert writer, the compactor and snapshot
-//! expiry reach any Iceberg REST catalog.
+//! A thin client of the Iceberg REST catalog protocol for Floe's writer, CLI and Python
+//! package: load a table, create a namespace or table, and commit requirements plus
+//! updates; and the table layer's [`TableCatalog`] over it, so the upsert writer, the
+//! compactor and snapshot expiry reach any Iceberg REST catalog.
 //!
 //! iceberg 0.10's `Catalog` trait cannot carry a commit that adds delete files (its
 //! `TableCommit` builder is crate-private), so the client speaks the protocol itself, with
@@ -13,9 +13,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use floe_rest_catalog::NAMESPACE_SEPARATOR;
 use floe_table::storage::{file_io_for, ObjectStoreStorageFactory};
-use floe_table::{ErrorKind, LoadedTable, TableCatalog, TableCommit};
+use floe_table::{ErrorKind, LoadedTable, TableCatalog, TableCommit, NAMESPACE_SEPARATOR};
 use iceberg::spec::{Schema, UnboundPartitionSpec};
 use iceberg::{NamespaceIdent, TableIdent};
 use iceberg_catalog_rest::{
@@ -64,6 +63,10 @@ pub enum RestError {
         #[source]
         source: Option<Cause>,
     },
+    /// The request could not be made as asked (a malformed credential, say); nothing was
+    /// sent.
+    #[error("{0}")]
+    Invalid(String),
     /// The catalog answered with something this client cannot read.
     #[error("unreadable answer from the catalog: {message}")]
     BadResponse {
@@ -411,7 +414,7 @@ impl From<RestError> for floe_table::Error {
             RestError::NotFound(_) => ErrorKind::NotFound,
             RestError::Conflict(_) => ErrorKind::Conflict,
             RestError::Unknown { .. } => ErrorKind::Unknown,
-            RestError::Rejected { .. } => ErrorKind::Invalid,
+            RestError::Rejected { .. } | RestError::Invalid(_) => ErrorKind::Invalid,
             RestError::Unreachable { .. } | RestError::BadResponse { .. } => ErrorKind::Io,
         };
         floe_table::Error::new(kind, e.to_string()).with_source(e)
