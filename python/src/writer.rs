@@ -54,10 +54,11 @@ pub struct CommitResult {
 impl CommitResult {
     fn __repr__(&self) -> String {
         format!(
-            "CommitResult(snapshot_id={}, sequence_number={}, checkpoint_id={:?}, data_files={}, equality_delete_files={}, position_delete_files={}, rows={})",
+            "CommitResult(snapshot_id={}, sequence_number={}, checkpoint_id={}, data_files={}, equality_delete_files={}, position_delete_files={}, rows={})",
             self.snapshot_id,
             self.sequence_number,
-            self.checkpoint_id,
+            self.checkpoint_id
+                .map_or_else(|| "None".to_string(), |c| c.to_string()),
             self.data_files,
             self.equality_delete_files,
             self.position_delete_files,

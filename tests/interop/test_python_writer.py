@@ -95,6 +95,7 @@ def test_write_commit_replay_and_watermark(floe_url, duck, catalog, unique_name)
         assert isinstance(first, floe.CommitResult)
         assert (first.checkpoint_id, first.rows, first.equality_delete_files) == (1, 500, 0)
         assert first.data_files >= 1 and first.sequence_number >= 1
+        assert f"checkpoint_id=1, data_files={first.data_files}," in repr(first)
         assert w.last_committed == 1
         assert duck_rows(duck, ns, name) == model.sorted()
         # Checkpoints with `_op` (updates, deletes, re-inserts), one with a watermark.
