@@ -17,7 +17,9 @@
 //!   `parquet_properties`), on one thread, and on two (buckets split between them). No
 //!   deletes are applied: this is the cost of reading and writing the bytes once.
 //! - `floe`: Floe's compactor, `compact()` with the default options (128 MiB target,
-//!   4 groups at a time) through the REST catalog, on that round's table.
+//!   4 groups at a time, each group verified) through the REST catalog, on that round's
+//!   table; `floe-unverified` the same with `verify=false`, for what verification costs.
+//!   Each starts from the table as written (the other's compaction rolled back).
 //!
 //! Before those, each round converts its table's equality deletes into position deletes
 //! (`convert`: `convert_deletes()`, in a child process too), timed against the round's
@@ -154,14 +156,13 @@ fn run_copy(a: &Args) -> u64 {
 async fn run_floe(a: &Args) -> u64 {
     let client = RestClient::connect(&a.url).await.unwrap();
     let ident = TableIdent::new(namespace(), a.table.clone());
-    let report = compact(
-        Arc::new(client),
-        &ident,
-        &CompactionRequest::default(),
-        Arc::new(Silent),
-    )
-    .await
-    .unwrap();
+    let request = CompactionRequest {
+        overrides: vec![("verify".into(), a.verify.to_string())],
+        ..Default::default()
+    };
+    let report = compact(Arc::new(client), &ident, &request, Arc::new(Silent))
+        .await
+        .unwrap();
     assert_eq!(
         report.committed(),
         report.planned.len(),
@@ -321,11 +322,11 @@ fn main() {
         .metadata_location;
 
     let lists = tempfile::tempdir().unwrap();
-    let modes = ["copy-1", "copy-2", "floe"];
+    let modes = ["copy-1", "copy-2", "floe", "floe-unverified"];
     let mut rates: Vec<Vec<f64>> = vec![Vec::new(); modes.len()];
     let mut peaks: Vec<Vec<f64>> = vec![Vec::new(); modes.len()];
-    let (mut convert_secs, mut convert_peaks, mut compact_secs) =
-        (Vec::new(), Vec::new(), Vec::new());
+    let (mut convert_secs, mut convert_peaks, mut compact_secs, mut unverified_secs) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let mut converted = None;
     for (r, ident) in tables.iter().enumerate() {
         let list = lists.path().join(format!("input{r}.txt"));
@@ -361,6 +362,7 @@ fn main() {
             let m = (k + r) % modes.len();
             let extra: Vec<String> = match modes[m] {
                 "floe" => table_args(ident),
+                "floe-unverified" => [table_args(ident), vec!["--no-verify".into()]].concat(),
                 copy => vec![
                     "--list".into(),
                     list.display().to_string(),
@@ -368,7 +370,13 @@ fn main() {
                     copy.trim_start_matches("copy-").into(),
                 ],
             };
-            let mode = if modes[m] == "floe" { "floe" } else { "copy" };
+            let mode = if modes[m].starts_with("floe") {
+                // Each compaction starts from the table as written.
+                runtime.block_on(roll_back(&client, ident, start));
+                "floe"
+            } else {
+                "copy"
+            };
             let (secs, input, peak) = measure(mode, &extra);
             assert_eq!(input, inputs[r].data_bytes(), "{} input bytes", modes[m]);
             let rate = input as f64 / 1e6 / secs;
@@ -379,8 +387,10 @@ fn main() {
             );
             rates[m].push(rate);
             peaks[m].push(peak);
-            if modes[m] == "floe" {
-                compact_secs.push(secs);
+            match modes[m] {
+                "floe" => compact_secs.push(secs),
+                "floe-unverified" => unverified_secs.push(secs),
+                _ => {}
             }
         }
         let after = runtime.block_on(table_files(&client, ident));
@@ -448,6 +458,7 @@ fn main() {
         "arrow-rs copy, 1 thread",
         "arrow-rs copy, 2 threads",
         "Floe compaction (default options)",
+        "Floe compaction without verification (verify=false)",
     ];
     for m in 0..modes.len() {
         let list: Vec<String> = rates[m].iter().map(|x| format!("{x:.1}")).collect();
@@ -463,6 +474,14 @@ fn main() {
         "\nFloe compaction of {input:.0} MB: {:.2} of the 1-thread copy rate, {:.2} of the 2-thread copy rate (target: 0.70)",
         medians[2] / medians[0],
         medians[2] / medians[1]
+    );
+    let costs: Vec<f64> = (compact_secs.iter().zip(&unverified_secs))
+        .map(|(with, without)| with / without - 1.0)
+        .collect();
+    println!(
+        "Verification (each group's files read back and checked against the rows read) costs {:.1}% of compaction time, median of rounds {} (goal: under 10%)",
+        median(costs.clone()) * 100.0,
+        costs.iter().map(|c| format!("{:.1}%", c * 100.0)).collect::<Vec<_>>().join(" / ")
     );
     let ratios: Vec<String> = convert_secs
         .iter()

@@ -7,7 +7,9 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
-use floe_compaction::{CompactionReport, ConversionReport, DeleteFileCounts, GroupOutcome};
+use floe_compaction::{
+    CompactionError, CompactionReport, ConversionReport, DeleteFileCounts, GroupOutcome,
+};
 use floe_rest_catalog::{watermark_lag_seconds, CommitOutcome, Readiness, TableFigures, Telemetry};
 use metrics::Unit;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
@@ -140,7 +142,8 @@ pub const COMPACTION_GROUPS: Metric = metric(
     "floe_compaction_groups_total",
     Kind::Counter,
     &["outcome"],
-    "file groups of scheduled compactions by outcome: committed, skipped, unknown, failed",
+    "file groups of scheduled compactions by outcome: committed, skipped, unknown, \
+     verify_failed (the output differed from the input: nothing committed), failed",
 );
 /// Files replaced by committed compaction groups.
 pub const COMPACTION_FILES_REWRITTEN: Metric = metric(
@@ -346,12 +349,7 @@ pub fn record_compaction(report: Option<&CompactionReport>) {
     };
     metrics::counter!(COMPACTION_RUNS.name, "outcome" => "ok").increment(1);
     for group in &report.groups {
-        let outcome = match &group.outcome {
-            Ok(GroupOutcome::Committed { .. }) => "committed",
-            Ok(GroupOutcome::Skipped(_)) => "skipped",
-            Ok(GroupOutcome::Unknown(_)) => "unknown",
-            Err(_) => "failed",
-        };
+        let outcome = group_outcome(&group.outcome);
         metrics::counter!(COMPACTION_GROUPS.name, "outcome" => outcome).increment(1);
         if outcome == "committed" {
             let files = group.planned.data_files + group.planned.delete_files;
@@ -361,11 +359,58 @@ pub fn record_compaction(report: Option<&CompactionReport>) {
     }
 }
 
+/// The `outcome` label of a compaction group.
+fn group_outcome(outcome: &Result<GroupOutcome, Arc<CompactionError>>) -> &'static str {
+    match outcome {
+        Ok(GroupOutcome::Committed { .. }) => "committed",
+        Ok(GroupOutcome::Skipped(_)) => "skipped",
+        Ok(GroupOutcome::Unknown(_)) => "unknown",
+        Err(e) if e.is_verification_failure() => "verify_failed",
+        Err(_) => "failed",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeSet;
 
+    use floe_compaction::Mismatch;
+    use floe_table::RowDigest;
+
     use super::*;
+
+    #[test]
+    fn compaction_groups_are_counted_by_outcome() {
+        let digest = |rows| RowDigest {
+            rows,
+            columns: vec![],
+        };
+        let refused = CompactionError::Rewrite(Box::new(CompactionError::Verification(Box::new(
+            Mismatch {
+                read: digest(2),
+                written: digest(1),
+                differences: vec!["rows: 2 against 1".into()],
+            },
+        ))));
+        let cases = [
+            (
+                Ok(GroupOutcome::Committed {
+                    snapshot_id: 1,
+                    sequence_number: 2,
+                    removed_deletes: 0,
+                }),
+                "committed",
+            ),
+            (Err(Arc::new(refused)), "verify_failed"),
+            (
+                Err(Arc::new(CompactionError::Internal("x".into()))),
+                "failed",
+            ),
+        ];
+        for (outcome, label) in cases {
+            assert_eq!(group_outcome(&outcome), label);
+        }
+    }
 
     #[test]
     fn every_metric_is_named_once_in_prometheus_style() {

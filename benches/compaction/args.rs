@@ -18,6 +18,8 @@ pub struct Args {
     pub table: String,
     pub list: String,
     pub threads: usize,
+    /// The child's compaction checks its groups (the option `verify`).
+    pub verify: bool,
 }
 
 pub fn args() -> Args {
@@ -35,6 +37,7 @@ pub fn args() -> Args {
         table: String::new(),
         list: String::new(),
         threads: 1,
+        verify: true,
     };
     let mut files = None;
     let mut it = std::env::args().skip(1);
@@ -64,6 +67,7 @@ pub fn args() -> Args {
             "--table" => a.table = value(),
             "--list" => a.list = value(),
             "--threads" => a.threads = value().parse().expect("--threads N"),
+            "--no-verify" => a.verify = false,
             _ => {} // cargo bench passes --bench
         }
     }

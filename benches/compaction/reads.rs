@@ -51,6 +51,8 @@ pub async fn fresh_copy(client: &RestClient, from: &TableIdent, buckets: u32) ->
         key_columns: vec![],
         sort_budget_bytes: 128 << 20,
         sequence_numbers: Default::default(),
+        verify: false,
+        fault: None,
     };
     let mut delta = RowDelta::new();
     for (_, (value, mut tasks)) in by_partition {

@@ -3,6 +3,7 @@
 use floe_table::properties::PropertyError;
 
 use crate::plan::OptionError;
+use crate::rewrite::Mismatch;
 
 /// What went wrong in a compaction or an expiry run.
 #[derive(Debug, thiserror::Error)]
@@ -19,10 +20,10 @@ pub enum CompactionError {
     /// Reading or writing data files failed.
     #[error("reading or writing table files: {0}")]
     Files(#[from] iceberg::Error),
-    /// A delete file could not be read.
-    #[error("reading delete file {path}: {source}")]
-    DeleteFile {
-        /// The delete file.
+    /// A Parquet file (a delete file, a file just written) could not be read.
+    #[error("reading {path}: {source}")]
+    ReadFile {
+        /// The file.
         path: String,
         /// Why.
         source: parquet::errors::ParquetError,
@@ -36,10 +37,25 @@ pub enum CompactionError {
     /// A group's rewrite failed (nothing of it was committed).
     #[error("rewriting: {0}")]
     Rewrite(#[source] Box<CompactionError>),
+    /// A group's output differs from its input: nothing of it was committed, its files
+    /// are deleted.
+    #[error("the rewrite's output differs from its input, so nothing of it is committed: {}", .0.differences.join("; "))]
+    Verification(Box<Mismatch>),
     /// The table is of a kind the operation does not handle.
     #[error("{0}")]
     Unsupported(String),
     /// A broken invariant of the compactor itself.
     #[error("internal error: {0}")]
     Internal(String),
+}
+
+impl CompactionError {
+    /// Whether this is a group whose verification failed.
+    pub fn is_verification_failure(&self) -> bool {
+        match self {
+            CompactionError::Verification(_) => true,
+            CompactionError::Rewrite(inner) => inner.is_verification_failure(),
+            _ => false,
+        }
+    }
 }

@@ -3,7 +3,8 @@
 //! applied into target-sized files ordered by key (`rewrite`), and commits each group as
 //! its own `replace` snapshot whose new files keep the data sequence number of the
 //! snapshot the compaction started from (`run`), so equality deletes committed meanwhile
-//! still hide the rewritten rows. `expire` removes the snapshots older than a table's
+//! still hide the rewritten rows; before it commits, a group's files are read back and
+//! checked against the rows read (`verify`, on by default). `expire` removes the snapshots older than a table's
 //! retention and deletes the files only they reached. Everything it reads and commits
 //! goes through the table layer (`floe-table`).
 #![deny(missing_docs)]
@@ -30,7 +31,7 @@ pub use plan::{
     parse_size, plan, summarize, CompactionOptions, DataFileInfo, DeleteFileInfo, DeleteKind,
     FileGroup, GroupReason, OptionError, PlanSummary, OPTION_NAMES,
 };
-pub use rewrite::{rewrite_group, RewriteSettings, RewrittenGroup};
+pub use rewrite::{rewrite_group, Fault, Mismatch, RewriteSettings, RewrittenGroup};
 pub use run::{
     compact, CompactionReport, CompactionRequest, GroupOutcome, GroupReport, PlannedGroup,
     Progress, Silent, DEFAULT_SORT_BUDGET_BYTES,

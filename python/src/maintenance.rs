@@ -71,6 +71,9 @@ fn group_json(group: &GroupReport) -> Value {
         }),
         Ok(GroupOutcome::Skipped(why)) => json!({"outcome": "skipped", "message": why.to_string()}),
         Ok(GroupOutcome::Unknown(why)) => json!({"outcome": "unknown", "message": why.to_string()}),
+        Err(e) if e.is_verification_failure() => {
+            json!({"outcome": "verify_failed", "message": e.to_string()})
+        }
         Err(e) => json!({"outcome": "failed", "message": e.to_string()}),
     };
     for (k, v) in outcome.as_object().expect("an object") {

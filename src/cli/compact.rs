@@ -35,7 +35,8 @@ pub struct CompactArgs {
     /// Any option of Iceberg's `rewrite_data_files`, as NAME=VALUE (repeatable):
     /// target-file-size-bytes, min-file-size-bytes, max-file-size-bytes, min-input-files,
     /// delete-file-threshold, delete-ratio-threshold, max-concurrent-file-group-rewrites,
-    /// max-file-group-size-bytes.
+    /// max-file-group-size-bytes; and Floe's verify (true: each group's files are read back
+    /// and checked against the rows read before it commits).
     #[arg(long = "option", value_name = "NAME=VALUE")]
     pub options: Vec<String>,
     /// Print the plan and change nothing.

@@ -9,6 +9,7 @@
 //!   (equality deletes become position deletes), [`RemoveSnapshots`] removes snapshots;
 //! - the main branch's live files ([`ManifestCache`], [`LiveFile`], [`live_files`]) and
 //!   the sequence-number rules of deletes ([`may_apply`], [`validate`]);
+//! - [`RowDigest`]: an order-independent digest of rows, to prove a rewrite kept them;
 //! - [`properties`]: every table property and summary key Floe reads or writes;
 //! - [`storage`]: S3 settings, `object_store` and the FileIO bridge over it;
 //! - one [`Error`] with a kind that says whether to retry and whether files may go.
@@ -16,6 +17,7 @@
 
 mod catalog;
 mod commit;
+mod digest;
 mod error;
 mod files;
 mod operation;
@@ -27,6 +29,7 @@ pub mod testing;
 
 pub use catalog::{main_ancestry, LoadedTable, TableCatalog, TableCommit, NAMESPACE_SEPARATOR};
 pub use commit::{commit, Finished, RetryPolicy, Waits};
+pub use digest::{ColumnDigest, RowDigest};
 pub use error::{Error, ErrorKind, Result};
 pub use files::{
     live_data_files, live_entries, live_files, main_manifests, position_delete_schema,

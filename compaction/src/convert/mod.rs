@@ -169,6 +169,9 @@ pub async fn convert_deletes(
                 .map(|f| (f.path.clone(), f.sequence_number))
                 .collect(),
         ),
+        // Only read here: the conversion writes no data files.
+        verify: false,
+        fault: None,
     });
     // Partitions are read and written in parallel, one per core, and commit one at a
     // time (their commits would only conflict with each other).

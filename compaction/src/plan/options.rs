@@ -29,8 +29,11 @@ pub const DELETE_RATIO_THRESHOLD: &str = "delete-ratio-threshold";
 pub const MAX_CONCURRENT: &str = "max-concurrent-file-group-rewrites";
 /// The most bytes of input in one group.
 pub const MAX_GROUP_SIZE: &str = "max-file-group-size-bytes";
+/// Whether each group's output is checked against its input before it commits (Floe's
+/// own option, not Iceberg's).
+pub const VERIFY: &str = "verify";
 /// Every option name.
-pub const NAMES: [&str; 8] = [
+pub const NAMES: [&str; 9] = [
     TARGET_FILE_SIZE,
     MIN_FILE_SIZE,
     MAX_FILE_SIZE,
@@ -39,6 +42,7 @@ pub const NAMES: [&str; 8] = [
     DELETE_RATIO_THRESHOLD,
     MAX_CONCURRENT,
     MAX_GROUP_SIZE,
+    VERIFY,
 ];
 
 /// The options of one compaction run.
@@ -63,6 +67,9 @@ pub struct CompactionOptions {
     /// max file size, when larger): a partition is usually one group, so a run leaves at
     /// most one small file in it.
     pub max_file_group_size_bytes: u64,
+    /// Check each group's output files against its input rows (after deletes) before it
+    /// commits: row count and per-column digests. Default true.
+    pub verify: bool,
 }
 
 /// A bad option: which one, where it came from, what was wrong.
@@ -214,7 +221,16 @@ impl CompactionOptions {
         if concurrency == 0 {
             return Err(given.error(MAX_CONCURRENT, "must be at least 1"));
         }
+        let verify = match given.0.get(VERIFY) {
+            None => true,
+            Some((_, v)) => match v.trim() {
+                "true" => true,
+                "false" => false,
+                _ => return Err(given.error(VERIFY, format!("{v:?} is not true or false"))),
+            },
+        };
         Ok(Self {
+            verify,
             target_file_size_bytes: target,
             min_file_size_bytes: min,
             max_file_size_bytes: max,

@@ -319,3 +319,29 @@ fn an_error_reads_as_one_sentence() {
         "compaction option min-input-files (override min-input-files): must be at least 1"
     );
 }
+
+#[test]
+fn verification_is_on_unless_turned_off() {
+    type Pairs = &'static [(&'static str, &'static str)];
+    let cases: [(Pairs, Pairs, Result<bool, &str>); 5] = [
+        (&[], &[], Ok(true)),
+        (&[("floe.compaction.verify", "false")], &[], Ok(false)),
+        (
+            &[("floe.compaction.verify", "false")],
+            &[("verify", "true")],
+            Ok(true),
+        ),
+        (&[], &[("verify", "false")], Ok(false)),
+        (
+            &[],
+            &[("verify", "no")],
+            Err("compaction option verify (override verify): \"no\" is not true or false"),
+        ),
+    ];
+    for (props, given, want) in cases {
+        let got = CompactionOptions::resolve(&string_map(props), &overrides(given))
+            .map(|o| o.verify)
+            .map_err(|e| e.to_string());
+        assert_eq!(got, want.map_err(str::to_string), "{props:?} {given:?}");
+    }
+}

@@ -45,7 +45,7 @@ async fn read_all(file_io: &FileIO, path: &str) -> Result<Vec<RecordBatch>, Comp
     let bytes = file_io.new_input(path)?.read().await?;
     let reader = ParquetRecordBatchReaderBuilder::try_new(bytes)
         .and_then(|b| b.with_batch_size(8192).build())
-        .map_err(|source| CompactionError::DeleteFile {
+        .map_err(|source| CompactionError::ReadFile {
             path: path.to_string(),
             source,
         })?;

@@ -2,12 +2,15 @@
 //! columns by field id) with their deletes applied (`deletes`: equality deletes by key and
 //! sequence number, position deletes by file, position and sequence number), ordered by
 //! the table's key with bounded memory (`sort`), and written as target-sized Parquet files
-//! of the group's partition.
+//! of the group's partition; with `verify`, the files written are read back and checked
+//! against the rows read before the group may commit (`verify`).
 
 pub(crate) mod deletes;
 mod sort;
+mod verify;
 
 use sort::KeySorter;
+pub use verify::{Fault, Mismatch};
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -32,6 +35,7 @@ use uuid::Uuid;
 
 use crate::error::CompactionError;
 use deletes::GroupDeletes;
+use floe_table::RowDigest;
 
 /// Rows per batch read and written.
 const BATCH_ROWS: usize = 8192;
@@ -53,6 +57,10 @@ pub struct RewriteSettings {
     pub sort_budget_bytes: usize,
     /// The data sequence number of every live file of the snapshot read.
     pub sequence_numbers: Arc<HashMap<String, i64>>,
+    /// Check the files written against the rows read before answering them.
+    pub verify: bool,
+    /// Break the rewrite on purpose (tests of the check); `None` in real runs.
+    pub fault: Option<Fault>,
 }
 
 /// The files a group rewrite wrote.
@@ -92,12 +100,15 @@ type Writer = iceberg::writer::base_writer::data_file_writer::DataFileWriter<
     DefaultFileNameGenerator,
 >;
 
-/// Where a group's live rows go: straight to the writer, or through the key sorter.
+/// Where a group's live rows go: straight to the writer, or through the key sorter; and
+/// the digest of every row taken, when the rewrite is verified.
 struct Output {
     writer: Writer,
     sorter: Option<KeySorter>,
     key_columns: Vec<usize>,
     sort_budget_bytes: usize,
+    read: Option<RowDigest>,
+    fault: Option<Fault>,
 }
 
 impl Output {
@@ -105,11 +116,19 @@ impl Output {
     async fn push(
         &mut self,
         batch: RecordBatch,
-        keep: Option<&BooleanArray>,
+        keep: Option<BooleanArray>,
     ) -> Result<(), CompactionError> {
         if batch.num_rows() == 0 {
             return Ok(());
         }
+        if let Some(read) = &mut self.read {
+            read.add(&batch, keep.as_ref())?;
+        }
+        let (batch, keep) = match self.fault.take() {
+            Some(fault) => fault.apply(batch, keep)?,
+            None => (batch, keep),
+        };
+        let keep = keep.as_ref();
         if self.key_columns.is_empty() {
             let batch = match keep {
                 Some(keep) => filter_record_batch(&batch, keep)?,
@@ -131,7 +150,12 @@ impl Output {
         Ok(sorter.push_kept(batch, keep)?)
     }
 
-    async fn finish(mut self) -> Result<RewrittenGroup, CompactionError> {
+    /// Closes the files; with a digest of the rows read, checks the files against it.
+    async fn finish(
+        mut self,
+        settings: &RewriteSettings,
+        arrow: &arrow::datatypes::Schema,
+    ) -> Result<RewrittenGroup, CompactionError> {
         let mut spilled_runs = 0;
         if let Some(sorter) = self.sorter.take() {
             let sorted = sorter.finish()?;
@@ -141,6 +165,9 @@ impl Output {
             }
         }
         let files = self.writer.close().await?;
+        if let Some(read) = self.read {
+            verify::check(&settings.file_io, read, &files, arrow).await?;
+        }
         Ok(RewrittenGroup {
             records: files.iter().map(|f| f.record_count()).sum(),
             bytes: files.iter().map(|f| f.file_size_in_bytes()).sum(),
@@ -188,15 +215,17 @@ pub async fn rewrite_group(
     let writer = DataFileWriterBuilder::new(rolling)
         .build(Some(settings.partition_key(partition)?))
         .await?;
+    let schema = settings.schema();
+    let arrow = iceberg::arrow::schema_to_arrow_schema(&schema)?;
     let mut out = Output {
         writer,
         sorter: None,
         key_columns: settings.key_columns.clone(),
         sort_budget_bytes: settings.sort_budget_bytes,
+        read: settings.verify.then(|| RowDigest::new(&arrow)),
+        fault: settings.fault,
     };
-    let schema = settings.schema();
     let key_field_ids: Vec<i32> = schema.identifier_field_ids().collect();
-    let arrow = iceberg::arrow::schema_to_arrow_schema(&schema)?;
     let key_types: Vec<DataType> = settings
         .key_columns
         .iter()
@@ -218,7 +247,7 @@ pub async fn rewrite_group(
         while let Some(batch) = batches.try_next().await? {
             out.push(batch, None).await?;
         }
-        return out.finish().await;
+        return out.finish(settings, &arrow).await;
     };
     for mut task in tasks {
         let path = task.data_file_path.clone();
@@ -240,8 +269,8 @@ pub async fn rewrite_group(
         while let Some(batch) = batches.try_next().await? {
             let keep = deletes.keep(&batch, &settings.key_columns, row, data_seq, &deleted)?;
             row += batch.num_rows() as i64;
-            out.push(batch, Some(&keep)).await?;
+            out.push(batch, Some(keep)).await?;
         }
     }
-    out.finish().await
+    out.finish(settings, &arrow).await
 }

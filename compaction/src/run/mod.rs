@@ -23,7 +23,7 @@ use tokio::sync::Mutex;
 
 use crate::error::CompactionError;
 use crate::plan::{plan, CompactionOptions, DataFileInfo, DeleteFileInfo, DeleteKind};
-use crate::rewrite::{rewrite_group, RewriteSettings};
+use crate::rewrite::{rewrite_group, Fault, RewriteSettings};
 use group::{commit_group, GroupChange};
 
 /// Memory a group rewrite may use for sorting before it spills sorted runs to disk.
@@ -38,6 +38,9 @@ pub struct CompactionRequest {
     pub dry_run: bool,
     /// Memory a group rewrite may use for sorting before it spills to disk.
     pub sort_budget_bytes: usize,
+    /// Breaks every group's rewrite on purpose, for the tests that show verification
+    /// refuses it; `None` in real runs.
+    pub fault: Option<Fault>,
 }
 
 impl Default for CompactionRequest {
@@ -46,6 +49,7 @@ impl Default for CompactionRequest {
             overrides: Vec::new(),
             dry_run: false,
             sort_budget_bytes: DEFAULT_SORT_BUDGET_BYTES,
+            fault: None,
         }
     }
 }
@@ -294,6 +298,8 @@ pub async fn compact(
                 .map(|f| (f.path.clone(), f.sequence_number))
                 .collect(),
         ),
+        verify: options.verify,
+        fault: request.fault,
     });
     let commits = Arc::new(GroupCommits {
         ident: ident.clone(),

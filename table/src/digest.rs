@@ -1,0 +1,233 @@
+//! An order-independent digest of rows, to prove that a rewrite kept every row: the row
+//! count and, per column, the null count, the wrapping sum of integer-like values and the
+//! wrapping sum of a 64-bit hash (xxh3) of each value. Two multisets of equal rows have
+//! equal digests whatever their order and batching; a dropped, added or changed value
+//! changes them (barring a 64-bit collision). Columns are compared by position.
+
+use std::fmt;
+
+use arrow::array::{Array, ArrayRef, AsArray, BooleanArray, RecordBatch};
+use arrow::datatypes::{DataType, Schema};
+use arrow::error::ArrowError;
+use arrow::row::{RowConverter, SortField};
+use twox_hash::XxHash3_64;
+
+/// The digest of one column's values.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ColumnDigest {
+    /// The column's name.
+    pub name: String,
+    /// Null values.
+    pub nulls: u64,
+    /// The wrapping sum of the values, for integer-like columns (integers, dates, times,
+    /// timestamps, durations, decimals up to 128 bits).
+    pub sum: Option<i128>,
+    /// The wrapping sum of each non-null value's hash.
+    pub hash: u64,
+}
+
+/// The digest of a multiset of rows.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RowDigest {
+    /// Rows.
+    pub rows: u64,
+    /// One digest per column, in schema order.
+    pub columns: Vec<ColumnDigest>,
+}
+
+/// How an integer-like column's values are summed: sign- or zero-extended little-endian.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Sum {
+    Signed,
+    Unsigned,
+}
+
+fn sum_of(data_type: &DataType) -> Option<Sum> {
+    use DataType::*;
+    match data_type {
+        Int8
+        | Int16
+        | Int32
+        | Int64
+        | Date32
+        | Date64
+        | Time32(_)
+        | Time64(_)
+        | Timestamp(_, _)
+        | Duration(_)
+        | Decimal32(_, _)
+        | Decimal64(_, _)
+        | Decimal128(_, _) => Some(Sum::Signed),
+        UInt8 | UInt16 | UInt32 | UInt64 => Some(Sum::Unsigned),
+        _ => None,
+    }
+}
+
+fn extend(bytes: &[u8], sum: Sum) -> i128 {
+    let negative = sum == Sum::Signed && bytes.last().is_some_and(|b| b & 0x80 != 0);
+    let mut wide = if negative { [0xffu8; 16] } else { [0u8; 16] };
+    wide[..bytes.len()].copy_from_slice(bytes);
+    i128::from_le_bytes(wide)
+}
+
+fn hash(bytes: &[u8]) -> u64 {
+    XxHash3_64::oneshot(bytes)
+}
+
+impl RowDigest {
+    /// The digest of no rows, for rows of `schema`.
+    pub fn new(schema: &Schema) -> Self {
+        let columns = (schema.fields().iter())
+            .map(|f| ColumnDigest {
+                name: f.name().clone(),
+                nulls: 0,
+                sum: sum_of(f.data_type()).map(|_| 0),
+                hash: 0,
+            })
+            .collect();
+        Self { rows: 0, columns }
+    }
+
+    /// Adds the rows of `batch` that `keep` selects (all without it).
+    pub fn add(
+        &mut self,
+        batch: &RecordBatch,
+        keep: Option<&BooleanArray>,
+    ) -> Result<(), ArrowError> {
+        if batch.num_columns() != self.columns.len() {
+            return Err(ArrowError::InvalidArgumentError(format!(
+                "a batch of {} columns for a digest of {}",
+                batch.num_columns(),
+                self.columns.len()
+            )));
+        }
+        let selected: Vec<usize> = match keep {
+            None => (0..batch.num_rows()).collect(),
+            Some(keep) => (0..batch.num_rows())
+                .filter(|&i| keep.is_valid(i) && keep.value(i))
+                .collect(),
+        };
+        self.rows += selected.len() as u64;
+        for (digest, array) in self.columns.iter_mut().zip(batch.columns()) {
+            add_column(digest, array, &selected)?;
+        }
+        Ok(())
+    }
+
+    /// What differs between this digest and `other`, one line each (none when equal).
+    pub fn differences(&self, other: &RowDigest) -> Vec<String> {
+        let mut out = Vec::new();
+        if self.rows != other.rows {
+            out.push(format!("rows: {} against {}", self.rows, other.rows));
+        }
+        if self.columns.len() != other.columns.len() {
+            out.push(format!(
+                "columns: {} against {}",
+                self.columns.len(),
+                other.columns.len()
+            ));
+        }
+        for (a, b) in self.columns.iter().zip(&other.columns) {
+            if a.nulls != b.nulls {
+                out.push(format!("{}: {} nulls against {}", a.name, a.nulls, b.nulls));
+            }
+            if a.sum != b.sum {
+                out.push(format!("{}: sum {:?} against {:?}", a.name, a.sum, b.sum));
+            }
+            if a.hash != b.hash {
+                out.push(format!(
+                    "{}: hash {:016x} against {:016x}",
+                    a.name, a.hash, b.hash
+                ));
+            }
+        }
+        out
+    }
+}
+
+impl fmt::Display for RowDigest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} rows", self.rows)?;
+        for c in &self.columns {
+            write!(f, "; {}: {} nulls, hash {:016x}", c.name, c.nulls, c.hash)?;
+            if let Some(sum) = c.sum {
+                write!(f, ", sum {sum}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Adds the `selected` rows of `array` to `digest`.
+fn add_column(
+    digest: &mut ColumnDigest,
+    array: &ArrayRef,
+    selected: &[usize],
+) -> Result<(), ArrowError> {
+    let mut hashes = 0u64;
+    let mut each = |bytes: &[u8]| hashes = hashes.wrapping_add(hash(bytes));
+    let data_type = array.data_type();
+    let rows = selected.iter().copied().filter(|&i| array.is_valid(i));
+    if let Some(width) = data_type.primitive_width() {
+        let data = array.to_data();
+        let values = &data.buffers()[0].as_slice()[data.offset() * width..];
+        let sum = sum_of(data_type);
+        let mut total = 0i128;
+        for i in rows {
+            let bytes = &values[i * width..(i + 1) * width];
+            each(bytes);
+            if let Some(sum) = sum {
+                total = total.wrapping_add(extend(bytes, sum));
+            }
+        }
+        digest.sum = digest.sum.map(|s| s.wrapping_add(total));
+    } else {
+        match data_type {
+            DataType::Boolean => {
+                let values = array.as_boolean();
+                rows.for_each(|i| each(&[values.value(i) as u8]));
+            }
+            DataType::Utf8 => {
+                let values = array.as_string::<i32>();
+                rows.for_each(|i| each(values.value(i).as_bytes()));
+            }
+            DataType::LargeUtf8 => {
+                let values = array.as_string::<i64>();
+                rows.for_each(|i| each(values.value(i).as_bytes()));
+            }
+            DataType::Utf8View => {
+                let values = array.as_string_view();
+                rows.for_each(|i| each(values.value(i).as_bytes()));
+            }
+            DataType::Binary => {
+                let values = array.as_binary::<i32>();
+                rows.for_each(|i| each(values.value(i)));
+            }
+            DataType::LargeBinary => {
+                let values = array.as_binary::<i64>();
+                rows.for_each(|i| each(values.value(i)));
+            }
+            DataType::BinaryView => {
+                let values = array.as_binary_view();
+                rows.for_each(|i| each(values.value(i)));
+            }
+            DataType::FixedSizeBinary(_) => {
+                let values = array.as_fixed_size_binary();
+                rows.for_each(|i| each(values.value(i)));
+            }
+            other => {
+                // Nested and other types: their row encoding, equal for equal values.
+                let converter = RowConverter::new(vec![SortField::new(other.clone())])?;
+                let encoded = converter.convert_columns(std::slice::from_ref(array))?;
+                rows.for_each(|i| each(encoded.row(i).as_ref()));
+            }
+        }
+    }
+    digest.hash = digest.hash.wrapping_add(hashes);
+    digest.nulls += selected.iter().filter(|&&i| array.is_null(i)).count() as u64;
+    Ok(())
+}
+
+#[cfg(test)]
+#[path = "digest_tests.rs"]
+mod tests;
