@@ -201,10 +201,20 @@ impl PyUpsertWriter {
         })
     }
 
-    fn started(&self, checkpoint: Option<i64>) {
+    /// `commit` or `start_commit` (as `step` makes it) of the open checkpoint.
+    fn commit_checkpoint(
+        &self,
+        py: Python<'_>,
+        checkpoint_id: Option<i64>,
+        watermark: Option<i64>,
+        step: fn(Option<i64>, Option<i64>) -> Step,
+    ) -> Result<Option<CommitResult>> {
+        let checkpoint = self.checkpoint(checkpoint_id)?;
+        let outcome = self.step(py, step(checkpoint, watermark))?;
         if let Some(c) = checkpoint {
             *lock(&self.next_checkpoint) = Some(c + 1);
         }
+        Ok(result_of(outcome))
     }
 }
 
@@ -313,10 +323,7 @@ impl PyUpsertWriter {
         checkpoint_id: Option<i64>,
         watermark: Option<i64>,
     ) -> Result<Option<CommitResult>> {
-        let checkpoint = self.checkpoint(checkpoint_id)?;
-        let outcome = self.step(py, Step::Commit(checkpoint, watermark))?;
-        self.started(checkpoint);
-        Ok(result_of(outcome))
+        self.commit_checkpoint(py, checkpoint_id, watermark, Step::Commit)
     }
 
     /// Starts committing the open checkpoint in the background and opens the next one;
@@ -328,10 +335,7 @@ impl PyUpsertWriter {
         checkpoint_id: Option<i64>,
         watermark: Option<i64>,
     ) -> Result<Option<CommitResult>> {
-        let checkpoint = self.checkpoint(checkpoint_id)?;
-        let previous = self.step(py, Step::Start(checkpoint, watermark))?;
-        self.started(checkpoint);
-        Ok(result_of(previous))
+        self.commit_checkpoint(py, checkpoint_id, watermark, Step::Start)
     }
 
     /// Waits for the commit `start_commit` started, if one runs, and answers it.

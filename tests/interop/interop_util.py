@@ -126,3 +126,25 @@ def assert_error(resp, status: int, err_type: str | None = None):
     if err_type is not None:
         assert err["type"] == err_type, f"error.type != {err_type}: {detail}"
     return err
+
+
+class UpsertModel:
+    """The rows an upsert table must hold: key (the first of `columns`) -> row, with Flink's
+    row kinds of an optional `_op` column applied in order ("-D" and "-U" remove the key,
+    "+I" and "+U" write the row; without `_op` every row is an upsert)."""
+
+    def __init__(self, columns: list[str]) -> None:
+        self.columns = columns
+        self.rows: dict = {}
+
+    def apply(self, table) -> None:
+        ops = table.column("_op").to_pylist() if "_op" in table.column_names else None
+        values = zip(*(table.column(c).to_pylist() for c in self.columns))
+        for i, row in enumerate(values):
+            if ops and ops[i] in ("-D", "-U"):
+                self.rows.pop(row[0], None)
+            else:
+                self.rows[row[0]] = row
+
+    def sorted(self) -> list[tuple]:
+        return sorted_rows(self.rows.values())

@@ -27,7 +27,7 @@ import pyarrow.parquet as pq
 import pytest
 
 import floe
-from interop_util import sorted_rows
+from interop_util import UpsertModel, sorted_rows
 
 pytestmark = pytest.mark.package
 
@@ -41,25 +41,7 @@ CRASH_BATCH = 1
 RUN_TIMEOUT = 240  # seconds per Spark run; a cold JVM and Spark session take 10-40 s
 
 
-class Model:
-    """key -> row, with Flink's row kinds applied in file order."""
-
-    def __init__(self) -> None:
-        self.rows: dict[int, tuple] = {}
-
-    def apply(self, table: pa.Table) -> None:
-        ops = table.column("_op").to_pylist()
-        for op, row in zip(ops, zip(*(table.column(c).to_pylist() for c in COLUMNS))):
-            if op in ("-D", "-U"):
-                self.rows.pop(row[0], None)
-            else:
-                self.rows[row[0]] = row
-
-    def sorted(self) -> list[tuple]:
-        return sorted_rows(self.rows.values())
-
-
-def change_file(rng: random.Random, model: Model, n: int, next_id: int) -> tuple[pa.Table, int]:
+def change_file(rng: random.Random, model: UpsertModel, n: int, next_id: int) -> tuple[pa.Table, int]:
     """About n changes against the model's current keys: new keys, upserts, "-U"/"+U" pairs
     and deletes of existing keys, some keys changed twice in the file."""
     rows: list[tuple] = []
@@ -94,7 +76,7 @@ def write_change_files(folder: Path, seed: int) -> list[pa.Table]:
     """FILES change files, written atomically (Spark skips names starting with "."), with
     modification times a second apart: Spark's file source takes them oldest first."""
     folder.mkdir()
-    rng, model, next_id = random.Random(seed), Model(), 0
+    rng, model, next_id = random.Random(seed), UpsertModel(COLUMNS), 0
     tables = []
     now = time.time()
     for i in range(FILES):
@@ -110,7 +92,7 @@ def write_change_files(folder: Path, seed: int) -> list[pa.Table]:
 
 
 def model_of(tables: list[pa.Table]) -> list[tuple]:
-    model = Model()
+    model = UpsertModel(COLUMNS)
     for table in tables:
         model.apply(table)
     return model.sorted()

@@ -22,8 +22,7 @@ import pyarrow as pa
 import pytest
 
 import floe
-from conftest import make_catalog
-from interop_util import location_to_path, sorted_rows
+from interop_util import location_to_path, UpsertModel, sorted_rows
 
 pytestmark = pytest.mark.package
 
@@ -31,26 +30,7 @@ COLUMNS = ["id", "name", "qty"]
 SCHEMA = pa.schema([("id", pa.int64()), ("name", pa.string()), ("qty", pa.int32())])
 
 
-class Model:
-    """The rows the table must hold: key -> row, with Flink's row kinds applied."""
-
-    def __init__(self) -> None:
-        self.rows: dict[int, tuple] = {}
-
-    def apply(self, table: pa.Table) -> None:
-        ops = table.column("_op").to_pylist() if "_op" in table.column_names else None
-        for i, row in enumerate(zip(*(table.column(c).to_pylist() for c in COLUMNS))):
-            op = ops[i] if ops else "+I"
-            if op in ("-D", "-U"):
-                self.rows.pop(row[0], None)
-            else:
-                self.rows[row[0]] = row
-
-    def sorted(self) -> list[tuple]:
-        return sorted_rows(self.rows.values())
-
-
-def changes(rng: random.Random, model: Model, n: int, next_id: int, with_op: bool) -> tuple[pa.Table, int]:
+def changes(rng: random.Random, model: UpsertModel, n: int, next_id: int, with_op: bool) -> tuple[pa.Table, int]:
     """n changes: updates and deletes of existing keys, and new keys."""
     ids, names, qtys, ops = [], [], [], []
     existing = list(model.rows)
@@ -84,7 +64,7 @@ def snapshot_count(url: str, table: str) -> int:
 def test_write_commit_replay_and_watermark(floe_url, duck, catalog, unique_name):
     ns, name = unique_name("py"), "users"
     table = f"{ns}.{name}"
-    rng, model, next_id = random.Random(7), Model(), 0
+    rng, model, next_id = random.Random(7), UpsertModel(COLUMNS), 0
     with floe.UpsertWriter(floe_url, table, writer_id="job-7", key=["id"], buckets=4, create=True) as w:
         assert w.last_committed is None
         # The first checkpoint creates the table from its columns and needs no deletes.
@@ -147,7 +127,7 @@ def test_arrow_inputs(floe_url, duck, unique_name):
     """pyarrow Table, RecordBatch, RecordBatchReader and a polars DataFrame all write."""
     ns, name = unique_name("py"), "inputs"
     table = f"{ns}.{name}"
-    rng, model, next_id = random.Random(11), Model(), 0
+    rng, model, next_id = random.Random(11), UpsertModel(COLUMNS), 0
     with floe.UpsertWriter(floe_url, table, writer_id="w", key=["id"], buckets=2, create=True) as w:
         data, next_id = changes(rng, model, 300, next_id, with_op=True)
         w.write(data)  # a pyarrow Table

@@ -17,7 +17,7 @@ use floe_table::{POSITION_DELETE_FILE_PATH, POSITION_DELETE_POS};
 use iceberg::io::FileIO;
 use iceberg::scan::FileScanTask;
 use iceberg::spec::DataContentType;
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
 use parquet::arrow::PARQUET_FIELD_ID_META_KEY;
 
 use crate::error::CompactionError;
@@ -42,14 +42,23 @@ fn column_by_field_id(batch: &RecordBatch, id: i32) -> Option<ArrayRef> {
 }
 
 async fn read_all(file_io: &FileIO, path: &str) -> Result<Vec<RecordBatch>, CompactionError> {
+    Ok(parquet_batches(file_io, path)
+        .await?
+        .collect::<Result<Vec<_>, _>>()?)
+}
+
+/// The batches of the Parquet file at `path`, read whole into memory first.
+pub(crate) async fn parquet_batches(
+    file_io: &FileIO,
+    path: &str,
+) -> Result<ParquetRecordBatchReader, CompactionError> {
     let bytes = file_io.new_input(path)?.read().await?;
-    let reader = ParquetRecordBatchReaderBuilder::try_new(bytes)
+    ParquetRecordBatchReaderBuilder::try_new(bytes)
         .and_then(|b| b.with_batch_size(8192).build())
         .map_err(|source| CompactionError::ReadFile {
             path: path.to_string(),
             source,
-        })?;
-    Ok(reader.collect::<Result<Vec<_>, _>>()?)
+        })
 }
 
 /// The rows of a position-delete file: `file_path` and `pos`, batch by batch.

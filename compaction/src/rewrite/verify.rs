@@ -11,8 +11,8 @@ use arrow::datatypes::{DataType, Int32Type, Int64Type, Schema};
 use floe_table::RowDigest;
 use iceberg::io::FileIO;
 use iceberg::spec::DataFile;
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
+use super::deletes::parquet_batches;
 use crate::error::CompactionError;
 
 /// A rewrite broken on purpose (for tests): what it does to the first batch it writes.
@@ -84,15 +84,7 @@ pub(crate) async fn written_digest(
 ) -> Result<RowDigest, CompactionError> {
     let mut digest = RowDigest::new(schema);
     for file in files {
-        let path = file.file_path();
-        let bytes = file_io.new_input(path)?.read().await?;
-        let reader = ParquetRecordBatchReaderBuilder::try_new(bytes)
-            .and_then(|b| b.with_batch_size(8192).build())
-            .map_err(|source| CompactionError::ReadFile {
-                path: path.to_string(),
-                source,
-            })?;
-        for batch in reader {
+        for batch in parquet_batches(file_io, file.file_path()).await? {
             digest.add(&batch?, None)?;
         }
     }
