@@ -118,6 +118,35 @@ def fmt_rate(rows: int, seconds: float) -> str:
     return f"{rows / seconds:,.0f} rows/s" if seconds > 0 else "inf rows/s"
 
 
+def timed_upserts(catalog, ident: str, base_rows: int, batch_rows: int, batches: int, seed: int,
+                  report=lambda b, spent, got: None) -> tuple[float, list[float]]:
+    """Appends `base_rows` rows to the table `ident` (untimed), then times `batches` calls of
+    `Table.upsert` of `batch_rows` rows (half updates of existing keys, half new), each on a
+    fresh load as a new writer process would; `report(b, seconds, (updated, inserted))`
+    hears about each. Raises when pyiceberg reports other counts than the batch holds.
+    Answers the append's seconds and each call's."""
+    rng = random.Random(seed)
+    table = catalog.load_table(ident)
+    start = time.perf_counter()
+    table.append(make_rows(list(range(base_rows)), 0, rng, 0))
+    appended = time.perf_counter() - start
+    next_id, calls = base_rows, []
+    for b in range(1, batches + 1):
+        batch = upsert_batch(b, batch_rows, next_id, rng)
+        table = catalog.load_table(ident)
+        start = time.perf_counter()
+        result = table.upsert(batch)
+        spent = time.perf_counter() - start
+        next_id += batch_rows - batch_rows // 2
+        expected = (batch_rows // 2, batch_rows - batch_rows // 2)
+        got = (result.rows_updated, result.rows_inserted)
+        if got != expected:
+            raise RuntimeError(f"upsert {b}: expected (updated, inserted) = {expected}, pyiceberg reported {got}")
+        calls.append(spent)
+        report(b, spent, got)
+    return appended, calls
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--catalog", required=True, help="Floe REST catalog URL, e.g. http://127.0.0.1:8181")
@@ -153,36 +182,20 @@ def main(argv=None) -> int:
         flush=True,
     )
     try:
-        rng = random.Random(a.seed)
-        base = make_rows(list(range(a.base_rows)), 0, rng, 0)
-        start = time.perf_counter()
-        table.append(base)
-        spent = time.perf_counter() - start
-        print(f"append {a.base_rows:,} base rows: {spent:.2f} s ({fmt_rate(a.base_rows, spent)})", flush=True)
-
-        next_id = a.base_rows
-        rates = []
-        for b in range(1, a.batches + 1):
-            batch = upsert_batch(b, a.batch_rows, next_id, rng)
-            table = catalog.load_table(ident)  # a fresh load, as a new writer process would
-            start = time.perf_counter()
-            result = table.upsert(batch)
-            spent = time.perf_counter() - start
-            next_id += a.batch_rows - a.batch_rows // 2
-            expected = (a.batch_rows // 2, a.batch_rows - a.batch_rows // 2)
-            got = (result.rows_updated, result.rows_inserted)
-            rate = a.batch_rows / spent
-            rates.append(rate)
+        def report(b: int, spent: float, got: tuple) -> None:
             table = catalog.load_table(ident)
             snap = table.current_snapshot()
             total = snap.summary.get("total-records") if snap and snap.summary else "?"
             print(
                 f"upsert {b}/{a.batches}: {a.batch_rows:,} rows (updated {got[0]:,}, inserted {got[1]:,}) "
-                f"in {spent:.2f} s = {rate:,.0f} rows/s; table now {total} rows, {len(table.snapshots())} snapshots",
+                f"in {spent:.2f} s = {a.batch_rows / spent:,.0f} rows/s; table now {total} rows, "
+                f"{len(table.snapshots())} snapshots",
                 flush=True,
             )
-            if got != expected:
-                print(f"  warning: expected (updated, inserted) = {expected}, pyiceberg reported {got}", flush=True)
+
+        appended, calls = timed_upserts(catalog, ident, a.base_rows, a.batch_rows, a.batches, a.seed, report)
+        print(f"append {a.base_rows:,} base rows: {appended:.2f} s (untimed)", flush=True)
+        rates = [a.batch_rows / spent for spent in calls]
         print(
             f"median: {statistics.median(rates):,.0f} rows/s over {a.batches} upsert(s) of {a.batch_rows:,} rows "
             f"into {a.base_rows:,} base rows",
