@@ -23,6 +23,7 @@ from ._floe import (
     UpsertWriter,
     __version__,
     compact,
+    convert_deletes,
     expire_snapshots,
     table_info,
 )
@@ -36,6 +37,7 @@ __all__ = [
     "UpsertWriter",
     "__version__",
     "compact",
+    "convert_deletes",
     "expire_snapshots",
     "table_info",
 ]

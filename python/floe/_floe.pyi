@@ -161,6 +161,21 @@ def compact(
     `groups` (each with `outcome` "committed", "skipped", "unknown" or "failed"),
     `committed`, `failed` (failed or unknown groups) and `seconds`."""
 
+def convert_deletes(
+    catalog: str,
+    table: str,
+    *,
+    dry_run: bool = False,
+    token: str | None = None,
+    credential: str | None = None,
+) -> dict[str, Any]:
+    """Turns the table's equality deletes into position deletes, as `floe convert-deletes`:
+    per partition, one `replace` snapshot; rows stay the same for every reader, and
+    readers join no data file against equality deletes any more. Returns the report:
+    `table`, `start_snapshot`, `partitions` (each with `outcome` "planned", "committed",
+    "skipped", "not_on_the_key", "unknown" or "failed"), `committed`, `failed` and
+    `seconds`. Raises InputError for a format-version-3 table."""
+
 def expire_snapshots(
     catalog: str,
     table: str,

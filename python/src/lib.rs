@@ -18,6 +18,7 @@ fn _floe(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<writer::PyUpsertWriter>()?;
     m.add_class::<writer::CommitResult>()?;
     m.add_function(wrap_pyfunction!(maintenance::compact, m)?)?;
+    m.add_function(wrap_pyfunction!(maintenance::convert_deletes, m)?)?;
     m.add_function(wrap_pyfunction!(maintenance::expire_snapshots, m)?)?;
     m.add_function(wrap_pyfunction!(maintenance::table_info, m)?)?;
     m.add("FloeError", py.get_type::<errors::FloeError>())?;

@@ -1,6 +1,7 @@
 //! The `floe` command's table maintenance as Python functions: `compact` (one compaction
-//! run, its report as a dict), `expire_snapshots` and `table_info` (what `floe table
-//! show` prints, as data).
+//! run, its report as a dict), `convert_deletes` (equality deletes into position
+//! deletes), `expire_snapshots` and `table_info` (what `floe table show` prints, as
+//! data).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -8,8 +9,9 @@ use std::time::Duration;
 
 use floe_client::{parse_table_ident, Connection, RestClient, TableInfo};
 use floe_compaction::{
-    compact as compact_table, expire_snapshots as expire, CompactionReport, CompactionRequest,
-    GroupOutcome, GroupReport, PlannedGroup, Silent,
+    compact as compact_table, convert_deletes as convert, expire_snapshots as expire,
+    CompactionReport, CompactionRequest, ConversionReport, ConversionRequest, GroupOutcome,
+    GroupReport, PartitionOutcome, PlannedGroup, Silent,
 };
 use iceberg::TableIdent;
 use pyo3::prelude::*;
@@ -51,7 +53,7 @@ fn planned_json(group: &PlannedGroup) -> Value {
 }
 
 fn group_json(group: &GroupReport) -> Value {
-    let mut value = json!({
+    let value = json!({
         "planned": planned_json(&group.planned),
         "output_files": group.output_files,
         "output_bytes": group.output_bytes,
@@ -76,8 +78,13 @@ fn group_json(group: &GroupReport) -> Value {
         }
         Err(e) => json!({"outcome": "failed", "message": e.to_string()}),
     };
-    for (k, v) in outcome.as_object().expect("an object") {
-        value[k] = v.clone();
+    with_outcome(value, outcome)
+}
+
+/// `value` with the fields of `outcome` (both JSON objects) added.
+fn with_outcome(mut value: Value, outcome: Value) -> Value {
+    if let (Some(value), Value::Object(outcome)) = (value.as_object_mut(), outcome) {
+        value.extend(outcome);
     }
     value
 }
@@ -133,6 +140,73 @@ pub fn compact(
         })
     })?;
     to_python(py, &report_json(&report))
+}
+
+/// The report of a conversion run, as `floe convert-deletes` prints it.
+fn conversion_json(report: &ConversionReport) -> Value {
+    let partition = |p: &floe_compaction::PartitionReport| {
+        let outcome = match &p.outcome {
+            Ok(PartitionOutcome::Planned) => json!({"outcome": "planned"}),
+            Ok(PartitionOutcome::Committed {
+                snapshot_id,
+                sequence_number,
+                removed_deletes,
+            }) => json!({
+                "outcome": "committed",
+                "snapshot_id": snapshot_id,
+                "sequence_number": sequence_number,
+                "removed_deletes": removed_deletes,
+            }),
+            Ok(PartitionOutcome::Skipped(why)) => {
+                json!({"outcome": "skipped", "message": why.to_string()})
+            }
+            Ok(PartitionOutcome::NotOnTheKey) => json!({"outcome": "not_on_the_key"}),
+            Ok(PartitionOutcome::Unknown(why)) => {
+                json!({"outcome": "unknown", "message": why.to_string()})
+            }
+            Err(e) => json!({"outcome": "failed", "message": e.to_string()}),
+        };
+        let value = json!({
+            "partition": p.partition,
+            "equality_delete_files": p.equality_delete_files,
+            "data_files_read": p.data_files_read,
+            "position_deletes": p.position_deletes,
+            "position_delete_files": p.position_delete_files,
+        });
+        with_outcome(value, outcome)
+    };
+    let failed = (report.partitions.iter())
+        .filter(|p| matches!(p.outcome, Err(_) | Ok(PartitionOutcome::Unknown(_))))
+        .count();
+    json!({
+        "table": report.table,
+        "start_snapshot": report.start_snapshot,
+        "partitions": report.partitions.iter().map(partition).collect::<Vec<_>>(),
+        "committed": report.committed(),
+        "failed": failed,
+        "seconds": report.elapsed.as_secs_f64(),
+    })
+}
+
+/// Turns `table`'s equality deletes into position deletes, partition by partition.
+#[pyfunction]
+#[pyo3(signature = (catalog, table, *, dry_run=false, token=None, credential=None))]
+pub fn convert_deletes(
+    py: Python<'_>,
+    catalog: String,
+    table: String,
+    dry_run: bool,
+    token: Option<String>,
+    credential: Option<String>,
+) -> PyResult<Py<PyAny>> {
+    let report = py.detach(|| {
+        block_on(async {
+            let (client, ident) = reach(catalog, &table, token, credential).await?;
+            let request = ConversionRequest { dry_run };
+            Ok::<_, Error>(convert(client, &ident, &request).await?)
+        })
+    })?;
+    to_python(py, &conversion_json(&report))
 }
 
 /// Removes `table`'s snapshots older than its retention, then the files only they

@@ -110,6 +110,15 @@ def test_write_commit_replay_and_watermark(floe_url, duck, catalog, unique_name)
     assert snapshot_count(floe_url, table) == before + 1
     assert duck_rows(duck, ns, name) == model.sorted()
 
+    # Converting the equality deletes leaves position deletes only, and the same rows.
+    planned = floe.convert_deletes(floe_url, table, dry_run=True)
+    assert planned["partitions"] and all(p["outcome"] == "planned" for p in planned["partitions"]), planned
+    converted = floe.convert_deletes(floe_url, table)
+    assert converted["failed"] == 0 and converted["committed"] >= 1, converted
+    kinds = {f["content"] for f in floe.table_info(floe_url, table)["files"]}
+    assert "equality-deletes" not in kinds and "position-deletes" in kinds, kinds
+    assert duck_rows(duck, ns, name) == model.sorted()
+
     # Compaction folds every delete away: pyiceberg reads the same rows too.
     report = floe.compact(floe_url, table, options={"min-input-files": "1"})
     assert report["failed"] == 0 and report["committed"] >= 1, report
