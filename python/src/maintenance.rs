@@ -65,20 +65,28 @@ fn group_json(group: &GroupReport) -> Value {
             snapshot_id,
             sequence_number,
             removed_deletes,
-        }) => json!({
-            "outcome": "committed",
-            "snapshot_id": snapshot_id,
-            "sequence_number": sequence_number,
-            "removed_deletes": removed_deletes,
-        }),
-        Ok(GroupOutcome::Skipped(why)) => json!({"outcome": "skipped", "message": why.to_string()}),
-        Ok(GroupOutcome::Unknown(why)) => json!({"outcome": "unknown", "message": why.to_string()}),
-        Err(e) if e.is_verification_failure() => {
-            json!({"outcome": "verify_failed", "message": e.to_string()})
-        }
-        Err(e) => json!({"outcome": "failed", "message": e.to_string()}),
+        }) => committed(*snapshot_id, *sequence_number, *removed_deletes),
+        Ok(GroupOutcome::Skipped(why)) => ended("skipped", why),
+        Ok(GroupOutcome::Unknown(why)) => ended("unknown", why),
+        Err(e) if e.is_verification_failure() => ended("verify_failed", e),
+        Err(e) => ended("failed", e),
     };
     with_outcome(value, outcome)
+}
+
+/// The outcome of a group or partition whose snapshot landed.
+fn committed(snapshot_id: i64, sequence_number: i64, removed_deletes: usize) -> Value {
+    json!({
+        "outcome": "committed",
+        "snapshot_id": snapshot_id,
+        "sequence_number": sequence_number,
+        "removed_deletes": removed_deletes,
+    })
+}
+
+/// An outcome without a snapshot, and why.
+fn ended(outcome: &str, why: impl std::fmt::Display) -> Value {
+    json!({"outcome": outcome, "message": why.to_string()})
 }
 
 /// `value` with the fields of `outcome` (both JSON objects) added.
@@ -151,20 +159,11 @@ fn conversion_json(report: &ConversionReport) -> Value {
                 snapshot_id,
                 sequence_number,
                 removed_deletes,
-            }) => json!({
-                "outcome": "committed",
-                "snapshot_id": snapshot_id,
-                "sequence_number": sequence_number,
-                "removed_deletes": removed_deletes,
-            }),
-            Ok(PartitionOutcome::Skipped(why)) => {
-                json!({"outcome": "skipped", "message": why.to_string()})
-            }
+            }) => committed(*snapshot_id, *sequence_number, *removed_deletes),
+            Ok(PartitionOutcome::Skipped(why)) => ended("skipped", why),
             Ok(PartitionOutcome::NotOnTheKey) => json!({"outcome": "not_on_the_key"}),
-            Ok(PartitionOutcome::Unknown(why)) => {
-                json!({"outcome": "unknown", "message": why.to_string()})
-            }
-            Err(e) => json!({"outcome": "failed", "message": e.to_string()}),
+            Ok(PartitionOutcome::Unknown(why)) => ended("unknown", why),
+            Err(e) => ended("failed", e),
         };
         let value = json!({
             "partition": p.partition,
