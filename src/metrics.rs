@@ -7,9 +7,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
-use floe_compaction::{
-    CompactionError, CompactionReport, ConversionReport, DeleteFileCounts, GroupOutcome,
-};
+use floe_compaction::{group_outcome_label, CompactionReport, ConversionReport, DeleteFileCounts};
 use floe_rest_catalog::{watermark_lag_seconds, CommitOutcome, Readiness, TableFigures, Telemetry};
 use metrics::Unit;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
@@ -349,7 +347,7 @@ pub fn record_compaction(report: Option<&CompactionReport>) {
     };
     metrics::counter!(COMPACTION_RUNS.name, "outcome" => "ok").increment(1);
     for group in &report.groups {
-        let outcome = group_outcome(&group.outcome);
+        let outcome = group_outcome_label(&group.outcome);
         metrics::counter!(COMPACTION_GROUPS.name, "outcome" => outcome).increment(1);
         if outcome == "committed" {
             let files = group.planned.data_files + group.planned.delete_files;
@@ -359,22 +357,11 @@ pub fn record_compaction(report: Option<&CompactionReport>) {
     }
 }
 
-/// The `outcome` label of a compaction group.
-fn group_outcome(outcome: &Result<GroupOutcome, Arc<CompactionError>>) -> &'static str {
-    match outcome {
-        Ok(GroupOutcome::Committed { .. }) => "committed",
-        Ok(GroupOutcome::Skipped(_)) => "skipped",
-        Ok(GroupOutcome::Unknown(_)) => "unknown",
-        Err(e) if e.is_verification_failure() => "verify_failed",
-        Err(_) => "failed",
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeSet;
 
-    use floe_compaction::Mismatch;
+    use floe_compaction::{CompactionError, GroupOutcome, Mismatch};
     use floe_table::RowDigest;
 
     use super::*;
@@ -408,7 +395,7 @@ mod tests {
             ),
         ];
         for (outcome, label) in cases {
-            assert_eq!(group_outcome(&outcome), label);
+            assert_eq!(group_outcome_label(&outcome), label);
         }
     }
 

@@ -3,13 +3,14 @@
 //! it read: no group commits, the error names what differs, the refused files are deleted
 //! and the table is unchanged; the same compaction unbroken commits and keeps every row.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use floe_client::RestClient;
 use floe_compaction::{compact, CompactionRequest, Fault, GroupOutcome, Silent};
 use floe_table::TableCatalog;
 use floe_test_support::upsert_model::*;
+use floe_test_support::warehouse::list_files;
 use floe_test_support::TestEnv;
 
 fn request(fault: Option<Fault>) -> CompactionRequest {
@@ -20,21 +21,14 @@ fn request(fault: Option<Fault>) -> CompactionRequest {
     }
 }
 
-/// The Parquet files under `dir` whose name starts with `prefix`.
-fn files_named(dir: &Path, prefix: &str) -> Vec<String> {
-    let mut found = Vec::new();
-    let mut todo = vec![dir.to_path_buf()];
-    while let Some(d) = todo.pop() {
-        for entry in std::fs::read_dir(&d).into_iter().flatten().flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                todo.push(path);
-            } else if entry.file_name().to_string_lossy().starts_with(prefix) {
-                found.push(path.display().to_string());
-            }
-        }
-    }
-    found
+/// The files under `dir` whose name starts with `prefix`.
+fn files_named(dir: &Path, prefix: &str) -> Vec<PathBuf> {
+    (list_files(dir).into_iter())
+        .filter(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with(prefix))
+        })
+        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

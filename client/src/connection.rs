@@ -16,14 +16,6 @@ pub struct Connection {
 }
 
 impl Connection {
-    /// A connection to `uri` without authentication.
-    pub fn new(uri: impl Into<String>) -> Self {
-        Self {
-            uri: uri.into(),
-            ..Default::default()
-        }
-    }
-
     /// A client of the catalog, with the token, or one fetched for the credential.
     pub async fn connect(&self) -> Result<RestClient, RestError> {
         let token = match (&self.token, &self.credential) {

@@ -33,8 +33,8 @@ pub use plan::{
 };
 pub use rewrite::{rewrite_group, Fault, Mismatch, RewriteSettings, RewrittenGroup};
 pub use run::{
-    compact, CompactionReport, CompactionRequest, GroupOutcome, GroupReport, PlannedGroup,
-    Progress, Silent, DEFAULT_SORT_BUDGET_BYTES,
+    compact, group_outcome_label, CompactionReport, CompactionRequest, GroupOutcome, GroupReport,
+    PlannedGroup, Progress, Silent, DEFAULT_SORT_BUDGET_BYTES,
 };
 
 #[cfg(test)]

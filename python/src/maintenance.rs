@@ -10,8 +10,8 @@ use std::time::Duration;
 use floe_client::{parse_table_ident, Connection, RestClient, TableInfo};
 use floe_compaction::{
     compact as compact_table, convert_deletes as convert, expire_snapshots as expire,
-    CompactionReport, CompactionRequest, ConversionReport, ConversionRequest, GroupOutcome,
-    GroupReport, PartitionOutcome, PlannedGroup, Silent,
+    group_outcome_label, CompactionReport, CompactionRequest, ConversionReport, ConversionRequest,
+    GroupOutcome, GroupReport, PartitionOutcome, PlannedGroup, Silent,
 };
 use iceberg::TableIdent;
 use pyo3::prelude::*;
@@ -60,16 +60,16 @@ fn group_json(group: &GroupReport) -> Value {
         "output_records": group.output_records,
         "seconds": group.elapsed.as_secs_f64(),
     });
+    let label = group_outcome_label(&group.outcome);
     let outcome = match &group.outcome {
         Ok(GroupOutcome::Committed {
             snapshot_id,
             sequence_number,
             removed_deletes,
         }) => committed(*snapshot_id, *sequence_number, *removed_deletes),
-        Ok(GroupOutcome::Skipped(why)) => ended("skipped", why),
-        Ok(GroupOutcome::Unknown(why)) => ended("unknown", why),
-        Err(e) if e.is_verification_failure() => ended("verify_failed", e),
-        Err(e) => ended("failed", e),
+        Ok(GroupOutcome::Skipped(why)) => ended(label, why),
+        Ok(GroupOutcome::Unknown(why)) => ended(label, why),
+        Err(e) => ended(label, e),
     };
     with_outcome(value, outcome)
 }
@@ -99,16 +99,13 @@ fn with_outcome(mut value: Value, outcome: Value) -> Value {
 
 /// The report of a compaction run, as `floe compact` prints it.
 fn report_json(report: &CompactionReport) -> Value {
-    let failed = (report.groups.iter())
-        .filter(|g| matches!(g.outcome, Err(_) | Ok(GroupOutcome::Unknown(_))))
-        .count();
     json!({
         "table": report.table,
         "start_snapshot": report.start_snapshot,
         "planned": report.planned.iter().map(planned_json).collect::<Vec<_>>(),
         "groups": report.groups.iter().map(group_json).collect::<Vec<_>>(),
         "committed": report.committed(),
-        "failed": failed,
+        "failed": report.failed(),
         "seconds": report.elapsed.as_secs_f64(),
     })
 }
@@ -174,15 +171,12 @@ fn conversion_json(report: &ConversionReport) -> Value {
         });
         with_outcome(value, outcome)
     };
-    let failed = (report.partitions.iter())
-        .filter(|p| matches!(p.outcome, Err(_) | Ok(PartitionOutcome::Unknown(_))))
-        .count();
     json!({
         "table": report.table,
         "start_snapshot": report.start_snapshot,
         "partitions": report.partitions.iter().map(partition).collect::<Vec<_>>(),
         "committed": report.committed(),
-        "failed": failed,
+        "failed": report.failed(),
         "seconds": report.elapsed.as_secs_f64(),
     })
 }

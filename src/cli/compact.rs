@@ -203,11 +203,7 @@ pub async fn run(args: CompactArgs) -> anyhow::Result<()> {
     };
     let report = compact(catalog, &ident, &request, progress).await?;
     print!("{}", render(&report, args.dry_run));
-    let failed = report
-        .groups
-        .iter()
-        .filter(|g| matches!(g.outcome, Err(_) | Ok(GroupOutcome::Unknown(_))))
-        .count();
+    let failed = report.failed();
     if failed > 0 {
         bail!("{failed} groups failed or have an unknown outcome");
     }

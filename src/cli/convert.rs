@@ -93,11 +93,7 @@ pub async fn run(args: ConvertArgs) -> anyhow::Result<()> {
     };
     let report = convert_deletes(catalog, &ident, &request).await?;
     print!("{}", render(&report));
-    let failed = report
-        .partitions
-        .iter()
-        .filter(|p| matches!(p.outcome, Err(_) | Ok(PartitionOutcome::Unknown(_))))
-        .count();
+    let failed = report.failed();
     if failed > 0 {
         bail!("{failed} partitions failed or have an unknown outcome");
     }

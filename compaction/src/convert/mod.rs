@@ -102,6 +102,14 @@ impl ConversionReport {
             .filter(|p| matches!(p.outcome, Ok(PartitionOutcome::Committed { .. })))
             .count()
     }
+
+    /// Partitions whose conversion failed or has an unknown outcome.
+    pub fn failed(&self) -> usize {
+        self.partitions
+            .iter()
+            .filter(|p| matches!(p.outcome, Err(_) | Ok(PartitionOutcome::Unknown(_))))
+            .count()
+    }
 }
 
 /// Converts the equality deletes of the table `ident` of `catalog` into position deletes.

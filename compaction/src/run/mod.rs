@@ -125,6 +125,26 @@ impl CompactionReport {
             .filter(|g| matches!(g.outcome, Ok(GroupOutcome::Committed { .. })))
             .count()
     }
+
+    /// How many groups failed or have an unknown outcome.
+    pub fn failed(&self) -> usize {
+        self.groups
+            .iter()
+            .filter(|g| matches!(g.outcome, Err(_) | Ok(GroupOutcome::Unknown(_))))
+            .count()
+    }
+}
+
+/// How a group ended, as one word: `committed`, `skipped`, `unknown`, `verify_failed`
+/// (its output differed from its input) or `failed`.
+pub fn group_outcome_label(outcome: &Result<GroupOutcome, Arc<CompactionError>>) -> &'static str {
+    match outcome {
+        Ok(GroupOutcome::Committed { .. }) => "committed",
+        Ok(GroupOutcome::Skipped(_)) => "skipped",
+        Ok(GroupOutcome::Unknown(_)) => "unknown",
+        Err(e) if e.is_verification_failure() => "verify_failed",
+        Err(_) => "failed",
+    }
 }
 
 /// A partition as a path (`id_bucket=3`).
