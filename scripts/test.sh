@@ -14,6 +14,15 @@ export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 
 step() { printf '\n=== %s\n' "$*"; }
 
+# A reused target directory only grows (a debug build of everything takes about 5 GiB);
+# when its disk runs low, start it afresh rather than fail in the middle of linking.
+mkdir -p "$CARGO_TARGET_DIR"
+free_gib="$(df -Pk "$CARGO_TARGET_DIR" | awk 'NR == 2 { print int($4 / 1048576) }')"
+if [ "$free_gib" -lt 12 ]; then
+    echo "only $free_gib GiB free on the disk of $CARGO_TARGET_DIR: emptying it"
+    rm -rf "${CARGO_TARGET_DIR:?}"/debug "${CARGO_TARGET_DIR:?}"/release "${CARGO_TARGET_DIR:?}"/wheels
+fi
+
 step "cargo fmt --check"
 cargo fmt --all -- --check
 

@@ -15,12 +15,14 @@ Environment:
 
 from __future__ import annotations
 
+import atexit
 import glob
 import hashlib
 import importlib.util
 import os
 import re
 import shlex
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -34,7 +36,14 @@ import pytest
 
 # Keep the user's ~/.pyiceberg.yaml (if any) out of the tests: pyiceberg merges it into
 # load_catalog()'s properties.
-os.environ["PYICEBERG_HOME"] = tempfile.mkdtemp(prefix="floe-interop-pyiceberg-home-")
+def scratch_dir(prefix: str) -> str:
+    """A temporary directory that is removed when the test process exits."""
+    path = tempfile.mkdtemp(prefix=prefix)
+    atexit.register(shutil.rmtree, path, ignore_errors=True)
+    return path
+
+
+os.environ["PYICEBERG_HOME"] = scratch_dir("floe-interop-pyiceberg-home-")
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 LISTENING_RE = re.compile(r"floe listening on (http://127\.0\.0\.1:(\d+))\s*$")
@@ -236,6 +245,8 @@ def catalog(floe_url):
 # DuckDB (offline: extensions come from the duckdb-extension-* wheels)
 
 DUCKDB_EXTENSIONS = ("avro", "httpfs", "iceberg")  # load order matters: iceberg needs both
+# Extensions are loaded by path; DuckDB only needs a directory of its own to not touch ~/.duckdb.
+DUCKDB_EXTENSION_DIR = scratch_dir("floe-interop-duckdb-ext-")
 
 
 def duckdb_extension_path(name: str) -> str:
@@ -272,8 +283,7 @@ def duckdb_connect(
     import duckdb
 
     con = duckdb.connect(":memory:")
-    ext_dir = tempfile.mkdtemp(prefix="floe-interop-duckdb-ext-")
-    con.execute(f"SET extension_directory = '{ext_dir}'")
+    con.execute(f"SET extension_directory = '{DUCKDB_EXTENSION_DIR}'")
     con.execute("SET autoinstall_known_extensions = false")
     con.execute("SET autoload_known_extensions = false")
     for name in DUCKDB_EXTENSIONS:
