@@ -63,7 +63,10 @@ async fn conversion_leaves_no_equality_delete_and_the_same_rows() {
     let dry = convert_deletes(
         Arc::new(client.clone()),
         &ident,
-        &ConversionRequest { dry_run: true },
+        &ConversionRequest {
+            dry_run: true,
+            ..Default::default()
+        },
     )
     .await
     .unwrap();

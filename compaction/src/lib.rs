@@ -31,7 +31,10 @@ pub use plan::{
     parse_size, plan, summarize, CompactionOptions, DataFileInfo, DeleteFileInfo, DeleteKind,
     FileGroup, GroupReason, OptionError, PlanSummary, OPTION_NAMES,
 };
-pub use rewrite::{rewrite_group, Fault, Mismatch, RewriteSettings, RewrittenGroup};
+pub use rewrite::{
+    rewrite_group, Fault, KeyColumns, LiveBatch, LiveRows, Mismatch, RewriteSettings,
+    RewrittenGroup,
+};
 pub use run::{
     compact, group_outcome_label, CompactionReport, CompactionRequest, GroupOutcome, GroupReport,
     PlannedGroup, Progress, Silent, DEFAULT_SORT_BUDGET_BYTES,

@@ -195,7 +195,10 @@ pub fn convert_deletes(
     let report = py.detach(|| {
         block_on(async {
             let (client, ident) = reach(catalog, &table, token, credential).await?;
-            let request = ConversionRequest { dry_run };
+            let request = ConversionRequest {
+                dry_run,
+                ..Default::default()
+            };
             Ok::<_, Error>(convert(client, &ident, &request).await?)
         })
     })?;

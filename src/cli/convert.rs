@@ -90,6 +90,7 @@ pub async fn run(args: ConvertArgs) -> anyhow::Result<()> {
     let (catalog, ident) = args.catalog.table(&args.table).await?;
     let request = ConversionRequest {
         dry_run: args.dry_run,
+        ..Default::default()
     };
     let report = convert_deletes(catalog, &ident, &request).await?;
     print!("{}", render(&report));

@@ -123,6 +123,16 @@ impl RowDigest {
         Ok(())
     }
 
+    /// Adds the rows `other` digested (of the same columns): the digest of both multisets.
+    pub fn merge(&mut self, other: &RowDigest) {
+        self.rows += other.rows;
+        for (a, b) in self.columns.iter_mut().zip(&other.columns) {
+            a.nulls += b.nulls;
+            a.hash = a.hash.wrapping_add(b.hash);
+            a.sum = a.sum.zip(b.sum).map(|(x, y)| x.wrapping_add(y));
+        }
+    }
+
     /// What differs between this digest and `other`, one line each (none when equal).
     pub fn differences(&self, other: &RowDigest) -> Vec<String> {
         let mut out = Vec::new();

@@ -90,6 +90,21 @@ fn order_and_batching_do_not_matter() {
 }
 
 #[test]
+fn merged_digests_equal_the_digest_of_all_rows() {
+    let whole = digest_of(&[&ROWS]);
+    let cases: [(&str, &[Row], &[Row]); 3] = [
+        ("halves", &ROWS[..2], &ROWS[2..]),
+        ("all and none", &ROWS, &[]),
+        ("none and all", &[], &ROWS),
+    ];
+    for (what, a, b) in cases {
+        let mut merged = digest_of(&[a]);
+        merged.merge(&digest_of(&[b]));
+        assert_eq!(merged, whole, "{what}");
+    }
+}
+
+#[test]
 fn every_change_is_found_and_named() {
     let whole = digest_of(&[&ROWS]);
     let mut changed_value = ROWS;

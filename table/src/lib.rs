@@ -33,8 +33,8 @@ pub use digest::{ColumnDigest, RowDigest};
 pub use error::{Error, ErrorKind, Result};
 pub use files::{
     live_data_files, live_entries, live_files, main_manifests, position_delete_schema,
-    write_position_deletes, LiveFile, LoadedManifests, ManifestCache, Partition,
-    PositionDeleteWriter, POSITION_DELETE_FILE_PATH, POSITION_DELETE_POS,
+    snapshot_manifests, write_position_deletes, LiveFile, LoadedManifests, ManifestCache,
+    Partition, PositionDeleteWriter, POSITION_DELETE_FILE_PATH, POSITION_DELETE_POS,
 };
 pub use operation::{
     conversions_of, dangling_deletes, deletes_by_data_file, may_apply, removable_deletes, validate,

@@ -2,7 +2,8 @@
 //! so readers join no data file against equality deletes: on the table's current snapshot
 //! (S0) each partition with equality-delete files reads the key columns of the data files
 //! they may apply to (`floe_table::conversions_of`), finds the rows they hide, writes
-//! those positions as position-delete files, and commits a `replace` snapshot
+//! those positions as position-delete files (read back and checked against the positions
+//! found, unless `floe.compaction.verify` is false), and commits a `replace` snapshot
 //! (`floe_table::ConvertDeletes`) that removes the converted files and the partition's
 //! dangling delete files. Rows stay exactly the same for every reader. A partition whose
 //! files a compaction replaced meanwhile is skipped (and converted another time); upserts
@@ -29,7 +30,8 @@ use iceberg::spec::FormatVersion;
 use iceberg::TableIdent;
 
 use crate::error::CompactionError;
-use crate::rewrite::RewriteSettings;
+use crate::plan::CompactionOptions;
+use crate::rewrite::{Fault, RewriteSettings};
 use crate::run::{
     key_columns, partition_text, read_start, scan_tasks, Start, DEFAULT_SORT_BUDGET_BYTES,
 };
@@ -40,6 +42,8 @@ use partition::{hidden_positions, write_positions};
 pub struct ConversionRequest {
     /// Plan only: read, write and commit nothing.
     pub dry_run: bool,
+    /// Break the conversion on purpose (tests of its check); `None` in real runs.
+    pub fault: Option<Fault>,
 }
 
 /// How one partition's conversion ended.
@@ -177,9 +181,9 @@ pub async fn convert_deletes(
                 .map(|f| (f.path.clone(), f.sequence_number))
                 .collect(),
         ),
-        // Only read here: the conversion writes no data files.
-        verify: false,
-        fault: None,
+        // The position-delete files written are checked as a compaction's files are.
+        verify: CompactionOptions::resolve(metadata.properties(), &[])?.verify,
+        fault: request.fault,
     });
     // Partitions are read and written in parallel, one per core, and commit one at a
     // time (their commits would only conflict with each other).

@@ -6,10 +6,14 @@
 //! against the rows read before the group may commit (`verify`).
 
 pub(crate) mod deletes;
+mod live;
 mod sort;
 mod verify;
 
+pub use live::{KeyColumns, LiveBatch, LiveRows};
+
 use sort::KeySorter;
+pub(crate) use verify::check;
 pub use verify::{Fault, Mismatch};
 
 use std::collections::HashMap;
@@ -17,9 +21,7 @@ use std::sync::Arc;
 
 use arrow::array::{BooleanArray, RecordBatch};
 use arrow::compute::filter_record_batch;
-use arrow::datatypes::DataType;
 use futures::TryStreamExt;
-use iceberg::arrow::ArrowReaderBuilder;
 use iceberg::io::FileIO;
 use iceberg::scan::FileScanTask;
 use iceberg::spec::{DataFile, DataFileFormat, PartitionKey, SchemaRef, TableMetadata};
@@ -34,11 +36,10 @@ use parquet::file::properties::WriterProperties;
 use uuid::Uuid;
 
 use crate::error::CompactionError;
-use deletes::GroupDeletes;
 use floe_table::RowDigest;
 
 /// Rows per batch read and written.
-const BATCH_ROWS: usize = 8192;
+pub(crate) const BATCH_ROWS: usize = 8192;
 
 /// What every group rewrite of one compaction run shares.
 #[derive(Clone, Debug)]
@@ -177,29 +178,13 @@ impl Output {
     }
 }
 
-pub(crate) fn reader(
-    settings: &RewriteSettings,
-) -> Result<iceberg::arrow::ArrowReader, CompactionError> {
-    Ok(
-        ArrowReaderBuilder::new(settings.file_io.clone(), iceberg::Runtime::try_current()?)
-            .with_batch_size(BATCH_ROWS)
-            // One file at a time: iceberg 0.10.1's shared delete filter can leave a task
-            // waiting forever on an equality-delete load started by a concurrent task (it
-            // replaces the load's notifier; apache/iceberg-rust#2630).
-            .with_data_file_concurrency_limit(1)
-            .build(),
-    )
-}
-
 /// Reads `tasks` (the group's data files with their deletes, planned on the snapshot the
-/// compaction started from)
-/// and writes their live rows, ordered by key, as new files.
+/// compaction started from) and writes their live rows, ordered by key, as new files.
 pub async fn rewrite_group(
     settings: &RewriteSettings,
     partition: &floe_table::Partition,
     tasks: Vec<FileScanTask>,
 ) -> Result<RewrittenGroup, CompactionError> {
-    let sequence_numbers = &settings.sequence_numbers;
     let names = DefaultFileNameGenerator::new(
         format!("compact-{}", Uuid::now_v7()),
         None,
@@ -225,52 +210,17 @@ pub async fn rewrite_group(
         read: settings.verify.then(|| RowDigest::new(&arrow)),
         fault: settings.fault,
     };
-    let key_field_ids: Vec<i32> = schema.identifier_field_ids().collect();
-    let key_types: Vec<DataType> = settings
-        .key_columns
-        .iter()
-        .map(|&c| arrow.field(c).data_type().clone())
-        .collect();
-    let deletes = GroupDeletes::load(
+    let live = LiveRows::load(
         &settings.file_io,
         &tasks,
-        sequence_numbers,
-        &key_field_ids,
-        &key_types,
+        settings.sequence_numbers.clone(),
+        KeyColumns::of(&schema, &arrow),
+        BATCH_ROWS,
     )
     .await?;
-    let Some(deletes) = deletes else {
-        // Equality deletes on other columns than the key: iceberg's reader applies them.
-        let mut batches = reader(settings)?
-            .read(Box::pin(futures::stream::iter(tasks.into_iter().map(Ok))))?
-            .stream();
-        while let Some(batch) = batches.try_next().await? {
-            out.push(batch, None).await?;
-        }
-        return out.finish(settings, &arrow).await;
-    };
-    for mut task in tasks {
-        let path = task.data_file_path.clone();
-        let data_seq = match sequence_numbers.get(&path) {
-            Some(seq) => *seq,
-            None if deletes.is_empty() => 0,
-            None => {
-                return Err(CompactionError::Internal(format!(
-                    "no sequence number for {path}"
-                )))
-            }
-        };
-        let deleted = deletes.deleted_positions(&path, data_seq);
-        task.deletes.clear();
-        let mut batches = reader(settings)?
-            .read(Box::pin(futures::stream::once(async { Ok(task) })))?
-            .stream();
-        let mut row = 0i64;
-        while let Some(batch) = batches.try_next().await? {
-            let keep = deletes.keep(&batch, &settings.key_columns, row, data_seq, &deleted)?;
-            row += batch.num_rows() as i64;
-            out.push(batch, Some(keep)).await?;
-        }
+    let mut batches = live.read(tasks);
+    while let Some(live) = batches.try_next().await? {
+        out.push(live.batch, live.keep).await?;
     }
     out.finish(settings, &arrow).await
 }

@@ -2,7 +2,8 @@
 //! read (after deletes) against the digest of the files written, read back
 //! (`floe_table::RowDigest`: row count, and per column null count, sum and hash). A
 //! mismatch deletes the new files and fails the group, naming what differs. `Fault`
-//! breaks a rewrite on purpose, for the tests that show the check refuses it.
+//! breaks a rewrite on purpose, for the tests that show the check refuses it. A
+//! conversion's position-delete files are checked the same way.
 
 use std::sync::Arc;
 

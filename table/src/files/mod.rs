@@ -1,5 +1,5 @@
 //! The files of a table's main branch as every writer reads them: the manifests of the
-//! current snapshot (each parsed at most once per [`ManifestCache`]), their live entries,
+//! current snapshot (or of any snapshot, for readers; each parsed at most once per [`ManifestCache`]), their live entries,
 //! and the rules' view of each live file ([`LiveFile`]: path, content, partition, data
 //! sequence number); and the schema and the writing of position-delete files.
 
@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 use iceberg::io::FileIO;
 use iceberg::spec::{
     DataContentType, Manifest, ManifestContentType, ManifestEntryRef, ManifestFile, ManifestList,
-    NestedField, PrimitiveType, Schema, Struct, TableMetadata, Type, MAIN_BRANCH,
+    NestedField, PrimitiveType, Schema, Snapshot, Struct, TableMetadata, Type, MAIN_BRANCH,
 };
 
 /// Field id of a position-delete file's `file_path` column (reserved by the spec).
@@ -86,8 +86,28 @@ impl ManifestCache {
         file_io: &FileIO,
         metadata: &TableMetadata,
     ) -> iceberg::Result<LoadedManifests> {
+        let files = main_manifests(file_io, metadata).await?;
+        self.load(file_io, files).await
+    }
+
+    /// The manifests of `snapshot` of `metadata`, reading only those not seen before.
+    pub async fn of_snapshot(
+        &self,
+        file_io: &FileIO,
+        metadata: &TableMetadata,
+        snapshot: &Snapshot,
+    ) -> iceberg::Result<LoadedManifests> {
+        let files = snapshot_manifests(file_io, metadata, snapshot).await?;
+        self.load(file_io, files).await
+    }
+
+    async fn load(
+        &self,
+        file_io: &FileIO,
+        files: Vec<ManifestFile>,
+    ) -> iceberg::Result<LoadedManifests> {
         let mut out = Vec::new();
-        for file in main_manifests(file_io, metadata).await? {
+        for file in files {
             let cached = self.lock().get(&file.manifest_path).cloned();
             let manifest = match cached {
                 Some(m) => m,
@@ -134,8 +154,17 @@ pub async fn main_manifests(
     let Some(parent) = base.snapshot_for_ref(MAIN_BRANCH) else {
         return Ok(Vec::new());
     };
-    let bytes = file_io.new_input(parent.manifest_list())?.read().await?;
-    let list = ManifestList::parse_with_version(&bytes, base.format_version())?;
+    snapshot_manifests(file_io, base, parent).await
+}
+
+/// Reads the manifest list of `snapshot` of `metadata`.
+pub async fn snapshot_manifests(
+    file_io: &FileIO,
+    metadata: &TableMetadata,
+    snapshot: &Snapshot,
+) -> iceberg::Result<Vec<ManifestFile>> {
+    let bytes = file_io.new_input(snapshot.manifest_list())?.read().await?;
+    let list = ManifestList::parse_with_version(&bytes, metadata.format_version())?;
     Ok(list.consume_entries().into_iter().collect())
 }
 
