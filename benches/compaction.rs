@@ -60,7 +60,7 @@ use iceberg::TableIdent;
 use iceberg::TableUpdate;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::arrow::ArrowWriter;
-use reads::{duckdb_reads, fresh_copy, venv_python};
+use reads::{duckdb_reads, fresh_copy, venv_python, verify_reads};
 use support::{checkpoint, create_table, namespace, peak_memory_mib, start_node};
 
 #[path = "compaction/args.rs"]
@@ -399,6 +399,7 @@ fn main() {
     let medians: Vec<f64> = rates.iter().map(|v| median(v.clone())).collect();
 
     let mut reads = Vec::new();
+    let mut verify_times = Vec::new();
     if a.reads {
         let after = runtime
             .block_on(client.load_table(&tables[0]))
@@ -411,8 +412,9 @@ fn main() {
             t.elapsed().as_secs_f64(),
             runtime.block_on(table_files(&client, &fresh)).describe()
         );
+        let fresh_ident = fresh;
         let fresh = runtime
-            .block_on(client.load_table(&fresh))
+            .block_on(client.load_table(&fresh_ident))
             .unwrap()
             .metadata_location;
         let python = venv_python();
@@ -437,6 +439,16 @@ fn main() {
             labels.push("before");
         }
         println!("duckdb reads in {:.0} s", t.elapsed().as_secs_f64());
+        // floe verify's digest of the fresh and the compacted table (DuckDB's full scan
+        // reads every column of them too).
+        let verified = [fresh_ident.clone(), tables[0].clone()];
+        let bytes: Vec<u64> = (verified.iter())
+            .map(|t| runtime.block_on(table_files(&client, t)).data_bytes())
+            .collect();
+        let seconds = runtime.block_on(verify_reads(&client, &verified, 5));
+        for ((label, s), b) in ["fresh", "compacted"].iter().zip(seconds).zip(bytes) {
+            verify_times.push((*label, median(s), b));
+        }
         for (label, r) in labels.into_iter().zip(sets.into_iter().flatten()) {
             println!(
                 "duckdb {label}: count(*) {} -> {} rows, scan {}",
@@ -519,6 +531,21 @@ fn main() {
                 r[1].text()
             );
         }
+    }
+    for (label, seconds, bytes) in &verify_times {
+        let scan = reads.iter().find(|(l, _)| l == label).map(|(_, r)| &r[1]);
+        let ratio = match scan {
+            Some(r) if r.status == "ok" => format!(
+                "; DuckDB's full scan {:.3} s, {:.2} of floe verify's time",
+                r.seconds,
+                r.seconds / seconds
+            ),
+            _ => String::new(),
+        };
+        println!(
+            "floe verify digest of the {label} table: {seconds:.3} s (median of 5), {:.0} MB/s of data files{ratio}",
+            *bytes as f64 / 1e6 / seconds
+        );
     }
     println!(
         "\ncommand: {}\nwall time {:.1} min",

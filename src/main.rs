@@ -38,6 +38,10 @@ enum Command {
     /// Remove snapshots older than the table's retention and delete the files only they
     /// reached.
     ExpireSnapshots(floe::cli::expire::ExpireArgs),
+    /// Compare a table snapshot with another snapshot, another table or Parquet files by
+    /// digests per column (rows, nulls, sum, hash, min, max), whole and per partition.
+    /// Exit status 0 when every figure agrees, 1 when any differs, 2 on error.
+    Verify(floe::cli::verify::VerifyArgs),
     /// Inspect a table.
     Table {
         #[command(subcommand)]
@@ -52,7 +56,7 @@ enum TableCommand {
     Show(floe::cli::table_show::ShowArgs),
 }
 
-fn run_async<F: std::future::Future<Output = anyhow::Result<()>>>(f: F) -> anyhow::Result<()> {
+fn run_async<T, F: std::future::Future<Output = anyhow::Result<T>>>(f: F) -> anyhow::Result<T> {
     tokio::runtime::Runtime::new()?.block_on(f)
 }
 
@@ -72,24 +76,35 @@ fn init_logging(format: LogFormat) {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.log_format);
+    // `floe verify` answers 1 for "different", so its errors are 2.
+    let error_code = match cli.command {
+        Command::Verify(_) => 2,
+        _ => 1,
+    };
+    let done = |r: anyhow::Result<()>| r.map(|()| ExitCode::SUCCESS);
     let result = match cli.command {
-        Command::Serve(args) => args
-            .load()
-            .map_err(anyhow::Error::from)
-            .and_then(|config| run_async(floe::serve::serve(config))),
-        Command::Upsert(args) => run_async(floe::cli::upsert::run(args)),
-        Command::Compact(args) => run_async(floe::cli::compact::run(args)),
-        Command::ConvertDeletes(args) => run_async(floe::cli::convert::run(args)),
-        Command::ExpireSnapshots(args) => run_async(floe::cli::expire::run(args)),
+        Command::Serve(args) => done(
+            args.load()
+                .map_err(anyhow::Error::from)
+                .and_then(|config| run_async(floe::serve::serve(config))),
+        ),
+        Command::Upsert(args) => done(run_async(floe::cli::upsert::run(args))),
+        Command::Compact(args) => done(run_async(floe::cli::compact::run(args))),
+        Command::ConvertDeletes(args) => done(run_async(floe::cli::convert::run(args))),
+        Command::ExpireSnapshots(args) => done(run_async(floe::cli::expire::run(args))),
         Command::Table {
             command: TableCommand::Show(args),
-        } => run_async(floe::cli::table_show::run(args)),
+        } => done(run_async(floe::cli::table_show::run(args))),
+        Command::Verify(args) => run_async(floe::cli::verify::run(args)).map(|equal| match equal {
+            true => ExitCode::SUCCESS,
+            false => ExitCode::from(1),
+        }),
     };
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(e) => {
             eprintln!("floe: {}", floe_client::error_chain(e.as_ref()));
-            ExitCode::FAILURE
+            ExitCode::from(error_code)
         }
     }
 }

@@ -48,7 +48,16 @@ fn dependencies_point_inward() {
             &["floe-upsert", "floe-compaction"],
         ),
         ("floe-upsert", &["floe-table"], &["floe-compaction"]),
-        ("floe-compaction", &["floe-table"], &["floe-upsert"]),
+        (
+            "floe-compaction",
+            &["floe-table"],
+            &["floe-upsert", "floe-verify"],
+        ),
+        (
+            "floe-verify",
+            &["floe-table", "floe-compaction"],
+            &["floe-upsert", "floe-client"],
+        ),
         ("floe-locks", &["zookeeper-client"], &["floe-table", "axum"]),
         (
             "floe-rest-catalog",
@@ -76,6 +85,7 @@ fn dependencies_point_inward() {
             "floe-table",
             "floe-upsert",
             "floe-compaction",
+            "floe-verify",
             "floe-client",
             "floe-python",
         ];

@@ -1,5 +1,6 @@
 //! The reading side of the compaction benchmark: a table of the compacted rows written
-//! fresh, to compare reads with, and DuckDB's timings of tables (`benches/duckdb_scan.py`).
+//! fresh, to compare reads with, DuckDB's timings of tables (`benches/duckdb_scan.py`), and
+//! `floe verify`'s digest of the same tables.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -9,6 +10,7 @@ use floe_client::RestClient;
 use floe_compaction::{rewrite_group, RewriteSettings};
 use floe_table::properties::parquet_properties;
 use floe_table::{Partition, RowDelta};
+use floe_verify::{digest_snapshot, snapshot_of, DigestPlan};
 use futures::TryStreamExt;
 use iceberg::spec::Struct;
 use iceberg::TableIdent;
@@ -149,4 +151,30 @@ pub fn duckdb_reads(
             ]
         })
         .collect()
+}
+
+/// `floe verify`'s digest of each table of `tables` (its current snapshot, every column,
+/// partitions read in parallel, one per core): seconds per run, the tables taking turns
+/// run by run.
+pub async fn verify_reads(
+    client: &RestClient,
+    tables: &[TableIdent],
+    runs: usize,
+) -> Vec<Vec<f64>> {
+    let parallel = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let mut seconds = vec![Vec::new(); tables.len()];
+    for _ in 0..runs {
+        for (ident, out) in tables.iter().zip(&mut seconds) {
+            let table = client.load_table(ident).await.unwrap();
+            let started = std::time::Instant::now();
+            let snapshot = snapshot_of(&table, None).unwrap();
+            let plan = DigestPlan::of_table(&table, snapshot.as_ref(), None, false).unwrap();
+            let digests = digest_snapshot(&table, snapshot.as_ref(), plan.into(), parallel)
+                .await
+                .unwrap();
+            out.push(started.elapsed().as_secs_f64());
+            assert!(digests.whole.rows() > 0, "{ident}: no rows digested");
+        }
+    }
+    seconds
 }

@@ -1,8 +1,9 @@
 //! The `floe` subcommands besides `serve`: `upsert` for engines and people feeding a
 //! table (reading its `input` files), `table show` for reading what the commits did,
 //! `compact` for one compaction run, `convert-deletes` for turning equality deletes into
-//! position deletes, `expire-snapshots` for snapshot expiry; and how a subcommand reaches
-//! its catalog and reports an error.
+//! position deletes, `expire-snapshots` for snapshot expiry, `verify` for comparing a table
+//! with another snapshot, table or files; and how a subcommand reaches its catalog and
+//! reports an error.
 
 pub mod compact;
 pub mod convert;
@@ -10,6 +11,7 @@ pub mod expire;
 pub mod input;
 pub mod table_show;
 pub mod upsert;
+pub mod verify;
 
 use std::sync::Arc;
 
