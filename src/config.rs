@@ -117,10 +117,15 @@ fn default_data_dir() -> PathBuf {
 fn default_lock_timeout() -> u64 {
     30
 }
+/// The root znode of a catalog unless configured.
+pub const DEFAULT_ZK_ROOT: &str = "/floe";
+
 fn default_zk_root() -> String {
-    "/floe".into()
+    DEFAULT_ZK_ROOT.into()
 }
-fn default_zk_session_timeout() -> u64 {
+
+/// The ZooKeeper session timeout (milliseconds) unless configured.
+pub fn default_zk_session_timeout() -> u64 {
     10_000
 }
 

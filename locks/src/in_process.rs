@@ -36,6 +36,7 @@ struct InProcessGuard {
     _guard: OwnedMutexGuard<()>,
 }
 
+#[async_trait]
 impl LockGuard for InProcessGuard {
     fn key(&self) -> &str {
         &self.key

@@ -25,12 +25,19 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 /// A held lock. Dropping it releases the lock.
+#[async_trait]
 pub trait LockGuard: Send + Sync {
     /// The key this guard locks.
     fn key(&self) -> &str;
     /// Whether the lock is still held for certain. The in-process lock cannot be lost; a
     /// distributed lock is lost when its session ends, and a commit must then stop.
     fn is_held(&self) -> bool;
+    /// Releases the lock and answers once it is released. A dropped distributed lock is
+    /// released in the background; a process about to exit releases it this way, so the
+    /// next holder need not wait for its session to expire.
+    async fn release(self: Box<Self>) {
+        drop(self);
+    }
 }
 
 /// Hands out exclusive locks by key.

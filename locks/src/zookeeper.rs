@@ -104,6 +104,7 @@ struct ZooKeeperGuard {
     node: LockNode,
 }
 
+#[async_trait]
 impl LockGuard for ZooKeeperGuard {
     fn key(&self) -> &str {
         &self.key
@@ -112,6 +113,14 @@ impl LockGuard for ZooKeeperGuard {
     fn is_held(&self) -> bool {
         let session = &self.node.session;
         session.connected() && session.losses() == self.losses_at_acquire
+    }
+
+    async fn release(self: Box<Self>) {
+        let node = self.node;
+        // Without a client the session has ended, and took the node with it.
+        if let Ok(client) = node.session.client() {
+            node.release(&client).await;
+        }
     }
 }
 

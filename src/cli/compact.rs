@@ -3,6 +3,7 @@
 //! plan only. A progress line is drawn when stdout is a terminal.
 
 use super::CatalogArgs;
+use crate::maintenance_lock::{holding, MaintenanceLockArgs};
 use std::fmt::Write as _;
 use std::io::{IsTerminal, Write as _};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -42,6 +43,9 @@ pub struct CompactArgs {
     /// Print the plan and change nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// The table's maintenance lock.
+    #[command(flatten)]
+    pub lock: MaintenanceLockArgs,
 }
 
 impl CompactArgs {
@@ -188,6 +192,9 @@ impl Progress for Line {
 /// Runs `floe compact`.
 pub async fn run(args: CompactArgs) -> anyhow::Result<()> {
     let (catalog, ident) = args.catalog.table(&args.table).await?;
+    let lock = (args.lock)
+        .acquire(catalog.as_ref(), &ident, args.dry_run)
+        .await?;
     let request = CompactionRequest {
         overrides: args.overrides()?,
         dry_run: args.dry_run,
@@ -201,7 +208,7 @@ pub async fn run(args: CompactArgs) -> anyhow::Result<()> {
     } else {
         Arc::new(Silent)
     };
-    let report = compact(catalog, &ident, &request, progress).await?;
+    let report = holding(lock, compact(catalog, &ident, &request, progress)).await?;
     print!("{}", render(&report, args.dry_run));
     let failed = report.failed();
     if failed > 0 {

@@ -10,6 +10,7 @@ use clap::Args;
 use floe_compaction::{convert_deletes, ConversionReport, ConversionRequest, PartitionOutcome};
 
 use super::CatalogArgs;
+use crate::maintenance_lock::{holding, MaintenanceLockArgs};
 
 /// `floe convert-deletes`'s arguments.
 #[derive(Args, Debug)]
@@ -23,6 +24,9 @@ pub struct ConvertArgs {
     /// Print what would be converted and change nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// The table's maintenance lock.
+    #[command(flatten)]
+    pub lock: MaintenanceLockArgs,
 }
 
 fn outcome_text(outcome: &PartitionOutcome) -> String {
@@ -88,11 +92,14 @@ pub fn render(report: &ConversionReport) -> String {
 /// Runs `floe convert-deletes`.
 pub async fn run(args: ConvertArgs) -> anyhow::Result<()> {
     let (catalog, ident) = args.catalog.table(&args.table).await?;
+    let lock = (args.lock)
+        .acquire(catalog.as_ref(), &ident, args.dry_run)
+        .await?;
     let request = ConversionRequest {
         dry_run: args.dry_run,
         ..Default::default()
     };
-    let report = convert_deletes(catalog, &ident, &request).await?;
+    let report = holding(lock, convert_deletes(catalog, &ident, &request)).await?;
     print!("{}", render(&report));
     let failed = report.failed();
     if failed > 0 {

@@ -21,6 +21,7 @@ use floe_table::storage::ObjectStoreStorageFactory;
 use tokio::net::TcpListener;
 
 use crate::config::ServeConfig;
+use crate::maintenance_lock::lock_root;
 use crate::metrics::Metrics;
 
 /// What a node runs on: its catalog, and the locks that keep two nodes from compacting
@@ -51,11 +52,10 @@ pub async fn build_node(config: &ServeConfig) -> anyhow::Result<Node> {
             let timeout = Duration::from_millis(config.zk_session_timeout_ms);
             let session = ZooKeeperSession::connect(connect, timeout).await?;
             let root = config.zk_root.trim_end_matches('/');
-            let compaction_root = format!("{root}/compaction");
             (
                 Arc::new(ZooKeeperStore::new(session.clone(), root).await?),
                 Arc::new(ZooKeeperLockManager::new(session.clone(), root).await?),
-                Arc::new(ZooKeeperLockManager::new(session, &compaction_root).await?),
+                Arc::new(ZooKeeperLockManager::new(session, &lock_root(root)).await?),
             )
         }
     };

@@ -31,6 +31,7 @@ use iceberg::spec::FormatVersion;
 use iceberg::{NamespaceIdent, TableIdent};
 
 use super::node_catalog::NodeCatalog;
+use crate::maintenance_lock::lock_key;
 use crate::metrics::{record_compaction, record_conversion, Metrics};
 
 /// How long a node waits for a table's maintenance lock before leaving the table to the
@@ -127,7 +128,7 @@ impl MaintenanceSchedule {
             if !self.due(&ident, &table, &mut counted).await {
                 continue;
             }
-            let key = format!("compaction-{}", table.metadata.uuid());
+            let key = lock_key(&table.metadata);
             let guard = match self.locks.acquire(&key, LOCK_WAIT).await {
                 Ok(guard) => guard,
                 Err(LockError::Timeout { .. }) => {
