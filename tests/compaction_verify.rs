@@ -5,18 +5,20 @@
 //! A conversion of equality deletes whose position-delete files are broken (a position
 //! left out, a position moved) is refused the same way.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use floe_client::RestClient;
 use floe_compaction::{
-    compact, convert_deletes, CompactionRequest, ConversionRequest, Fault, GroupOutcome,
-    PartitionOutcome, Silent,
+    compact, convert_deletes, CompactionError, CompactionRequest, ConversionRequest, Fault,
+    GroupOutcome, PartitionOutcome, Silent,
 };
 use floe_table::TableCatalog;
 use floe_test_support::upsert_model::*;
 use floe_test_support::warehouse::list_files;
 use floe_test_support::TestEnv;
+use iceberg::TableIdent;
 
 fn request(fault: Option<Fault>) -> CompactionRequest {
     CompactionRequest {
@@ -36,38 +38,50 @@ fn files_named(dir: &Path, prefix: &str) -> Vec<PathBuf> {
         .collect()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_broken_rewrite_is_refused_and_an_unbroken_one_commits() {
-    let env = TestEnv::start();
-    let client = RestClient::connect(env.server.url()).await.unwrap();
-    let ident = create_table(&client, "verified", 2).await;
-    let catalog: Arc<dyn TableCatalog> = Arc::new(client.clone());
-    let (_writer, model, _) = write_checkpoints(&client, &ident, 41, 5, (200, 300)).await;
-    let before = client.load_table(&ident).await.unwrap();
-    let location = before
-        .metadata
-        .location()
-        .trim_start_matches("file://")
-        .to_string();
+/// A table with equality deletes behind a live `floe serve`, as it was before any check.
+struct Setup {
+    _env: TestEnv,
+    client: RestClient,
+    ident: TableIdent,
+    catalog: Arc<dyn TableCatalog>,
+    model: BTreeMap<i64, Row>,
+    before: String,
+    location: PathBuf,
+}
 
-    let cases = [
-        (Fault::DropRow, &["rows: "][..]),
-        (Fault::ChangeValue, &["sum ", "hash "][..]),
-    ];
-    for (fault, named) in cases {
-        let report = compact(
-            catalog.clone(),
-            &ident,
-            &request(Some(fault)),
-            Arc::new(Silent),
-        )
-        .await
-        .unwrap();
-        assert!(!report.groups.is_empty(), "{fault:?}: nothing planned");
-        for group in &report.groups {
-            let e = match &group.outcome {
+impl Setup {
+    async fn start(name: &str, seed: u64) -> Self {
+        let env = TestEnv::start();
+        let client = RestClient::connect(env.server.url()).await.unwrap();
+        let ident = create_table(&client, name, 2).await;
+        let (_writer, model, _) = write_checkpoints(&client, &ident, seed, 5, (200, 300)).await;
+        let table = client.load_table(&ident).await.unwrap();
+        let location = table.metadata.location().trim_start_matches("file://");
+        Self {
+            catalog: Arc::new(client.clone()),
+            location: PathBuf::from(location),
+            before: table.metadata_location,
+            _env: env,
+            client,
+            ident,
+            model,
+        }
+    }
+
+    /// Checks a broken run's outcomes (each a verification failure naming one of `named`)
+    /// and that it left the table as it was, with no file of its `prefix` behind.
+    async fn refused<T: std::fmt::Debug>(
+        &self,
+        fault: Fault,
+        outcomes: &[Result<T, Arc<CompactionError>>],
+        named: &[&str],
+        prefix: &str,
+    ) {
+        assert!(!outcomes.is_empty(), "{fault:?}: nothing planned");
+        for outcome in outcomes {
+            let e = match outcome {
                 Err(e) => e,
-                Ok(outcome) => panic!("{fault:?}: a broken group ended {outcome:?}"),
+                Ok(outcome) => panic!("{fault:?}: a broken run ended {outcome:?}"),
             };
             assert!(e.is_verification_failure(), "{fault:?}: {e}");
             let text = e.to_string();
@@ -77,70 +91,73 @@ async fn a_broken_rewrite_is_refused_and_an_unbroken_one_commits() {
                 "{fault:?} not named: {text}"
             );
         }
-        let now = client.load_table(&ident).await.unwrap();
+        let now = self.client.load_table(&self.ident).await.unwrap();
         assert_eq!(
-            now.metadata_location, before.metadata_location,
+            now.metadata_location, self.before,
             "{fault:?}: the table moved"
         );
-        let left = files_named(Path::new(&location), "compact-");
+        let left = files_named(&self.location, prefix);
         assert!(left.is_empty(), "{fault:?}: refused files left: {left:?}");
     }
 
-    let report = compact(catalog, &ident, &request(None), Arc::new(Silent))
-        .await
-        .unwrap();
+    /// The table's rows are still the model's.
+    async fn rows_kept(&self) {
+        let after = self.client.load_table(&self.ident).await.unwrap();
+        assert_eq!(scan(&after).await, self.model);
+    }
+}
+
+const FAULTS: [(Fault, &[&str]); 2] = [
+    (Fault::DropRow, &["rows: "]),
+    (Fault::ChangeValue, &["sum ", "hash "]),
+];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broken_rewrite_is_refused_and_an_unbroken_one_commits() {
+    let t = Setup::start("verified", 41).await;
+    for (fault, named) in FAULTS {
+        let request = request(Some(fault));
+        let report = compact(t.catalog.clone(), &t.ident, &request, Arc::new(Silent))
+            .await
+            .unwrap();
+        let outcomes: Vec<_> = report.groups.into_iter().map(|g| g.outcome).collect();
+        t.refused(fault, &outcomes, named, "compact-").await;
+    }
+
+    let report = compact(
+        t.catalog.clone(),
+        &t.ident,
+        &request(None),
+        Arc::new(Silent),
+    )
+    .await
+    .unwrap();
     assert!(
-        report
-            .groups
-            .iter()
-            .all(|g| matches!(g.outcome, Ok(GroupOutcome::Committed { .. }))),
+        (report.groups.iter()).all(|g| matches!(g.outcome, Ok(GroupOutcome::Committed { .. }))),
         "{report:?}"
     );
-    let after = client.load_table(&ident).await.unwrap();
-    assert_eq!(scan(&after).await, model);
+    t.rows_kept().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_broken_conversion_is_refused_and_an_unbroken_one_commits() {
-    let env = TestEnv::start();
-    let client = RestClient::connect(env.server.url()).await.unwrap();
-    let ident = create_table(&client, "converted", 2).await;
-    let catalog: Arc<dyn TableCatalog> = Arc::new(client.clone());
-    let (_writer, model, _) = write_checkpoints(&client, &ident, 43, 5, (200, 300)).await;
-    let before = client.load_table(&ident).await.unwrap();
-    let location = before
-        .metadata
-        .location()
-        .trim_start_matches("file://")
-        .to_string();
-
-    for fault in [Fault::DropRow, Fault::ChangeValue] {
+    let t = Setup::start("converted", 43).await;
+    for (fault, _) in FAULTS {
         let request = ConversionRequest {
             fault: Some(fault),
             ..Default::default()
         };
-        let report = convert_deletes(catalog.clone(), &ident, &request)
+        let report = convert_deletes(t.catalog.clone(), &t.ident, &request)
             .await
             .unwrap();
-        assert!(!report.partitions.is_empty(), "{fault:?}: nothing planned");
-        for partition in &report.partitions {
-            let e = match &partition.outcome {
-                Err(e) => e,
-                Ok(outcome) => panic!("{fault:?}: a broken partition ended {outcome:?}"),
-            };
-            assert!(e.is_verification_failure(), "{fault:?}: {e}");
-            assert!(e.to_string().contains("differs from its input"), "{e}");
-        }
-        let now = client.load_table(&ident).await.unwrap();
-        assert_eq!(
-            now.metadata_location, before.metadata_location,
-            "{fault:?}: the table moved"
-        );
-        let left = files_named(Path::new(&location), "deletes-");
-        assert!(left.is_empty(), "{fault:?}: refused files left: {left:?}");
+        let outcomes: Vec<_> = report.partitions.into_iter().map(|p| p.outcome).collect();
+        // A position left out or moved: the positions' count, sum or hash differ.
+        t.refused(fault, &outcomes, &["rows: ", "sum ", "hash "], "deletes-")
+            .await;
     }
 
-    let report = convert_deletes(catalog, &ident, &ConversionRequest::default())
+    let request = ConversionRequest::default();
+    let report = convert_deletes(t.catalog.clone(), &t.ident, &request)
         .await
         .unwrap();
     assert!(
@@ -148,6 +165,5 @@ async fn a_broken_conversion_is_refused_and_an_unbroken_one_commits() {
             .all(|p| matches!(p.outcome, Ok(PartitionOutcome::Committed { .. }))),
         "{report:?}"
     );
-    let after = client.load_table(&ident).await.unwrap();
-    assert_eq!(scan(&after).await, model);
+    t.rows_kept().await;
 }
