@@ -62,41 +62,39 @@ struct Route {
     path: &'static str,
     /// Served only with authentication on.
     with_auth: bool,
-    handler: fn(MethodFilter) -> MethodRouter<Ui>,
+    handler: Handler,
+}
+
+/// A route's handler on the method filter it is given.
+type Handler = fn(MethodFilter) -> MethodRouter<Ui>;
+
+/// A route served with authentication on or off.
+const fn always(method: Method, path: &'static str, handler: Handler) -> Route {
+    Route {
+        method,
+        path,
+        with_auth: false,
+        handler,
+    }
+}
+
+/// A route served only with authentication on.
+const fn with_auth(method: Method, path: &'static str, handler: Handler) -> Route {
+    Route {
+        method,
+        path,
+        with_auth: true,
+        handler,
+    }
 }
 
 /// Every route.
 const ROUTES: &[Route] = &[
-    Route {
-        method: Method::GET,
-        path: TABLES,
-        with_auth: false,
-        handler: |m| on(m, tables_page::show),
-    },
-    Route {
-        method: Method::GET,
-        path: TABLE,
-        with_auth: false,
-        handler: |m| on(m, table_page::show),
-    },
-    Route {
-        method: Method::GET,
-        path: LOGIN,
-        with_auth: true,
-        handler: |m| on(m, session::form),
-    },
-    Route {
-        method: Method::POST,
-        path: LOGIN,
-        with_auth: true,
-        handler: |m| on(m, session::login),
-    },
-    Route {
-        method: Method::POST,
-        path: LOGOUT,
-        with_auth: true,
-        handler: |m| on(m, session::logout),
-    },
+    always(Method::GET, TABLES, |m| on(m, tables_page::show)),
+    always(Method::GET, TABLE, |m| on(m, table_page::show)),
+    with_auth(Method::GET, LOGIN, |m| on(m, session::form)),
+    with_auth(Method::POST, LOGIN, |m| on(m, session::login)),
+    with_auth(Method::POST, LOGOUT, |m| on(m, session::logout)),
 ];
 
 /// The pages' router: `GET /ui` and `GET /ui/{namespace}/{table}`, and with

@@ -18,6 +18,8 @@ const TICKS: usize = 6;
 /// The most points a line keeps (down-sampled above), and the most labels under bars.
 pub(crate) const MAX_POINTS: usize = 400;
 const MAX_BAR_LABELS: usize = 10;
+/// The widest a bar gets, in pixels (a lone bar stays a bar).
+const MAX_BAR_WIDTH: f64 = 56.0;
 
 const SECOND_MS: i64 = 1000;
 const HOUR_MS: i64 = 3600 * SECOND_MS;
@@ -437,10 +439,11 @@ pub(crate) fn bars(head: Head, x_label: String, y_label: String, values: Vec<Bar
             });
         }
         let y = chart.y(b.count as f64, top);
+        let width = (slot * 0.8).min(MAX_BAR_WIDTH);
         chart.bars.push(Bar {
-            x: px(x + slot * 0.1),
+            x: px(x + (slot - width) / 2.0),
             y: px(y),
-            width: px(slot * 0.8),
+            width: px(width),
             height: px(chart.bottom - y),
             count: b.count,
             title: b.title,

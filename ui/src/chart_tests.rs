@@ -221,6 +221,11 @@ fn bar_charts_stand_bars_on_the_axis() {
     assert!(chart.bars.windows(2).all(|w| w[0].x + w[0].width < w[1].x));
     assert_eq!(chart.x_ticks.len(), 3);
 
+    // A lone bar keeps a bar's width, centred on its label.
+    let lone = bars(head(), "x".into(), "y".into(), values(&[3]));
+    assert_eq!(lone.bars[0].width, MAX_BAR_WIDTH);
+    assert_eq!(lone.bars[0].x + MAX_BAR_WIDTH / 2.0, lone.x_ticks[0].pos);
+
     // Many bars: every few labelled.
     let chart = bars(head(), "x".into(), "y".into(), values(&[1; 168]));
     assert_eq!(chart.bars.len(), 168);

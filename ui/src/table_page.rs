@@ -175,6 +175,11 @@ pub(crate) async fn show(
     html(&page)
 }
 
+/// `n thing` or `n things`.
+fn plural(n: usize, thing: &str) -> String {
+    format!("{n} {thing}{}", if n == 1 { "" } else { "s" })
+}
+
 /// The current schema's columns, the identifier fields marked as the key.
 fn columns(metadata: &TableMetadata) -> Vec<Column> {
     let schema = metadata.current_schema();
@@ -263,8 +268,8 @@ fn charts(history: &History, live: Option<&LiveFigures>) -> Vec<Chart> {
             id: "commits",
             title: "Commits per hour",
             note: format!(
-                "snapshots of the main branch per UTC hour, over the last {} hours of the history",
-                counts.len()
+                "snapshots of the main branch per UTC hour: the last {} of the history (at most {COMMIT_HOURS})",
+                plural(counts.len(), "hour")
             ),
             empty: "no commit yet",
         },
