@@ -3,7 +3,8 @@
 # integration tests (which start the real `floe` binary, real ZooKeeper servers and a
 # local S3-compatible server), and the Python interop tests (pyiceberg and DuckDB against
 # the running service, with the embedded store and with the ZooKeeper store; the floe
-# Python package, built here, with a Spark streaming job), installing what they need.
+# Python package, built here, with a Spark streaming job; the table health pages in
+# headless Chromium), installing what they need.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -61,11 +62,16 @@ venv="$(scripts/python-env.sh | tail -n 1)"
 PATH="$venv/bin:$PATH" MATURIN_PEP517_ARGS="--profile dev" \
     "$venv/bin/pip" install -q --no-build-isolation --force-reinstall --no-deps ./python
 
-step "python interop (pyiceberg, DuckDB, the floe package, Spark), embedded store"
+step "headless Chromium for the browser tests of the health pages: install when missing"
+scripts/chromium.sh install
+export FLOE_CHROMIUM="$(scripts/chromium.sh path)"
+
+step "python interop (pyiceberg, DuckDB, the floe package, Spark, the health pages in Chromium), embedded store"
 export FLOE_BIN="$CARGO_TARGET_DIR/debug/floe"
 "$venv/bin/python" -m pytest tests/interop -q
 
 step "python interop (pyiceberg, DuckDB), ZooKeeper store"
-# (The floe package's tests ran above: they test the writer, not the catalog's store.)
+# (The floe package's tests and the browser tests ran above: they test the writer and the
+# pages, not the catalog's store.)
 FLOE_SERVE_EXTRA_ARGS="--zookeeper $FLOE_TEST_ZK --zk-root /interop-$$-$RANDOM" \
-    "$venv/bin/python" -m pytest tests/interop -q -m "not package"
+    "$venv/bin/python" -m pytest tests/interop -q -m "not package and not browser"

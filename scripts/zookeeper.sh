@@ -20,31 +20,17 @@ SLF4J_BINDING=/usr/share/java/slf4j-simple.jar
 START_TIMEOUT="${ZK_START_TIMEOUT:-60}"   # seconds until every member must serve
 STOP_GRACE="${ZK_STOP_GRACE:-5}"          # seconds between TERM and KILL
 
-die() { echo "zookeeper.sh: $*" >&2; exit 1; }
+# shellcheck source=common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
-usage() {
-    sed -n '5,10p' "$0" | sed 's/^# \{0,1\}//' >&2
-    exit 2
-}
+usage() { usage_lines 5 10; }
 
 cmd_install() {
     if [[ -f $ZK_JAR && -f $SLF4J_API && -f $SLF4J_BINDING ]] && command -v java >/dev/null; then
         return 0
     fi
-    local sudo=()
-    [[ $(id -u) -eq 0 ]] || sudo=(sudo)
-    echo "zookeeper.sh: installing ZooKeeper from Debian packages" >&2
-    local log
-    log=$(mktemp)
     # slf4j-simple is the logging binding the server runs with (zookeeper brings slf4j-api).
-    if ! { "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq &&
-        "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive \
-            apt-get install -y -qq --no-install-recommends zookeeper libslf4j-java; } >"$log" 2>&1; then
-        tail -n 30 "$log" >&2
-        rm -f "$log"
-        die "apt-get failed"
-    fi
-    rm -f "$log"
+    apt_install zookeeper libslf4j-java
     for f in "$ZK_JAR" "$SLF4J_API" "$SLF4J_BINDING"; do
         [[ -f $f ]] || die "installed, but $f is missing"
     done
@@ -89,7 +75,7 @@ four_letter() {
     local port=$1 word=$2
     # shellcheck disable=SC2016 # expanded by the inner shell
     timeout 3 bash -c '
-        exec 3<>"/dev/tcp/127.0.0.1/$0" || exit 1
+        exec 3<>"/dev/tcp/127.0.0.1/$0"
         printf "%s" "$1" >&3
         cat <&3
     ' "$port" "$word" 2>/dev/null || true

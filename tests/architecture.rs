@@ -70,6 +70,17 @@ fn dependencies_point_inward() {
             &["floe-compaction"],
         ),
         (
+            "floe-ui",
+            &["floe-rest-catalog", "floe-table", "askama", "axum"],
+            &[
+                "floe",
+                "floe-upsert",
+                "floe-compaction",
+                "floe-client",
+                "clap",
+            ],
+        ),
+        (
             "floe-python",
             &["floe-client", "floe-upsert", "floe-compaction", "pyo3"],
             &[],

@@ -1,7 +1,7 @@
 //! `floe serve`: opens the warehouse, the catalog store and the locks (embedded and
 //! in-process, or both in ZooKeeper over the node's one session), builds the catalog with
-//! the process's metrics, starts scheduled compaction when asked, and serves the REST API
-//! until SIGTERM or Ctrl-C.
+//! the process's metrics, starts scheduled compaction when asked, and serves the REST API and
+//! the table health pages (`/ui`, floe-ui) until SIGTERM or Ctrl-C.
 
 mod node_catalog;
 mod schedule;
@@ -105,10 +105,13 @@ pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     tokio::spawn(prune_idempotency_keys(catalog.clone()));
     tracing::info!(%addr, warehouse = %catalog.warehouse().root(), data_dir = %config.data_dir.display(), "catalog ready");
     println!("floe listening on http://{addr}");
+    tracing::info!("table health pages on http://{addr}/ui");
     if auth.is_some() {
         tracing::info!("authentication on: bearer tokens required");
     }
-    let app = floe_rest_catalog::router_with_auth(catalog, auth);
+    // The health pages answer under /ui, beside the REST API (same authentication).
+    let ui = floe_ui::Ui::new(catalog.clone(), storage, auth.clone());
+    let app = floe_rest_catalog::router_with_auth(catalog, auth).merge(floe_ui::router(ui));
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
         .await?;

@@ -196,6 +196,19 @@ def _stop_process(proc: subprocess.Popen) -> None:
         proc.wait(timeout=10)
 
 
+def start_auth_server(base: Path, clients: dict, token_ttl_secs: int = 3600) -> FloeServer:
+    """Starts `floe serve --auth` on `base` with OAuth2 clients {id: (namespace, access)},
+    each one's secret being "<id>-secret"."""
+    lines = ['signing-key = "interop-signing-key-0123456789abcdef"', f"token-ttl-secs = {token_ttl_secs}"]
+    for client, (namespace, access) in clients.items():
+        secret = hashlib.sha256(f"{client}-secret".encode()).hexdigest()
+        lines += ["[[clients]]", f'id = "{client}"', f'secret-sha256 = "{secret}"',
+                  f'grants = [{{ namespace = "{namespace}", access = "{access}" }}]']
+    auth_file = base / "auth.toml"
+    auth_file.write_text("\n".join(lines) + "\n")
+    return _start_server(base, extra_args=["--auth", str(auth_file)])
+
+
 @pytest.fixture(scope="session")
 def floe_server(tmp_path_factory) -> FloeServer:
     """The running floe server (url, port, warehouse, data_dir, proc, log_path)."""

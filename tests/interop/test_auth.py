@@ -6,36 +6,16 @@ table through the same token endpoint.
 
 from __future__ import annotations
 
-import hashlib
-
 import pyarrow as pa
 import pytest
 
 import conftest
 
-SIGNING_KEY = "interop-signing-key-0123456789abcdef"
-
-
-def sha256(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()
-
 
 @pytest.fixture(scope="module")
 def auth_server(tmp_path_factory):
-    base = tmp_path_factory.mktemp("floe-auth")
-    auth_file = base / "auth.toml"
-    auth_file.write_text(
-        f'signing-key = "{SIGNING_KEY}"\n'
-        "[[clients]]\n"
-        'id = "etl"\n'
-        f'secret-sha256 = "{sha256("etl-secret")}"\n'
-        'grants = [{ namespace = "", access = "read-write" }]\n'
-        "[[clients]]\n"
-        'id = "analyst"\n'
-        f'secret-sha256 = "{sha256("analyst-secret")}"\n'
-        'grants = [{ namespace = "", access = "read" }]\n'
-    )
-    server = conftest._start_server(base, extra_args=["--auth", str(auth_file)])
+    clients = {"etl": ("", "read-write"), "analyst": ("", "read")}
+    server = conftest.start_auth_server(tmp_path_factory.mktemp("floe-auth"), clients)
     try:
         yield server
     finally:
