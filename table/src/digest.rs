@@ -8,6 +8,7 @@
 use std::fmt;
 
 use arrow::array::{Array, ArrayRef, AsArray, BooleanArray, RecordBatch};
+use arrow::buffer::NullBuffer;
 use arrow::datatypes::{DataType, Schema};
 use arrow::error::ArrowError;
 use arrow::row::{RowConverter, SortField};
@@ -110,15 +111,10 @@ impl RowDigest {
                 self.columns.len()
             )));
         }
-        let selected: Vec<usize> = match keep {
-            None => (0..batch.num_rows()).collect(),
-            Some(keep) => (0..batch.num_rows())
-                .filter(|&i| keep.is_valid(i) && keep.value(i))
-                .collect(),
-        };
-        self.rows += selected.len() as u64;
+        let selection = Selection::of(batch.num_rows(), keep);
+        self.rows += selection.len() as u64;
         for (digest, array) in self.columns.iter_mut().zip(batch.columns()) {
-            add_column(digest, array, &selected)?;
+            add_column(digest, array, &selection)?;
         }
         Ok(())
     }
@@ -177,16 +173,65 @@ impl fmt::Display for RowDigest {
     }
 }
 
+/// Which rows of a batch a digest takes: all of them, or those listed (ascending).
+enum Selection {
+    All(usize),
+    Listed(Vec<usize>),
+}
+
+impl Selection {
+    /// The rows of a batch of `len` rows that `keep` selects (all without it, or when it
+    /// selects every row).
+    fn of(len: usize, keep: Option<&BooleanArray>) -> Self {
+        match keep {
+            Some(k) if k.null_count() > 0 || k.true_count() < len => {
+                Selection::Listed((0..len).filter(|&i| k.is_valid(i) && k.value(i)).collect())
+            }
+            _ => Selection::All(len),
+        }
+    }
+
+    fn len(&self) -> usize {
+        match self {
+            Selection::All(n) => *n,
+            Selection::Listed(rows) => rows.len(),
+        }
+    }
+
+    /// Calls `f` with each selected row that `nulls` does not mark null.
+    fn for_each_valid(&self, nulls: Option<&NullBuffer>, mut f: impl FnMut(usize)) {
+        match (self, nulls) {
+            (Selection::All(n), None) => (0..*n).for_each(f),
+            (Selection::All(_), Some(nulls)) => nulls.valid_indices().for_each(f),
+            (Selection::Listed(rows), None) => rows.iter().for_each(|&i| f(i)),
+            (Selection::Listed(rows), Some(nulls)) => {
+                (rows.iter().filter(|&&i| nulls.is_valid(i))).for_each(|&i| f(i))
+            }
+        }
+    }
+
+    /// The selected rows that `nulls` marks null.
+    fn nulls(&self, nulls: Option<&NullBuffer>) -> u64 {
+        match (self, nulls) {
+            (_, None) => 0,
+            (Selection::All(_), Some(nulls)) => nulls.null_count() as u64,
+            (Selection::Listed(rows), Some(nulls)) => {
+                rows.iter().filter(|&&i| nulls.is_null(i)).count() as u64
+            }
+        }
+    }
+}
+
 /// Adds the `selected` rows of `array` to `digest`.
 fn add_column(
     digest: &mut ColumnDigest,
     array: &ArrayRef,
-    selected: &[usize],
+    selected: &Selection,
 ) -> Result<(), ArrowError> {
     let mut hashes = 0u64;
-    let mut each = |bytes: &[u8]| hashes = hashes.wrapping_add(hash(bytes));
+    let logical_nulls = array.logical_nulls();
+    let nulls = logical_nulls.as_ref();
     let data_type = array.data_type();
-    let rows = selected.iter().copied().filter(|&i| array.is_valid(i));
     if let Some(width) = data_type.primitive_width().filter(|w| *w <= 8) {
         // Values of up to 8 bytes: one word each, hashed by a cheap bijective mixer.
         let data = array.to_data();
@@ -194,7 +239,7 @@ fn add_column(
         let sum = sum_of(data_type);
         let shift = 64 - 8 * width as u32;
         let mut total = 0i128;
-        for i in rows {
+        selected.for_each_valid(nulls, |i| {
             let mut word = [0u8; 8];
             word[..width].copy_from_slice(&values[i * width..(i + 1) * width]);
             let raw = u64::from_le_bytes(word);
@@ -204,65 +249,66 @@ fn add_column(
                 Some(Sum::Unsigned) => raw as i128,
                 None => 0,
             });
-        }
+        });
         digest.sum = digest.sum.map(|s| s.wrapping_add(total));
     } else if let Some(width) = data_type.primitive_width() {
         let data = array.to_data();
         let values = &data.buffers()[0].as_slice()[data.offset() * width..];
         let sum = sum_of(data_type);
         let mut total = 0i128;
-        for i in rows {
+        selected.for_each_valid(nulls, |i| {
             let bytes = &values[i * width..(i + 1) * width];
-            each(bytes);
+            hashes = hashes.wrapping_add(hash(bytes));
             if let Some(sum) = sum {
                 total = total.wrapping_add(extend(bytes, sum));
             }
-        }
+        });
         digest.sum = digest.sum.map(|s| s.wrapping_add(total));
     } else {
+        let mut each = |bytes: &[u8]| hashes = hashes.wrapping_add(hash(bytes));
         match data_type {
             DataType::Boolean => {
                 let values = array.as_boolean();
-                rows.for_each(|i| each(&[values.value(i) as u8]));
+                selected.for_each_valid(nulls, |i| each(&[values.value(i) as u8]));
             }
             DataType::Utf8 => {
                 let values = array.as_string::<i32>();
-                rows.for_each(|i| each(values.value(i).as_bytes()));
+                selected.for_each_valid(nulls, |i| each(values.value(i).as_bytes()));
             }
             DataType::LargeUtf8 => {
                 let values = array.as_string::<i64>();
-                rows.for_each(|i| each(values.value(i).as_bytes()));
+                selected.for_each_valid(nulls, |i| each(values.value(i).as_bytes()));
             }
             DataType::Utf8View => {
                 let values = array.as_string_view();
-                rows.for_each(|i| each(values.value(i).as_bytes()));
+                selected.for_each_valid(nulls, |i| each(values.value(i).as_bytes()));
             }
             DataType::Binary => {
                 let values = array.as_binary::<i32>();
-                rows.for_each(|i| each(values.value(i)));
+                selected.for_each_valid(nulls, |i| each(values.value(i)));
             }
             DataType::LargeBinary => {
                 let values = array.as_binary::<i64>();
-                rows.for_each(|i| each(values.value(i)));
+                selected.for_each_valid(nulls, |i| each(values.value(i)));
             }
             DataType::BinaryView => {
                 let values = array.as_binary_view();
-                rows.for_each(|i| each(values.value(i)));
+                selected.for_each_valid(nulls, |i| each(values.value(i)));
             }
             DataType::FixedSizeBinary(_) => {
                 let values = array.as_fixed_size_binary();
-                rows.for_each(|i| each(values.value(i)));
+                selected.for_each_valid(nulls, |i| each(values.value(i)));
             }
             other => {
                 // Nested and other types: their row encoding, equal for equal values.
                 let converter = RowConverter::new(vec![SortField::new(other.clone())])?;
                 let encoded = converter.convert_columns(std::slice::from_ref(array))?;
-                rows.for_each(|i| each(encoded.row(i).as_ref()));
+                selected.for_each_valid(nulls, |i| each(encoded.row(i).as_ref()));
             }
         }
     }
     digest.hash = digest.hash.wrapping_add(hashes);
-    digest.nulls += selected.iter().filter(|&&i| array.is_null(i)).count() as u64;
+    digest.nulls += selected.nulls(nulls);
     Ok(())
 }
 

@@ -153,10 +153,28 @@ fn every_change_is_found_and_named() {
 
 #[test]
 fn only_kept_rows_count() {
-    let keep = BooleanArray::from(vec![Some(true), Some(false), None, Some(true)]);
-    let mut kept = RowDigest::new(&schema());
-    kept.add(&batch(&ROWS), Some(&keep)).unwrap();
-    assert_eq!(kept, digest_of(&[&[ROWS[0], ROWS[3]]]));
+    // (what, mask, the rows it keeps); nulls of kept and dropped rows alike.
+    type Case = (&'static str, Vec<Option<bool>>, Vec<Row>);
+    let cases: [Case; 4] = [
+        (
+            "some, a null mask value dropping its row",
+            vec![Some(true), Some(false), None, Some(true)],
+            vec![ROWS[0], ROWS[3]],
+        ),
+        ("every row", vec![Some(true); 4], ROWS.to_vec()),
+        ("no row", vec![Some(false); 4], vec![]),
+        (
+            "the rows with nulls",
+            vec![Some(false), Some(true), Some(true), Some(false)],
+            vec![ROWS[1], ROWS[2]],
+        ),
+    ];
+    for (what, mask, rows) in cases {
+        let mut kept = RowDigest::new(&schema());
+        kept.add(&batch(&ROWS), Some(&BooleanArray::from(mask)))
+            .unwrap();
+        assert_eq!(kept, digest_of(&[&rows]), "{what}");
+    }
 }
 
 #[test]

@@ -1,9 +1,19 @@
 //! The digest of rows of chosen columns that `floe verify` compares: the compactor's
 //! order-independent [`RowDigest`] (rows; per column nulls, sum and hash) and each
-//! column's min and max, so that two sides that differ also say where their values lie.
+//! column's min and max (arrow's aggregate kernels where it has them), so that two sides
+//! that differ also say where their values lie.
 
-use arrow::array::{make_comparator, Array, ArrayRef, BooleanArray, RecordBatch};
-use arrow::compute::SortOptions;
+use std::sync::Arc;
+
+use arrow::array::{
+    downcast_primitive_array, make_comparator, Array, ArrayRef, ArrowPrimitiveType, AsArray,
+    BinaryArray, BooleanArray, LargeStringArray, PrimitiveArray, RecordBatch, StringArray,
+};
+use arrow::compute::kernels::aggregate::{
+    max, max_binary, max_boolean, max_string, min, min_binary, min_boolean, min_string,
+};
+use arrow::compute::{filter_record_batch, SortOptions};
+use arrow::datatypes::DataType;
 use arrow::datatypes::Schema;
 use arrow::error::ArrowError;
 use arrow::util::display::{ArrayFormatter, FormatOptions};
@@ -61,36 +71,71 @@ fn keep_bound(
     Ok(())
 }
 
-impl Bounds {
-    /// Takes in the `rows` of `array`; an array whose values have no order is skipped.
-    fn add(&mut self, array: &ArrayRef, rows: &[usize]) -> Result<(), ArrowError> {
-        let Ok(cmp) = make_comparator(array.as_ref(), array.as_ref(), SortOptions::default())
-        else {
-            return Ok(());
-        };
-        let mut valid = rows.iter().copied().filter(|&i| array.is_valid(i));
-        let Some(first) = valid.next() else {
-            return Ok(());
-        };
-        let (mut least, mut greatest) = (first, first);
-        for i in valid {
-            if cmp(i, least).is_lt() {
-                least = i;
-            }
-            if cmp(i, greatest).is_gt() {
-                greatest = i;
-            }
+/// An array of the one value `value`, of `like`'s type.
+fn one_like<T: ArrowPrimitiveType>(like: &PrimitiveArray<T>, value: T::Native) -> ArrayRef {
+    Arc::new(PrimitiveArray::<T>::from_value(value, 1).with_data_type(like.data_type().clone()))
+}
+
+/// `(least, greatest)` as arrays of one value each, when both are known.
+fn pair<V>(
+    least: Option<V>,
+    greatest: Option<V>,
+    to_array: impl Fn(V) -> ArrayRef,
+) -> Option<(ArrayRef, ArrayRef)> {
+    Some((to_array(least?), to_array(greatest?)))
+}
+
+/// The least and greatest non-null values of `array`, each as an array of one value, by
+/// arrow's aggregate kernels where it has them and by comparing values otherwise; `None`
+/// without values, and for values that have no order.
+fn extremes(array: &ArrayRef) -> Option<(ArrayRef, ArrayRef)> {
+    downcast_primitive_array!(
+        array => pair(min(array), max(array), |v| one_like(array, v)),
+        DataType::Boolean => {
+            let a = array.as_boolean();
+            pair(min_boolean(a), max_boolean(a), |v| Arc::new(BooleanArray::from(vec![v])))
         }
-        keep_bound(
-            &mut self.min,
-            array.slice(least, 1),
-            std::cmp::Ordering::Less,
-        )?;
-        keep_bound(
-            &mut self.max,
-            array.slice(greatest, 1),
-            std::cmp::Ordering::Greater,
-        )
+        DataType::Utf8 => {
+            let a = array.as_string::<i32>();
+            pair(min_string(a), max_string(a), |v| Arc::new(StringArray::from(vec![v])))
+        }
+        DataType::LargeUtf8 => {
+            let a = array.as_string::<i64>();
+            pair(min_string(a), max_string(a), |v| Arc::new(LargeStringArray::from(vec![v])))
+        }
+        DataType::Binary => {
+            let a = array.as_binary::<i32>();
+            pair(min_binary(a), max_binary(a), |v| Arc::new(BinaryArray::from(vec![v])))
+        }
+        _ => compared_extremes(array),
+    )
+}
+
+/// The extremes of `array` found by comparing its values one by one.
+fn compared_extremes(array: &ArrayRef) -> Option<(ArrayRef, ArrayRef)> {
+    let cmp = make_comparator(array.as_ref(), array.as_ref(), SortOptions::default()).ok()?;
+    let mut valid = (0..array.len()).filter(|&i| array.is_valid(i));
+    let first = valid.next()?;
+    let (mut least, mut greatest) = (first, first);
+    for i in valid {
+        if cmp(i, least).is_lt() {
+            least = i;
+        }
+        if cmp(i, greatest).is_gt() {
+            greatest = i;
+        }
+    }
+    Some((array.slice(least, 1), array.slice(greatest, 1)))
+}
+
+impl Bounds {
+    /// Takes in the values of `array`.
+    fn add(&mut self, array: &ArrayRef) -> Result<(), ArrowError> {
+        let Some((least, greatest)) = extremes(array) else {
+            return Ok(());
+        };
+        keep_bound(&mut self.min, least, std::cmp::Ordering::Less)?;
+        keep_bound(&mut self.max, greatest, std::cmp::Ordering::Greater)
     }
 
     fn merge(&mut self, other: &Bounds) -> Result<(), ArrowError> {
@@ -127,14 +172,16 @@ impl Summary {
         keep: Option<&BooleanArray>,
     ) -> Result<(), ArrowError> {
         self.digest.add(batch, keep)?;
-        let rows: Vec<usize> = match keep {
-            None => (0..batch.num_rows()).collect(),
-            Some(keep) => (0..batch.num_rows())
-                .filter(|&i| keep.is_valid(i) && keep.value(i))
-                .collect(),
+        let kept;
+        let batch = match keep {
+            Some(k) if k.null_count() > 0 || k.true_count() < k.len() => {
+                kept = filter_record_batch(batch, k)?;
+                &kept
+            }
+            _ => batch,
         };
         for (bounds, array) in self.bounds.iter_mut().zip(batch.columns()) {
-            bounds.add(array, &rows)?;
+            bounds.add(array)?;
         }
         Ok(())
     }
