@@ -52,9 +52,19 @@ pub(crate) async fn parquet_batches(
     file_io: &FileIO,
     path: &str,
 ) -> Result<ParquetRecordBatchReader, CompactionError> {
+    parquet_batches_of(file_io, path, 8192).await
+}
+
+/// The batches of `batch_rows` rows of the Parquet file at `path`, read whole into memory
+/// first.
+pub(crate) async fn parquet_batches_of(
+    file_io: &FileIO,
+    path: &str,
+    batch_rows: usize,
+) -> Result<ParquetRecordBatchReader, CompactionError> {
     let bytes = file_io.new_input(path)?.read().await?;
     ParquetRecordBatchReaderBuilder::try_new(bytes)
-        .and_then(|b| b.with_batch_size(8192).build())
+        .and_then(|b| b.with_batch_size(batch_rows).build())
         .map_err(|source| CompactionError::ReadFile {
             path: path.to_string(),
             source,

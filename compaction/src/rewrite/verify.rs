@@ -13,7 +13,7 @@ use floe_table::RowDigest;
 use iceberg::io::FileIO;
 use iceberg::spec::DataFile;
 
-use super::deletes::parquet_batches;
+use super::deletes::parquet_batches_of;
 use crate::error::CompactionError;
 
 /// A rewrite broken on purpose (for tests): what it does to the first batch it writes.
@@ -77,6 +77,9 @@ pub struct Mismatch {
     pub differences: Vec<String>,
 }
 
+/// Rows per batch read back: large, since nothing but the digest holds them.
+const READ_BACK_ROWS: usize = 65536;
+
 /// The digest of `files`, read back.
 pub(crate) async fn written_digest(
     file_io: &FileIO,
@@ -85,7 +88,7 @@ pub(crate) async fn written_digest(
 ) -> Result<RowDigest, CompactionError> {
     let mut digest = RowDigest::new(schema);
     for file in files {
-        for batch in parquet_batches(file_io, file.file_path()).await? {
+        for batch in parquet_batches_of(file_io, file.file_path(), READ_BACK_ROWS).await? {
             digest.add(&batch?, None)?;
         }
     }
