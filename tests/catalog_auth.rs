@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use floe_client::RestClient;
 use floe_rest_catalog::hash_secret;
+use floe_test_support::auth_api::AuthApi;
 use floe_test_support::changes::Rng;
 use floe_test_support::upsert_model::*;
 use floe_test_support::{floe_bin, table_schema, FloeServer};
@@ -52,61 +53,11 @@ grants = [{{ namespace = "", access = "read" }}]
     std::fs::write(path, text).unwrap();
 }
 
-struct Api {
-    base: String,
-    http: reqwest::Client,
-}
-
-impl Api {
-    async fn call(
-        &self,
-        method: Method,
-        path: &str,
-        token: Option<&str>,
-        body: Option<Value>,
-    ) -> (StatusCode, Value, String) {
-        let mut request = self.http.request(method, format!("{}{path}", self.base));
-        if let Some(t) = token {
-            request = request.bearer_auth(t);
-        }
-        if let Some(b) = body {
-            request = request.json(&b);
-        }
-        let response = request.send().await.unwrap();
-        let status = response.status();
-        let text = response.text().await.unwrap();
-        (
-            status,
-            serde_json::from_str(&text).unwrap_or(Value::Null),
-            text,
-        )
-    }
-
-    async fn token(&self, form: &[(&str, &str)]) -> (StatusCode, Value) {
-        let response = self
-            .http
-            .post(format!("{}/v1/oauth/tokens", self.base))
-            .form(form)
-            .send()
-            .await
-            .unwrap();
-        let status = response.status();
-        (status, response.json().await.unwrap())
-    }
-
-    async fn login(&self, id: &str, secret: &str) -> String {
-        let form = [
-            ("grant_type", "client_credentials"),
-            ("client_id", id),
-            ("client_secret", secret),
-            ("scope", "catalog"),
-        ];
-        let (status, body) = self.token(&form).await;
-        assert_eq!(status, 200, "{body}");
-        assert_eq!(body["token_type"], "bearer");
-        assert_eq!(body["expires_in"], 3);
-        body["access_token"].as_str().unwrap().to_string()
-    }
+/// A token for `id`, checking the lifetime the server gives it.
+async fn login(api: &AuthApi, id: &str, secret: &str) -> String {
+    let (token, body) = api.login(id, secret).await;
+    assert_eq!(body["expires_in"], 3);
+    token
 }
 
 fn create_table_body(name: &str) -> Value {
@@ -124,10 +75,7 @@ async fn tokens_principals_and_refusals() {
         &dirs.path().join("data"),
         &extra,
     );
-    let api = Api {
-        base: server.url().to_string(),
-        http: reqwest::Client::new(),
-    };
+    let api = AuthApi::new(server.url());
     use Method as M;
 
     // Open without a token: the config and the health check.
@@ -166,9 +114,9 @@ async fn tokens_principals_and_refusals() {
         (StatusCode::BAD_REQUEST, Some("unsupported_grant_type"))
     );
 
-    let writer = api.login("writer", "writer-secret").await;
-    let reader = api.login("reader", "reader-secret").await;
-    let sales = api.login("sales", "sales-secret").await;
+    let writer = login(&api, "writer", "writer-secret").await;
+    let reader = login(&api, "reader", "reader-secret").await;
+    let sales = login(&api, "sales", "sales-secret").await;
     let dashboards = "static-dashboards-token";
     for ns in ["sales", "hr"] {
         let body = json!({ "namespace": [ns] });
@@ -431,17 +379,14 @@ async fn scheduled_compaction_and_the_writer_work_with_authentication_on() {
         &dirs.path().join("data"),
         &extra,
     );
-    let api = Api {
-        base: server.url().to_string(),
-        http: reqwest::Client::new(),
-    };
+    let api = AuthApi::new(server.url());
     // Without a token the client cannot even list; with the writer's it writes.
     let anonymous = RestClient::connect(server.url()).await.unwrap();
     assert!(anonymous
         .load_table(&TableIdent::from_strs(["ns", "t"]).unwrap())
         .await
         .is_err());
-    let token = api.login("writer", "writer-secret").await;
+    let token = login(&api, "writer", "writer-secret").await;
     let client = RestClient::connect_with_token(server.url(), Some(token))
         .await
         .unwrap();

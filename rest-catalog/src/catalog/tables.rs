@@ -127,8 +127,11 @@ impl Catalog {
             .iter()
             .find(|(other, loc)| other != ident && locations_overlap(loc, &location))
         {
+            // The caller may have no grant on the other entry: the answer does not name
+            // it; the operator's log does.
+            tracing::info!(table = %ident, location, overlaps = %other, "location refused: it overlaps another entry's");
             return Err(CatalogError::bad_request(format!(
-                "location {location:?} overlaps the location of {other}"
+                "location {location:?} overlaps the location of another table or view"
             )));
         }
         Ok(())

@@ -1,0 +1,290 @@
+//! Answers that reveal nothing beyond a caller's grants, on the real `floe serve --auth`: a
+//! client that may write only in namespace `pub` probes namespace `secret_ns` (which holds
+//! table `secret_ns.hidden_tbl`) on every route, and gets the same answer whether what it
+//! names exists or not, naming nothing it did not send; a location that overlaps the
+//! hidden table's is refused without naming it (the operator's log does).
+
+use floe_rest_catalog::hash_secret;
+use floe_test_support::auth_api::AuthApi;
+use floe_test_support::{table_schema, FloeServer};
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+
+const SIGNING_KEY: &str = "0123456789abcdef0123456789abcdef-signing";
+
+fn write_auth_file(path: &std::path::Path) {
+    let text = format!(
+        r#"
+signing-key = "{SIGNING_KEY}"
+
+[[clients]]
+id = "admin"
+secret-sha256 = "{admin}"
+grants = [{{ namespace = "", access = "read-write" }}]
+
+[[clients]]
+id = "public"
+secret-sha256 = "{public}"
+grants = [{{ namespace = "pub", access = "read-write" }}]
+"#,
+        admin = hash_secret("admin-secret"),
+        public = hash_secret("public-secret"),
+    );
+    std::fs::write(path, text).unwrap();
+}
+
+/// One probe: a request naming something; `{ns}` and `{t}` are filled in with the names
+/// probed.
+struct Probe {
+    what: &'static str,
+    method: Method,
+    path: &'static str,
+    body: Option<&'static str>,
+}
+
+const fn probe(
+    what: &'static str,
+    method: Method,
+    path: &'static str,
+    body: Option<&'static str>,
+) -> Probe {
+    Probe {
+        what,
+        method,
+        path,
+        body,
+    }
+}
+
+fn fill(text: &str, ns: &str, t: &str) -> String {
+    text.replace("{ns}", ns).replace("{t}", t)
+}
+
+/// What a caller learns from an answer: its status, and its body with the names it sent
+/// put back as placeholders.
+fn seen(status: StatusCode, text: &str, ns: &str, t: &str) -> (StatusCode, String) {
+    let text = text.replace(&format!("{ns}.{t}"), "{ns}.{t}");
+    (status, text.replace(ns, "{ns}").replace(t, "{t}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_caller_learns_nothing_outside_its_grants() {
+    let dirs = tempfile::tempdir().unwrap();
+    let auth_file = dirs.path().join("auth.toml");
+    write_auth_file(&auth_file);
+    let extra = ["--auth".to_string(), auth_file.display().to_string()];
+    let server = FloeServer::start_with_args(
+        &dirs.path().join("warehouse"),
+        &dirs.path().join("data"),
+        &extra,
+    );
+    let api = AuthApi::new(server.url());
+    let (admin, _) = api.login("admin", "admin-secret").await;
+    let (public, _) = api.login("public", "public-secret").await;
+    let call = |method: Method, path: String, token: &str, body: Option<Value>| {
+        let api = &api;
+        let token = token.to_string();
+        async move { api.call(method, &path, Some(&token), body).await }
+    };
+    for ns in ["secret_ns", "pub"] {
+        let (s, b, _) = call(
+            Method::POST,
+            "/v1/namespaces".into(),
+            &admin,
+            Some(json!({ "namespace": [ns] })),
+        )
+        .await;
+        assert_eq!(s, 200, "{b}");
+    }
+    let create = |name: &str| json!({ "name": name, "schema": table_schema() });
+    for (ns, t) in [("secret_ns", "hidden_tbl"), ("pub", "a")] {
+        let path = format!("/v1/namespaces/{ns}/tables");
+        let (s, b, _) = call(Method::POST, path, &admin, Some(create(t))).await;
+        assert_eq!(s, 200, "{b}");
+    }
+
+    let table_change = r#"{ "requirements": [], "updates": [] }"#;
+    let transaction = r#"{ "table-changes": [
+        { "identifier": { "namespace": ["pub"], "name": "a" }, "requirements": [], "updates": [] },
+        { "identifier": { "namespace": ["{ns}"], "name": "{t}" }, "requirements": [], "updates": [] } ] }"#;
+    let probes = [
+        probe("load namespace", Method::GET, "/v1/namespaces/{ns}", None),
+        probe(
+            "namespace exists",
+            Method::HEAD,
+            "/v1/namespaces/{ns}",
+            None,
+        ),
+        probe(
+            "list namespaces under it",
+            Method::GET,
+            "/v1/namespaces?parent={ns}",
+            None,
+        ),
+        probe(
+            "list tables",
+            Method::GET,
+            "/v1/namespaces/{ns}/tables",
+            None,
+        ),
+        probe("list views", Method::GET, "/v1/namespaces/{ns}/views", None),
+        probe(
+            "load table",
+            Method::GET,
+            "/v1/namespaces/{ns}/tables/{t}",
+            None,
+        ),
+        probe(
+            "table exists",
+            Method::HEAD,
+            "/v1/namespaces/{ns}/tables/{t}",
+            None,
+        ),
+        probe(
+            "load view",
+            Method::GET,
+            "/v1/namespaces/{ns}/views/{t}",
+            None,
+        ),
+        probe(
+            "drop table",
+            Method::DELETE,
+            "/v1/namespaces/{ns}/tables/{t}",
+            None,
+        ),
+        probe(
+            "commit table",
+            Method::POST,
+            "/v1/namespaces/{ns}/tables/{t}",
+            Some(table_change),
+        ),
+        probe(
+            "create table",
+            Method::POST,
+            "/v1/namespaces/{ns}/tables",
+            Some(
+                r#"{ "name": "{t}", "schema": { "type": "struct", "schema-id": 0, "fields": [] } }"#,
+            ),
+        ),
+        probe(
+            "register table",
+            Method::POST,
+            "/v1/namespaces/{ns}/register",
+            Some(r#"{ "name": "{t}", "metadata-location": "/nowhere/v1.metadata.json" }"#),
+        ),
+        probe(
+            "rename away",
+            Method::POST,
+            "/v1/tables/rename",
+            Some(
+                r#"{ "source": { "namespace": ["{ns}"], "name": "{t}" }, "destination": { "namespace": ["pub"], "name": "b" } }"#,
+            ),
+        ),
+        probe(
+            "rename onto",
+            Method::POST,
+            "/v1/tables/rename",
+            Some(
+                r#"{ "source": { "namespace": ["pub"], "name": "a" }, "destination": { "namespace": ["{ns}"], "name": "{t}" } }"#,
+            ),
+        ),
+        probe(
+            "transaction",
+            Method::POST,
+            "/v1/transactions/commit",
+            Some(transaction),
+        ),
+        probe(
+            "update namespace properties",
+            Method::POST,
+            "/v1/namespaces/{ns}/properties",
+            Some(r#"{ "removals": [], "updates": { "k": "v" } }"#),
+        ),
+        probe(
+            "drop namespace",
+            Method::DELETE,
+            "/v1/namespaces/{ns}",
+            None,
+        ),
+        probe(
+            "create namespace",
+            Method::POST,
+            "/v1/namespaces",
+            Some(r#"{ "namespace": ["{ns}"] }"#),
+        ),
+    ];
+    // (namespace, table): what exists, a missing table in it, a missing namespace.
+    let targets = [
+        ("secret_ns", "hidden_tbl"),
+        ("secret_ns", "absent_tbl"),
+        ("absent_ns", "hidden_tbl"),
+    ];
+    for p in &probes {
+        let mut answers = Vec::new();
+        for (ns, t) in targets {
+            let body = p
+                .body
+                .map(|b| serde_json::from_str(&fill(b, ns, t)).unwrap());
+            let (status, _, text) =
+                call(p.method.clone(), fill(p.path, ns, t), &public, body).await;
+            assert!(
+                status.is_client_error(),
+                "{}: {ns}.{t} answered {status}: {text}",
+                p.what
+            );
+            answers.push(seen(status, &text, ns, t));
+        }
+        assert!(
+            answers.windows(2).all(|w| w[0] == w[1]),
+            "{}: answers differ by what exists: {answers:?}",
+            p.what
+        );
+    }
+
+    // The hidden table is untouched.
+    let (s, _, _) = call(
+        Method::GET,
+        "/v1/namespaces/secret_ns/tables/hidden_tbl".into(),
+        &admin,
+        None,
+    )
+    .await;
+    assert_eq!(s, 200);
+
+    // A location inside the hidden table's folder is refused without naming it.
+    let (_, loaded, _) = call(
+        Method::GET,
+        "/v1/namespaces/secret_ns/tables/hidden_tbl".into(),
+        &admin,
+        None,
+    )
+    .await;
+    let location = loaded["metadata"]["location"].as_str().unwrap().to_string();
+    let metadata_location = loaded["metadata-location"].as_str().unwrap().to_string();
+    let attempts = [
+        (
+            "create with an overlapping location",
+            "/v1/namespaces/pub/tables",
+            json!({ "name": "x", "schema": table_schema(), "location": format!("{location}/inner") }),
+        ),
+        (
+            "register another table's metadata",
+            "/v1/namespaces/pub/register",
+            json!({ "name": "y", "metadata-location": metadata_location }),
+        ),
+    ];
+    for (what, path, body) in attempts {
+        let (status, _, text) = call(Method::POST, path.into(), &public, Some(body)).await;
+        assert_eq!(status, 400, "{what}: {text}");
+        assert!(text.contains("another table or view"), "{what}: {text}");
+        assert!(
+            !text.contains("secret_ns.hidden_tbl"),
+            "{what} names the table: {text}"
+        );
+    }
+    let log = server.log_text();
+    assert!(
+        log.contains("overlaps=secret_ns.hidden_tbl"),
+        "the operator's log names it"
+    );
+}
