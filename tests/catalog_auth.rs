@@ -8,8 +8,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use floe_client::RestClient;
-use floe_rest_catalog::hash_secret;
-use floe_test_support::auth_api::AuthApi;
+use floe_test_support::auth_api::{write_auth_file, AuthApi, Principal, SIGNING_KEY};
 use floe_test_support::changes::Rng;
 use floe_test_support::upsert_model::*;
 use floe_test_support::{floe_bin, table_schema, FloeServer};
@@ -17,40 +16,24 @@ use iceberg::TableIdent;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
-const SIGNING_KEY: &str = "0123456789abcdef0123456789abcdef-signing";
+const EVERYTHING_RW: &str = r#"[{ namespace = "", access = "read-write" }]"#;
+const EVERYTHING_R: &str = r#"[{ namespace = "", access = "read" }]"#;
 
-fn write_auth_file(path: &Path) {
-    let text = format!(
-        r#"
-signing-key = "{SIGNING_KEY}"
-token-ttl-secs = 3
-
-[[clients]]
-id = "writer"
-secret-sha256 = "{writer}"
-grants = [{{ namespace = "", access = "read-write" }}]
-
-[[clients]]
-id = "reader"
-secret-sha256 = "{reader}"
-grants = [{{ namespace = "", access = "read" }}]
-
-[[clients]]
-id = "sales"
-secret-sha256 = "{sales}"
-grants = [{{ namespace = "sales", access = "read-write" }}]
-
-[[tokens]]
-name = "dashboards"
-token-sha256 = "{dashboards}"
-grants = [{{ namespace = "", access = "read" }}]
-"#,
-        writer = hash_secret("writer-secret"),
-        reader = hash_secret("reader-secret"),
-        sales = hash_secret("sales-secret"),
-        dashboards = hash_secret("static-dashboards-token"),
+fn write_test_auth_file(path: &Path) {
+    write_auth_file(
+        path,
+        Some(3),
+        &[
+            Principal::Client("writer", "writer-secret", EVERYTHING_RW),
+            Principal::Client("reader", "reader-secret", EVERYTHING_R),
+            Principal::Client(
+                "sales",
+                "sales-secret",
+                r#"[{ namespace = "sales", access = "read-write" }]"#,
+            ),
+            Principal::Token("dashboards", "static-dashboards-token", EVERYTHING_R),
+        ],
     );
-    std::fs::write(path, text).unwrap();
 }
 
 /// A token for `id`, checking the lifetime the server gives it.
@@ -68,7 +51,7 @@ fn create_table_body(name: &str) -> Value {
 async fn tokens_principals_and_refusals() {
     let dirs = tempfile::tempdir().unwrap();
     let auth_file = dirs.path().join("auth.toml");
-    write_auth_file(&auth_file);
+    write_test_auth_file(&auth_file);
     let extra = ["--auth".to_string(), auth_file.display().to_string()];
     let server = FloeServer::start_with_args(
         &dirs.path().join("warehouse"),
@@ -367,7 +350,7 @@ async fn tokens_principals_and_refusals() {
 async fn scheduled_compaction_and_the_writer_work_with_authentication_on() {
     let dirs = tempfile::tempdir().unwrap();
     let auth_file = dirs.path().join("auth.toml");
-    write_auth_file(&auth_file);
+    write_test_auth_file(&auth_file);
     let extra = [
         "--auth".to_string(),
         auth_file.display().to_string(),

@@ -4,33 +4,28 @@
 //! names exists or not, naming nothing it did not send; a location that overlaps the
 //! hidden table's is refused without naming it (the operator's log does).
 
-use floe_rest_catalog::hash_secret;
-use floe_test_support::auth_api::AuthApi;
+use floe_test_support::auth_api::{write_auth_file, AuthApi, Principal};
 use floe_test_support::{table_schema, FloeServer};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
-const SIGNING_KEY: &str = "0123456789abcdef0123456789abcdef-signing";
-
-fn write_auth_file(path: &std::path::Path) {
-    let text = format!(
-        r#"
-signing-key = "{SIGNING_KEY}"
-
-[[clients]]
-id = "admin"
-secret-sha256 = "{admin}"
-grants = [{{ namespace = "", access = "read-write" }}]
-
-[[clients]]
-id = "public"
-secret-sha256 = "{public}"
-grants = [{{ namespace = "pub", access = "read-write" }}]
-"#,
-        admin = hash_secret("admin-secret"),
-        public = hash_secret("public-secret"),
+fn write_test_auth_file(path: &std::path::Path) {
+    write_auth_file(
+        path,
+        None,
+        &[
+            Principal::Client(
+                "admin",
+                "admin-secret",
+                r#"[{ namespace = "", access = "read-write" }]"#,
+            ),
+            Principal::Client(
+                "public",
+                "public-secret",
+                r#"[{ namespace = "pub", access = "read-write" }]"#,
+            ),
+        ],
     );
-    std::fs::write(path, text).unwrap();
 }
 
 /// One probe: a request naming something; `{ns}` and `{t}` are filled in with the names
@@ -71,7 +66,7 @@ fn seen(status: StatusCode, text: &str, ns: &str, t: &str) -> (StatusCode, Strin
 async fn a_caller_learns_nothing_outside_its_grants() {
     let dirs = tempfile::tempdir().unwrap();
     let auth_file = dirs.path().join("auth.toml");
-    write_auth_file(&auth_file);
+    write_test_auth_file(&auth_file);
     let extra = ["--auth".to_string(), auth_file.display().to_string()];
     let server = FloeServer::start_with_args(
         &dirs.path().join("warehouse"),

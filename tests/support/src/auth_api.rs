@@ -73,3 +73,39 @@ impl AuthApi {
         (token, body)
     }
 }
+
+/// The signing key of the test servers' auth files.
+pub const SIGNING_KEY: &str = "0123456789abcdef0123456789abcdef-signing";
+
+/// Who an auth file lets in, with the grants as TOML
+/// (`[{ namespace = "sales", access = "read-write" }]`).
+pub enum Principal<'a> {
+    /// An OAuth2 client: id, secret, grants.
+    Client(&'a str, &'a str, &'a str),
+    /// A static token: name, token, grants.
+    Token(&'a str, &'a str, &'a str),
+}
+
+/// Writes an auth file (`floe serve --auth`) at `path` letting `principals` in, with
+/// issued tokens lasting `ttl_secs` (the default without it).
+pub fn write_auth_file(path: &std::path::Path, ttl_secs: Option<u64>, principals: &[Principal]) {
+    let mut text = format!("signing-key = \"{SIGNING_KEY}\"\n");
+    if let Some(ttl) = ttl_secs {
+        text.push_str(&format!("token-ttl-secs = {ttl}\n"));
+    }
+    for principal in principals {
+        let (table, name_key, name, hash_key, secret, grants) = match principal {
+            Principal::Client(id, secret, grants) => {
+                ("clients", "id", id, "secret-sha256", secret, grants)
+            }
+            Principal::Token(name, token, grants) => {
+                ("tokens", "name", name, "token-sha256", token, grants)
+            }
+        };
+        text.push_str(&format!(
+            "\n[[{table}]]\n{name_key} = \"{name}\"\n{hash_key} = \"{}\"\ngrants = {grants}\n",
+            floe_rest_catalog::hash_secret(secret)
+        ));
+    }
+    std::fs::write(path, text).unwrap();
+}
