@@ -236,6 +236,23 @@ async fn a_caller_learns_nothing_outside_its_grants() {
         );
     }
 
+    // Another caller's idempotency key gets no kept answer: the same request with the same
+    // key runs as this caller's, and is refused.
+    let key = "019b0000-0000-7000-8000-000000000001";
+    let body = json!({ "namespace": ["secret_ns", "kept"] });
+    let keyed = |token: &str| {
+        (api.http)
+            .post(format!("{}/v1/namespaces", api.base))
+            .bearer_auth(token)
+            .header("Idempotency-Key", key)
+            .json(&body)
+            .send()
+    };
+    assert_eq!(keyed(&admin).await.unwrap().status(), 200);
+    assert_eq!(keyed(&admin).await.unwrap().status(), 200, "a retry");
+    let replayed = keyed(&public).await.unwrap();
+    assert_eq!(replayed.status(), 403, "{:?}", replayed.text().await);
+
     // The hidden table is untouched.
     let (s, _, _) = call(
         Method::GET,

@@ -140,6 +140,9 @@ async fn authorize(State(guard): State<Guard>, request: Request, next: Next) -> 
         return unauthorized();
     };
     let (mut parts, body) = request.into_parts();
+    parts
+        .extensions
+        .insert(Authenticated(principal.name.clone()));
     let need = match need_now(guard.needs, &mut parts).await {
         Ok(need) => need,
         Err(e) => return e.into_response(),
@@ -185,6 +188,11 @@ async fn namespace_param(parts: &mut Parts) -> Result<Option<String>> {
         .find(|(k, _)| *k == "namespace")
         .map(|(_, v)| v.to_string()))
 }
+
+/// Who a request's token says made it (the client id or the static token's name), for
+/// what runs after the authentication middleware: idempotency keys are kept per caller.
+#[derive(Clone, Debug)]
+pub(crate) struct Authenticated(pub String);
 
 /// Who makes a request whose body names the namespaces it acts in, and the access the
 /// route needs on each.

@@ -4,7 +4,9 @@
 //! 4xx answers are kept and replayed, a 5xx is not (its retry runs again); a key that is
 //! not a UUID is a 400; a key sent again with another request is a 422; a retry that
 //! arrives while the first request runs waits for its answer, and answers 409 if it still
-//! runs after [`WAIT_FOR_FIRST`]. Keys are pruned after the advertised lifetime.
+//! runs after [`WAIT_FOR_FIRST`]. Keys are pruned after the advertised lifetime. With
+//! authentication on, keys are kept per caller: another caller's request with the same
+//! key never gets the first one's answer.
 
 use std::time::{Duration, Instant};
 
@@ -15,6 +17,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use uuid::Uuid;
 
+use super::auth::Authenticated;
 use super::body::body_bytes;
 use super::tables::metadata_file_response;
 use crate::catalog::{now_ms, Catalog};
@@ -40,9 +43,26 @@ pub(crate) async fn once(State(catalog): State<Catalog>, request: Request, next:
         Ok(key) => key,
         Err(e) => return e.into_response(),
     };
+    // With authentication on, a key is its caller's: another caller sending the same key
+    // runs its own request (and its own grant checks) rather than getting a kept answer.
+    let key = match request.extensions().get::<Authenticated>() {
+        Some(who) => scoped(key, &who.0),
+        None => key,
+    };
     match run_once(&catalog, key, request, next).await {
         Ok(response) | Err(response) => response,
     }
+}
+
+/// `key` as `principal`'s: a key derived from both (SHA-256), the same for every retry of
+/// that caller, another for any other caller.
+fn scoped(key: Uuid, principal: &str) -> Uuid {
+    let hex = sha256_hex(&[principal.as_bytes(), b"\0", key.as_bytes()]);
+    let mut bytes = [0u8; 16];
+    for (i, byte) in bytes.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).expect("hex digits");
+    }
+    uuid::Builder::from_custom_bytes(bytes).into_uuid()
 }
 
 async fn run_once(
@@ -211,6 +231,29 @@ fn unavailable(e: StoreError) -> CatalogError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_key_is_kept_per_caller() {
+        let key = Uuid::now_v7();
+        let other = Uuid::now_v7();
+        assert_eq!(
+            scoped(key, "spark"),
+            scoped(key, "spark"),
+            "a retry finds its key"
+        );
+        let distinct = [
+            scoped(key, "spark"),
+            scoped(key, "trino"),
+            scoped(other, "spark"),
+            scoped(key, ""),
+            key,
+        ];
+        for (i, a) in distinct.iter().enumerate() {
+            for b in &distinct[i + 1..] {
+                assert_ne!(a, b);
+            }
+        }
+    }
 
     #[test]
     fn finality_of_answers() {
