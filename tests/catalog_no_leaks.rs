@@ -24,6 +24,11 @@ fn write_test_auth_file(path: &std::path::Path) {
                 "public-secret",
                 r#"[{ namespace = "pub", access = "read-write" }]"#,
             ),
+            Principal::Client(
+                "team",
+                "team-secret",
+                r#"[{ namespace = "org.team", access = "read" }]"#,
+            ),
         ],
     );
 }
@@ -81,12 +86,19 @@ async fn a_caller_learns_nothing_outside_its_grants() {
         let token = token.to_string();
         async move { api.call(method, &path, Some(&token), body).await }
     };
-    for ns in ["secret_ns", "pub"] {
+    let namespaces: [&[&str]; 5] = [
+        &["secret_ns"],
+        &["pub"],
+        &["org"],
+        &["org", "team"],
+        &["org", "other"],
+    ];
+    for ns in namespaces {
         let (s, b, _) = call(
             Method::POST,
             "/v1/namespaces".into(),
             &admin,
-            Some(json!({ "namespace": [ns] })),
+            Some(json!({ "namespace": ns })),
         )
         .await;
         assert_eq!(s, 200, "{b}");
@@ -235,6 +247,38 @@ async fn a_caller_learns_nothing_outside_its_grants() {
             p.what
         );
     }
+
+    // Listings show only what a caller reads and the way to it, tokens included.
+    let (team, _) = api.login("team", "team-secret").await;
+    let listings = [
+        (&public, "/v1/namespaces", json!([["pub"]])),
+        (&team, "/v1/namespaces", json!([["org"]])),
+        (&team, "/v1/namespaces?parent=org", json!([["org", "team"]])),
+        (
+            &team,
+            "/v1/namespaces?parent=org&pageSize=1",
+            json!([["org", "team"]]),
+        ),
+        (
+            &admin,
+            "/v1/namespaces?parent=org",
+            json!([["org", "other"], ["org", "team"]]),
+        ),
+    ];
+    for (token, path, shown) in listings {
+        let (status, body, text) = call(Method::GET, path.into(), token, None).await;
+        assert_eq!(status, 200, "{path}: {text}");
+        assert_eq!(body["namespaces"], shown, "{path}");
+        assert!(body["next-page-token"].is_null(), "{path}: {text}");
+    }
+    let (status, _, _) = call(
+        Method::GET,
+        "/v1/namespaces?parent=org%1Fother".into(),
+        &team,
+        None,
+    )
+    .await;
+    assert_eq!(status, 403);
 
     // Another caller's idempotency key gets no kept answer: the same request with the same
     // key runs as this caller's, and is refused.

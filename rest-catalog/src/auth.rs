@@ -147,6 +147,18 @@ impl Principal {
     pub fn has_any(&self, access: Access) -> bool {
         self.grants.iter().any(|g| g.access >= access)
     }
+
+    /// Whether a listing may show `namespace` (its levels) to the principal: it may read
+    /// it, or a grant of its lies below it (on the way to a namespace it may read).
+    pub fn sees(&self, namespace: &[String]) -> bool {
+        self.access_to(namespace).is_some()
+            || self.grants.iter().any(|g| {
+                let levels: Vec<&str> = g.namespace.split('.').collect();
+                !g.namespace.is_empty()
+                    && levels.len() > namespace.len()
+                    && levels.iter().zip(namespace).all(|(p, n)| *p == n)
+            })
+    }
 }
 
 fn covers(prefix: &str, namespace: &[String]) -> bool {

@@ -191,3 +191,34 @@ fn a_principal_allows_by_its_grants() {
         assert_eq!(who.allows(&need), allowed, "{} {need:?}", who.name);
     }
 }
+
+#[test]
+fn listings_show_what_a_principal_reads_and_the_way_to_it() {
+    let p = Principal {
+        name: "team".into(),
+        grants: vec![
+            grant("org.team", Access::ReadWrite),
+            grant("pub", Access::Read),
+        ],
+    };
+    // (namespace, shown); the empty namespace is the catalog itself.
+    let cases = [
+        ("org", true),
+        ("org.team", true),
+        ("org.team.sub", true),
+        ("org.other", false),
+        ("orgs", false),
+        ("pub", true),
+        ("pub.x", true),
+        ("secret", false),
+    ];
+    for (ns, shown) in cases {
+        assert_eq!(p.sees(&levels(ns)), shown, "{ns}");
+    }
+    assert!(p.sees(&[]), "the top level leads to its grants");
+    let nothing = Principal {
+        name: "none".into(),
+        grants: vec![],
+    };
+    assert!(!nothing.sees(&[]) && !nothing.sees(&levels("pub")));
+}

@@ -131,7 +131,8 @@ pub(super) fn guard(
 
 /// The middleware: 401 without a valid token; then 400 when the namespace the route
 /// needs cannot be read, 403 when the principal may not do what the request does, or,
-/// on the routes whose body names the namespaces, the principal handed to the handler.
+/// on the routes whose body names the namespaces, the principal handed to the handler (as
+/// to a namespace listing on the way to the principal's grants, which it filters).
 async fn authorize(State(guard): State<Guard>, request: Request, next: Next) -> Response {
     let now = chrono::Utc::now().timestamp();
     let Some(principal) =
@@ -148,9 +149,18 @@ async fn authorize(State(guard): State<Guard>, request: Request, next: Next) -> 
         Err(e) => return e.into_response(),
     };
     match (need, guard.needs) {
-        (Some(need), _) => {
+        (Some(need), needs) => {
             if let Some(why) = refusal(&principal, std::slice::from_ref(&need)) {
-                return CatalogError::Forbidden(why).into_response();
+                match (needs, &need.scope) {
+                    // A listing of a namespace the principal cannot read, on the way to
+                    // one it can: answered with only what it may see.
+                    (Needs::ParentNamespace(_), Scope::Namespace(parent))
+                        if principal.sees(parent) =>
+                    {
+                        parts.extensions.insert(ListedFor(principal));
+                    }
+                    _ => return CatalogError::Forbidden(why).into_response(),
+                }
             }
         }
         (None, Needs::BodyNamespaces(access)) => {
@@ -188,6 +198,11 @@ async fn namespace_param(parts: &mut Parts) -> Result<Option<String>> {
         .find(|(k, _)| *k == "namespace")
         .map(|(_, v)| v.to_string()))
 }
+
+/// A namespace listing answered to a principal that may not read the parent namespace
+/// but holds grants below it: only the namespaces it sees are listed.
+#[derive(Clone)]
+pub(super) struct ListedFor(pub Principal);
 
 /// Who a request's token says made it (the client id or the static token's name), for
 /// what runs after the authentication middleware: idempotency keys are kept per caller.

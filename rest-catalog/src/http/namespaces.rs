@@ -4,22 +4,25 @@ use std::collections::HashMap;
 
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use axum::Json;
+use axum::{Extension, Json};
 use iceberg_catalog_rest::{
     CreateNamespaceRequest, ListNamespaceResponse, NamespaceResponse,
     UpdateNamespacePropertiesRequest, UpdateNamespacePropertiesResponse,
 };
 
-use super::auth::{Caller, NamesNamespaces};
+use super::auth::{Caller, ListedFor, NamesNamespaces};
 use super::body::{page_request, JsonBody};
-use crate::catalog::Catalog;
+use crate::catalog::{store_error, Catalog};
 use crate::error::Result;
 use crate::names::{parse_namespace, validate_namespace};
+use crate::store::{paginate, PageRequest};
 
 /// `GET /v1/namespaces`: the namespaces directly under `parent` (the top level when it
-/// is absent or empty), a page at a time.
+/// is absent or empty), a page at a time; to a principal with grants only below `parent`,
+/// only those on the way to them.
 pub async fn list(
     State(catalog): State<Catalog>,
+    listed_for: Option<Extension<ListedFor>>,
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<Json<ListNamespaceResponse>> {
     let page = page_request(&query)?;
@@ -27,7 +30,21 @@ pub async fn list(
         Some(p) if !p.is_empty() => Some(parse_namespace(p)?),
         _ => None,
     };
-    let (namespaces, next_page_token) = catalog.list_namespaces(parent.as_ref(), &page).await?;
+    let (namespaces, next_page_token) = match listed_for {
+        None => catalog.list_namespaces(parent.as_ref(), &page).await?,
+        Some(Extension(ListedFor(principal))) => {
+            // Filtered before it is cut into pages, so that no page token names a
+            // namespace the principal does not see.
+            let (all, _) = (catalog)
+                .list_namespaces(parent.as_ref(), &PageRequest::default())
+                .await?;
+            let shown = (all.into_iter())
+                .filter(|ns| principal.sees(ns.as_ref()))
+                .map(|ns| (ns.join("\u{1f}"), ns))
+                .collect();
+            paginate(shown, &page).map_err(store_error)?
+        }
+    };
     Ok(Json(ListNamespaceResponse {
         namespaces,
         next_page_token,
