@@ -225,12 +225,18 @@ async fn principals_act_only_within_their_grants() {
     };
     use Method as M;
 
-    // A prefix grant: not the top level or /metrics, which name every table.
-    let sales_may_not_read_all = "sales may not read the whole catalog";
-    for uri in ["/v1/namespaces", "/v1/namespaces?parent=", "/metrics"] {
-        forbidden(
-            &app.expect(403, M::GET, uri, SALES, "").await,
-            sales_may_not_read_all,
+    // A prefix grant: not /metrics, which names every table; the top level lists only
+    // what leads to the grant.
+    forbidden(
+        &app.expect(403, M::GET, "/metrics", SALES, "").await,
+        "sales may not read the whole catalog",
+    );
+    for uri in ["/v1/namespaces", "/v1/namespaces?parent="] {
+        let listed = app.expect(200, M::GET, uri, SALES, "").await;
+        assert_eq!(
+            listed["namespaces"],
+            serde_json::json!([["sales"]]),
+            "{uri}"
         );
     }
     app.expect(200, M::GET, "/v1/namespaces?parent=sales", SALES, "")
