@@ -127,17 +127,12 @@ pub fn compact(
 ) -> PyResult<Py<PyAny>> {
     let mut overrides: Vec<(String, String)> = options.unwrap_or_default().into_iter().collect();
     overrides.sort();
-    if let Some(size) = target_file_size {
-        overrides.push(("target-file-size-bytes".into(), size));
-    }
-    if let Some(n) = min_input_files {
-        overrides.push(("min-input-files".into(), n.to_string()));
-    }
     let request = CompactionRequest {
         overrides,
         dry_run,
         ..Default::default()
-    };
+    }
+    .with_shorthands(target_file_size, min_input_files);
     let report = py.detach(|| {
         block_on(async {
             let (client, ident) = reach(catalog, &table, token, credential).await?;

@@ -49,22 +49,22 @@ pub struct CompactArgs {
 }
 
 impl CompactArgs {
-    fn overrides(&self) -> anyhow::Result<Vec<(String, String)>> {
-        let mut out = Vec::new();
-        if let Some(size) = &self.target_file_size {
-            out.push(("target-file-size-bytes".to_string(), size.clone()));
-        }
-        // (An error names the option, target-file-size-bytes, which --help ties to the flag.)
-        if let Some(n) = self.min_input_files {
-            out.push(("min-input-files".to_string(), n.to_string()));
-        }
+    /// The `--option`s, then the flags that stand for one.
+    fn request(&self) -> anyhow::Result<CompactionRequest> {
+        let mut overrides = Vec::new();
         for option in &self.options {
             let (name, value) = option
                 .split_once('=')
                 .ok_or_else(|| anyhow!("--option {option}: expected NAME=VALUE"))?;
-            out.push((name.trim().to_string(), value.trim().to_string()));
+            overrides.push((name.trim().to_string(), value.trim().to_string()));
         }
-        Ok(out)
+        // (An error names the option, target-file-size-bytes, which --help ties to the flag.)
+        let request = CompactionRequest {
+            overrides,
+            dry_run: self.dry_run,
+            ..Default::default()
+        };
+        Ok(request.with_shorthands(self.target_file_size.clone(), self.min_input_files))
     }
 }
 
@@ -195,11 +195,7 @@ pub async fn run(args: CompactArgs) -> anyhow::Result<()> {
     let lock = (args.lock)
         .acquire(catalog.as_ref(), &ident, args.dry_run)
         .await?;
-    let request = CompactionRequest {
-        overrides: args.overrides()?,
-        dry_run: args.dry_run,
-        ..Default::default()
-    };
+    let request = args.request()?;
     let progress: Arc<dyn Progress> = if std::io::stdout().is_terminal() && !args.dry_run {
         Arc::new(Line {
             total: AtomicUsize::new(0),

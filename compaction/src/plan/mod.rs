@@ -18,6 +18,7 @@ use std::collections::{BTreeSet, HashMap};
 mod options;
 
 pub use options::{parse_size, CompactionOptions, OptionError, NAMES as OPTION_NAMES};
+pub(crate) use options::{MIN_INPUT_FILES, TARGET_FILE_SIZE};
 
 use floe_table::Partition;
 

@@ -22,7 +22,10 @@ use iceberg::TableIdent;
 use tokio::sync::Mutex;
 
 use crate::error::CompactionError;
-use crate::plan::{plan, CompactionOptions, DataFileInfo, DeleteFileInfo, DeleteKind};
+use crate::plan::{
+    plan, CompactionOptions, DataFileInfo, DeleteFileInfo, DeleteKind, MIN_INPUT_FILES,
+    TARGET_FILE_SIZE,
+};
 use crate::rewrite::{rewrite_group, Fault, RewriteSettings};
 use group::{commit_group, GroupChange};
 
@@ -41,6 +44,26 @@ pub struct CompactionRequest {
     /// Breaks every group's rewrite on purpose, for the tests that show verification
     /// refuses it; `None` in real runs.
     pub fault: Option<Fault>,
+}
+
+impl CompactionRequest {
+    /// Adds the overrides the CLI and the Python package take as arguments of their own:
+    /// the target file size (`target-file-size-bytes`) and the fewest input files
+    /// (`min-input-files`), after (so over) the overrides already given.
+    pub fn with_shorthands(
+        mut self,
+        target_file_size: Option<String>,
+        min_input_files: Option<usize>,
+    ) -> Self {
+        if let Some(size) = target_file_size {
+            self.overrides.push((TARGET_FILE_SIZE.to_string(), size));
+        }
+        if let Some(n) = min_input_files {
+            self.overrides
+                .push((MIN_INPUT_FILES.to_string(), n.to_string()));
+        }
+        self
+    }
 }
 
 impl Default for CompactionRequest {
