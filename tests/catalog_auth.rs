@@ -8,7 +8,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use floe_client::RestClient;
-use floe_rest_catalog::hash_secret;
+use floe_test_support::auth::{self, Principal};
 use floe_test_support::changes::Rng;
 use floe_test_support::upsert_model::*;
 use floe_test_support::{floe_bin, table_schema, FloeServer};
@@ -19,37 +19,26 @@ use serde_json::{json, Value};
 const SIGNING_KEY: &str = "0123456789abcdef0123456789abcdef-signing";
 
 fn write_auth_file(path: &Path) {
-    let text = format!(
-        r#"
-signing-key = "{SIGNING_KEY}"
-token-ttl-secs = 3
-
-[[clients]]
-id = "writer"
-secret-sha256 = "{writer}"
-grants = [{{ namespace = "", access = "read-write" }}]
-
-[[clients]]
-id = "reader"
-secret-sha256 = "{reader}"
-grants = [{{ namespace = "", access = "read" }}]
-
-[[clients]]
-id = "sales"
-secret-sha256 = "{sales}"
-grants = [{{ namespace = "sales", access = "read-write" }}]
-
-[[tokens]]
-name = "dashboards"
-token-sha256 = "{dashboards}"
-grants = [{{ namespace = "", access = "read" }}]
-"#,
-        writer = hash_secret("writer-secret"),
-        reader = hash_secret("reader-secret"),
-        sales = hash_secret("sales-secret"),
-        dashboards = hash_secret("static-dashboards-token"),
+    let principal = |name, secret, grants| Principal {
+        name,
+        secret,
+        grants,
+    };
+    auth::write_auth_file(
+        path,
+        SIGNING_KEY,
+        3,
+        &[
+            principal("writer", "writer-secret", &[("", "read-write")]),
+            principal("reader", "reader-secret", &[("", "read")]),
+            principal("sales", "sales-secret", &[("sales", "read-write")]),
+        ],
+        &[principal(
+            "dashboards",
+            "static-dashboards-token",
+            &[("", "read")],
+        )],
     );
-    std::fs::write(path, text).unwrap();
 }
 
 struct Api {

@@ -6,6 +6,7 @@
 //! - [`cli`]: running the `floe` binary as a user runs it ([`cli::Run`]);
 //! - [`http`]: a JSON-over-HTTP client ([`Http`], [`Resp`]) with the Iceberg error-body
 //!   checks, URL paths of names, raw requests and Prometheus samples;
+//! - [`auth`]: the auth configurations of `floe serve --auth`;
 //! - [`catalog_fixture`]: a server with namespace `ns` and table `ns.t` ([`Fx`]);
 //! - [`fixtures`]: the committed test data under `fixtures/`;
 //! - [`warehouse`]: the files of a local warehouse, and its metadata files;
@@ -22,6 +23,7 @@
 //! The most used items of `server`, `http`, `catalog_fixture`, `fixtures` and
 //! `warehouse` are re-exported here.
 
+pub mod auth;
 pub mod catalog_fixture;
 pub mod changes;
 pub mod cli;
