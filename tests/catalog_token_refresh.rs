@@ -150,7 +150,9 @@ async fn a_credential_outlives_its_two_second_tokens() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_static_token_that_expires_gets_an_error_that_says_so() {
     let dirs = tempfile::tempdir().unwrap();
-    let server = serve(dirs.path(), 2, KEYS[0], "127.0.0.1:0");
+    // 3 s: the catalog counts whole seconds, so the token lasts 2 s at least, time enough
+    // to open the writer on a busy machine.
+    let server = serve(dirs.path(), 3, KEYS[0], "127.0.0.1:0");
     let admin = token_client(server.url(), ADMIN_TOKEN).await;
     let ident = create_table(&admin, "short", 2).await;
     let token = RestClient::fetch_token(server.url(), "writer", "writer-secret")
@@ -161,7 +163,7 @@ async fn a_static_token_that_expires_gets_an_error_that_says_so() {
     let mut rng = Rng(5);
     let cp = random_checkpoint(&mut rng, &mut BTreeMap::new(), 40, 80, 1);
     writer.write(&batch(&cp, 0..cp.ids.len())).await.unwrap();
-    tokio::time::sleep(Duration::from_millis(2100)).await;
+    tokio::time::sleep(Duration::from_millis(3100)).await;
 
     let error = writer.commit(Some(1), None).await.unwrap_err();
     let text = error_chain(&error);
