@@ -22,6 +22,7 @@ const EVERYTHING_R: &str = r#"[{ namespace = "", access = "read" }]"#;
 fn write_test_auth_file(path: &Path) {
     write_auth_file(
         path,
+        SIGNING_KEY,
         Some(3),
         &[
             Principal::Client("writer", "writer-secret", EVERYTHING_RW),

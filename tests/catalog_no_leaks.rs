@@ -4,7 +4,7 @@
 //! names exists or not, naming nothing it did not send; a location that overlaps the
 //! hidden table's is refused without naming it (the operator's log does).
 
-use floe_test_support::auth_api::{write_auth_file, AuthApi, Principal};
+use floe_test_support::auth_api::{write_auth_file, AuthApi, Principal, SIGNING_KEY};
 use floe_test_support::{table_schema, FloeServer};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
@@ -12,6 +12,7 @@ use serde_json::{json, Value};
 fn write_test_auth_file(path: &std::path::Path) {
     write_auth_file(
         path,
+        SIGNING_KEY,
         None,
         &[
             Principal::Client(

@@ -6,7 +6,9 @@
 //! iceberg 0.10's `Catalog` trait cannot carry a commit that adds delete files (its
 //! `TableCommit` builder is crate-private), so the client speaks the protocol itself, with
 //! the request and response types of `iceberg-catalog-rest`. It reads `/v1/config` for the
-//! catalog's path prefix and sends the standard `CommitTableRequest`.
+//! catalog's path prefix and sends the standard `CommitTableRequest`. Every request
+//! carries the token of the `auth` module; a 401 to a credential's token is answered by a
+//! new token and the same request once more.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -24,6 +26,8 @@ use reqwest::{Method, StatusCode};
 use serde::Deserialize;
 use serde_json::Value;
 use url::Url;
+
+use crate::auth::{self, Auth};
 
 /// How a request to the catalog went wrong.
 #[derive(Debug, thiserror::Error)]
@@ -51,6 +55,31 @@ pub enum RestError {
         status: u16,
         /// The catalog's message.
         message: String,
+    },
+    /// 401 to a token the caller gave: the catalog no longer accepts it (it expired or was
+    /// revoked), and the client cannot get a new one; nothing was done.
+    #[error(
+        "the catalog refused the token (401: it expired or was revoked): {message}; a token \
+         given as is cannot be refreshed: connect with a credential ID:SECRET instead, and \
+         the client fetches a new token before the old one expires"
+    )]
+    TokenRefused {
+        /// The catalog's message.
+        message: String,
+    },
+    /// A token or credential given as `@PATH` could not be read from that file, or it was
+    /// empty; nothing was sent.
+    #[error("cannot read the {what} from {}: {reason}", path.display())]
+    SecretFile {
+        /// `token` or `credential`.
+        what: &'static str,
+        /// The file.
+        path: std::path::PathBuf,
+        /// Why (with the cause's text).
+        reason: String,
+        /// The cause, when there is one.
+        #[source]
+        source: Option<std::io::Error>,
     },
     /// The catalog could not be reached, so the request certainly did nothing.
     #[error("cannot reach the catalog at {url}: {message}")]
@@ -83,7 +112,7 @@ type Cause = Box<dyn std::error::Error + Send + Sync>;
 
 impl RestError {
     /// An unknown outcome: `context`, because of `cause`.
-    fn unknown(context: impl std::fmt::Display, cause: impl Into<Cause>) -> Self {
+    pub(crate) fn unknown(context: impl std::fmt::Display, cause: impl Into<Cause>) -> Self {
         let cause = cause.into();
         RestError::Unknown {
             message: format!("{context}: {cause}"),
@@ -92,7 +121,7 @@ impl RestError {
     }
 
     /// An answer that cannot be read: `context`, because of `cause`.
-    fn bad_response(context: impl std::fmt::Display, cause: impl Into<Cause>) -> Self {
+    pub(crate) fn bad_response(context: impl std::fmt::Display, cause: impl Into<Cause>) -> Self {
         let cause = cause.into();
         RestError::BadResponse {
             message: format!("{context}: {cause}"),
@@ -101,7 +130,7 @@ impl RestError {
     }
 
     /// `url` could not be reached because of `cause`.
-    fn unreachable(url: impl Into<String>, cause: impl Into<Cause>) -> Self {
+    pub(crate) fn unreachable(url: impl Into<String>, cause: impl Into<Cause>) -> Self {
         let cause = cause.into();
         RestError::Unreachable {
             url: url.into(),
@@ -130,8 +159,8 @@ pub struct RestClient {
     http: reqwest::Client,
     /// `<uri>/v1/<prefix>/`, ending in `/`.
     base: Url,
-    /// Sent as `Authorization: Bearer` on every request.
-    token: Option<String>,
+    /// The bearer token sent with every request, and how it is renewed; shared by clones.
+    auth: Arc<Auth>,
     /// This client's own storage settings (S3 credentials, say), used where a loaded
     /// table's `config` does not set a field.
     storage: ObjectStoreStorageFactory,
@@ -151,51 +180,43 @@ impl RestClient {
     }
 
     /// A token from the catalog's OAuth2 token endpoint (`<uri>/v1/oauth/tokens`) for
-    /// the client credentials `client_id` / `secret`.
+    /// the client credentials `client_id` / `secret`, once: a client that refreshes its
+    /// token comes from [`RestClient::connect_with_credential`].
     pub async fn fetch_token(
         uri: &str,
         client_id: &str,
         secret: &str,
     ) -> Result<String, RestError> {
-        let url = format!("{}/v1/oauth/tokens", uri.trim_end_matches('/'));
-        let form = [
-            ("grant_type", "client_credentials"),
-            ("client_id", client_id),
-            ("client_secret", secret),
-            ("scope", "catalog"),
-        ];
-        let response = reqwest::Client::new()
-            .post(&url)
-            .form(&form)
-            .send()
-            .await
-            .map_err(|e| RestError::unreachable(&url, e))?;
-        let status = response.status();
-        let body: Value = response
-            .json()
-            .await
-            .map_err(|e| RestError::bad_response("token endpoint", e))?;
-        match body.get("access_token").and_then(Value::as_str) {
-            Some(token) if status.is_success() => Ok(token.to_string()),
-            _ => Err(RestError::Rejected {
-                status: status.as_u16(),
-                message: format!(
-                    "token endpoint: {}",
-                    body.get("error_description")
-                        .or(body.get("error"))
-                        .unwrap_or(&body)
-                ),
-            }),
-        }
+        auth::fetch_token(&http_client(uri)?, uri, client_id, secret).await
     }
 
-    /// Like `connect`, sending `token` as a bearer token with every request.
+    /// Like `connect`, sending `token` as a bearer token with every request. The client
+    /// cannot renew it: once the catalog refuses it (expired, revoked), every request
+    /// fails with [`RestError::TokenRefused`].
     pub async fn connect_with_token(uri: &str, token: Option<String>) -> Result<Self, RestError> {
-        let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(10))
-            .timeout(Duration::from_secs(120))
-            .build()
-            .map_err(|e| RestError::unreachable(uri, e))?;
+        let auth = token.map_or(Auth::Anonymous, Auth::Static);
+        Self::connect_with_auth(uri, http_client(uri)?, auth).await
+    }
+
+    /// Like `connect`, with a token from the catalog's token endpoint for the OAuth2 client
+    /// credentials `client_id` / `secret`, which the client keeps to refresh the token
+    /// before it expires and when the catalog refuses it (see the `auth` module for the
+    /// rule); the clones of the client share the token.
+    pub async fn connect_with_credential(
+        uri: &str,
+        client_id: &str,
+        secret: &str,
+    ) -> Result<Self, RestError> {
+        let http = http_client(uri)?;
+        let auth = Auth::credential(http.clone(), uri, client_id, secret).await?;
+        Self::connect_with_auth(uri, http, auth).await
+    }
+
+    async fn connect_with_auth(
+        uri: &str,
+        http: reqwest::Client,
+        auth: Auth,
+    ) -> Result<Self, RestError> {
         let root = Url::parse(&format!("{}/", uri.trim_end_matches('/'))).map_err(|e| {
             RestError::Unreachable {
                 url: uri.to_string(),
@@ -206,7 +227,7 @@ impl RestClient {
         let mut client = Self {
             http,
             base: root.join("v1/").expect("static path"),
-            token,
+            auth: Arc::new(auth),
             storage: ObjectStoreStorageFactory::default(),
         };
         let config: ConfigResponse =
@@ -251,6 +272,9 @@ impl RestClient {
         self.send(method, &segments, body).await
     }
 
+    /// Sends a request with the current token; on a 401, once more with a new token when
+    /// the client has credentials (a 401 comes before the catalog does anything, so a
+    /// commit is sent again safely).
     async fn send(
         &self,
         method: Method,
@@ -258,29 +282,18 @@ impl RestClient {
         body: Option<Value>,
     ) -> Result<Value, RestError> {
         let url = self.url(segments);
-        let is_commit = method == Method::POST;
-        let mut request = self.http.request(method, url.clone());
-        if let Some(token) = &self.token {
-            request = request.bearer_auth(token);
-        }
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        let response = request.send().await.map_err(|e| {
-            if e.is_connect() || !is_commit {
-                RestError::unreachable(url.as_str(), e)
-            } else {
-                RestError::unknown(&url, e)
+        let token = self.auth.token().await?;
+        let mut answer = self
+            .attempt(&method, &url, token.as_deref(), body.as_ref())
+            .await?;
+        if answer.0 == StatusCode::UNAUTHORIZED {
+            if let Some(fresh) = self.auth.after_refusal(token.as_deref()).await? {
+                answer = self
+                    .attempt(&method, &url, Some(&fresh), body.as_ref())
+                    .await?;
             }
-        })?;
-        let status = response.status();
-        let text = response.text().await.map_err(|e| {
-            if is_commit {
-                RestError::unknown(format!("{url}: reading the answer"), e)
-            } else {
-                RestError::bad_response(&url, e)
-            }
-        })?;
+        }
+        let (status, text) = answer;
         if status.is_success() {
             if text.is_empty() {
                 return Ok(Value::Null);
@@ -291,8 +304,12 @@ impl RestClient {
             .ok()
             .and_then(|v| v["error"]["message"].as_str().map(str::to_string))
             .unwrap_or(text);
+        let is_commit = method == Method::POST;
         Err(match status {
             StatusCode::NOT_FOUND => RestError::NotFound(message),
+            StatusCode::UNAUTHORIZED if self.auth.is_static() => {
+                RestError::TokenRefused { message }
+            }
             StatusCode::CONFLICT if is_commit => RestError::Conflict(message),
             s if is_commit && s.is_server_error() => RestError::Unknown {
                 message: format!("{s}: {message}"),
@@ -303,6 +320,40 @@ impl RestClient {
                 message,
             },
         })
+    }
+
+    /// Sends one request (the body serialized anew each time) and reads its answer.
+    async fn attempt(
+        &self,
+        method: &Method,
+        url: &Url,
+        token: Option<&str>,
+        body: Option<&Value>,
+    ) -> Result<(StatusCode, String), RestError> {
+        let is_commit = method == Method::POST;
+        let mut request = self.http.request(method.clone(), url.clone());
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let response = request.send().await.map_err(|e| {
+            if e.is_connect() || !is_commit {
+                RestError::unreachable(url.as_str(), e)
+            } else {
+                RestError::unknown(url, e)
+            }
+        })?;
+        let status = response.status();
+        let text = response.text().await.map_err(|e| {
+            if is_commit {
+                RestError::unknown(format!("{url}: reading the answer"), e)
+            } else {
+                RestError::bad_response(url, e)
+            }
+        })?;
+        Ok((status, text))
     }
 
     /// The table of a load (or commit) answer, with the file I/O its `config` describes
@@ -402,6 +453,15 @@ impl RestClient {
     }
 }
 
+/// The HTTP client of every request to the catalog at `uri` (and its token endpoint).
+fn http_client(uri: &str) -> Result<reqwest::Client, RestError> {
+    reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(10))
+        .timeout(Duration::from_secs(120))
+        .build()
+        .map_err(|e| RestError::unreachable(uri, e))
+}
+
 /// A request body.
 fn to_body(request: &impl serde::Serialize) -> Result<Value, RestError> {
     serde_json::to_value(request).map_err(|e| RestError::bad_response("request body", e))
@@ -414,7 +474,10 @@ impl From<RestError> for floe_table::Error {
             RestError::NotFound(_) => ErrorKind::NotFound,
             RestError::Conflict(_) => ErrorKind::Conflict,
             RestError::Unknown { .. } => ErrorKind::Unknown,
-            RestError::Rejected { .. } | RestError::Invalid(_) => ErrorKind::Invalid,
+            RestError::Rejected { .. }
+            | RestError::TokenRefused { .. }
+            | RestError::SecretFile { .. }
+            | RestError::Invalid(_) => ErrorKind::Invalid,
             RestError::Unreachable { .. } | RestError::BadResponse { .. } => ErrorKind::Io,
         };
         floe_table::Error::new(kind, e.to_string()).with_source(e)

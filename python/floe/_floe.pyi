@@ -86,7 +86,8 @@ class UpsertWriter:
         key_index_mb: int = 1024,
     ) -> None:
         """Connects to the REST catalog at `catalog` (bearer `token`, or OAuth2 client
-        `credential` "ID:SECRET") and opens `table` ("namespace.table"). `key`, when
+        `credential` "ID:SECRET", whose token is refreshed as it expires; either may be
+        "@FILE", read from that file) and opens `table` ("namespace.table"). `key`, when
         given, must be the table's key. Raises InputError for a missing table without
         `create`, or a key that is not the table's."""
 

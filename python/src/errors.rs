@@ -101,10 +101,13 @@ fn table_class(kind: ErrorKind) -> Class {
 
 fn rest_class(e: &RestError) -> Class {
     match e {
-        RestError::NotFound(_) | RestError::Invalid(_) => Class::Input,
+        RestError::NotFound(_) | RestError::Invalid(_) | RestError::SecretFile { .. } => {
+            Class::Input
+        }
         RestError::Conflict(_) => Class::Conflict,
         RestError::Unknown { .. } => Class::Unknown,
         RestError::Rejected { .. }
+        | RestError::TokenRefused { .. }
         | RestError::Unreachable { .. }
         | RestError::BadResponse { .. } => Class::Other,
     }

@@ -21,13 +21,15 @@ use iceberg::TableIdent;
 use floe_client::{parse_table_ident, Connection, RestClient, RestError};
 
 /// Which catalog a subcommand talks to, and its bearer token when it needs one. A
-/// token and a credential together (from flags or the environment) are refused.
+/// token and a credential together (from flags or the environment) are refused; either
+/// may be `@PATH`, read from that file (better than a literal, which `ps` shows).
 #[derive(Args, Clone, Debug)]
 pub struct CatalogArgs {
     /// The Iceberg REST catalog, for example http://127.0.0.1:8181.
     #[arg(long)]
     pub catalog: String,
-    /// Bearer token for a catalog with authentication on.
+    /// Bearer token for a catalog with authentication on, or @FILE to read it from FILE.
+    /// It cannot be refreshed: a job that outlives it fails; prefer --credential.
     #[arg(
         long,
         env = "FLOE_TOKEN",
@@ -35,8 +37,8 @@ pub struct CatalogArgs {
         conflicts_with = "credential"
     )]
     pub token: Option<String>,
-    /// OAuth2 client credentials `ID:SECRET`, exchanged for a token at the catalog's
-    /// token endpoint.
+    /// OAuth2 client credentials `ID:SECRET`, or @FILE to read them from FILE; exchanged
+    /// for a token at the catalog's token endpoint, refreshed before it expires.
     #[arg(long, env = "FLOE_CREDENTIAL", hide_env_values = true)]
     pub credential: Option<String>,
 }

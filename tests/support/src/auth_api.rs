@@ -1,6 +1,6 @@
 //! A caller of a `floe serve --auth FILE`: requests with or without a bearer token,
 //! answered as (status, JSON body, text), and the OAuth2 client-credentials flow at the
-//! token endpoint.
+//! token endpoint; and the auth files such a server reads ([`write_auth_file`]).
 
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
@@ -86,10 +86,16 @@ pub enum Principal<'a> {
     Token(&'a str, &'a str, &'a str),
 }
 
-/// Writes an auth file (`floe serve --auth`) at `path` letting `principals` in, with
-/// issued tokens lasting `ttl_secs` (the default without it).
-pub fn write_auth_file(path: &std::path::Path, ttl_secs: Option<u64>, principals: &[Principal]) {
-    let mut text = format!("signing-key = \"{SIGNING_KEY}\"\n");
+/// Writes an auth file (`floe serve --auth`) at `path` signing tokens with `signing_key`
+/// and letting `principals` in, with issued tokens lasting `ttl_secs` (the default
+/// without it).
+pub fn write_auth_file(
+    path: &std::path::Path,
+    signing_key: &str,
+    ttl_secs: Option<u64>,
+    principals: &[Principal],
+) {
+    let mut text = format!("signing-key = \"{signing_key}\"\n");
     if let Some(ttl) = ttl_secs {
         text.push_str(&format!("token-ttl-secs = {ttl}\n"));
     }

@@ -6,7 +6,8 @@
 //! - [`cli`]: running the `floe` binary as a user runs it ([`cli::Run`]);
 //! - [`http`]: a JSON-over-HTTP client ([`Http`], [`Resp`]) with the Iceberg error-body
 //!   checks, URL paths of names, raw requests and Prometheus samples;
-//! - [`auth_api`]: a caller of a server with authentication on (bearer tokens, logins);
+//! - [`auth_api`]: a caller of a server with authentication on (bearer tokens, logins)
+//!   and the auth files of `floe serve --auth`;
 //! - [`catalog_fixture`]: a server with namespace `ns` and table `ns.t` ([`Fx`]);
 //! - [`fixtures`]: the committed test data under `fixtures/`;
 //! - [`warehouse`]: the files of a local warehouse, and its metadata files;
