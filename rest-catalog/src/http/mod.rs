@@ -2,6 +2,7 @@
 //! table (`routes`), request parsing, the config endpoint and the OpenAPI document.
 //! Handlers only translate between HTTP and `Catalog` calls.
 
+mod audit;
 mod auth;
 mod body;
 pub mod error;
@@ -9,6 +10,7 @@ mod etag;
 mod idempotency;
 mod namespaces;
 mod observe;
+mod request_id;
 mod routes;
 mod tables;
 mod views;
@@ -40,6 +42,8 @@ pub fn router(catalog: Catalog) -> Router {
 
 /// The catalog's router, built from `routes::ROUTES`; with `auth`, the token endpoint
 /// too, and every route but the open ones needs a bearer token and what its `Needs` say.
+/// Every answer carries an `X-Request-Id`; every request of a mutating route gets an
+/// audit line (`audit`).
 pub fn router_with_auth(catalog: Catalog, auth: Option<Arc<Authenticator>>) -> Router {
     let auth_on = auth.is_some();
     let mut routes = Router::new();
@@ -50,10 +54,15 @@ pub fn router_with_auth(catalog: Catalog, auth: Option<Arc<Authenticator>>) -> R
             let once = axum::middleware::from_fn_with_state(catalog.clone(), idempotency::once);
             handler = handler.route_layer(once);
         }
-        let handler = match &auth {
+        let mut handler = match &auth {
             Some(auth) => auth::guard(handler, auth, route.needs),
             None => handler,
         };
+        if route.audit.action().is_some() {
+            // Outside authorization: a refused request is audited too.
+            let audit = axum::middleware::from_fn_with_state(route.audit, audit::audit);
+            handler = handler.route_layer(audit);
+        }
         // Routes of one path merge into one method router.
         routes = routes.route(route.path, handler);
     }
@@ -69,6 +78,7 @@ pub fn router_with_auth(catalog: Catalog, auth: Option<Arc<Authenticator>>) -> R
             catalog.clone(),
             observe::track,
         ))
+        .layer(axum::middleware::from_fn(request_id::request_id))
         .with_state(catalog)
 }
 
