@@ -7,7 +7,7 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use floe_rest_catalog::hash_secret;
+use floe_test_support::auth::{self, write_auth_file, Principal};
 use floe_test_support::{table_schema, FloeServer};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
@@ -16,32 +16,17 @@ const ALICE_SECRET: &str = "alice-secret-3f9a";
 const BOB_SECRET: &str = "bob-secret-77c1";
 const DEPLOYER_TOKEN: &str = "static-deployer-token-51e0";
 
-fn write_auth_file(path: &Path) {
-    let text = format!(
-        r#"
-signing-key = "0123456789abcdef0123456789abcdef-audit"
-token-ttl-secs = 600
-
-[[clients]]
-id = "alice"
-secret-sha256 = "{alice}"
-grants = [{{ namespace = "", access = "read-write" }}]
-
-[[clients]]
-id = "bob"
-secret-sha256 = "{bob}"
-grants = [{{ namespace = "sales", access = "read-write" }}]
-
-[[tokens]]
-name = "deployer"
-token-sha256 = "{deployer}"
-grants = [{{ namespace = "", access = "read-write" }}]
-"#,
-        alice = hash_secret(ALICE_SECRET),
-        bob = hash_secret(BOB_SECRET),
-        deployer = hash_secret(DEPLOYER_TOKEN),
-    );
-    std::fs::write(path, text).unwrap();
+/// alice may change everything, bob only `sales`; the static token `deployer` everything.
+fn auth_file(path: &Path) {
+    let all = r#"[{ namespace = "", access = "read-write" }]"#;
+    let sales = r#"[{ namespace = "sales", access = "read-write" }]"#;
+    let clients = [
+        Principal::new("alice", ALICE_SECRET, all),
+        Principal::new("bob", BOB_SECRET, sales),
+    ];
+    let tokens = [Principal::new("deployer", DEPLOYER_TOKEN, all)];
+    let key = "0123456789abcdef0123456789abcdef-audit";
+    write_auth_file(path, key, 600, &clients, &tokens);
 }
 
 /// One server, its log and a client.
@@ -58,7 +43,7 @@ impl Audited {
         let mut extra = vec!["--log-format".to_string(), "json".to_string()];
         if auth {
             let file = dirs.path().join("auth.toml");
-            write_auth_file(&file);
+            auth_file(&file);
             extra.extend(["--auth".to_string(), file.display().to_string()]);
         }
         let server = FloeServer::start_with_args(
@@ -83,15 +68,8 @@ impl Audited {
         body: Option<Value>,
         request_id: Option<&str>,
     ) -> (StatusCode, String) {
-        let mut request = self
-            .http
-            .request(method, format!("{}{path}", self.server.url()));
-        if let Some(token) = token {
-            request = request.bearer_auth(token);
-        }
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
+        let url = format!("{}{path}", self.server.url());
+        let mut request = auth::request(&self.http, method, &url, token, body.as_ref());
         if let Some(id) = request_id {
             request = request.header("x-request-id", id);
         }
@@ -186,48 +164,66 @@ fn set_property(ns: &str, table: &str) -> Value {
     })
 }
 
+/// One request, as a step of a test: who sends it (a token), its method, path and body,
+/// the status it gets, and its audit lines (`principal action namespace table outcome
+/// status`, `-` for none).
+type Step<'a> = (
+    Option<&'a str>,
+    Method,
+    &'a str,
+    Option<Value>,
+    u16,
+    &'a [&'a str],
+);
+
+impl Audited {
+    /// Runs `steps` in order, checking each one's status and audit lines.
+    async fn run(&self, steps: Vec<Step<'_>>) {
+        for (token, method, path, body, status, lines) in steps {
+            let what = format!("{method} {path}");
+            let id = self.expect(status, method, path, token, body).await;
+            assert_eq!(self.lines_of(&id), set(lines), "{what}");
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mutating_requests_leave_one_line_per_table_touched() {
     use Method as M;
     let app = Audited::start(true);
     let (status, body, _) = app.login("alice", ALICE_SECRET).await;
     assert_eq!(status, 200);
-    let alice = body["access_token"].as_str().unwrap().to_string();
+    let alice_token = body["access_token"].as_str().unwrap().to_string();
     let (_, body, _) = app.login("bob", BOB_SECRET).await;
-    let bob = body["access_token"].as_str().unwrap().to_string();
-    let (alice, bob, deployer) = (
-        Some(alice.as_str()),
-        Some(bob.as_str()),
-        Some(DEPLOYER_TOKEN),
-    );
+    let bob_token = body["access_token"].as_str().unwrap().to_string();
+    let (alice, bob) = (Some(alice_token.as_str()), Some(bob_token.as_str()));
+    let deployer = Some(DEPLOYER_TOKEN);
 
-    // A request id given is kept; one that is not plausible is replaced.
+    // A request id given is kept; one that is not plausible is replaced by a UUID v7.
     let given = "deploy-2026-12-07.42";
     let namespace = json!({ "namespace": ["sales"] });
-    let (status, id) = app
-        .call(
-            M::POST,
-            "/v1/namespaces",
-            alice,
-            Some(namespace),
-            Some(given),
-        )
-        .await;
+    let (status, id) = (app.call(
+        M::POST,
+        "/v1/namespaces",
+        alice,
+        Some(namespace),
+        Some(given),
+    ))
+    .await;
     assert_eq!((status.as_u16(), id.as_str()), (200, given));
     assert_eq!(
         app.lines_of(given),
         set(&["alice create_namespace sales - ok 200"])
     );
     let namespace = json!({ "namespace": ["hr"] });
-    let (status, id) = app
-        .call(
-            M::POST,
-            "/v1/namespaces",
-            deployer,
-            Some(namespace),
-            Some("not ok"),
-        )
-        .await;
+    let (status, id) = (app.call(
+        M::POST,
+        "/v1/namespaces",
+        deployer,
+        Some(namespace),
+        Some("not ok"),
+    ))
+    .await;
     assert_eq!(status, 200);
     let uuid = uuid::Uuid::parse_str(&id).expect("a generated id is a UUID");
     assert_eq!(uuid.get_version_num(), 7);
@@ -236,149 +232,133 @@ async fn mutating_requests_leave_one_line_per_table_touched() {
         set(&["deployer create_namespace hr - ok 200"])
     );
 
-    // Creates name their table from the body; a second create is a conflict.
-    for (token, ns, table) in [
-        (alice, "sales", "orders"),
-        (alice, "sales", "items"),
-        (deployer, "hr", "people"),
-    ] {
-        let body = json!({ "name": table, "schema": table_schema() });
-        let path = format!("/v1/namespaces/{ns}/tables");
-        let id = app.expect(200, M::POST, &path, token, Some(body)).await;
-        let who = if ns == "hr" { "deployer" } else { "alice" };
-        assert_eq!(
-            app.lines_of(&id),
-            set(&[&format!("{who} create_table {ns} {table} ok 200")])
-        );
-    }
-    let body = json!({ "name": "orders", "schema": table_schema() });
-    let id = app
-        .expect(409, M::POST, "/v1/namespaces/sales/tables", bob, Some(body))
-        .await;
-    assert_eq!(
-        app.lines_of(&id),
-        set(&["bob create_table sales orders conflict 409"])
-    );
-
-    // A commit names its table from the path.
-    let path = "/v1/namespaces/sales/tables/orders";
-    let id = app
-        .expect(
-            200,
-            M::POST,
-            path,
-            bob,
-            Some(set_property("sales", "orders")),
+    let create = |name: &str| Some(json!({ "name": name, "schema": table_schema() }));
+    let orders = "/v1/namespaces/sales/tables/orders";
+    let both = || {
+        Some(
+            json!({ "table-changes": [set_property("sales", "orders"), set_property("hr", "people")] }),
         )
-        .await;
-    assert_eq!(
-        app.lines_of(&id),
-        set(&["bob commit_table sales orders ok 200"])
-    );
-
-    // A transaction: one line per table.
-    let changes =
-        json!({ "table-changes": [set_property("sales", "orders"), set_property("hr", "people")] });
-    let id = app
-        .expect(
-            204,
-            M::POST,
-            "/v1/transactions/commit",
-            alice,
-            Some(changes),
-        )
-        .await;
-    assert_eq!(
-        app.lines_of(&id),
-        set(&[
-            "alice commit_transaction hr people ok 204",
-            "alice commit_transaction sales orders ok 204",
-        ])
-    );
-    // Refused, with the principal: bob may not change hr, so neither table changes.
-    let changes =
-        json!({ "table-changes": [set_property("sales", "orders"), set_property("hr", "people")] });
-    let id = app
-        .expect(403, M::POST, "/v1/transactions/commit", bob, Some(changes))
-        .await;
-    assert_eq!(
-        app.lines_of(&id),
-        set(&[
-            "bob commit_transaction hr people refused 403",
-            "bob commit_transaction sales orders refused 403",
-        ])
-    );
-    let id = app
-        .expect(403, M::DELETE, "/v1/namespaces/hr/tables/people", bob, None)
-        .await;
-    assert_eq!(
-        app.lines_of(&id),
-        set(&["bob drop_table hr people refused 403"])
-    );
-
-    // A rename: its source and its destination.
+    };
     let rename = json!({
         "source": { "namespace": ["sales"], "name": "items" },
         "destination": { "namespace": ["sales"], "name": "lines" },
     });
-    let id = app
-        .expect(204, M::POST, "/v1/tables/rename", bob, Some(rename))
-        .await;
-    assert_eq!(
-        app.lines_of(&id),
-        set(&[
-            "bob rename_table sales items ok 204",
-            "bob rename_table sales lines ok 204"
-        ])
-    );
-
-    // A drop; without a token, refused and unauthenticated; reads leave no line.
-    let id = app
-        .expect(
+    app.run(vec![
+        // Creates name their table from the body; a second create is a conflict.
+        (
+            alice,
+            M::POST,
+            "/v1/namespaces/sales/tables",
+            create("orders"),
+            200,
+            &["alice create_table sales orders ok 200"],
+        ),
+        (
+            alice,
+            M::POST,
+            "/v1/namespaces/sales/tables",
+            create("items"),
+            200,
+            &["alice create_table sales items ok 200"],
+        ),
+        (
+            deployer,
+            M::POST,
+            "/v1/namespaces/hr/tables",
+            create("people"),
+            200,
+            &["deployer create_table hr people ok 200"],
+        ),
+        (
+            bob,
+            M::POST,
+            "/v1/namespaces/sales/tables",
+            create("orders"),
+            409,
+            &["bob create_table sales orders conflict 409"],
+        ),
+        // A commit names its table from the path.
+        (
+            bob,
+            M::POST,
+            orders,
+            Some(set_property("sales", "orders")),
+            200,
+            &["bob commit_table sales orders ok 200"],
+        ),
+        // A transaction: one line per table, also when refused (bob may not change hr).
+        (
+            alice,
+            M::POST,
+            "/v1/transactions/commit",
+            both(),
             204,
+            &[
+                "alice commit_transaction hr people ok 204",
+                "alice commit_transaction sales orders ok 204",
+            ],
+        ),
+        (
+            bob,
+            M::POST,
+            "/v1/transactions/commit",
+            both(),
+            403,
+            &[
+                "bob commit_transaction hr people refused 403",
+                "bob commit_transaction sales orders refused 403",
+            ],
+        ),
+        (
+            bob,
+            M::DELETE,
+            "/v1/namespaces/hr/tables/people",
+            None,
+            403,
+            &["bob drop_table hr people refused 403"],
+        ),
+        // A rename: its source and its destination.
+        (
+            bob,
+            M::POST,
+            "/v1/tables/rename",
+            Some(rename),
+            204,
+            &[
+                "bob rename_table sales items ok 204",
+                "bob rename_table sales lines ok 204",
+            ],
+        ),
+        // A drop; without a token, refused and unauthenticated; reads leave no line.
+        (
+            alice,
             M::DELETE,
             "/v1/namespaces/sales/tables/lines",
-            alice,
             None,
-        )
-        .await;
-    assert_eq!(
-        app.lines_of(&id),
-        set(&["alice drop_table sales lines ok 204"])
-    );
-    let id = app
-        .expect(
-            401,
+            204,
+            &["alice drop_table sales lines ok 204"],
+        ),
+        (
+            None,
             M::DELETE,
-            "/v1/namespaces/sales/tables/orders",
+            orders,
             None,
-            None,
-        )
-        .await;
-    assert_eq!(
-        app.lines_of(&id),
-        set(&["unauthenticated drop_table sales orders refused 401"])
-    );
-    let id = app.expect(200, M::GET, path, alice, None).await;
-    assert_eq!(app.lines_of(&id), set(&[]));
-    let id = app.expect(204, M::HEAD, path, alice, None).await;
-    assert_eq!(app.lines_of(&id), set(&[]));
-
-    // Namespace properties: one line for the namespace.
-    let props = json!({ "updates": { "owner": "finance" }, "removals": [] });
-    let id = app
-        .expect(
-            200,
+            401,
+            &["unauthenticated drop_table sales orders refused 401"],
+        ),
+        (alice, M::GET, orders, None, 200, &[]),
+        (alice, M::HEAD, orders, None, 204, &[]),
+        // Namespace properties: one line for the namespace.
+        (
+            bob,
             M::POST,
             "/v1/namespaces/sales/properties",
-            bob,
-            Some(props),
-        )
-        .await;
-    assert_eq!(
-        app.lines_of(&id),
-        set(&["bob update_namespace_properties sales - ok 200"])
-    );
+            Some(json!({ "updates": { "owner": "finance" } })),
+            200,
+            &["bob update_namespace_properties sales - ok 200"],
+        ),
+    ])
+    .await;
 
     // A failed login names the client it claimed; a login is not audited.
     let (status, _, id) = app.login("alice", "wrong-secret").await;
@@ -399,8 +379,8 @@ async fn mutating_requests_leave_one_line_per_table_touched() {
         BOB_SECRET,
         DEPLOYER_TOKEN,
         "wrong-secret",
-        alice.unwrap(),
-        bob.unwrap(),
+        &alice_token,
+        &bob_token,
         "Bearer",
         "bearer",
     ];
@@ -415,35 +395,42 @@ async fn mutating_requests_leave_one_line_per_table_touched() {
 async fn without_authentication_the_principal_is_anonymous() {
     use Method as M;
     let app = Audited::start(false);
-    let body = Some(json!({ "namespace": ["a"] }));
-    app.expect(200, M::POST, "/v1/namespaces", None, body).await;
-    let id = app
-        .expect(
-            200,
+    let create = |levels: Value| Some(json!({ "namespace": levels }));
+    app.run(vec![
+        (
+            None,
             M::POST,
             "/v1/namespaces",
+            create(json!(["a"])),
+            200,
+            &["anonymous create_namespace a - ok 200"],
+        ),
+        (
             None,
-            Some(json!({ "namespace": ["a", "b"] })),
-        )
-        .await;
-    assert_eq!(
-        app.lines_of(&id),
-        set(&["anonymous create_namespace a.b - ok 200"])
-    );
-    let id = app
-        .expect(204, M::DELETE, "/v1/namespaces/a%1Fb", None, None)
-        .await;
-    assert_eq!(
-        app.lines_of(&id),
-        set(&["anonymous drop_namespace a.b - ok 204"])
-    );
-    let id = app
-        .expect(404, M::DELETE, "/v1/namespaces/a%1Fb/views/v", None, None)
-        .await;
-    assert_eq!(
-        app.lines_of(&id),
-        set(&["anonymous drop_view a.b v refused 404"])
-    );
+            M::POST,
+            "/v1/namespaces",
+            create(json!(["a", "b"])),
+            200,
+            &["anonymous create_namespace a.b - ok 200"],
+        ),
+        (
+            None,
+            M::DELETE,
+            "/v1/namespaces/a%1Fb",
+            None,
+            204,
+            &["anonymous drop_namespace a.b - ok 204"],
+        ),
+        (
+            None,
+            M::DELETE,
+            "/v1/namespaces/a%1Fb/views/v",
+            None,
+            404,
+            &["anonymous drop_view a.b v refused 404"],
+        ),
+    ])
+    .await;
     // Every answer carries an id, an unknown path's too.
     let id = app.expect(404, M::GET, "/v1/nowhere", None, None).await;
     assert!(uuid::Uuid::parse_str(&id).is_ok());

@@ -8,7 +8,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use floe_client::RestClient;
-use floe_rest_catalog::hash_secret;
+use floe_test_support::auth::{self, Principal};
 use floe_test_support::changes::Rng;
 use floe_test_support::upsert_model::*;
 use floe_test_support::{floe_bin, table_schema, FloeServer};
@@ -19,37 +19,20 @@ use serde_json::{json, Value};
 const SIGNING_KEY: &str = "0123456789abcdef0123456789abcdef-signing";
 
 fn write_auth_file(path: &Path) {
-    let text = format!(
-        r#"
-signing-key = "{SIGNING_KEY}"
-token-ttl-secs = 3
-
-[[clients]]
-id = "writer"
-secret-sha256 = "{writer}"
-grants = [{{ namespace = "", access = "read-write" }}]
-
-[[clients]]
-id = "reader"
-secret-sha256 = "{reader}"
-grants = [{{ namespace = "", access = "read" }}]
-
-[[clients]]
-id = "sales"
-secret-sha256 = "{sales}"
-grants = [{{ namespace = "sales", access = "read-write" }}]
-
-[[tokens]]
-name = "dashboards"
-token-sha256 = "{dashboards}"
-grants = [{{ namespace = "", access = "read" }}]
-"#,
-        writer = hash_secret("writer-secret"),
-        reader = hash_secret("reader-secret"),
-        sales = hash_secret("sales-secret"),
-        dashboards = hash_secret("static-dashboards-token"),
-    );
-    std::fs::write(path, text).unwrap();
+    let all = r#"[{ namespace = "", access = "read-write" }]"#;
+    let read = r#"[{ namespace = "", access = "read" }]"#;
+    let sales = r#"[{ namespace = "sales", access = "read-write" }]"#;
+    let clients = [
+        Principal::new("writer", "writer-secret", all),
+        Principal::new("reader", "reader-secret", read),
+        Principal::new("sales", "sales-secret", sales),
+    ];
+    let tokens = [Principal::new(
+        "dashboards",
+        "static-dashboards-token",
+        read,
+    )];
+    auth::write_auth_file(path, SIGNING_KEY, 3, &clients, &tokens);
 }
 
 struct Api {
@@ -65,13 +48,8 @@ impl Api {
         token: Option<&str>,
         body: Option<Value>,
     ) -> (StatusCode, Value, String) {
-        let mut request = self.http.request(method, format!("{}{path}", self.base));
-        if let Some(t) = token {
-            request = request.bearer_auth(t);
-        }
-        if let Some(b) = body {
-            request = request.json(&b);
-        }
+        let url = format!("{}{path}", self.base);
+        let request = auth::request(&self.http, method, &url, token, body.as_ref());
         let response = request.send().await.unwrap();
         let status = response.status();
         let text = response.text().await.unwrap();

@@ -1,6 +1,7 @@
 //! What the integration tests of Floe (`tests/*.rs` of the `floe` package, one binary
 //! per file) share, compiled once for all of them:
 //!
+//! - [`auth`]: authentication files for `floe serve --auth`;
 //! - [`server`]: a real `floe serve` child process on a free port ([`FloeServer`],
 //!   [`Serve`], [`TestEnv`]), and where the `floe` binary and the repository are;
 //! - [`cli`]: running the `floe` binary as a user runs it ([`cli::Run`]);
@@ -22,6 +23,7 @@
 //! The most used items of `server`, `http`, `catalog_fixture`, `fixtures` and
 //! `warehouse` are re-exported here.
 
+pub mod auth;
 pub mod catalog_fixture;
 pub mod changes;
 pub mod cli;
