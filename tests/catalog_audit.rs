@@ -58,7 +58,7 @@ impl Audited {
         }
     }
 
-    /// A request with an optional bearer token, JSON body and `X-Request-Id`; the status
+    /// A request with an optional bearer token and JSON body, and `headers`; the status
     /// and the answer's `X-Request-Id`.
     async fn call(
         &self,
@@ -66,12 +66,12 @@ impl Audited {
         path: &str,
         token: Option<&str>,
         body: Option<Value>,
-        request_id: Option<&str>,
+        headers: &[(&str, &str)],
     ) -> (StatusCode, String) {
         let url = format!("{}{path}", self.server.url());
         let mut request = auth::request(&self.http, method, &url, token, body.as_ref());
-        if let Some(id) = request_id {
-            request = request.header("x-request-id", id);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
         }
         let response = request.send().await.unwrap();
         let id = response.headers()["x-request-id"]
@@ -90,7 +90,7 @@ impl Audited {
         token: Option<&str>,
         body: Option<Value>,
     ) -> String {
-        let (status, id) = self.call(method.clone(), path, token, body, None).await;
+        let (status, id) = self.call(method.clone(), path, token, body, &[]).await;
         assert_eq!(status.as_u16(), want, "{method} {path}");
         id
     }
@@ -207,7 +207,7 @@ async fn mutating_requests_leave_one_line_per_table_touched() {
         "/v1/namespaces",
         alice,
         Some(namespace),
-        Some(given),
+        &[("x-request-id", given)],
     ))
     .await;
     assert_eq!((status.as_u16(), id.as_str()), (200, given));
@@ -221,7 +221,7 @@ async fn mutating_requests_leave_one_line_per_table_touched() {
         "/v1/namespaces",
         deployer,
         Some(namespace),
-        Some("not ok"),
+        &[("x-request-id", "not ok")],
     ))
     .await;
     assert_eq!(status, 200);
@@ -360,6 +360,30 @@ async fn mutating_requests_leave_one_line_per_table_touched() {
     ])
     .await;
 
+    // A retry with the same Idempotency-Key gets the first answer, marked replayed.
+    let key = [("idempotency-key", "0190a3e4-5b6c-7d8e-9f00-112233445566")];
+    let path = "/v1/namespaces/sales/properties";
+    let mut ids = Vec::new();
+    for _ in 0..2 {
+        let props = Some(json!({ "updates": { "stage": "2" } }));
+        let (status, id) = app.call(M::POST, path, bob, props, &key).await;
+        assert_eq!(status, 200);
+        assert_eq!(
+            app.lines_of(&id),
+            set(&["bob update_namespace_properties sales - ok 200"])
+        );
+        ids.push(id);
+    }
+    let replayed = |id: &str| {
+        let lines = app.audit_lines();
+        let line = lines
+            .iter()
+            .find(|(json, _)| json["fields"]["request_id"] == id);
+        line.unwrap().0["fields"].get("replayed").cloned()
+    };
+    assert_eq!(replayed(&ids[0]), None);
+    assert_eq!(replayed(&ids[1]), Some(json!(true)));
+
     // A failed login names the client it claimed; a login is not audited.
     let (status, _, id) = app.login("alice", "wrong-secret").await;
     assert_eq!(status, 401);
@@ -373,7 +397,7 @@ async fn mutating_requests_leave_one_line_per_table_touched() {
 
     // Nothing secret in any audit line.
     let lines = app.audit_lines();
-    assert_eq!(lines.len(), 18, "{lines:#?}");
+    assert_eq!(lines.len(), 20, "{lines:#?}");
     let secrets = [
         ALICE_SECRET,
         BOB_SECRET,
@@ -431,7 +455,9 @@ async fn without_authentication_the_principal_is_anonymous() {
         ),
     ])
     .await;
-    // Every answer carries an id, an unknown path's too.
+    // Every answer carries an id: an unknown path's, the health pages'.
+    let (_, id) = app.call(M::GET, "/ui", None, None, &[]).await;
+    assert!(uuid::Uuid::parse_str(&id).is_ok());
     let id = app.expect(404, M::GET, "/v1/nowhere", None, None).await;
     assert!(uuid::Uuid::parse_str(&id).is_ok());
 }

@@ -3,8 +3,9 @@
 //! request id), written by one middleware on the routes that declare an action
 //! (`routes::ROUTES`). What a request touched comes from its path (`{namespace}`,
 //! `{table}`, `{view}`) unless its handler names it from the body ([`Touched`]); who made
-//! it comes from the authorization middleware ([`AuditPrincipal`]). No line carries a
-//! secret, a token or a header.
+//! it comes from the authorization middleware ([`AuditPrincipal`]). An answer replayed
+//! for a retried `Idempotency-Key` says `replayed = true`: nothing was done again (and
+//! only what the path names is known). No line carries a secret, a token or a header.
 
 use std::sync::{Arc, Mutex};
 
@@ -88,6 +89,11 @@ impl Outcome {
 /// errors become answers).
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct StateUnknown;
+
+/// Response extension of an answer replayed for a retry with the same `Idempotency-Key`:
+/// nothing was done again.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Replayed;
 
 /// Response extension: who made the request (the authenticated client id or static
 /// token's name; at the token endpoint, the client id a failed login gave).
@@ -224,6 +230,7 @@ pub(super) async fn audit(State(audit): State<Audit>, request: Request, next: Ne
         outcome,
         status,
         request_id,
+        replayed: response.extensions().get::<Replayed>().is_some(),
     };
     if targets.is_empty() {
         line.write(None);
@@ -241,6 +248,7 @@ struct Line<'a> {
     outcome: Outcome,
     status: StatusCode,
     request_id: &'a str,
+    replayed: bool,
 }
 
 impl Line<'_> {
@@ -256,6 +264,7 @@ impl Line<'_> {
             outcome = self.outcome.as_str(),
             status = self.status.as_u16(),
             request_id = self.request_id,
+            replayed = self.replayed.then_some(true),
             "audit"
         );
     }

@@ -28,6 +28,7 @@ use crate::auth::Authenticator;
 use crate::auth::Needs;
 use crate::catalog::Catalog;
 use error::error_response;
+pub use request_id::with_request_ids;
 use routes::{Route, ROUTES};
 
 /// The largest request body accepted (a commit with a few thousand updates fits easily).
@@ -69,7 +70,7 @@ pub fn router_with_auth(catalog: Catalog, auth: Option<Arc<Authenticator>>) -> R
     if let Some(auth) = auth {
         routes = routes.layer(Extension(auth));
     }
-    routes
+    let routes = routes
         .layer(Extension(OpenApiDocument(openapi_document(auth_on).into())))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
@@ -78,8 +79,8 @@ pub fn router_with_auth(catalog: Catalog, auth: Option<Arc<Authenticator>>) -> R
             catalog.clone(),
             observe::track,
         ))
-        .layer(axum::middleware::from_fn(request_id::request_id))
-        .with_state(catalog)
+        .with_state(catalog);
+    with_request_ids(routes)
 }
 
 /// `GET /v1/config`: no defaults or overrides; the endpoints implemented; how long an

@@ -8,6 +8,7 @@ use axum::extract::Request;
 use axum::http::{HeaderName, HeaderValue};
 use axum::middleware::Next;
 use axum::response::Response;
+use axum::Router;
 use tracing::Instrument;
 
 /// The header.
@@ -40,9 +41,19 @@ fn generated() -> RequestId {
     RequestId(HeaderValue::from_str(&id).expect("a UUID is a valid header value"))
 }
 
-/// Middleware (outermost): the request's id into its extensions and headers, the
-/// handling in a `request` span that names it, and the id on the answer.
-pub(super) async fn request_id(mut request: Request, next: Next) -> Response {
+/// `router` with request ids: every answer carries an `X-Request-Id`, and the request's
+/// handling runs in a `request` span that names it. Applying it again (around a router
+/// that merges the catalog's with others) keeps the first id.
+pub fn with_request_ids<S: Clone + Send + Sync + 'static>(router: Router<S>) -> Router<S> {
+    router.layer(axum::middleware::from_fn(request_id))
+}
+
+/// The middleware: the request's id into its extensions and headers, the handling in a
+/// `request` span that names it, and the id on the answer; nothing when an outer one did.
+async fn request_id(mut request: Request, next: Next) -> Response {
+    if request.extensions().get::<RequestId>().is_some() {
+        return next.run(request).await;
+    }
     let id = given(request.headers().get(X_REQUEST_ID)).unwrap_or_else(generated);
     request.headers_mut().insert(X_REQUEST_ID, id.0.clone());
     request.extensions_mut().insert(id.clone());
