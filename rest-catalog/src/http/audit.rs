@@ -7,6 +7,7 @@
 //! for a retried `Idempotency-Key` says `replayed = true`: nothing was done again (and
 //! only what the path names is known). No line carries a secret, a token or a header.
 
+use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 
 use axum::extract::{FromRequestParts, RawPathParams, Request, State};
@@ -107,7 +108,7 @@ pub const UNAUTHENTICATED: &str = "unauthenticated";
 
 /// One thing a request touched: a namespace (dot-separated levels), and a table or view in
 /// it, if any.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) struct Target {
     namespace: String,
     name: Option<String>,
@@ -124,9 +125,9 @@ impl Target {
 
 /// Extractor for the handlers that name what they touch from the request body (a
 /// create's new name, a rename's both ends, each table of a transaction). Naming nothing
-/// leaves what the path names.
+/// leaves what the path names. Each is listed once, in name order.
 #[derive(Clone, Default)]
-pub(crate) struct Touched(Arc<Mutex<Vec<Target>>>);
+pub(crate) struct Touched(Arc<Mutex<BTreeSet<Target>>>);
 
 impl Touched {
     /// The request touches `ident` (a table or a view).
@@ -154,13 +155,12 @@ impl Touched {
 
     fn push(&self, target: Target) {
         let mut touched = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        if !touched.contains(&target) {
-            touched.push(target);
-        }
+        touched.insert(target);
     }
 
     fn take(&self) -> Vec<Target> {
-        std::mem::take(&mut *self.0.lock().unwrap_or_else(|e| e.into_inner()))
+        let touched = std::mem::take(&mut *self.0.lock().unwrap_or_else(|e| e.into_inner()));
+        touched.into_iter().collect()
     }
 }
 
@@ -303,10 +303,10 @@ mod tests {
         let t = |ns: &str, name: &str| {
             TableIdent::new(NamespaceIdent::new(ns.to_string()), name.to_string())
         };
-        touched.table(&t("a", "x"));
+        touched.namespace(&NamespaceIdent::from_vec(vec!["c".into(), "d".into()]).unwrap());
         touched.table(&t("b", "y"));
         touched.table(&t("a", "x"));
-        touched.namespace(&NamespaceIdent::from_vec(vec!["c".into(), "d".into()]).unwrap());
+        touched.named(&NamespaceIdent::new("a".into()), "x");
         let names: Vec<_> = touched
             .take()
             .into_iter()

@@ -334,12 +334,15 @@ pub async fn commit_transaction(
     touched: Touched,
     JsonBody(request): JsonBody<CommitTransactionRequest>,
 ) -> Result<StatusCode> {
-    for ident in request
-        .table_changes
-        .iter()
-        .filter_map(|c| c.identifier.as_ref())
-    {
-        touched.table(ident);
+    // A transaction too large to run (refused below) names no table.
+    if request.table_changes.len() <= MAX_UPDATES_PER_COMMIT {
+        for ident in request
+            .table_changes
+            .iter()
+            .filter_map(|c| c.identifier.as_ref())
+        {
+            touched.table(ident);
+        }
     }
     caller.may(&request)?;
     let mut changes = Vec::with_capacity(request.table_changes.len());
