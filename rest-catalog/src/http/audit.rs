@@ -101,6 +101,17 @@ pub(crate) struct Replayed;
 #[derive(Clone, Debug)]
 pub(crate) struct AuditPrincipal(pub String);
 
+impl AuditPrincipal {
+    /// The longest client id of a failed login kept in its line.
+    const CLAIMED_CHARS: usize = 128;
+
+    /// The client id a failed login gave, as anyone may type it: at most
+    /// [`Self::CLAIMED_CHARS`] characters of it.
+    pub(crate) fn claimed(client_id: &str) -> Self {
+        AuditPrincipal(client_id.chars().take(Self::CLAIMED_CHARS).collect())
+    }
+}
+
 /// The principal of a request with authentication off.
 pub const ANONYMOUS: &str = "anonymous";
 /// The principal of a request refused before it authenticated (no or a bad token).
@@ -294,6 +305,18 @@ mod tests {
         for (status, unknown, want) in cases {
             let status = StatusCode::from_u16(status).unwrap();
             assert_eq!(Outcome::of(status, unknown).as_str(), want, "{status}");
+        }
+    }
+
+    #[test]
+    fn a_claimed_client_id_is_cut_short() {
+        let cases = [
+            ("alice", "alice"),
+            ("é".repeat(200).as_str(), "é".repeat(128).as_str()),
+        ]
+        .map(|(given, kept)| (given.to_string(), kept.to_string()));
+        for (given, kept) in cases {
+            assert_eq!(AuditPrincipal::claimed(&given).0, kept);
         }
     }
 

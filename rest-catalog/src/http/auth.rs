@@ -83,7 +83,9 @@ pub(super) async fn tokens(
             tracing::info!(client = %id, "token refused: invalid client credentials");
             let mut response =
                 oauth_error(StatusCode::UNAUTHORIZED, "invalid_client", &e.to_string());
-            response.extensions_mut().insert(AuditPrincipal(id));
+            response
+                .extensions_mut()
+                .insert(AuditPrincipal::claimed(&id));
             response
         }
     }
