@@ -24,7 +24,9 @@ pub use catalog::{
     DEFAULT_IDEMPOTENCY_KEY_LIFETIME, DEFAULT_LOCK_TIMEOUT,
 };
 pub use error::{CatalogError, Failure, Result};
-pub use http::{router, router_with_auth, MAX_BODY_BYTES, MAX_UPDATES_PER_COMMIT};
+pub use http::{
+    router, router_with_auth, with_request_ids, MAX_BODY_BYTES, MAX_UPDATES_PER_COMMIT,
+};
 pub use names::NAMESPACE_SEPARATOR;
 pub use observe::{
     watermark_lag_seconds, CommitOutcome, NoTelemetry, Readiness, TableFigures, Telemetry,

@@ -112,6 +112,8 @@ pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     // The health pages answer under /ui, beside the REST API (same authentication).
     let ui = floe_ui::Ui::new(catalog.clone(), storage, auth.clone());
     let app = floe_rest_catalog::router_with_auth(catalog, auth).merge(floe_ui::router(ui));
+    // Request ids on the health pages' answers too (the catalog's routes have theirs).
+    let app = floe_rest_catalog::with_request_ids(app);
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
         .await?;

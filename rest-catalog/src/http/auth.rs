@@ -3,7 +3,8 @@
 //! middleware that asks every route but the open ones for a bearer token (401, without
 //! saying what was wrong) and checks the principal's access to what the request touches
 //! (403), as the route's `Needs` say: before the handler, or, for the routes whose body
-//! names the namespaces, in the handler once the body parsed (`Caller`).
+//! names the namespaces, in the handler once the body parsed (`Caller`). The answers it
+//! lets through or refuses name their principal for the audit trail (`AuditPrincipal`).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -18,6 +19,7 @@ use axum::{Extension, Form, Json};
 use base64::Engine;
 use serde_json::json;
 
+use super::audit::AuditPrincipal;
 use super::error::error_response;
 use crate::auth::Needs;
 use crate::auth::{Access, AuthError, Authenticator, Need, Principal, Scope};
@@ -79,7 +81,12 @@ pub(super) async fn tokens(
         .into_response(),
         Err(e) => {
             tracing::info!(client = %id, "token refused: invalid client credentials");
-            oauth_error(StatusCode::UNAUTHORIZED, "invalid_client", &e.to_string())
+            let mut response =
+                oauth_error(StatusCode::UNAUTHORIZED, "invalid_client", &e.to_string());
+            response
+                .extensions_mut()
+                .insert(AuditPrincipal::claimed(&id));
+            response
         }
     }
 }
@@ -129,10 +136,8 @@ pub(super) fn guard(
     handler.route_layer(axum::middleware::from_fn_with_state(guard, authorize))
 }
 
-/// The middleware: 401 without a valid token; then 400 when the namespace the route
-/// needs cannot be read, 403 when the principal may not do what the request does, or,
-/// on the routes whose body names the namespaces, the principal handed to the handler (as
-/// to a namespace listing on the way to the principal's grants, which it filters).
+/// The middleware: 401 without a valid token; then the answer of `authorized`, which
+/// names its principal for the audit trail.
 async fn authorize(State(guard): State<Guard>, request: Request, next: Next) -> Response {
     let now = chrono::Utc::now().timestamp();
     let Some(principal) =
@@ -140,15 +145,26 @@ async fn authorize(State(guard): State<Guard>, request: Request, next: Next) -> 
     else {
         return unauthorized();
     };
+    let name = AuditPrincipal(principal.name.clone());
+    let mut response = authorized(guard.needs, principal, request, next).await;
+    response.extensions_mut().insert(name);
+    response
+}
+
+/// 400 when the namespace the route needs cannot be read, 403 when the principal may not
+/// do what the request does, or, on the routes whose body names the namespaces, the
+/// principal handed to the handler (as to a namespace listing on the way to the
+/// principal's grants, which it filters).
+async fn authorized(needs: Needs, principal: Principal, request: Request, next: Next) -> Response {
     let (mut parts, body) = request.into_parts();
     parts
         .extensions
         .insert(Authenticated(principal.name.clone()));
-    let need = match need_now(guard.needs, &mut parts).await {
+    let need = match need_now(needs, &mut parts).await {
         Ok(need) => need,
         Err(e) => return e.into_response(),
     };
-    match (need, guard.needs) {
+    match (need, needs) {
         (Some(need), needs) => {
             if let Some(why) = refusal(&principal, std::slice::from_ref(&need)) {
                 match (needs, &need.scope) {

@@ -6,6 +6,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
 
+use super::audit::StateUnknown;
 use crate::error::CatalogError;
 
 /// The HTTP status and Iceberg exception type of an error.
@@ -55,6 +56,9 @@ impl IntoResponse for CatalogError {
             tracing::warn!(error = %self, status = status.as_u16(), "request failed");
         }
         let mut response = error_response(status, kind, self.to_string());
+        if matches!(self, CatalogError::CommitStateUnknown(_)) {
+            response.extensions_mut().insert(StateUnknown);
+        }
         if matches!(self, CatalogError::BodyTooLarge { .. }) {
             // The rest of the body was not read: the connection cannot be reused, so say so
             // before the server closes it.

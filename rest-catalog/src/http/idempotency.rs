@@ -17,6 +17,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use uuid::Uuid;
 
+use super::audit::Replayed;
 use super::auth::Authenticated;
 use super::body::body_bytes;
 use super::tables::metadata_file_response;
@@ -205,6 +206,12 @@ pub fn is_final(status: StatusCode) -> bool {
 /// The kept answer, as it was first given (a table answer built from its metadata file
 /// again, which never changes).
 async fn replay(catalog: &Catalog, answer: KeptAnswer) -> Response {
+    let mut response = replayed_answer(catalog, answer).await;
+    response.extensions_mut().insert(Replayed);
+    response
+}
+
+async fn replayed_answer(catalog: &Catalog, answer: KeptAnswer) -> Response {
     let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::OK);
     if let Some(location) = &answer.metadata_location {
         let mut response = match catalog.read_metadata(location).await {

@@ -2,6 +2,7 @@
 //! table (`routes`), request parsing, the config endpoint and the OpenAPI document.
 //! Handlers only translate between HTTP and `Catalog` calls.
 
+mod audit;
 mod auth;
 mod body;
 pub mod error;
@@ -9,6 +10,7 @@ mod etag;
 mod idempotency;
 mod namespaces;
 mod observe;
+mod request_id;
 mod routes;
 mod tables;
 mod views;
@@ -26,6 +28,7 @@ use crate::auth::Authenticator;
 use crate::auth::Needs;
 use crate::catalog::Catalog;
 use error::error_response;
+pub use request_id::with_request_ids;
 use routes::{Route, ROUTES};
 
 /// The largest request body accepted (a commit with a few thousand updates fits easily).
@@ -40,6 +43,8 @@ pub fn router(catalog: Catalog) -> Router {
 
 /// The catalog's router, built from `routes::ROUTES`; with `auth`, the token endpoint
 /// too, and every route but the open ones needs a bearer token and what its `Needs` say.
+/// Every answer carries an `X-Request-Id`; every request of a mutating route gets an
+/// audit line (`audit`).
 pub fn router_with_auth(catalog: Catalog, auth: Option<Arc<Authenticator>>) -> Router {
     let auth_on = auth.is_some();
     let mut routes = Router::new();
@@ -50,17 +55,22 @@ pub fn router_with_auth(catalog: Catalog, auth: Option<Arc<Authenticator>>) -> R
             let once = axum::middleware::from_fn_with_state(catalog.clone(), idempotency::once);
             handler = handler.route_layer(once);
         }
-        let handler = match &auth {
+        let mut handler = match &auth {
             Some(auth) => auth::guard(handler, auth, route.needs),
             None => handler,
         };
+        if route.audit.action().is_some() {
+            // Outside authorization: a refused request is audited too.
+            let audit = axum::middleware::from_fn_with_state(route.audit, audit::audit);
+            handler = handler.route_layer(audit);
+        }
         // Routes of one path merge into one method router.
         routes = routes.route(route.path, handler);
     }
     if let Some(auth) = auth {
         routes = routes.layer(Extension(auth));
     }
-    routes
+    let routes = routes
         .layer(Extension(OpenApiDocument(openapi_document(auth_on).into())))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
@@ -69,7 +79,8 @@ pub fn router_with_auth(catalog: Catalog, auth: Option<Arc<Authenticator>>) -> R
             catalog.clone(),
             observe::track,
         ))
-        .with_state(catalog)
+        .with_state(catalog);
+    with_request_ids(routes)
 }
 
 /// `GET /v1/config`: no defaults or overrides; the endpoints implemented; how long an

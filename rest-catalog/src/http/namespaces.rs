@@ -10,6 +10,7 @@ use iceberg_catalog_rest::{
     UpdateNamespacePropertiesRequest, UpdateNamespacePropertiesResponse,
 };
 
+use super::audit::Touched;
 use super::auth::{Caller, ListedFor, NamesNamespaces};
 use super::body::{page_request, JsonBody};
 use crate::catalog::{store_error, Catalog};
@@ -62,8 +63,10 @@ impl NamesNamespaces for CreateNamespaceRequest {
 pub async fn create(
     State(catalog): State<Catalog>,
     caller: Caller,
+    touched: Touched,
     JsonBody(request): JsonBody<CreateNamespaceRequest>,
 ) -> Result<Json<NamespaceResponse>> {
+    touched.namespace(&request.namespace);
     caller.may(&request)?;
     validate_namespace(&request.namespace)?;
     catalog

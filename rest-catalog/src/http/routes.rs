@@ -6,6 +6,7 @@
 use axum::http::Method;
 use axum::routing::{on, MethodFilter, MethodRouter};
 
+use super::audit::Audit;
 use super::{auth, namespaces, observe, tables, views};
 use crate::auth::Access::{Read, ReadWrite};
 use crate::auth::Needs;
@@ -36,6 +37,9 @@ pub(crate) struct Route {
     pub needs: Needs,
     /// Whether it takes an `Idempotency-Key` (the spec's mutating routes).
     pub once: bool,
+    /// Which of its requests get an audit line, under which action name (every request
+    /// of a mutating route).
+    pub audit: Audit,
     /// The handler, on the method filter it is given (the route's method).
     handler: fn(MethodFilter) -> MethodRouter<Catalog>,
 }
@@ -67,18 +71,27 @@ const fn route(
     needs: Needs,
     handler: fn(MethodFilter) -> MethodRouter<Catalog>,
 ) -> Route {
-    entry(method, path, mount, needs, false, handler)
+    entry(method, path, mount, needs, false, Audit::No, handler)
 }
 
-/// An Iceberg `Route` that takes an `Idempotency-Key`: a retry with the key gets the
-/// first answer.
+/// A mutating Iceberg `Route`, audited under `action`, that takes an `Idempotency-Key`: a
+/// retry with the key gets the first answer.
 const fn once(
+    action: &'static str,
     method: Method,
     path: &'static str,
     needs: Needs,
     handler: fn(MethodFilter) -> MethodRouter<Catalog>,
 ) -> Route {
-    entry(method, path, Iceberg, needs, true, handler)
+    entry(
+        method,
+        path,
+        Iceberg,
+        needs,
+        true,
+        Audit::Always(action),
+        handler,
+    )
 }
 
 const fn entry(
@@ -87,6 +100,7 @@ const fn entry(
     mount: Mount,
     needs: Needs,
     once: bool,
+    audit: Audit,
     handler: fn(MethodFilter) -> MethodRouter<Catalog>,
 ) -> Route {
     Route {
@@ -95,6 +109,7 @@ const fn entry(
         mount,
         needs,
         once,
+        audit,
         handler,
     }
 }
@@ -109,6 +124,7 @@ pub(crate) const ROUTES: &[Route] = &[
         |m| on(m, namespaces::list),
     ),
     once(
+        "create_namespace",
         Method::POST,
         "/v1/namespaces",
         Needs::BodyNamespaces(ReadWrite),
@@ -129,12 +145,14 @@ pub(crate) const ROUTES: &[Route] = &[
         |m| on(m, namespaces::exists),
     ),
     once(
+        "drop_namespace",
         Method::DELETE,
         "/v1/namespaces/{namespace}",
         Needs::PathNamespace(ReadWrite),
         |m| on(m, namespaces::drop),
     ),
     once(
+        "update_namespace_properties",
         Method::POST,
         "/v1/namespaces/{namespace}/properties",
         Needs::PathNamespace(ReadWrite),
@@ -148,6 +166,7 @@ pub(crate) const ROUTES: &[Route] = &[
         |m| on(m, tables::list),
     ),
     once(
+        "create_table",
         Method::POST,
         "/v1/namespaces/{namespace}/tables",
         Needs::PathNamespace(ReadWrite),
@@ -168,18 +187,21 @@ pub(crate) const ROUTES: &[Route] = &[
         |m| on(m, tables::exists),
     ),
     once(
+        "commit_table",
         Method::POST,
         "/v1/namespaces/{namespace}/tables/{table}",
         Needs::PathNamespace(ReadWrite),
         |m| on(m, tables::commit),
     ),
     once(
+        "drop_table",
         Method::DELETE,
         "/v1/namespaces/{namespace}/tables/{table}",
         Needs::PathNamespace(ReadWrite),
         |m| on(m, tables::drop),
     ),
     once(
+        "register_table",
         Method::POST,
         "/v1/namespaces/{namespace}/register",
         Needs::PathNamespace(ReadWrite),
@@ -194,12 +216,14 @@ pub(crate) const ROUTES: &[Route] = &[
         |m| on(m, tables::report_metrics),
     ),
     once(
+        "rename_table",
         Method::POST,
         "/v1/tables/rename",
         Needs::BodyNamespaces(ReadWrite),
         |m| on(m, tables::rename),
     ),
     once(
+        "commit_transaction",
         Method::POST,
         "/v1/transactions/commit",
         Needs::BodyNamespaces(ReadWrite),
@@ -215,6 +239,7 @@ pub(crate) const ROUTES: &[Route] = &[
     // The spec lists no Idempotency-Key for a view create; a retried create is answered
     // once all the same, as a table create is.
     once(
+        "create_view",
         Method::POST,
         "/v1/namespaces/{namespace}/views",
         Needs::PathNamespace(ReadWrite),
@@ -235,24 +260,28 @@ pub(crate) const ROUTES: &[Route] = &[
         |m| on(m, views::exists),
     ),
     once(
+        "commit_view",
         Method::POST,
         "/v1/namespaces/{namespace}/views/{view}",
         Needs::PathNamespace(ReadWrite),
         |m| on(m, views::commit),
     ),
     once(
+        "drop_view",
         Method::DELETE,
         "/v1/namespaces/{namespace}/views/{view}",
         Needs::PathNamespace(ReadWrite),
         |m| on(m, views::drop),
     ),
     once(
+        "rename_view",
         Method::POST,
         "/v1/views/rename",
         Needs::BodyNamespaces(ReadWrite),
         |m| on(m, views::rename),
     ),
     once(
+        "register_view",
         Method::POST,
         "/v1/namespaces/{namespace}/register-view",
         Needs::PathNamespace(ReadWrite),
@@ -268,11 +297,15 @@ pub(crate) const ROUTES: &[Route] = &[
         Needs::Any(Read),
         |m| on(m, super::openapi),
     ),
-    route(
+    // A failed login is audited (someone may be guessing credentials); a token issued is
+    // not: it changes nothing, and clients ask for one often.
+    entry(
         Method::POST,
         "/v1/oauth/tokens",
         WithAuth,
         Needs::Open,
+        false,
+        Audit::Failures("issue_token"),
         |m| on(m, auth::tokens),
     ),
     route(Method::GET, "/health", Unlisted, Needs::Open, |m| {

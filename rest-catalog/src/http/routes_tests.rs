@@ -7,6 +7,7 @@ use serde::de::DeserializeOwned;
 
 use super::*;
 use crate::auth::{Access, Need, Scope};
+use crate::http::audit::Audit;
 use crate::http::auth::{body_needs, NamesNamespaces};
 use crate::http::tables::CommitTransactionRequest;
 
@@ -401,4 +402,43 @@ fn each_operation_is_declared_once() {
             route.operation()
         );
     }
+}
+
+/// The audit trail covers exactly the mutating routes (those that take an
+/// `Idempotency-Key`), each under its own snake_case action, plus failed logins.
+#[test]
+fn mutating_routes_and_failed_logins_are_audited_under_their_own_action() {
+    let mut actions = std::collections::HashSet::new();
+    for route in ROUTES {
+        let op = route.operation();
+        match route.audit {
+            Audit::Always(_) => assert!(route.once, "{op} audited but not mutating"),
+            Audit::Failures(_) => assert_eq!(op, "POST /v1/oauth/tokens"),
+            Audit::No => assert!(!route.once, "{op} mutating but not audited"),
+        }
+        if let Some(action) = route.audit.action() {
+            assert!(
+                action.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'),
+                "{action}"
+            );
+            assert!(actions.insert(action), "action {action} twice");
+        }
+    }
+    let audited = |method: &str, path: &str| find(method, path).and_then(|r| r.audit.action());
+    assert_eq!(
+        audited("POST", "/v1/transactions/commit"),
+        Some("commit_transaction")
+    );
+    assert_eq!(
+        audited("DELETE", "/v1/namespaces/{namespace}/tables/{table}"),
+        Some("drop_table")
+    );
+    assert_eq!(
+        audited("POST", "/v1/namespaces/{namespace}/tables/{table}/metrics"),
+        None
+    );
+    assert_eq!(
+        audited("GET", "/v1/namespaces/{namespace}/tables/{table}"),
+        None
+    );
 }

@@ -15,6 +15,7 @@ use iceberg_catalog_rest::{
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use super::audit::Touched;
 use super::auth::{Caller, NamesNamespaces};
 use super::body::{bool_param, page_request, JsonBody};
 use super::etag::{self, table_etag, SnapshotsShown};
@@ -80,9 +81,11 @@ pub(super) fn check_commit_body(
 pub async fn create(
     State(catalog): State<Catalog>,
     Path(namespace): Path<String>,
+    touched: Touched,
     JsonBody(request): JsonBody<CreateTableRequest>,
 ) -> Result<Response> {
     let ns = parse_namespace(&namespace)?;
+    touched.named(&ns, &request.name);
     Ok(match catalog.create_table(&ns, request).await? {
         NewTable::Created(file) => metadata_file_response(&catalog, &file),
         NewTable::Staged(metadata) => Json(LoadTableResult {
@@ -247,9 +250,11 @@ pub async fn drop(
 pub async fn register(
     State(catalog): State<Catalog>,
     Path(namespace): Path<String>,
+    touched: Touched,
     JsonBody(request): JsonBody<RegisterTableRequest>,
 ) -> Result<Response> {
     let ns = parse_namespace(&namespace)?;
+    touched.named(&ns, &request.name);
     let file = catalog.register_table(&ns, request).await?;
     Ok(metadata_file_response(&catalog, &file))
 }
@@ -268,8 +273,10 @@ impl NamesNamespaces for RenameTableRequest {
 pub async fn rename(
     State(catalog): State<Catalog>,
     caller: Caller,
+    touched: Touched,
     JsonBody(request): JsonBody<RenameTableRequest>,
 ) -> Result<StatusCode> {
+    touched.renamed(&request);
     caller.may(&request)?;
     catalog
         .rename_table(&request.source, &request.destination)
@@ -324,8 +331,19 @@ impl NamesNamespaces for CommitTransactionRequest {
 pub async fn commit_transaction(
     State(catalog): State<Catalog>,
     caller: Caller,
+    touched: Touched,
     JsonBody(request): JsonBody<CommitTransactionRequest>,
 ) -> Result<StatusCode> {
+    // A transaction too large to run (refused below) names no table.
+    if request.table_changes.len() <= MAX_UPDATES_PER_COMMIT {
+        for ident in request
+            .table_changes
+            .iter()
+            .filter_map(|c| c.identifier.as_ref())
+        {
+            touched.table(ident);
+        }
+    }
     caller.may(&request)?;
     let mut changes = Vec::with_capacity(request.table_changes.len());
     for change in request.table_changes {

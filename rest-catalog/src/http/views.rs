@@ -10,6 +10,7 @@ use axum::response::Response;
 use axum::Json;
 use iceberg_catalog_rest::{ListTablesResponse, RenameTableRequest};
 
+use super::audit::Touched;
 use super::auth::Caller;
 use super::body::{page_request, JsonBody};
 use super::tables::{
@@ -41,9 +42,11 @@ pub async fn list(
 pub async fn create(
     State(catalog): State<Catalog>,
     Path(namespace): Path<String>,
+    touched: Touched,
     JsonBody(request): JsonBody<CreateViewRequest>,
 ) -> Result<Response> {
     let ns = parse_namespace(&namespace)?;
+    touched.named(&ns, &request.name);
     let file = catalog.create_view(&ns, request).await?;
     Ok(view_response(&catalog, &file))
 }
@@ -99,8 +102,10 @@ pub async fn drop(
 pub async fn rename(
     State(catalog): State<Catalog>,
     caller: Caller,
+    touched: Touched,
     JsonBody(request): JsonBody<RenameTableRequest>,
 ) -> Result<StatusCode> {
+    touched.renamed(&request);
     caller.may(&request)?;
     catalog
         .rename_view(&request.source, &request.destination)
@@ -112,9 +117,11 @@ pub async fn rename(
 pub async fn register(
     State(catalog): State<Catalog>,
     Path(namespace): Path<String>,
+    touched: Touched,
     JsonBody(request): JsonBody<RegisterViewRequest>,
 ) -> Result<Response> {
     let ns = parse_namespace(&namespace)?;
+    touched.named(&ns, &request.name);
     let file = catalog.register_view(&ns, request).await?;
     Ok(view_response(&catalog, &file))
 }

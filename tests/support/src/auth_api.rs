@@ -5,6 +5,24 @@
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
 
+/// `method url`, with `token` as its bearer token and `body` as its JSON body when given.
+pub fn request(
+    http: &reqwest::Client,
+    method: Method,
+    url: &str,
+    token: Option<&str>,
+    body: Option<&Value>,
+) -> reqwest::RequestBuilder {
+    let mut request = http.request(method, url);
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    if let Some(body) = body {
+        request = request.json(body);
+    }
+    request
+}
+
 /// The catalog at `base`, called over HTTP.
 pub struct AuthApi {
     pub base: String,
@@ -28,14 +46,11 @@ impl AuthApi {
         token: Option<&str>,
         body: Option<Value>,
     ) -> (StatusCode, Value, String) {
-        let mut request = self.http.request(method, format!("{}{path}", self.base));
-        if let Some(t) = token {
-            request = request.bearer_auth(t);
-        }
-        if let Some(b) = body {
-            request = request.json(&b);
-        }
-        let response = request.send().await.unwrap();
+        let url = format!("{}{path}", self.base);
+        let response = request(&self.http, method, &url, token, body.as_ref())
+            .send()
+            .await
+            .unwrap();
         let status = response.status();
         let text = response.text().await.unwrap();
         (
