@@ -8,7 +8,9 @@ use std::path::Path;
 use std::time::Duration;
 
 use floe_client::RestClient;
-use floe_test_support::auth_api::{write_auth_file, AuthApi, Principal, SIGNING_KEY};
+use floe_test_support::auth_api::{
+    serve_with_auth, write_auth_file, AuthApi, Principal, SIGNING_KEY,
+};
 use floe_test_support::changes::Rng;
 use floe_test_support::upsert_model::*;
 use floe_test_support::{floe_bin, table_schema, FloeServer};
@@ -51,14 +53,7 @@ fn create_table_body(name: &str) -> Value {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tokens_principals_and_refusals() {
     let dirs = tempfile::tempdir().unwrap();
-    let auth_file = dirs.path().join("auth.toml");
-    write_test_auth_file(&auth_file);
-    let extra = ["--auth".to_string(), auth_file.display().to_string()];
-    let server = FloeServer::start_with_args(
-        &dirs.path().join("warehouse"),
-        &dirs.path().join("data"),
-        &extra,
-    );
+    let server = serve_with_auth(dirs.path(), write_test_auth_file);
     let api = AuthApi::new(server.url());
     use Method as M;
 

@@ -4,8 +4,10 @@
 //! names exists or not, naming nothing it did not send; a location that overlaps the
 //! hidden table's is refused without naming it (the operator's log does).
 
-use floe_test_support::auth_api::{write_auth_file, AuthApi, Principal, SIGNING_KEY};
-use floe_test_support::{table_schema, FloeServer};
+use floe_test_support::auth_api::{
+    serve_with_auth, write_auth_file, AuthApi, Principal, SIGNING_KEY,
+};
+use floe_test_support::table_schema;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
@@ -71,14 +73,7 @@ fn seen(status: StatusCode, text: &str, ns: &str, t: &str) -> (StatusCode, Strin
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_caller_learns_nothing_outside_its_grants() {
     let dirs = tempfile::tempdir().unwrap();
-    let auth_file = dirs.path().join("auth.toml");
-    write_test_auth_file(&auth_file);
-    let extra = ["--auth".to_string(), auth_file.display().to_string()];
-    let server = FloeServer::start_with_args(
-        &dirs.path().join("warehouse"),
-        &dirs.path().join("data"),
-        &extra,
-    );
+    let server = serve_with_auth(dirs.path(), write_test_auth_file);
     let api = AuthApi::new(server.url());
     let (admin, _) = api.login("admin", "admin-secret").await;
     let (public, _) = api.login("public", "public-secret").await;

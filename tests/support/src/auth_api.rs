@@ -130,3 +130,15 @@ pub fn write_auth_file(
     }
     std::fs::write(path, text).unwrap();
 }
+
+/// A `floe serve --auth FILE` whose warehouse, data and auth file are under `dirs`, the
+/// auth file written by `write_file`.
+pub fn serve_with_auth(
+    dirs: &std::path::Path,
+    write_file: impl FnOnce(&std::path::Path),
+) -> crate::FloeServer {
+    let auth_file = dirs.join("auth.toml");
+    write_file(&auth_file);
+    let extra = ["--auth".to_string(), auth_file.display().to_string()];
+    crate::FloeServer::start_with_args(&dirs.join("warehouse"), &dirs.join("data"), &extra)
+}
