@@ -3,7 +3,8 @@
 //! applied), a table agrees with its snapshot before compaction and with the Parquet files
 //! of its rows; a changed value, a missing row and the partition they are in are each
 //! found and named, in text and JSON, with exit status 1; what cannot be compared
-//! (unknown table, column, snapshot, no files, no second side) exits 2.
+//! (unknown table, column, snapshot, no files, no second side) exits 2. Files in S3 are
+//! matched by a glob of keys, a `*` within one folder.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -15,12 +16,14 @@ use floe_client::RestClient;
 use floe_compaction::{compact, CompactionRequest, Silent};
 use floe_table::TableCatalog;
 use floe_test_support::changes::Rng;
-use floe_test_support::cli::{floe, Run};
+use floe_test_support::cli::{floe, floe_command, Run};
+use floe_test_support::s3::S3Env;
 use floe_test_support::upsert_model::*;
 use floe_test_support::TestEnv;
 use iceberg::spec::{Datum, Transform};
 use iceberg::transform::create_transform_function;
 use iceberg::TableIdent;
+use object_store::ObjectStoreExt;
 use parquet::arrow::ArrowWriter;
 use serde_json::Value;
 
@@ -80,28 +83,41 @@ async fn upsert(client: &RestClient, ident: &TableIdent, rows: &[(&'static str, 
     committed(writer.commit(None, None).await.unwrap());
 }
 
-/// Writes the model's rows as Parquet files under `dir`, split in two.
-fn write_files(dir: &Path, model: &BTreeMap<i64, Row>) {
+/// `rows` as one Parquet file of columns `id`, `name`, `qty`.
+fn parquet_file(rows: &[(&i64, &Row)]) -> Vec<u8> {
     let schema = Arc::new(Schema::new(vec![
         Field::new("id", DataType::Int64, false),
         Field::new("name", DataType::Utf8, true),
         Field::new("qty", DataType::Int32, true),
     ]));
+    let batch = RecordBatch::try_new(
+        schema.clone(),
+        vec![
+            Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| *r.0))),
+            Arc::new(StringArray::from_iter_values(rows.iter().map(|r| &r.1 .0))),
+            Arc::new(Int32Array::from_iter(rows.iter().map(|r| r.1 .1))),
+        ],
+    )
+    .unwrap();
+    let mut bytes = Vec::new();
+    let mut writer = ArrowWriter::try_new(&mut bytes, schema, None).unwrap();
+    writer.write(&batch).unwrap();
+    writer.close().unwrap();
+    bytes
+}
+
+/// The model's rows as two Parquet files, `part-0.parquet` and `part-1.parquet`.
+fn model_files(model: &BTreeMap<i64, Row>) -> Vec<(String, Vec<u8>)> {
     let rows: Vec<(&i64, &Row)> = model.iter().collect();
-    for (i, half) in rows.chunks(rows.len().div_ceil(2)).enumerate() {
-        let batch = RecordBatch::try_new(
-            schema.clone(),
-            vec![
-                Arc::new(Int64Array::from_iter_values(half.iter().map(|r| *r.0))),
-                Arc::new(StringArray::from_iter_values(half.iter().map(|r| &r.1 .0))),
-                Arc::new(Int32Array::from_iter(half.iter().map(|r| r.1 .1))),
-            ],
-        )
-        .unwrap();
-        let file = std::fs::File::create(dir.join(format!("part-{i}.parquet"))).unwrap();
-        let mut writer = ArrowWriter::try_new(file, schema.clone(), None).unwrap();
-        writer.write(&batch).unwrap();
-        writer.close().unwrap();
+    (rows.chunks(rows.len().div_ceil(2)).enumerate())
+        .map(|(i, half)| (format!("part-{i}.parquet"), parquet_file(half)))
+        .collect()
+}
+
+/// Writes the model's rows as Parquet files under `dir`, split in two.
+fn write_files(dir: &Path, model: &BTreeMap<i64, Row>) {
+    for (name, bytes) in model_files(model) {
+        std::fs::write(dir.join(name), bytes).unwrap();
     }
 }
 
@@ -301,4 +317,66 @@ async fn floe_verify_finds_and_names_every_difference() {
         );
         assert!(run.stderr.contains(says), "{what}: {}", run.stderr);
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn floe_verify_reads_the_files_a_table_was_loaded_from_in_s3() {
+    let Some(s3) = S3Env::from_env() else {
+        return;
+    };
+    let env = TestEnv::start();
+    let url = env.server.url().to_string();
+    let client = RestClient::connect(&url).await.unwrap();
+    let ident = create_table(&client, "loaded", BUCKETS).await;
+    let (_, model, _) = write_checkpoints(&client, &ident, 11, 4, (200, 150)).await;
+
+    // The exports of one day, and an object of another folder the glob must not match.
+    let bucket = s3.new_bucket("verify").await;
+    let store = s3.settings().open_bucket(&bucket).unwrap();
+    let put = |key: String, bytes: Vec<u8>| {
+        let store = store.clone();
+        async move {
+            let key = object_store::path::Path::from(key);
+            store.put(&key, bytes.into()).await.unwrap();
+        }
+    };
+    for (name, bytes) in model_files(&model) {
+        put(format!("exports/day=1/{name}"), bytes).await;
+    }
+    let (id, row) = model.iter().next().unwrap();
+    put(
+        "exports/day=1/more/extra.parquet".into(),
+        parquet_file(&[(id, row)]),
+    )
+    .await;
+    let verify_s3 = |glob: &str| {
+        let pattern = format!("s3://{bucket}/{glob}");
+        let args = [
+            "verify",
+            "--catalog",
+            &url,
+            "--table",
+            "ns.loaded",
+            "--against-files",
+        ];
+        let mut command = floe_command(&args);
+        command
+            .args([pattern.as_str(), "--format", "json"])
+            .envs(s3.envs());
+        Run::from(command.output().unwrap())
+    };
+
+    let c = json(&verify_s3("exports/day=1/*.parquet"), 0);
+    assert_eq!(c["equal"], true);
+    assert!(c["right"].as_str().unwrap().ends_with("(2 files)"), "{c}");
+    // A wildcard spanning folders takes the extra file too: one row more.
+    let c = json(&verify_s3("exports/day=1/*/*.parquet"), 1);
+    let whole: Vec<String> = serde_json::from_value(c["whole"]["differences"].clone()).unwrap();
+    assert!(
+        whole.contains(&format!("rows: {} against 1", model.len())),
+        "{whole:?}"
+    );
+    let none = verify_s3("exports/day=2/*.parquet");
+    assert_eq!(none.status.code(), Some(2), "{}", none.stderr);
+    assert!(none.stderr.contains("no file matches"), "{}", none.stderr);
 }

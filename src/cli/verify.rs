@@ -44,7 +44,8 @@ pub struct VerifyArgs {
     /// Compare with this snapshot (of `--against`, or of the table itself).
     #[arg(long)]
     pub against_snapshot: Option<i64>,
-    /// Compare with the Parquet files this glob of local paths matches.
+    /// Compare with the Parquet files this glob matches: local paths, or S3 keys after
+    /// `s3://bucket/` (endpoint and credentials from the AWS environment variables).
     #[arg(long, conflicts_with_all = ["against", "against_snapshot"])]
     pub against_files: Option<String>,
     /// Compare partition by partition too (by the table's partition spec).

@@ -32,6 +32,9 @@ pub enum VerifyError {
         /// Why.
         source: std::io::Error,
     },
+    /// Listing or reading objects in S3 failed.
+    #[error("reading from object storage: {0}")]
+    ObjectStore(#[from] object_store::Error),
     /// The glob of `--against-files` is malformed.
     #[error("bad file pattern: {0}")]
     Pattern(#[from] glob::PatternError),

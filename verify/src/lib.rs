@@ -9,6 +9,7 @@
 
 mod compare;
 mod error;
+mod files;
 mod partition;
 mod read;
 mod summary;
@@ -27,7 +28,8 @@ use floe_table::LoadedTable;
 pub enum Against {
     /// A snapshot of a table (the same table or another); `None`: its current snapshot.
     Snapshot(LoadedTable, Option<i64>),
-    /// The Parquet files a glob of local paths matches.
+    /// The Parquet files a glob matches: of local paths, or of S3 keys after
+    /// `s3://bucket/` (the endpoint and credentials from the AWS environment).
     Files(String),
 }
 

@@ -2,8 +2,9 @@
 //! data files grouped by partition, each group's deletes loaded once and its files read
 //! by the compactor's reader of live rows, groups in parallel; streaming, so memory holds
 //! the deletes of the groups being read and a batch per group, never the table), or the
-//! rows of Parquet files matched by a glob (files in parallel). Every batch is brought to
-//! the plan's columns (by name, cast to the first side's types) before it is digested.
+//! rows of Parquet files matched by a glob (files in parallel, `files`). Every batch is
+//! brought to the plan's columns (by name, cast to the first side's types) before it is
+//! digested.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -17,16 +18,15 @@ use futures::TryStreamExt;
 use iceberg::arrow::schema_to_arrow_schema;
 use iceberg::scan::FileScanTask;
 use iceberg::spec::{SnapshotRef, MAIN_BRANCH};
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-use parquet::arrow::ProjectionMask;
 use tokio::sync::Semaphore;
 
 use crate::error::VerifyError;
+use crate::files::matching;
 use crate::partition::{read_schema, Partitioning};
 use crate::summary::{Digests, Summary};
 
 /// Rows per batch read.
-const BATCH_ROWS: usize = 8192;
+pub(crate) const BATCH_ROWS: usize = 8192;
 
 /// What both sides digest: the columns (names and Arrow types of the first side), the
 /// partition source columns read besides them, and how rows are split into partitions.
@@ -118,8 +118,13 @@ impl DigestPlan {
         Ok(RecordBatch::try_new(self.read.clone(), columns)?)
     }
 
+    /// Whether the column `name` is read (digested, or partitioned by).
+    pub(crate) fn reads(&self, name: &str) -> bool {
+        self.read.field_with_name(name).is_ok()
+    }
+
     /// Adds the rows of `batch` that `keep` selects to `parts`, by partition.
-    fn add(
+    pub(crate) fn add(
         &self,
         parts: &mut HashMap<String, Summary>,
         batch: &RecordBatch,
@@ -266,69 +271,18 @@ pub async fn digest_snapshot(
     Ok(Digests::collect(label, &plan.columns, parts)?)
 }
 
-/// The digests of the Parquet files `pattern` matches (a glob of local paths), read
-/// `parallel` at a time.
+/// The digests of the Parquet files `pattern` matches (a glob of local paths, or of S3
+/// keys after `s3://bucket/`), read `parallel` at a time.
 pub async fn digest_files(
     pattern: &str,
     plan: Arc<DigestPlan>,
     parallel: usize,
 ) -> Result<Digests, VerifyError> {
-    let pattern_path = pattern.strip_prefix("file://").unwrap_or(pattern);
-    let mut paths = Vec::new();
-    for entry in glob::glob(pattern_path)? {
-        let path = entry.map_err(|e| VerifyError::Io {
-            path: e.path().display().to_string(),
-            source: e.into(),
-        })?;
-        if path.is_file() {
-            paths.push(path);
-        }
-    }
-    if paths.is_empty() {
-        return Err(VerifyError::NoFiles(pattern.to_string()));
-    }
-    paths.sort();
-    let label = format!("files {pattern} ({} files)", paths.len());
-    let jobs = paths.into_iter().map(|path| {
-        let plan = plan.clone();
-        async move {
-            tokio::task::spawn_blocking(move || digest_file(&path, &plan))
-                .await
-                .map_err(|e| VerifyError::Unsupported(format!("a reading task failed: {e}")))?
-        }
-    });
+    let sources = matching(pattern).await?;
+    let label = format!("files {pattern} ({} files)", sources.len());
+    let jobs = sources
+        .into_iter()
+        .map(|source| source.digest(plan.clone()));
     let parts = run_parallel(jobs.collect(), parallel).await?;
     Ok(Digests::collect(label, &plan.columns, parts)?)
-}
-
-/// The summaries of one Parquet file's rows, reading only the plan's columns.
-fn digest_file(
-    path: &std::path::Path,
-    plan: &DigestPlan,
-) -> Result<HashMap<String, Summary>, VerifyError> {
-    let shown = path.display().to_string();
-    let file = std::fs::File::open(path).map_err(|source| VerifyError::Io {
-        path: shown.clone(),
-        source,
-    })?;
-    let parquet = |source| VerifyError::Parquet {
-        path: shown.clone(),
-        source,
-    };
-    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(parquet)?;
-    let roots: Vec<usize> = (builder.schema().fields().iter().enumerate())
-        .filter(|(_, f)| plan.read.field_with_name(f.name()).is_ok())
-        .map(|(i, _)| i)
-        .collect();
-    let mask = ProjectionMask::roots(builder.parquet_schema(), roots);
-    let reader = builder
-        .with_projection(mask)
-        .with_batch_size(BATCH_ROWS)
-        .build()
-        .map_err(parquet)?;
-    let mut parts = HashMap::new();
-    for batch in reader {
-        plan.add(&mut parts, &batch?, None, &shown)?;
-    }
-    Ok(parts)
 }
