@@ -15,12 +15,14 @@ export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 
 step() { printf '\n=== %s\n' "$*"; }
 
-# A reused target directory only grows (a debug build of everything takes about 5 GiB);
-# when its disk runs low, start it afresh rather than fail in the middle of linking.
+# A reused target directory only grows (a debug build of everything takes about 5 GiB,
+# and each revision leaves its artifacts behind): when its disk runs low or it has grown
+# past 30 GiB, start it afresh rather than fail in the middle of linking.
 mkdir -p "$CARGO_TARGET_DIR"
 free_gib="$(df -Pk "$CARGO_TARGET_DIR" | awk 'NR == 2 { print int($4 / 1048576) }')"
-if [ "$free_gib" -lt 12 ]; then
-    echo "only $free_gib GiB free on the disk of $CARGO_TARGET_DIR: emptying it"
+used_gib="$(du -sk "$CARGO_TARGET_DIR" | awk '{ print int($1 / 1048576) }')"
+if [ "$free_gib" -lt 12 ] || [ "$used_gib" -gt 30 ]; then
+    echo "$CARGO_TARGET_DIR holds $used_gib GiB, $free_gib GiB free on its disk: emptying it"
     rm -rf "${CARGO_TARGET_DIR:?}"/debug "${CARGO_TARGET_DIR:?}"/release "${CARGO_TARGET_DIR:?}"/wheels
 fi
 
