@@ -3,7 +3,7 @@
 //! request id), written by one middleware on the routes that declare an action
 //! (`routes::ROUTES`). What a request touched comes from its path (`{namespace}`,
 //! `{table}`, `{view}`) unless its handler names it from the body ([`Touched`]); who made
-//! it comes from the authorization middleware ([`AuditPrincipal`]). An answer replayed
+//! it comes from the authorization middleware ([`PrincipalName`]). An answer replayed
 //! for a retried `Idempotency-Key` says `replayed = true`: nothing was done again (and
 //! only what the path names is known). No line carries a secret, a token or a header.
 
@@ -18,6 +18,7 @@ use axum::response::Response;
 use iceberg::{NamespaceIdent, TableIdent};
 use iceberg_catalog_rest::RenameTableRequest;
 
+use super::auth::PrincipalName;
 use super::request_id::RequestId;
 use crate::auth::Authenticator;
 use crate::names::NAMESPACE_SEPARATOR;
@@ -95,22 +96,6 @@ pub(crate) struct StateUnknown;
 /// nothing was done again.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Replayed;
-
-/// Response extension: who made the request (the authenticated client id or static
-/// token's name; at the token endpoint, the client id a failed login gave).
-#[derive(Clone, Debug)]
-pub(crate) struct AuditPrincipal(pub String);
-
-impl AuditPrincipal {
-    /// The longest client id of a failed login kept in its line.
-    const CLAIMED_CHARS: usize = 128;
-
-    /// The client id a failed login gave, as anyone may type it: at most
-    /// [`Self::CLAIMED_CHARS`] characters of it.
-    pub(crate) fn claimed(client_id: &str) -> Self {
-        AuditPrincipal(client_id.chars().take(Self::CLAIMED_CHARS).collect())
-    }
-}
 
 /// The principal of a request with authentication off.
 pub const ANONYMOUS: &str = "anonymous";
@@ -225,7 +210,7 @@ pub(super) async fn audit(State(audit): State<Audit>, request: Request, next: Ne
     if audit == Audit::Failures(action) && outcome == Outcome::Ok {
         return response;
     }
-    let principal = match response.extensions().get::<AuditPrincipal>() {
+    let principal = match response.extensions().get::<PrincipalName>() {
         Some(p) => p.0.as_str(),
         None if auth_on => UNAUTHENTICATED,
         None => ANONYMOUS,
@@ -316,7 +301,7 @@ mod tests {
         ]
         .map(|(given, kept)| (given.to_string(), kept.to_string()));
         for (given, kept) in cases {
-            assert_eq!(AuditPrincipal::claimed(&given).0, kept);
+            assert_eq!(PrincipalName::claimed(&given).0, kept);
         }
     }
 

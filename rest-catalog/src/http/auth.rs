@@ -4,7 +4,8 @@
 //! saying what was wrong) and checks the principal's access to what the request touches
 //! (403), as the route's `Needs` say: before the handler, or, for the routes whose body
 //! names the namespaces, in the handler once the body parsed (`Caller`). The answers it
-//! lets through or refuses name their principal for the audit trail (`AuditPrincipal`).
+//! lets through or refuses name their principal (`PrincipalName`), for the idempotency keys
+//! and the audit trail.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -19,7 +20,6 @@ use axum::{Extension, Form, Json};
 use base64::Engine;
 use serde_json::json;
 
-use super::audit::AuditPrincipal;
 use super::error::error_response;
 use crate::auth::Needs;
 use crate::auth::{Access, AuthError, Authenticator, Need, Principal, Scope};
@@ -85,7 +85,7 @@ pub(super) async fn tokens(
                 oauth_error(StatusCode::UNAUTHORIZED, "invalid_client", &e.to_string());
             response
                 .extensions_mut()
-                .insert(AuditPrincipal::claimed(&id));
+                .insert(PrincipalName::claimed(&id));
             response
         }
     }
@@ -145,7 +145,9 @@ async fn authorize(State(guard): State<Guard>, request: Request, next: Next) -> 
     else {
         return unauthorized();
     };
-    let name = AuditPrincipal(principal.name.clone());
+    let name = PrincipalName(principal.name.clone());
+    let mut request = request;
+    request.extensions_mut().insert(name.clone());
     let mut response = authorized(guard.needs, principal, request, next).await;
     response.extensions_mut().insert(name);
     response
@@ -157,9 +159,6 @@ async fn authorize(State(guard): State<Guard>, request: Request, next: Next) -> 
 /// principal's grants, which it filters).
 async fn authorized(needs: Needs, principal: Principal, request: Request, next: Next) -> Response {
     let (mut parts, body) = request.into_parts();
-    parts
-        .extensions
-        .insert(Authenticated(principal.name.clone()));
     let need = match need_now(needs, &mut parts).await {
         Ok(need) => need,
         Err(e) => return e.into_response(),
@@ -220,10 +219,23 @@ async fn namespace_param(parts: &mut Parts) -> Result<Option<String>> {
 #[derive(Clone)]
 pub(super) struct ListedFor(pub Principal);
 
-/// Who a request's token says made it (the client id or the static token's name), for
-/// what runs after the authentication middleware: idempotency keys are kept per caller.
+/// Who made a request: the authenticated client id or static token's name (at the token
+/// endpoint, the client id a failed login gave). A request extension for what runs after
+/// authentication (idempotency keys are kept per caller), and a response extension for
+/// the audit trail.
 #[derive(Clone, Debug)]
-pub(crate) struct Authenticated(pub String);
+pub(crate) struct PrincipalName(pub String);
+
+impl PrincipalName {
+    /// The longest client id of a failed login kept in its line.
+    const CLAIMED_CHARS: usize = 128;
+
+    /// The client id a failed login gave, as anyone may type it: at most
+    /// [`Self::CLAIMED_CHARS`] characters of it.
+    pub(crate) fn claimed(client_id: &str) -> Self {
+        PrincipalName(client_id.chars().take(Self::CLAIMED_CHARS).collect())
+    }
+}
 
 /// Who makes a request whose body names the namespaces it acts in, and the access the
 /// route needs on each.

@@ -18,7 +18,7 @@ use axum::response::{IntoResponse, Response};
 use uuid::Uuid;
 
 use super::audit::Replayed;
-use super::auth::Authenticated;
+use super::auth::PrincipalName;
 use super::body::body_bytes;
 use super::tables::metadata_file_response;
 use crate::catalog::{now_ms, Catalog};
@@ -46,7 +46,7 @@ pub(crate) async fn once(State(catalog): State<Catalog>, request: Request, next:
     };
     // With authentication on, a key is its caller's: another caller sending the same key
     // runs its own request (and its own grant checks) rather than getting a kept answer.
-    let key = match request.extensions().get::<Authenticated>() {
+    let key = match request.extensions().get::<PrincipalName>() {
         Some(who) => scoped(key, &who.0),
         None => key,
     };
