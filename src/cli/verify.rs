@@ -7,6 +7,7 @@
 use std::fmt::Write as _;
 
 use clap::{ArgGroup, Args, ValueEnum};
+use floe_client::parse_table_ident;
 use floe_verify::{verify, Against, Comparison, Figures, Part, VerifyOptions};
 
 use super::CatalogArgs;
@@ -69,7 +70,8 @@ pub async fn run(args: VerifyArgs) -> anyhow::Result<bool> {
     let against = match (&args.against_files, &args.against) {
         (Some(pattern), _) => Against::Files(pattern.clone()),
         (None, Some(other)) => {
-            let (_, other) = args.catalog.table(other).await?;
+            // The same catalog and client: one connection, one token.
+            let other = parse_table_ident(other).map_err(|e| anyhow::anyhow!(e))?;
             Against::Snapshot(catalog.load_table(&other).await?, args.against_snapshot)
         }
         (None, None) => Against::Snapshot(table.clone(), args.against_snapshot),
