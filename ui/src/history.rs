@@ -5,7 +5,7 @@
 
 use floe_table::main_ancestry;
 use floe_table::properties::{
-    CHECKPOINT_ID, OPERATION, OPERATION_COMPACTION, WATERMARK, WRITER_ID,
+    watermark, CHECKPOINT_ID, OPERATION, OPERATION_COMPACTION, WRITER_ID,
 };
 use iceberg::spec::{Snapshot, TableMetadata};
 
@@ -59,7 +59,7 @@ impl SnapshotFact {
                 let checkpoint = p.get(CHECKPOINT_ID).and_then(|c| c.trim().parse().ok());
                 (w.clone(), checkpoint)
             }),
-            watermark_ms: p.get(WATERMARK).and_then(|w| w.trim().parse().ok()),
+            watermark_ms: watermark(p),
         }
     }
 
@@ -126,6 +126,7 @@ impl History {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use floe_table::properties::WATERMARK;
     use floe_table::testing::metadata;
 
     #[test]
