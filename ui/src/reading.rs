@@ -20,8 +20,6 @@ use crate::session::Viewer;
 pub(crate) struct LiveFigures {
     /// The size of each live data file, in bytes.
     pub data_sizes: Vec<u64>,
-    /// Their sum.
-    pub data_bytes: u64,
     /// Live equality-delete files.
     pub equality_delete_files: u64,
     /// Live position-delete files.
@@ -34,10 +32,7 @@ impl LiveFigures {
         let mut figures = LiveFigures::default();
         for (content, size) in files {
             match content {
-                DataContentType::Data => {
-                    figures.data_sizes.push(size);
-                    figures.data_bytes += size;
-                }
+                DataContentType::Data => figures.data_sizes.push(size),
                 DataContentType::EqualityDeletes => figures.equality_delete_files += 1,
                 DataContentType::PositionDeletes => figures.position_delete_files += 1,
             }
@@ -50,9 +45,14 @@ impl LiveFigures {
         self.data_sizes.len() as u64
     }
 
+    /// The bytes of the live data files.
+    pub(crate) fn data_bytes(&self) -> u64 {
+        self.data_sizes.iter().sum()
+    }
+
     /// The average size of a live data file; `None` without one.
     pub(crate) fn average_bytes(&self) -> Option<u64> {
-        (!self.data_sizes.is_empty()).then(|| self.data_bytes / self.data_files())
+        (!self.data_sizes.is_empty()).then(|| self.data_bytes() / self.data_files())
     }
 }
 
@@ -160,9 +160,15 @@ mod tests {
     #[test]
     fn live_figures_count_each_content_apart() {
         use DataContentType::*;
-        type Case = (&'static [(DataContentType, u64)], LiveFigures, Option<u64>);
+        // (files, figures, data bytes, average data file)
+        type Case = (
+            &'static [(DataContentType, u64)],
+            LiveFigures,
+            u64,
+            Option<u64>,
+        );
         let cases: [Case; 2] = [
-            (&[], LiveFigures::default(), None),
+            (&[], LiveFigures::default(), 0, None),
             (
                 &[
                     (Data, 100),
@@ -173,18 +179,19 @@ mod tests {
                 ],
                 LiveFigures {
                     data_sizes: vec![100, 301],
-                    data_bytes: 401,
                     equality_delete_files: 2,
                     position_delete_files: 1,
                 },
+                401,
                 Some(200),
             ),
         ];
-        for (files, want, average) in cases {
+        for (files, want, bytes, average) in cases {
             let figures = LiveFigures::of(files.iter().copied());
             assert_eq!(figures, want);
             assert_eq!(figures.average_bytes(), average);
             assert_eq!(figures.data_files(), want.data_sizes.len() as u64);
+            assert_eq!(figures.data_bytes(), bytes);
         }
     }
 }

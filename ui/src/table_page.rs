@@ -158,10 +158,10 @@ pub(crate) async fn show(
         charts: charts(&history, live.as_deref().ok()),
         live: live.map(|l| Figures {
             data_files: l.data_files(),
-            data_bytes: l.data_bytes,
+            data_bytes: l.data_bytes(),
             equality_delete_files: l.equality_delete_files,
             position_delete_files: l.position_delete_files,
-            data_bytes_text: format::bytes(l.data_bytes),
+            data_bytes_text: format::bytes(l.data_bytes()),
             average: or_dash(l.average_bytes(), format::bytes),
         }),
         columns: columns(metadata),
