@@ -48,8 +48,8 @@ pub async fn hidden_positions(
         .iter()
         .map(|&c| arrow.field(c).data_type().clone())
         .collect();
-    // Only the converted deletes: position deletes and equality deletes of other
-    // partitions stay as they are.
+    // Only the key columns, and only the converted deletes: position deletes and equality
+    // deletes of other partitions stay as they are.
     let tasks: Vec<FileScanTask> = read
         .into_iter()
         .map(|mut task| {
@@ -57,20 +57,15 @@ pub async fn hidden_positions(
                 d.file_type == DataContentType::EqualityDeletes
                     && conversion.converted.contains(&d.file_path)
             });
-            task
-        })
-        .collect();
-    let key = KeyColumns {
-        field_ids: key_field_ids.clone(),
-        positions: (0..key_field_ids.len()).collect(),
-        types: key_types,
-    };
-    let tasks: Vec<FileScanTask> = (tasks.into_iter())
-        .map(|mut task| {
             task.project_field_ids = key_field_ids.clone();
             task
         })
         .collect();
+    let key = KeyColumns {
+        field_ids: key_field_ids,
+        positions: (0..key_columns.len()).collect(),
+        types: key_types,
+    };
     let live = LiveRows::load(
         &settings.file_io,
         &tasks,
