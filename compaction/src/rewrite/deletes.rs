@@ -20,6 +20,7 @@ use iceberg::spec::DataContentType;
 use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
 use parquet::arrow::PARQUET_FIELD_ID_META_KEY;
 
+use super::BATCH_ROWS;
 use crate::error::CompactionError;
 
 /// A group's equality and position deletes.
@@ -42,22 +43,14 @@ fn column_by_field_id(batch: &RecordBatch, id: i32) -> Option<ArrayRef> {
 }
 
 async fn read_all(file_io: &FileIO, path: &str) -> Result<Vec<RecordBatch>, CompactionError> {
-    Ok(parquet_batches(file_io, path)
+    Ok(parquet_batches(file_io, path, BATCH_ROWS)
         .await?
         .collect::<Result<Vec<_>, _>>()?)
 }
 
-/// The batches of the Parquet file at `path`, read whole into memory first.
-pub(crate) async fn parquet_batches(
-    file_io: &FileIO,
-    path: &str,
-) -> Result<ParquetRecordBatchReader, CompactionError> {
-    parquet_batches_of(file_io, path, 8192).await
-}
-
 /// The batches of `batch_rows` rows of the Parquet file at `path`, read whole into memory
 /// first.
-pub(crate) async fn parquet_batches_of(
+pub(crate) async fn parquet_batches(
     file_io: &FileIO,
     path: &str,
     batch_rows: usize,

@@ -13,7 +13,7 @@ use floe_table::RowDigest;
 use iceberg::io::FileIO;
 use iceberg::spec::DataFile;
 
-use super::deletes::parquet_batches_of;
+use super::deletes::parquet_batches;
 use crate::error::CompactionError;
 
 /// A rewrite broken on purpose (for tests): what it does to the first batch it writes.
@@ -88,7 +88,7 @@ pub(crate) async fn written_digest(
 ) -> Result<RowDigest, CompactionError> {
     let mut digest = RowDigest::new(schema);
     for file in files {
-        for batch in parquet_batches_of(file_io, file.file_path(), READ_BACK_ROWS).await? {
+        for batch in parquet_batches(file_io, file.file_path(), READ_BACK_ROWS).await? {
             digest.add(&batch?, None)?;
         }
     }
