@@ -41,6 +41,11 @@ pub struct ServeConfig {
     /// outlive it.
     #[serde(default = "default_zk_session_timeout")]
     pub zk_session_timeout_ms: u64,
+    /// How long a node keeps a table's commit lock after a commit, in milliseconds, so a
+    /// burst of its commits skips creating and deleting the lock's znode; another node's
+    /// commit ends the lease at once. 0: off.
+    #[serde(default = "default_zk_lock_lease")]
+    pub zk_lock_lease_ms: u64,
     /// How often every table is compacted and its old snapshots expired (`1h`, `90s`);
     /// off when unset.
     #[serde(default)]
@@ -129,6 +134,11 @@ pub fn default_zk_session_timeout() -> u64 {
     10_000
 }
 
+/// The commit-lock lease (milliseconds) unless configured.
+pub fn default_zk_lock_lease() -> u64 {
+    50
+}
+
 impl Default for ServeConfig {
     fn default() -> Self {
         toml::from_str("").expect("defaults parse")
@@ -168,6 +178,11 @@ pub struct ServeArgs {
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub zk_session_timeout_ms: Option<u64>,
+    /// How long a node keeps a table's commit lock after its commits, in milliseconds
+    /// (default 50; 0: off); another node's commit ends the lease at once.
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub zk_lock_lease_ms: Option<u64>,
     /// Compact every table (and expire its old snapshots) this often: 1h, 15m, 30s.
     /// Off by default; a table opts out with floe.compaction.enabled=false.
     #[arg(long)]

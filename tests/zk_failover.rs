@@ -1,6 +1,6 @@
 //! Failures under load in a ZooKeeper cluster of `floe serve` nodes: a node killed with
-//! SIGKILL while commits run (its locks must expire with its session, and the others
-//! carry on), and a ZooKeeper member (the leader) stopped while commits run. Afterwards
+//! SIGKILL while commits run (its locks, held, leased or queued for, must expire with its
+//! session, and the others carry on; no lock node is left), and a ZooKeeper member (the leader) stopped while commits run. Afterwards
 //! every acknowledged append is in the table exactly once, the history is one line and
 //! every metadata file the pointer and its log name exists and parses.
 //!
@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use floe_test_support::cluster::{create_append_table, Ack, Batch, Cluster, Writer};
 use floe_test_support::scan::rest_catalog;
 use floe_test_support::table_checks::{assert_pointer_sound, verify_acks};
-use floe_test_support::zk::{zk_env, zk_mode, StoppedMember};
+use floe_test_support::zk::{assert_no_commit_lock_left, zk_env, zk_mode, StoppedMember};
 use floe_test_support::{table_path, Http, Resp};
 use iceberg::table::Table;
 use iceberg::Catalog;
@@ -154,6 +154,10 @@ async fn a_node_killed_during_commits_leaves_a_consistent_table() {
         all.push(ack);
     }
     verify_cluster(&cluster, &[0, 2], &table, &all).await;
+    // The dead node's lock (held, leased or queued) went with its session; the survivors'
+    // leases end.
+    let uuid = table.metadata().uuid().to_string();
+    assert_no_commit_lock_left(&connect, &cluster.root, &uuid).await;
 }
 
 /// Members of the ensemble in `zookeeper.sh` order (member i is entry i - 1).

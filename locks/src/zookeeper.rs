@@ -21,6 +21,7 @@
 //! request of any other user, opens a new session, so the node takes locks again without a
 //! restart; only [`ZooKeeperSession::close`] ends it for good.
 
+mod lease;
 mod node;
 mod session;
 
@@ -32,6 +33,7 @@ use tokio::time::Instant;
 use zookeeper_client::{Acls, Client, CreateMode, CreateOptions, Error as ZkError, OneshotWatcher};
 
 use crate::{LockError, LockGuard, LockManager, Unavailable};
+use lease::{Contention, HeldNode, Leases};
 use node::{find_by_prefix, is_definite, Backoff, LockNode};
 use session::Session;
 pub use session::ZooKeeperSession;
@@ -44,6 +46,10 @@ pub struct ZooKeeperLockManager {
     session: Arc<ZooKeeperSession>,
     /// `<root>/locks`.
     locks_dir: String,
+    /// Released locks kept for a short while, when leases are on ([`with_lease`]).
+    ///
+    /// [`with_lease`]: Self::with_lease
+    leases: Option<Arc<Leases>>,
 }
 
 impl ZooKeeperLockManager {
@@ -54,7 +60,22 @@ impl ZooKeeperLockManager {
         let locks_dir = locks_dir(root)?;
         let made = session.client().await?.mkdir(&locks_dir, &PERSISTENT).await;
         made.map_err(|e| unavailable(&format!("creating {locks_dir}"), e))?;
-        Ok(Self { session, locks_dir })
+        Ok(Self {
+            session,
+            locks_dir,
+            leases: None,
+        })
+    }
+
+    /// Keeps each released lock for `lease` on this node before deleting its node: an
+    /// acquire of the same key on this manager within the lease takes it at once, without
+    /// a ZooKeeper write. A contender elsewhere (or another one here) ends the lease at once
+    /// and is never kept waiting by one (`zookeeper/lease.rs`). For commit locks, whose
+    /// bursts come from one node; [`LockGuard::release`] then hands the lock to the lease
+    /// rather than deleting it.
+    pub fn with_lease(mut self, lease: Duration) -> Self {
+        self.leases = (!lease.is_zero()).then(|| Leases::new(lease));
+        self
     }
 
     /// Opens a session of its own on `connect_string` (`host:port,host:port,...`) and keeps
@@ -100,8 +121,31 @@ fn locks_dir(root: &str) -> Result<String, LockError> {
 
 struct ZooKeeperGuard {
     key: String,
-    losses_at_acquire: u64,
-    node: LockNode,
+    /// `Some` until released.
+    held: Option<HeldNode>,
+    /// Where a released lock goes in lease mode.
+    leases: Option<Arc<Leases>>,
+}
+
+impl ZooKeeperGuard {
+    /// Hands the lock to the lease, or returns it to be deleted.
+    fn lease_out(&mut self) -> Option<HeldNode> {
+        let held = self.held.take()?;
+        match &self.leases {
+            Some(leases) => {
+                leases.keep(held.node.dir.clone(), held);
+                None
+            }
+            None => Some(held),
+        }
+    }
+}
+
+impl Drop for ZooKeeperGuard {
+    fn drop(&mut self) {
+        // A node not leased is deleted in the background as it drops.
+        drop(self.lease_out());
+    }
 }
 
 #[async_trait]
@@ -111,15 +155,12 @@ impl LockGuard for ZooKeeperGuard {
     }
 
     fn is_held(&self) -> bool {
-        let session = &self.node.session;
-        session.connected() && session.losses() == self.losses_at_acquire
+        self.held.as_ref().is_some_and(HeldNode::is_held)
     }
 
-    async fn release(self: Box<Self>) {
-        let node = self.node;
-        // Without a client the session has ended, and took the node with it.
-        if let Ok(client) = node.session.client() {
-            node.release(&client).await;
+    async fn release(mut self: Box<Self>) {
+        if let Some(held) = self.lease_out() {
+            held.release().await;
         }
     }
 }
@@ -129,6 +170,16 @@ impl LockManager for ZooKeeperLockManager {
     async fn acquire(&self, key: &str, timeout: Duration) -> Result<Box<dyn LockGuard>, LockError> {
         let deadline = Instant::now() + timeout;
         let dir = format!("{}/{}", self.locks_dir, encode_key(key));
+        let guard = |held| -> Box<dyn LockGuard> {
+            Box::new(ZooKeeperGuard {
+                key: key.to_string(),
+                held: Some(held),
+                leases: self.leases.clone(),
+            })
+        };
+        if let Some(held) = self.leases.as_ref().and_then(|l| l.reuse(&dir)) {
+            return Ok(guard(held));
+        }
         let mut retried = false;
         loop {
             let live = tokio::time::timeout_at(deadline, self.session.live()).await;
@@ -137,8 +188,9 @@ impl LockManager for ZooKeeperLockManager {
                     "no ZooKeeper session could be opened within {timeout:?}"
                 )))
             })?;
-            let attempt = acquire_on(&session, key, &self.locks_dir, &dir, timeout, deadline);
-            match attempt.await {
+            let leased = self.leases.is_some();
+            let attempt = acquire_on(&session, &self.locks_dir, &dir, leased, deadline);
+            match attempt.await.map(guard).map_err(|e| e.waited(key, timeout)) {
                 // The session ended during the attempt, taking the attempt's node with it:
                 // try once more, on a new session, while time is left.
                 Err(LockError::Unavailable(_))
@@ -158,40 +210,62 @@ impl LockManager for ZooKeeperLockManager {
     }
 }
 
+/// Why an acquire attempt did not take the lock.
+enum Missed {
+    /// Its deadline passed.
+    Timeout,
+    /// It failed.
+    Failed(LockError),
+}
+
+impl Missed {
+    fn waited(self, key: &str, waited: Duration) -> LockError {
+        match self {
+            Missed::Timeout => LockError::Timeout {
+                key: key.to_string(),
+                waited,
+            },
+            Missed::Failed(e) => e,
+        }
+    }
+}
+
 /// One acquire attempt on `session`: creates a node under `dir` (a key's directory in
-/// `locks_dir`) and waits for its turn.
+/// `locks_dir`) and waits for its turn; with `leased`, then watches for contenders.
 async fn acquire_on(
     session: &Arc<Session>,
-    key: &str,
     locks_dir: &str,
     dir: &str,
-    timeout: Duration,
+    leased: bool,
     deadline: Instant,
-) -> Result<Box<dyn LockGuard>, LockError> {
-    let client = session.client()?;
+) -> Result<HeldNode, Missed> {
+    let client = session.client().map_err(Missed::Failed)?;
     let mut node = LockNode::new(session, dir);
     // Creation is not cut off at the deadline: an abandoned create could leave a node
     // nobody knows about. Each try is one request; retries stop at the deadline, and a node
     // whose create is still unanswered then is deleted by its prefix.
-    let name = create_node(session, &client, locks_dir, &mut node, deadline).await?;
+    let created = create_node(session, &client, locks_dir, &mut node, deadline).await;
+    let name = created.map_err(Missed::Failed)?;
     node.name = Some(name.clone());
     let turn = wait_turn(session, &client, dir, &node.prefix, &name);
-    let err = match tokio::time::timeout_at(deadline, turn).await {
+    let missed = match tokio::time::timeout_at(deadline, turn).await {
         Ok(Ok(())) => {
-            return Ok(Box::new(ZooKeeperGuard {
-                key: key.to_string(),
-                losses_at_acquire: session.losses(),
+            let losses_at_acquire = session.losses();
+            let contention = match leased {
+                true => Some(Contention::watch(&client, dir, &name).await),
+                false => None,
+            };
+            return Ok(HeldNode {
                 node,
-            }))
+                losses_at_acquire,
+                contention,
+            });
         }
-        Ok(Err(e)) => e,
-        Err(_) => LockError::Timeout {
-            key: key.to_string(),
-            waited: timeout,
-        },
+        Ok(Err(e)) => Missed::Failed(e),
+        Err(_) => Missed::Timeout,
     };
     node.release(&client).await;
-    Err(err)
+    Err(missed)
 }
 
 /// Creates this attempt's EPHEMERAL_SEQUENTIAL node (and the key's directory when missing,

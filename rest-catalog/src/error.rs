@@ -72,8 +72,9 @@ impl PartialEq for Failure {
     }
 }
 
-/// What went wrong in a catalog operation.
-#[derive(Debug, thiserror::Error)]
+/// What went wrong in a catalog operation. Clones answer every commit of a group that
+/// shares one outcome.
+#[derive(Clone, Debug, thiserror::Error)]
 pub enum CatalogError {
     /// The request itself is malformed or names something invalid; nothing was changed.
     #[error("{0}")]

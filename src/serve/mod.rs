@@ -54,7 +54,11 @@ pub async fn build_node(config: &ServeConfig) -> anyhow::Result<Node> {
             let root = config.zk_root.trim_end_matches('/');
             (
                 Arc::new(ZooKeeperStore::new(session.clone(), root).await?),
-                Arc::new(ZooKeeperLockManager::new(session.clone(), root).await?),
+                Arc::new(
+                    ZooKeeperLockManager::new(session.clone(), root)
+                        .await?
+                        .with_lease(Duration::from_millis(config.zk_lock_lease_ms)),
+                ),
                 Arc::new(ZooKeeperLockManager::new(session, &lock_root(root)).await?),
             )
         }

@@ -105,8 +105,16 @@ impl Catalog {
         result
     }
 
-    async fn commit_locked(&self, changes: Vec<TableChange>) -> Result<Vec<MetadataFile>> {
-        let keys = self.precheck(&changes).await.map_err(nothing_written)?;
+    async fn commit_locked(&self, mut changes: Vec<TableChange>) -> Result<Vec<MetadataFile>> {
+        let mut keys = self.precheck(&changes).await.map_err(nothing_written)?;
+        // One change to an existing table: committed in its table's group.
+        if changes.len() == 1 && !is_create(&changes[0].requirements) {
+            let (key, change) = (keys.remove(0), changes.remove(0));
+            return self
+                .commit_in_group(key, change)
+                .await
+                .map(|file| vec![file]);
+        }
         let guards = self.lock_tables(keys).await.map_err(nothing_written)?;
         let mut planned = Vec::with_capacity(changes.len());
         for change in changes {
@@ -162,6 +170,49 @@ impl Catalog {
         Ok(guards)
     }
 
+    /// The current metadata file of a table, read under its lock; `None` when the name is
+    /// free. A view of that name answers as [`view_in_the_way`] of a change with
+    /// `requirements`.
+    pub(super) async fn load_current(
+        &self,
+        ident: &TableIdent,
+        requirements: &[TableRequirement],
+    ) -> Result<Option<MetadataFile>> {
+        let current = self.store.load_entry(ident).await.map_err(store_error)?;
+        let Some(current) = current else {
+            return Ok(None);
+        };
+        if current.kind == EntryKind::View {
+            return Err(view_in_the_way(ident, requirements));
+        }
+        let file = self.read_metadata(&current.metadata_location).await;
+        file.map(Some)
+            .map_err(|e| CatalogError::Storage(Failure::because(format!("table {ident}"), e)))
+    }
+
+    /// Checks and applies one change on top of `head`, the table's metadata file (under
+    /// lock): the new metadata, or `None` when the updates change nothing.
+    pub(super) async fn plan_on(
+        &self,
+        ident: &TableIdent,
+        head: &MetadataFile,
+        requirements: &[TableRequirement],
+        updates: Vec<TableUpdate>,
+    ) -> Result<Option<Arc<TableMetadata>>> {
+        let base = &head.metadata;
+        match apply_to_existing(base, &head.location, requirements, updates)? {
+            AppliedCommit::Unchanged => Ok(None),
+            AppliedCommit::Changed(metadata) => {
+                if metadata.location() != base.location()
+                    || metadata.properties() != base.properties()
+                {
+                    self.check_table_locations(ident, &metadata).await?;
+                }
+                Ok(Some(Arc::new(*metadata)))
+            }
+        }
+    }
+
     /// Checks and applies one change against the table's current metadata (under lock).
     async fn plan_change(&self, change: TableChange) -> Result<PlannedChange> {
         let TableChange {
@@ -169,11 +220,7 @@ impl Catalog {
             requirements,
             updates,
         } = change;
-        let current = self.store.load_entry(&ident).await.map_err(store_error)?;
-        if current.as_ref().is_some_and(|c| c.kind == EntryKind::View) {
-            return Err(view_in_the_way(&ident, &requirements));
-        }
-        let Some(current) = current else {
+        let Some(head) = self.load_current(&ident, &requirements).await? else {
             if !is_create(&requirements) {
                 return Err(CatalogError::NoSuchTable(ident.to_string()));
             }
@@ -192,32 +239,13 @@ impl Catalog {
                 changed: true,
             });
         };
-        let base = self
-            .read_metadata(&current.metadata_location)
-            .await
-            .map_err(|e| CatalogError::Storage(Failure::because(format!("table {ident}"), e)))?
-            .metadata;
-        match apply_to_existing(&base, &current.metadata_location, &requirements, updates)? {
-            AppliedCommit::Unchanged => Ok(PlannedChange {
-                ident,
-                base_location: Some(current.metadata_location),
-                metadata: base,
-                changed: false,
-            }),
-            AppliedCommit::Changed(metadata) => {
-                if metadata.location() != base.location()
-                    || metadata.properties() != base.properties()
-                {
-                    self.check_table_locations(&ident, &metadata).await?;
-                }
-                Ok(PlannedChange {
-                    ident,
-                    base_location: Some(current.metadata_location),
-                    metadata: Arc::new(*metadata),
-                    changed: true,
-                })
-            }
-        }
+        let planned = self.plan_on(&ident, &head, &requirements, updates).await?;
+        Ok(PlannedChange {
+            ident,
+            changed: planned.is_some(),
+            metadata: planned.unwrap_or(head.metadata),
+            base_location: Some(head.location),
+        })
     }
 
     /// Writes the new metadata files, then moves all pointers in one store operation.

@@ -5,6 +5,9 @@
 
 mod commits;
 mod entries;
+#[cfg(test)]
+mod faulty_store;
+mod group_commit;
 mod tables;
 mod views;
 
@@ -82,6 +85,8 @@ pub struct Catalog {
     metadata_cache: moka::sync::Cache<String, MetadataFile>,
     figures: TableFigureBook,
     telemetry: Arc<dyn Telemetry>,
+    /// Single-table commits waiting for their table's next group.
+    queues: Arc<group_commit::CommitQueues>,
 }
 
 impl Catalog {
@@ -105,6 +110,7 @@ impl Catalog {
             metadata_cache,
             figures: TableFigureBook::default(),
             telemetry: Arc::new(NoTelemetry),
+            queues: Arc::default(),
         }
     }
 

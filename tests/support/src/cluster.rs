@@ -155,6 +155,8 @@ pub struct Ack {
     /// The snapshot the 200 answer made current; `None` when an unknown outcome was
     /// settled by finding the file in the table.
     pub snapshot_id: Option<i64>,
+    /// The metadata file the 200 answer named; `None` as for `snapshot_id`.
+    pub metadata_location: Option<String>,
     pub node: usize,
     pub started: Instant,
     pub acked: Instant,
@@ -294,10 +296,11 @@ impl Writer {
                 self.stats
             );
             let node = self.node;
-            let ack = |snapshot_id| Ack {
+            let ack = |snapshot_id, metadata_location| Ack {
                 file: path.clone(),
                 id,
                 snapshot_id,
+                metadata_location,
                 node,
                 started,
                 acked: Instant::now(),
@@ -311,11 +314,12 @@ impl Writer {
                 Ok(committed) => {
                     let snapshot = committed.metadata().current_snapshot_id();
                     assert!(snapshot.is_some(), "a committed append has a snapshot");
+                    let location = committed.metadata_location().map(str::to_string);
                     self.table = Some(committed);
                     if self.rotate {
                         self.switch_node();
                     }
-                    return ack(snapshot);
+                    return ack(snapshot, location);
                 }
                 Err(e) if e.kind() == ErrorKind::CatalogCommitConflicts => {
                     self.stats.conflicts += 1;
@@ -327,7 +331,7 @@ impl Writer {
                     let table = self.load(deadline).await;
                     assert!(holds_file(&table, &path).await, "{path} is not there: {e}");
                     self.table = Some(table);
-                    return ack(None);
+                    return ack(None, None);
                 }
                 Err(e) if never_sent(&e) => {
                     self.stats.unreachable += 1;

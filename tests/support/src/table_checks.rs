@@ -70,6 +70,29 @@ pub async fn verify_acks(table: &Table, acks: &[Ack]) {
         .map(|s| s.snapshot_id())
         .collect();
     assert_eq!(adders, snapshots, "each snapshot added one live file");
+    assert_log_lists(
+        table,
+        acks.iter().filter_map(|a| a.metadata_location.as_deref()),
+    );
+}
+
+/// Every metadata file in `acknowledged` is the table's current one or in its metadata log
+/// (unless the log was trimmed to `write.metadata.previous-versions-max`, 100 by default).
+pub fn assert_log_lists<'a>(table: &Table, acknowledged: impl Iterator<Item = &'a str>) {
+    let metadata = table.metadata();
+    let mut listed: BTreeSet<&str> = (metadata.metadata_log().iter())
+        .map(|l| l.metadata_file.as_str())
+        .collect();
+    if listed.len() >= 100 {
+        return;
+    }
+    listed.extend(table.metadata_location());
+    for location in acknowledged {
+        assert!(
+            listed.contains(location),
+            "{location} is not in the metadata log"
+        );
+    }
 }
 
 /// `n` snapshots in one chain: sequence numbers 1..=n, each the parent of the next, each

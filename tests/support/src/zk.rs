@@ -22,6 +22,41 @@ pub fn zk_env(var: &str) -> Option<String> {
     }
 }
 
+/// The commit-lock contender nodes of `table_uuid` in the catalog rooted at `root` (the
+/// layout of `floe serve`'s lock manager: `<root>/locks/<key>`), read on a session of its
+/// own.
+pub async fn commit_lock_nodes(connect: &str, root: &str, table_uuid: &str) -> Vec<String> {
+    use floe_locks::zookeeper_client::{Client, Error};
+    let client = Client::connect(connect)
+        .await
+        .expect("connect to ZooKeeper");
+    match client
+        .list_children(&format!("{root}/locks/{table_uuid}"))
+        .await
+    {
+        Ok(children) => children,
+        Err(Error::NoNode) => Vec::new(),
+        Err(e) => panic!("listing lock nodes: {e}"),
+    }
+}
+
+/// Waits (up to 5 s) until no commit lock node of `table_uuid` is left: leases end and
+/// a dead node's nodes go with its session.
+pub async fn assert_no_commit_lock_left(connect: &str, root: &str, table_uuid: &str) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let nodes = commit_lock_nodes(connect, root, table_uuid).await;
+        if nodes.is_empty() {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "commit lock nodes left behind: {nodes:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 /// Sends a ZooKeeper four-letter word to `addr` and returns the answer ("" on failure).
 pub fn four_letter(addr: &str, word: &str) -> String {
     let mut out = String::new();

@@ -1,0 +1,260 @@
+//! Group commit: the single-table commits that queue on this node for one table while its
+//! lock is held are applied together, in arrival order, under one hold of the lock. Each
+//! is checked against the metadata the one before it produced (its requirements decide
+//! its answer, as if it had run alone), each is written as its own metadata file, whose
+//! metadata log names the one before, and the pointer moves once for the whole group (one
+//! compare-and-swap: one ZooKeeper `setData` or one redb transaction).
+//!
+//! Answers: a member whose requirements fail, or whose updates are invalid, is answered
+//! at once (nothing of it was written). The others wait for the pointer move and share
+//! its outcome: moved, each gets its own metadata file; certainly not moved, each gets 409
+//! and the group's files are deleted; unknown, each gets CommitStateUnknown and nothing is
+//! deleted. A group takes at most [`MAX_GROUP_COMMITS`] commits and stops taking more
+//! once it has worked [`MAX_GROUP_TIME`]; the rest form the next group.
+//!
+//! The queue of a table is drained by one task (spawned by the commit that found the
+//! queue empty), so a client that disconnects never abandons the commits queued with it.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use floe_locks::LockGuard;
+use iceberg::TableIdent;
+use tokio::sync::oneshot;
+
+use super::commits::{nothing_written, TableChange};
+use super::tables::record;
+use super::{Catalog, MetadataFile};
+use crate::error::{CatalogError, Failure, Result};
+use crate::store::PointerSwap;
+
+/// The most commits one group applies.
+pub const MAX_GROUP_COMMITS: usize = 32;
+
+/// How long a group keeps taking members: once its work has taken this long, the commits
+/// left wait for the next group (under the same lock, or another node's turn).
+pub const MAX_GROUP_TIME: Duration = Duration::from_millis(100);
+
+/// A commit waiting in its table's queue.
+struct Queued {
+    change: TableChange,
+    answer: oneshot::Sender<Result<MetadataFile>>,
+}
+
+/// The queues of single-table commits on this node, by lock key. A key is present while a
+/// task drains its queue.
+#[derive(Default)]
+pub(crate) struct CommitQueues {
+    queues: Mutex<HashMap<String, VecDeque<Queued>>>,
+}
+
+impl CommitQueues {
+    fn queues(&self) -> std::sync::MutexGuard<'_, HashMap<String, VecDeque<Queued>>> {
+        self.queues.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Queues a commit; `true` when no task drains the key's queue yet (start one).
+    fn push(&self, key: &str, queued: Queued) -> bool {
+        let mut queues = self.queues();
+        match queues.get_mut(key) {
+            Some(queue) => {
+                queue.push_back(queued);
+                false
+            }
+            None => {
+                queues.insert(key.to_string(), VecDeque::from([queued]));
+                true
+            }
+        }
+    }
+
+    /// The next group: the oldest commits, up to `max`, that name the same table as the
+    /// oldest (a table renamed meanwhile may be queued under two names).
+    fn take(&self, key: &str, max: usize) -> Vec<Queued> {
+        let mut queues = self.queues();
+        let Some(queue) = queues.get_mut(key) else {
+            return Vec::new();
+        };
+        let mut group = Vec::new();
+        while group.len() < max {
+            match queue.front() {
+                Some(next)
+                    if group
+                        .first()
+                        .is_none_or(|first: &Queued| same_table(first, next)) =>
+                {
+                    group.extend(queue.pop_front())
+                }
+                _ => break,
+            }
+        }
+        group
+    }
+
+    /// Puts commits a group did not reach back at the front of the queue, in order.
+    fn put_back(&self, key: &str, rest: Vec<Queued>) {
+        let mut queues = self.queues();
+        let queue = queues.entry(key.to_string()).or_default();
+        for queued in rest.into_iter().rev() {
+            queue.push_front(queued);
+        }
+    }
+
+    /// Ends the draining task of `key` when its queue is empty: `true` then.
+    fn finish_if_empty(&self, key: &str) -> bool {
+        let mut queues = self.queues();
+        if queues.get(key).is_some_and(|q| !q.is_empty()) {
+            return false;
+        }
+        queues.remove(key);
+        true
+    }
+}
+
+fn same_table(a: &Queued, b: &Queued) -> bool {
+    a.change.ident == b.change.ident
+}
+
+/// What a member that passed its checks waits for: the file it answers with once the
+/// pointer moved.
+struct Waiting {
+    answer: oneshot::Sender<Result<MetadataFile>>,
+    file: MetadataFile,
+}
+
+impl Catalog {
+    /// Commits one change to an existing table (lock key `key`) in its table's next group.
+    pub(super) async fn commit_in_group(
+        &self,
+        key: String,
+        change: TableChange,
+    ) -> Result<MetadataFile> {
+        let (answer, answered) = oneshot::channel();
+        if self.queues.push(&key, Queued { change, answer }) {
+            let catalog = self.clone();
+            tokio::spawn(async move { catalog.drain_queue(key).await });
+        }
+        answered.await.unwrap_or_else(|_| {
+            Err(CatalogError::CommitStateUnknown(Failure::from(
+                "the task committing this table's group stopped before answering; no file \
+                 was deleted",
+            )))
+        })
+    }
+
+    /// Commits the queue of `key` group by group until it is empty, taking the table's lock
+    /// for each group.
+    async fn drain_queue(&self, key: String) {
+        loop {
+            let waiting = Instant::now();
+            let guard = self.locks.acquire(&key, self.lock_timeout).await;
+            self.telemetry.lock_wait(waiting.elapsed());
+            let group = self.queues.take(&key, MAX_GROUP_COMMITS);
+            match guard {
+                Ok(guard) => {
+                    let rest = self.commit_group(group, &guard).await;
+                    self.queues.put_back(&key, rest);
+                    drop(guard);
+                }
+                Err(e) => {
+                    let e = nothing_written(e.into());
+                    for queued in group {
+                        let _ = queued.answer.send(Err(e.clone()));
+                    }
+                }
+            }
+            if self.queues.finish_if_empty(&key) {
+                return;
+            }
+        }
+    }
+
+    /// Applies a group under its table's lock and answers every member it reached; returns
+    /// those it did not reach (its time ran out).
+    async fn commit_group(&self, group: Vec<Queued>, guard: &Box<dyn LockGuard>) -> Vec<Queued> {
+        let started = Instant::now();
+        let Some(first) = group.first() else {
+            return Vec::new();
+        };
+        let ident = first.change.ident.clone();
+        let current = self.load_current(&ident, &first.change.requirements).await;
+        let base =
+            current.and_then(|b| b.ok_or_else(|| CatalogError::NoSuchTable(ident.to_string())));
+        let base = match base {
+            Ok(base) => base,
+            Err(e) => {
+                let e = nothing_written(e);
+                for queued in group {
+                    let _ = queued.answer.send(Err(e.clone()));
+                }
+                return Vec::new();
+            }
+        };
+        let mut head = base.clone();
+        let (mut written, mut waiting) = (Vec::new(), Vec::new());
+        let mut members = group.into_iter();
+        for queued in members.by_ref() {
+            let Queued { change, answer } = queued;
+            match self.apply_member(&ident, &head, change).await {
+                Ok(None) => waiting.push(Waiting {
+                    answer,
+                    file: head.clone(),
+                }),
+                Ok(Some(file)) => {
+                    written.push(file.location.clone());
+                    head = file.clone();
+                    waiting.push(Waiting { answer, file });
+                }
+                Err(e) => {
+                    let _ = answer.send(Err(e));
+                }
+            }
+            if started.elapsed() >= MAX_GROUP_TIME {
+                break;
+            }
+        }
+        let outcome = match written.is_empty() {
+            true => Ok(()),
+            false => {
+                let swap = PointerSwap {
+                    ident: ident.clone(),
+                    expected: Some(base.location.clone()),
+                    new: record(&head.location, &head.metadata),
+                };
+                let guards = std::slice::from_ref(guard);
+                self.move_pointers(&[swap], &written, guards).await
+            }
+        };
+        for Waiting { answer, file } in waiting {
+            let _ = answer.send(outcome.clone().map(|()| file));
+        }
+        members.collect()
+    }
+
+    /// Applies one member on top of `head`: its new metadata file, written; `None` when it
+    /// changes nothing. An error leaves nothing of it behind.
+    async fn apply_member(
+        &self,
+        ident: &TableIdent,
+        head: &MetadataFile,
+        change: TableChange,
+    ) -> Result<Option<MetadataFile>> {
+        let TableChange {
+            requirements,
+            updates,
+            ..
+        } = change;
+        let planned = self.plan_on(ident, head, &requirements, updates).await;
+        let Some(metadata) = planned.map_err(nothing_written)? else {
+            return Ok(None);
+        };
+        self.write_metadata(metadata, Some(&head.location))
+            .await
+            .map(Some)
+    }
+}
+
+#[cfg(test)]
+#[path = "group_commit_tests.rs"]
+mod tests;
