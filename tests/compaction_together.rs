@@ -48,7 +48,11 @@ async fn table(client: &RestClient, name: &str) -> (TableIdent, Model, BTreeSet<
         .await
         .unwrap();
     let names: BTreeSet<String> = plan.planned.iter().map(|g| g.name.clone()).collect();
-    assert_eq!(names.len(), BUCKETS as usize, "a group per bucket: {names:?}");
+    assert_eq!(
+        names.len(),
+        BUCKETS as usize,
+        "a group per bucket: {names:?}"
+    );
     (ident, model, names)
 }
 
@@ -150,12 +154,21 @@ async fn two_runs_compact_one_table_together() {
     let b = finish(b).await.succeeded("run b");
     let ((a_did, a_left), (b_did, b_left)) = (groups_of(&a), groups_of(&b));
     let both = format!("run a:\n{}\nrun b:\n{}", a.stdout, b.stdout);
-    assert!(!a_did.is_empty() && !b_did.is_empty(), "each run rewrote some groups:\n{both}");
-    assert!(a_did.is_disjoint(&b_did), "a group rewritten twice:\n{both}");
+    assert!(
+        !a_did.is_empty() && !b_did.is_empty(),
+        "each run rewrote some groups:\n{both}"
+    );
+    assert!(
+        a_did.is_disjoint(&b_did),
+        "a group rewritten twice:\n{both}"
+    );
     let all: BTreeSet<String> = a_did.union(&b_did).cloned().collect();
     assert_eq!(all, names, "every group rewritten:\n{both}");
     // What one left, the other did.
-    assert!(a_left.is_subset(&b_did) && b_left.is_subset(&a_did), "{both}");
+    assert!(
+        a_left.is_subset(&b_did) && b_left.is_subset(&a_did),
+        "{both}"
+    );
 
     let loaded = client.load_table(&ident).await.unwrap();
     assert_eq!(compactions(&loaded), names.len(), "one snapshot per group");
@@ -195,7 +208,10 @@ async fn a_run_killed_holding_claims_leaves_its_groups_to_the_other() {
         if held.len() == 2 {
             break held;
         }
-        assert!(Instant::now() < deadline, "run a never held two claims: {held:?}");
+        assert!(
+            Instant::now() < deadline,
+            "run a never held two claims: {held:?}"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
 

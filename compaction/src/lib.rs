@@ -37,9 +37,9 @@ pub use rewrite::{
     RewrittenGroup,
 };
 pub use run::{
-    compact, compact_together, group_outcome_label, CompactionReport, CompactionRequest,
-    Elsewhere, GroupClaim, GroupClaims, GroupOutcome, GroupReport, LeftGroup, PlannedGroup,
-    Progress, Silent, DEFAULT_SORT_BUDGET_BYTES,
+    compact, compact_together, group_outcome_label, CompactionReport, CompactionRequest, Elsewhere,
+    GroupClaim, GroupClaims, GroupOutcome, GroupReport, LeftGroup, PlannedGroup, Progress, Silent,
+    DEFAULT_SORT_BUDGET_BYTES,
 };
 
 #[cfg(test)]

@@ -158,7 +158,11 @@ pub fn render(report: &CompactionReport, dry_run: bool) -> String {
         );
     }
     for group in &report.left {
-        let _ = writeln!(out, "  {}: left to another node: {}", group.planned.name, group.why);
+        let _ = writeln!(
+            out,
+            "  {}: left to another node: {}",
+            group.planned.name, group.why
+        );
     }
     let output: u64 = report.groups.iter().map(|g| g.output_bytes).sum();
     let input: u64 = report.groups.iter().map(|g| g.planned.input_bytes).sum();

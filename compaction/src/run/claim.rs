@@ -115,7 +115,12 @@ impl Claims {
     /// The next step, marking the group it names as tried or waited for: every open group
     /// is tried before any held one is waited for.
     pub fn next(&mut self) -> Step {
-        let find = |wanted: Claim| self.order.iter().copied().find(|&g| self.states[g] == wanted);
+        let find = |wanted: Claim| {
+            self.order
+                .iter()
+                .copied()
+                .find(|&g| self.states[g] == wanted)
+        };
         if let Some(g) = find(Claim::Open) {
             self.states[g] = Claim::Trying;
             return Step::Try(g);

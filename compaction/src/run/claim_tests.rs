@@ -7,7 +7,13 @@ fn names_are_the_partition_and_the_index_among_its_groups() {
     let names = group_names(["id_bucket=1", "id_bucket=0", "id_bucket=1", "", ""]);
     assert_eq!(
         names,
-        ["id_bucket=1#0", "id_bucket=0#0", "id_bucket=1#1", "#0", "#1"]
+        [
+            "id_bucket=1#0",
+            "id_bucket=0#0",
+            "id_bucket=1#1",
+            "#0",
+            "#1"
+        ]
     );
 }
 

@@ -135,9 +135,9 @@ pub(crate) async fn rewrite_claimed(
             }
             Step::Wait(group) => (group, claims.others_wait(), None),
         };
-        let prepared = waiting[group].take().ok_or_else(|| {
-            CompactionError::Internal(format!("group {group} started twice"))
-        })?;
+        let prepared = waiting[group]
+            .take()
+            .ok_or_else(|| CompactionError::Internal(format!("group {group} started twice")))?;
         let task = Task {
             context: context.clone(),
             claims: claims.clone(),
