@@ -42,27 +42,26 @@ pub struct Node {
 /// `zookeeper` set, the store and both kinds of locks in ZooKeeper, on one session.
 pub async fn build_node(config: &ServeConfig) -> anyhow::Result<Node> {
     let warehouse = Warehouse::open(&config.warehouse, &config.s3)?;
-    let (store, locks, compaction_locks, compaction_claims): (
+    let mut compaction_claims: Option<Arc<dyn GroupClaims>> = None;
+    let (store, locks, compaction_locks): (
         Arc<dyn CatalogStore>,
         Arc<dyn LockManager>,
         Arc<dyn LockManager>,
-        Option<Arc<dyn GroupClaims>>,
     ) = match &config.zookeeper {
         None => (
             Arc::new(EmbeddedStore::open(&config.data_dir)?),
             Arc::new(InProcessLockManager::new()),
             Arc::new(InProcessLockManager::new()),
-            None,
         ),
         Some(connect) => {
             let timeout = Duration::from_millis(config.zk_session_timeout_ms);
             let session = ZooKeeperSession::connect(connect, timeout).await?;
             let root = config.zk_root.trim_end_matches('/');
+            compaction_claims = Some(Arc::new(ZooKeeperGroupClaims::new(session.clone(), root)));
             (
                 Arc::new(ZooKeeperStore::new(session.clone(), root).await?),
                 Arc::new(ZooKeeperLockManager::new(session.clone(), root).await?),
-                Arc::new(ZooKeeperLockManager::new(session.clone(), &lock_root(root)).await?),
-                Some(Arc::new(ZooKeeperGroupClaims::new(session, root))),
+                Arc::new(ZooKeeperLockManager::new(session, &lock_root(root)).await?),
             )
         }
     };

@@ -67,6 +67,10 @@ enum Line {
     Record(usize, Event),
 }
 
+/// A scripted run: its name, how many groups, the first one tried, the script, and the
+/// states at the end.
+type Case = (&'static str, usize, usize, Vec<Line>, Vec<Claim>);
+
 fn play(groups: usize, first: usize, script: &[Line]) -> Claims {
     let mut claims = Claims::new(groups, first);
     for (i, line) in script.iter().enumerate() {
@@ -83,7 +87,7 @@ fn runs() {
     use End::*;
     use Line::*;
     use Step::*;
-    let cases: Vec<(&str, usize, usize, Vec<Line>, Vec<Claim>)> = vec![
+    let cases: Vec<Case> = vec![
         ("no groups", 0, 3, vec![Next(Finished)], vec![]),
         (
             "alone: every group claimed and rewritten, from the first one on",

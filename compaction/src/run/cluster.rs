@@ -64,16 +64,21 @@ enum Message {
     Report(GroupReport),
     /// Taking the claim failed: the group's report.
     ClaimFailed(GroupReport),
+    /// The group's task panicked, before or after taking the claim (which it then dropped,
+    /// releasing it): the group's report.
+    Crashed(GroupReport),
 }
 
 impl Message {
-    fn event(&self) -> Event {
+    /// The event of this message about a group in state `state`.
+    fn event(&self, state: Claim) -> Event {
         match self {
             Message::Claimed => Event::Claimed,
             Message::Busy(_) => Event::Busy,
             Message::Stale(..) => Event::Stale,
             Message::Report(_) => Event::Rewritten,
-            Message::ClaimFailed(_) => Event::Failed,
+            Message::Crashed(_) if state == Claim::Mine => Event::Rewritten,
+            Message::ClaimFailed(_) | Message::Crashed(_) => Event::Failed,
         }
     }
 }
@@ -100,10 +105,10 @@ pub(crate) async fn rewrite_claimed(
                 let (group, message) = rx.recv().await.ok_or_else(|| {
                     CompactionError::Internal("a group's task ended without a word".into())
                 })?;
-                if !state.record(group, message.event()) {
+                let event = message.event(state.states()[group]);
+                if !state.record(group, event) {
                     return Err(CompactionError::Internal(format!(
-                        "group {group}: {:?} out of turn",
-                        message.event()
+                        "group {group}: {event:?} out of turn"
                     )));
                 }
                 match message {
@@ -119,7 +124,7 @@ pub(crate) async fn rewrite_claimed(
                     Message::Stale(planned, why) => {
                         left.push(left_group(&context, planned, Elsewhere::Done(why)));
                     }
-                    Message::ClaimFailed(report) => {
+                    Message::ClaimFailed(report) | Message::Crashed(report) => {
                         context.progress.group_done(&report);
                         reports.push(report)
                     }
@@ -169,13 +174,20 @@ struct Task {
 }
 
 impl Task {
+    /// Runs the attempt in a task of its own, so that the driver hears of the group even
+    /// when it panics.
     async fn run(self, prepared: Prepared, slot: Option<OwnedSemaphorePermit>) {
-        let message = self.attempt(prepared, slot).await;
+        let (group, tx) = (self.group, self.tx.clone());
+        let planned = prepared.planned.clone();
+        let message = match tokio::spawn(self.attempt(prepared, slot)).await {
+            Ok(message) => message,
+            Err(e) => Message::Crashed(failed(planned, CompactionError::Task(e))),
+        };
         // The driver outlives every task it started.
-        let _ = self.tx.send((self.group, message));
+        let _ = tx.send((group, message));
     }
 
-    async fn attempt(&self, prepared: Prepared, slot: Option<OwnedSemaphorePermit>) -> Message {
+    async fn attempt(self, prepared: Prepared, slot: Option<OwnedSemaphorePermit>) -> Message {
         let uuid = prepared.change.table_uuid;
         let name = prepared.planned.name.clone();
         let claim = match self.claims.claim(uuid, &name, self.wait).await {
