@@ -147,7 +147,7 @@ async fn two_runs_compact_one_table_together() {
     let root = format!("/together-{}", std::process::id());
 
     // Both at once; each claimed group waits a little, so neither can do them all alone.
-    let pause = ["--test-pause-after-claim-ms", "300"];
+    let pause = ["--test-pause-after-claim-ms", "500"];
     let a = start_compact(&url, &zk, &root, &ident, &pause);
     let b = start_compact(&url, &zk, &root, &ident, &pause);
     let a = finish(a).await.succeeded("run a");

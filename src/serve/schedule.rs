@@ -255,7 +255,16 @@ async fn compact_table(
                 left_to_others = report.left.len(),
                 elapsed_ms = report.elapsed.as_millis() as u64,
                 "compaction finished"
-            )
+            );
+            if !report.left.is_empty() {
+                let names = |groups: Vec<&str>| groups.join(", ");
+                tracing::debug!(
+                    table = %ident,
+                    rewritten = names(report.groups.iter().map(|g| g.planned.name.as_str()).collect()),
+                    left_to_others = names(report.left.iter().map(|g| g.planned.name.as_str()).collect()),
+                    "compaction groups"
+                );
+            }
         }
         Err(e) => {
             record_compaction(None);

@@ -119,16 +119,17 @@ pub(crate) async fn rewrite_claimed(
                     }
                     Message::Busy(prepared) => {
                         let why = Elsewhere::StillHeld(claims.others_wait());
-                        left.push(left_group(&context, prepared.planned, why));
+                        left.push((group, left_group(&context, prepared.planned, why)));
                     }
                     Message::Stale(planned, why) => {
-                        left.push(left_group(&context, planned, Elsewhere::Done(why)));
+                        let why = Elsewhere::Done(why);
+                        left.push((group, left_group(&context, planned, why)));
                     }
                     Message::ClaimFailed(report) | Message::Crashed(report) => {
                         context.progress.group_done(&report);
-                        reports.push(report)
+                        reports.push((group, report))
                     }
-                    Message::Report(report) => reports.push(report),
+                    Message::Report(report) => reports.push((group, report)),
                 }
                 continue;
             }
@@ -153,7 +154,14 @@ pub(crate) async fn rewrite_claimed(
         };
         tokio::spawn(task.run(prepared, slot));
     }
-    Ok((reports, left))
+    // In plan order, as a run alone reports them.
+    Ok((in_plan_order(reports), in_plan_order(left)))
+}
+
+/// The items of `list`, by group index.
+fn in_plan_order<T>(mut list: Vec<(usize, T)>) -> Vec<T> {
+    list.sort_by_key(|(group, _)| *group);
+    list.into_iter().map(|(_, item)| item).collect()
 }
 
 /// A group left to another node, told to the run's listener.
