@@ -1,8 +1,11 @@
-//! The per-table maintenance lock: one compaction or delete conversion of a table at a
-//! time, whichever node's schedule or whichever command runs it. In ZooKeeper the keys
-//! live under `<zk-root>/compaction`, apart from the commit locks; a key names the table
-//! by its uuid, so a rename keeps it. `floe compact` and `floe convert-deletes` take it
-//! with `--zookeeper` ([`MaintenanceLockArgs`]), as `floe serve`'s schedules do.
+//! The per-table maintenance lock: one delete conversion or snapshot expiry of a table at a
+//! time, whichever node's schedule or whichever command runs it (and, on a node without
+//! ZooKeeper, one compaction). In ZooKeeper the keys live under `<zk-root>/compaction`,
+//! apart from the commit locks; a key names the table by its uuid, so a rename keeps it.
+//! `floe convert-deletes` takes it with `--zookeeper` ([`MaintenanceLockArgs`]), as
+//! `floe serve`'s schedules do. The group claims of compaction together
+//! (`group_claims`) live beside it, under [`claim_root`]. How a command reaches
+//! ZooKeeper is [`ZooKeeperArgs`].
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,6 +15,7 @@ use floe_locks::{LockError, LockGuard, LockManager, ZooKeeperLockManager, ZooKee
 use floe_table::TableCatalog;
 use iceberg::spec::TableMetadata;
 use iceberg::TableIdent;
+use uuid::Uuid;
 
 use crate::config::DEFAULT_ZK_ROOT;
 
@@ -25,17 +29,49 @@ pub fn lock_key(metadata: &TableMetadata) -> String {
     format!("compaction-{}", metadata.uuid())
 }
 
-/// Where a maintenance command takes the table's maintenance lock.
+/// The root under which the nodes compacting the table `table_uuid` together claim its
+/// groups, one lock per group keyed by the group's name: the lock manager keeps them
+/// under `<root>/locks/<group>`, so `<zk-root>/compaction/<table-uuid>/locks/<group>`.
+pub fn claim_root(zk_root: &str, table_uuid: Uuid) -> String {
+    format!("{}/{table_uuid}", lock_root(zk_root))
+}
+
+/// How a maintenance command reaches the catalog's ZooKeeper.
 #[derive(Args, Clone, Debug)]
-pub struct MaintenanceLockArgs {
-    /// The ZooKeeper connect string of the catalog's nodes: the run takes the table's
-    /// maintenance lock there, so it never overlaps a scheduled run or another command.
-    /// Without it no lock is taken.
+pub struct ZooKeeperArgs {
+    /// The ZooKeeper connect string of the catalog's nodes: `floe convert-deletes` takes
+    /// the table's maintenance lock there, so it never overlaps a scheduled run or another
+    /// command; `floe compact` compacts the table together with the nodes and commands
+    /// compacting it, each group rewritten by whoever claims it. Without it nothing is
+    /// taken or claimed.
     #[arg(long)]
     pub zookeeper: Option<String>,
     /// The catalog's root znode (as `floe serve --zk-root`).
     #[arg(long, default_value = DEFAULT_ZK_ROOT)]
     pub zk_root: String,
+    /// The ZooKeeper session timeout in milliseconds: how long the lock or claims of a
+    /// run that died last.
+    #[arg(long, default_value_t = crate::config::default_zk_session_timeout())]
+    pub zk_session_timeout_ms: u64,
+}
+
+impl ZooKeeperArgs {
+    /// A session on `--zookeeper`; `None` without it.
+    pub async fn session(&self) -> anyhow::Result<Option<Arc<ZooKeeperSession>>> {
+        let Some(connect) = self.zookeeper.as_ref() else {
+            return Ok(None);
+        };
+        let timeout = Duration::from_millis(self.zk_session_timeout_ms);
+        Ok(Some(ZooKeeperSession::connect(connect, timeout).await?))
+    }
+}
+
+/// Where a maintenance command takes the table's maintenance lock.
+#[derive(Args, Clone, Debug)]
+pub struct MaintenanceLockArgs {
+    /// Where ZooKeeper is.
+    #[command(flatten)]
+    pub zk: ZooKeeperArgs,
     /// How long to wait for the lock while another run holds it, in seconds (at least 1:
     /// taking a free lock takes a few round trips to ZooKeeper).
     #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..))]
@@ -75,13 +111,14 @@ impl MaintenanceLockArgs {
         ident: &TableIdent,
         dry_run: bool,
     ) -> anyhow::Result<Option<HeldLock>> {
-        let Some(connect) = self.zookeeper.as_ref().filter(|_| !dry_run) else {
+        if dry_run || self.zk.zookeeper.is_none() {
+            return Ok(None);
+        }
+        let metadata = catalog.load_table(ident).await?.metadata;
+        let Some(session) = self.zk.session().await? else {
             return Ok(None);
         };
-        let metadata = catalog.load_table(ident).await?.metadata;
-        let timeout = Duration::from_millis(crate::config::default_zk_session_timeout());
-        let session = ZooKeeperSession::connect(connect, timeout).await?;
-        let root = lock_root(&self.zk_root);
+        let root = lock_root(&self.zk.zk_root);
         let locks: Arc<dyn LockManager> =
             Arc::new(ZooKeeperLockManager::new(session, &root).await?);
         let wait = Duration::from_secs(self.lock_wait_secs);

@@ -141,7 +141,8 @@ pub const COMPACTION_GROUPS: Metric = metric(
     Kind::Counter,
     &["outcome"],
     "file groups of scheduled compactions by outcome: committed, skipped, unknown, \
-     verify_failed (the output differed from the input: nothing committed), failed",
+     verify_failed (the output differed from the input: nothing committed), failed, \
+     left_to_others (compacting together: another node claimed it)",
 );
 /// Files replaced by committed compaction groups.
 pub const COMPACTION_FILES_REWRITTEN: Metric = metric(
@@ -354,6 +355,10 @@ pub fn record_compaction(report: Option<&CompactionReport>) {
             metrics::counter!(COMPACTION_FILES_REWRITTEN.name).increment(files as u64);
             metrics::counter!(COMPACTION_BYTES_REWRITTEN.name).increment(group.planned.input_bytes);
         }
+    }
+    if !report.left.is_empty() {
+        metrics::counter!(COMPACTION_GROUPS.name, "outcome" => "left_to_others")
+            .increment(report.left.len() as u64);
     }
 }
 

@@ -1,7 +1,8 @@
-//! `floe compact` and `floe convert-deletes` with `--zookeeper` take the table's
-//! maintenance lock, the one `floe serve`'s schedules take: while another run holds it they
-//! refuse, saying so, and change nothing; once it is free they run, and release it before
-//! they exit.
+//! `floe convert-deletes` with `--zookeeper` takes the table's maintenance lock, the one
+//! `floe serve`'s schedules take: while another run holds it, it refuses, saying so, and
+//! changes nothing; once it is free it runs, and releases it before it exits. `floe
+//! compact --zookeeper` takes no maintenance lock (it compacts together with the others,
+//! claiming groups: `compaction_together.rs`), so it runs under that lock.
 
 use std::time::Duration;
 
@@ -37,50 +38,34 @@ async fn maintenance_commands_wait_for_the_tables_maintenance_lock() {
         .acquire(&lock_key(&before.metadata), Duration::from_secs(5))
         .await
         .unwrap();
-    let lock_args = [
-        "--zookeeper",
-        zk.as_str(),
-        "--zk-root",
-        root.as_str(),
-        "--lock-wait-secs",
-        "1",
-    ];
-    let commands: [&[&str]; 2] = [
-        &["compact", "--option", "min-input-files=1"],
-        &["convert-deletes"],
-    ];
+    let zk_args = ["--zookeeper", zk.as_str(), "--zk-root", root.as_str()];
     let run = |command: &[&str]| {
         let mut args = command.to_vec();
         args.extend(["--catalog", url.as_str(), "--table", "ns.locked"]);
-        args.extend(lock_args);
+        args.extend(zk_args);
         floe(&args)
     };
-    for command in commands {
-        let refused = run(command);
-        assert!(
-            !refused.status.success(),
-            "{command:?} ran under another run's lock"
-        );
-        assert!(
-            refused
-                .error_line()
-                .contains("is being maintained by another run"),
-            "{command:?}: {}",
-            refused.stderr
-        );
-        let now = client.load_table(&ident).await.unwrap();
-        assert_eq!(
-            now.metadata_location, before.metadata_location,
-            "{command:?}"
-        );
-    }
+    let convert: &[&str] = &["convert-deletes", "--lock-wait-secs", "1"];
+    let refused = run(convert);
+    assert!(!refused.status.success(), "ran under another run's lock");
+    assert!(
+        refused
+            .error_line()
+            .contains("is being maintained by another run"),
+        "{}",
+        refused.stderr
+    );
+    let now = client.load_table(&ident).await.unwrap();
+    assert_eq!(now.metadata_location, before.metadata_location);
 
-    // Free again: both run, one right after the other (so each releases its lock before
-    // it exits, rather than leaving it to its session's expiry).
+    // Compaction takes no maintenance lock.
+    run(&["compact", "--option", "min-input-files=1"]).succeeded("compact under the lock");
+    let compacted = client.load_table(&ident).await.unwrap();
+    assert_ne!(compacted.metadata_location, before.metadata_location);
+
+    // Free again: the conversion runs twice, one right after the other (so it releases its
+    // lock before it exits, rather than leaving it to its session's expiry).
     held.release().await;
-    for command in [commands[1], commands[0]] {
-        run(command).succeeded(&format!("{command:?} with the lock free"));
-    }
-    let after = client.load_table(&ident).await.unwrap();
-    assert_ne!(after.metadata_location, before.metadata_location);
+    run(convert).succeeded("convert-deletes with the lock free");
+    run(convert).succeeded("convert-deletes right after");
 }

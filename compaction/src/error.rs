@@ -41,6 +41,15 @@ pub enum CompactionError {
     /// are deleted.
     #[error("the rewrite's output differs from its input, so nothing of it is committed: {}", .0.differences.join("; "))]
     Verification(Box<Mismatch>),
+    /// A group's claim could not be taken (in a run together with other nodes): the
+    /// coordination service did not answer. Nothing of the group was done.
+    #[error("claiming group {group}: {source}")]
+    Claim {
+        /// The group's name.
+        group: String,
+        /// Why.
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     /// The table is of a kind the operation does not handle.
     #[error("{0}")]
     Unsupported(String),

@@ -3,7 +3,8 @@
 //! applied into target-sized files ordered by key (`rewrite`), and commits each group as
 //! its own `replace` snapshot whose new files keep the data sequence number of the
 //! snapshot the compaction started from (`run`), so equality deletes committed meanwhile
-//! still hide the rewritten rows; before it commits, a group's files are read back and
+//! still hide the rewritten rows; several nodes can compact one table together, each
+//! rewriting the groups whose claims it gets ([`compact_together`], [`GroupClaims`]); before it commits, a group's files are read back and
 //! checked against the rows read (`verify`, on by default). `expire` removes the snapshots older than a table's
 //! retention and deletes the files only they reached. Everything it reads and commits
 //! goes through the table layer (`floe-table`).
@@ -36,8 +37,9 @@ pub use rewrite::{
     RewrittenGroup,
 };
 pub use run::{
-    compact, group_outcome_label, CompactionReport, CompactionRequest, GroupOutcome, GroupReport,
-    PlannedGroup, Progress, Silent, DEFAULT_SORT_BUDGET_BYTES,
+    compact, compact_together, group_outcome_label, CompactionReport, CompactionRequest, Elsewhere,
+    GroupClaim, GroupClaims, GroupOutcome, GroupReport, LeftGroup, PlannedGroup, Progress, Silent,
+    DEFAULT_SORT_BUDGET_BYTES,
 };
 
 #[cfg(test)]

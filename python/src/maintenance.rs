@@ -42,6 +42,7 @@ fn to_python(py: Python<'_>, value: &impl serde::Serialize) -> PyResult<Py<PyAny
 
 fn planned_json(group: &PlannedGroup) -> Value {
     json!({
+        "name": group.name,
         "partition": group.partition,
         "data_files": group.data_files,
         "delete_files": group.delete_files,

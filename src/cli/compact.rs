@@ -1,19 +1,23 @@
 //! `floe compact`: one compaction run of one table, printing what it planned and did
 //! (groups, files and bytes in and out, deletes removed, time); `--dry-run` prints the
-//! plan only. A progress line is drawn when stdout is a terminal.
+//! plan only. With `--zookeeper` the run compacts the table together with the other nodes
+//! and commands compacting it (each group rewritten by whoever claims it), and also prints
+//! the groups it left to them. A progress line is drawn when stdout is a terminal.
 
 use super::CatalogArgs;
-use crate::maintenance_lock::{holding, MaintenanceLockArgs};
+use crate::group_claims::ZooKeeperGroupClaims;
+use crate::maintenance_lock::ZooKeeperArgs;
 use std::fmt::Write as _;
 use std::io::{IsTerminal, Write as _};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{anyhow, bail};
 use clap::Args;
 use floe_compaction::{
-    compact, CompactionReport, CompactionRequest, GroupOutcome, GroupReport, PlannedGroup,
-    Progress, Silent,
+    compact, compact_together, CompactionReport, CompactionRequest, GroupOutcome, GroupReport,
+    LeftGroup, PlannedGroup, Progress, Silent,
 };
 
 /// `floe compact`'s arguments.
@@ -43,9 +47,13 @@ pub struct CompactArgs {
     /// Print the plan and change nothing.
     #[arg(long)]
     pub dry_run: bool,
-    /// The table's maintenance lock.
+    /// Where the catalog's ZooKeeper is, to compact together with the others.
     #[command(flatten)]
-    pub lock: MaintenanceLockArgs,
+    pub zk: ZooKeeperArgs,
+    /// Test hook: each group claimed waits this long (ms) before it is rewritten, so a
+    /// test can stop the run while it holds a claim.
+    #[arg(long, hide = true)]
+    pub test_pause_after_claim_ms: Option<u64>,
 }
 
 impl CompactArgs {
@@ -62,6 +70,7 @@ impl CompactArgs {
         let request = CompactionRequest {
             overrides,
             dry_run: self.dry_run,
+            pause_after_claim: self.test_pause_after_claim_ms.map(Duration::from_millis),
             ..Default::default()
         };
         Ok(request.with_shorthands(self.target_file_size.clone(), self.min_input_files))
@@ -105,7 +114,7 @@ fn planned_text(out: &mut String, group: &PlannedGroup) -> std::fmt::Result {
     writeln!(
         out,
         "  {}: {} data files, {} delete files, {} ({} rows) -> about {} files [{}]",
-        group.partition,
+        group.name,
         group.data_files,
         group.delete_files,
         bytes(group.input_bytes),
@@ -148,11 +157,23 @@ pub fn render(report: &CompactionReport, dry_run: bool) -> String {
             outcome_text(group)
         );
     }
+    for group in &report.left {
+        let _ = writeln!(
+            out,
+            "  {}: left to another node: {}",
+            group.planned.name, group.why
+        );
+    }
     let output: u64 = report.groups.iter().map(|g| g.output_bytes).sum();
+    let input: u64 = report.groups.iter().map(|g| g.planned.input_bytes).sum();
     let secs = report.elapsed.as_secs_f64();
+    let left = match report.left.len() {
+        0 => String::new(),
+        n => format!(" ({n} left to other nodes)"),
+    };
     let _ = writeln!(
         out,
-        "{} of {} groups committed; {} in, {} out, in {secs:.2} s ({:.1} MB/s of input)",
+        "{} of {} groups committed{left}; {} in, {} out, in {secs:.2} s ({:.1} MB/s of input)",
         report.committed(),
         report.groups.len(),
         bytes(input),
@@ -173,6 +194,15 @@ impl Progress for Line {
         self.total.store(groups.len(), Ordering::Relaxed);
     }
     fn group_done(&self, _group: &GroupReport) {
+        self.one_more();
+    }
+    fn group_left(&self, _group: &LeftGroup) {
+        self.one_more();
+    }
+}
+
+impl Line {
+    fn one_more(&self) {
         let done = self.done.fetch_add(1, Ordering::Relaxed) + 1;
         let total = self.total.load(Ordering::Relaxed).max(1);
         let width = 30;
@@ -192,9 +222,6 @@ impl Progress for Line {
 /// Runs `floe compact`.
 pub async fn run(args: CompactArgs) -> anyhow::Result<()> {
     let (catalog, ident) = args.catalog.table(&args.table).await?;
-    let lock = (args.lock)
-        .acquire(catalog.as_ref(), &ident, args.dry_run)
-        .await?;
     let request = args.request()?;
     let progress: Arc<dyn Progress> = if std::io::stdout().is_terminal() && !args.dry_run {
         Arc::new(Line {
@@ -204,7 +231,20 @@ pub async fn run(args: CompactArgs) -> anyhow::Result<()> {
     } else {
         Arc::new(Silent)
     };
-    let report = holding(lock, compact(catalog, &ident, &request, progress)).await?;
+    let session = match args.dry_run {
+        true => None,
+        false => args.zk.session().await?,
+    };
+    let report = match &session {
+        None => compact(catalog, &ident, &request, progress).await,
+        Some(session) => {
+            let claims = Arc::new(ZooKeeperGroupClaims::new(session.clone(), &args.zk.zk_root));
+            let report = compact_together(catalog, &ident, &request, progress, claims).await;
+            // Every claim is released by now; end the session rather than leave it to expire.
+            session.close();
+            report
+        }
+    }?;
     print!("{}", render(&report, args.dry_run));
     let failed = report.failed();
     if failed > 0 {

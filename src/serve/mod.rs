@@ -12,6 +12,7 @@ pub use schedule::{Job, MaintenanceSchedule};
 use std::sync::Arc;
 use std::time::Duration;
 
+use floe_compaction::GroupClaims;
 use floe_locks::{InProcessLockManager, LockManager, ZooKeeperLockManager, ZooKeeperSession};
 use floe_rest_catalog::Authenticator;
 use floe_rest_catalog::Catalog;
@@ -21,6 +22,7 @@ use floe_table::storage::ObjectStoreStorageFactory;
 use tokio::net::TcpListener;
 
 use crate::config::ServeConfig;
+use crate::group_claims::ZooKeeperGroupClaims;
 use crate::maintenance_lock::lock_root;
 use crate::metrics::Metrics;
 
@@ -29,15 +31,18 @@ use crate::metrics::Metrics;
 pub struct Node {
     /// The catalog: store, warehouse, commit locks.
     pub catalog: Catalog,
-    /// Compaction locks: in ZooKeeper under `<zk-root>/compaction`, apart from the commit
+    /// Maintenance locks: in ZooKeeper under `<zk-root>/compaction`, apart from the commit
     /// locks, or in-process.
     pub compaction_locks: Arc<dyn LockManager>,
+    /// With ZooKeeper, the group claims by which the nodes compact a table together.
+    pub compaction_claims: Option<Arc<dyn GroupClaims>>,
 }
 
 /// Builds the node `config` describes: the embedded store and in-process locks, or with
 /// `zookeeper` set, the store and both kinds of locks in ZooKeeper, on one session.
 pub async fn build_node(config: &ServeConfig) -> anyhow::Result<Node> {
     let warehouse = Warehouse::open(&config.warehouse, &config.s3)?;
+    let mut compaction_claims: Option<Arc<dyn GroupClaims>> = None;
     let (store, locks, compaction_locks): (
         Arc<dyn CatalogStore>,
         Arc<dyn LockManager>,
@@ -52,6 +57,7 @@ pub async fn build_node(config: &ServeConfig) -> anyhow::Result<Node> {
             let timeout = Duration::from_millis(config.zk_session_timeout_ms);
             let session = ZooKeeperSession::connect(connect, timeout).await?;
             let root = config.zk_root.trim_end_matches('/');
+            compaction_claims = Some(Arc::new(ZooKeeperGroupClaims::new(session.clone(), root)));
             (
                 Arc::new(ZooKeeperStore::new(session.clone(), root).await?),
                 Arc::new(
@@ -70,6 +76,7 @@ pub async fn build_node(config: &ServeConfig) -> anyhow::Result<Node> {
     Ok(Node {
         catalog,
         compaction_locks,
+        compaction_claims,
     })
 }
 
@@ -100,6 +107,7 @@ pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
             catalog: catalog.clone(),
             tables: NodeCatalog::new(catalog.clone(), storage.clone()),
             locks: node.compaction_locks.clone(),
+            claims: node.compaction_claims.clone(),
             interval,
             job,
         };

@@ -6,21 +6,27 @@
 //!   converted into position deletes; every table's delete files are counted for
 //!   `/metrics` on the way.
 //!
-//! Both run under the one per-table maintenance lock, separate from the commit locks.
-//! With ZooKeeper the lock lives there, so of several nodes at most one maintains a table
-//! at a time, and a node that dies loses its lock with its session. The jobs reach the
-//! node's own catalog in process (`NodeCatalog`), so their commits take the same commit
-//! path as any client's, without a round trip to an address the node may not listen on.
+//! Delete conversion and snapshot expiry run under the one per-table maintenance lock,
+//! separate from the commit locks. With ZooKeeper the lock lives there, so of several
+//! nodes at most one converts or expires a table at a time, and a node that dies loses its
+//! lock with its session; compaction takes no lock there: every node compacts the table
+//! together with the others, each group rewritten by the node that claims it (`claims`).
+//! Compaction and conversion of one table may then overlap: each commit checks the files
+//! it replaces are still live, so the later one is skipped, never applied twice. Without
+//! ZooKeeper the node is alone, and compaction takes the maintenance lock too. The jobs
+//! reach the node's own catalog in process (`NodeCatalog`), so their commits take the same
+//! commit path as any client's, without a round trip to an address the node may not
+//! listen on.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use floe_compaction::{
-    compact, convert_deletes, delete_file_counts, expire_snapshots, CompactionRequest,
-    ConversionRequest, Silent,
+    compact, compact_together, convert_deletes, delete_file_counts, expire_snapshots,
+    CompactionRequest, ConversionRequest, GroupClaims, Silent,
 };
-use floe_locks::{LockError, LockManager};
+use floe_locks::{LockError, LockGuard, LockManager};
 use floe_rest_catalog::Catalog;
 use floe_rest_catalog::PageRequest;
 use floe_table::properties::{
@@ -64,6 +70,8 @@ pub struct MaintenanceSchedule {
     pub tables: NodeCatalog,
     /// Maintenance locks, by table uuid.
     pub locks: Arc<dyn LockManager>,
+    /// With ZooKeeper, the group claims by which the nodes compact a table together.
+    pub claims: Option<Arc<dyn GroupClaims>>,
     /// How often a round starts.
     pub interval: Duration,
     /// What it does.
@@ -128,29 +136,56 @@ impl MaintenanceSchedule {
             if !self.due(&ident, &table, &mut counted).await {
                 continue;
             }
-            let key = lock_key(&table.metadata);
-            let guard = match self.locks.acquire(&key, LOCK_WAIT).await {
-                Ok(guard) => guard,
-                Err(LockError::Timeout { .. }) => {
-                    tracing::info!(table = %ident, job = self.job.name(), "skipped: another node maintains the table");
-                    continue;
-                }
-                Err(e) => {
-                    tracing::warn!(table = %ident, job = self.job.name(), error = %e, "skipped: no lock");
-                    continue;
-                }
-            };
             let tables: Arc<dyn TableCatalog> = Arc::new(self.tables.clone());
-            match self.job {
-                Job::Compaction => compact_and_expire(tables, &ident, || guard.is_held()).await,
-                Job::ConvertDeletes => convert(tables, &ident).await,
+            let key = lock_key(&table.metadata);
+            match (self.job, &self.claims) {
+                // Together with the other nodes, no lock held; the expiry stays exclusive.
+                (Job::Compaction, Some(claims)) => {
+                    compact_table(tables.clone(), &ident, Some(claims.clone())).await;
+                    if let Some(guard) = self.lock(&ident, &key).await {
+                        expire(tables.as_ref(), &ident).await;
+                        guard.release().await;
+                    }
+                }
+                (Job::Compaction, None) => {
+                    let Some(guard) = self.lock(&ident, &key).await else {
+                        continue;
+                    };
+                    compact_table(tables.clone(), &ident, None).await;
+                    if guard.is_held() {
+                        expire(tables.as_ref(), &ident).await;
+                    }
+                    guard.release().await;
+                }
+                (Job::ConvertDeletes, _) => {
+                    let Some(guard) = self.lock(&ident, &key).await else {
+                        continue;
+                    };
+                    convert(tables, &ident).await;
+                    guard.release().await;
+                }
             }
-            drop(guard);
         }
         if self.job == Job::ConvertDeletes {
             Metrics::install().record_delete_files(counted);
         }
         Ok(())
+    }
+
+    /// The maintenance lock `key` of the table `ident`, unless another node holds it (or
+    /// it cannot be taken): that node maintains the table.
+    async fn lock(&self, ident: &TableIdent, key: &str) -> Option<Box<dyn LockGuard>> {
+        match self.locks.acquire(key, LOCK_WAIT).await {
+            Ok(guard) => Some(guard),
+            Err(LockError::Timeout { .. }) => {
+                tracing::info!(table = %ident, job = self.job.name(), "skipped: another node maintains the table");
+                None
+            }
+            Err(e) => {
+                tracing::warn!(table = %ident, job = self.job.name(), error = %e, "skipped: no lock");
+                None
+            }
+        }
     }
 
     /// Whether the job is due on `table`; counts its delete files on the way.
@@ -196,44 +231,56 @@ impl MaintenanceSchedule {
     }
 }
 
-/// Compacts a table, then expires its old snapshots if the lock is still held.
-async fn compact_and_expire(
+/// Compacts a table: alone, or together with the other nodes that claim its groups from
+/// `claims`.
+async fn compact_table(
     tables: Arc<dyn TableCatalog>,
     ident: &TableIdent,
-    still_held: impl Fn() -> bool,
+    claims: Option<Arc<dyn GroupClaims>>,
 ) {
-    tracing::info!(table = %ident, "compaction started");
-    match compact(
-        tables.clone(),
-        ident,
-        &CompactionRequest::default(),
-        Arc::new(Silent),
-    )
-    .await
-    {
+    tracing::info!(table = %ident, together = claims.is_some(), "compaction started");
+    let (request, progress) = (CompactionRequest::default(), Arc::new(Silent));
+    let report = match claims {
+        None => compact(tables, ident, &request, progress).await,
+        Some(claims) => compact_together(tables, ident, &request, progress, claims).await,
+    };
+    match report {
         Ok(report) => {
             record_compaction(Some(&report));
             tracing::info!(
                 table = %ident,
                 planned = report.planned.len(),
+                rewritten = report.groups.len(),
                 committed = report.committed(),
+                left_to_others = report.left.len(),
                 elapsed_ms = report.elapsed.as_millis() as u64,
                 "compaction finished"
-            )
+            );
+            if !report.left.is_empty() {
+                let names = |groups: Vec<&str>| groups.join(", ");
+                tracing::debug!(
+                    table = %ident,
+                    rewritten = names(report.groups.iter().map(|g| g.planned.name.as_str()).collect()),
+                    left_to_others = names(report.left.iter().map(|g| g.planned.name.as_str()).collect()),
+                    "compaction groups"
+                );
+            }
         }
         Err(e) => {
             record_compaction(None);
             tracing::warn!(table = %ident, error = %e, "compaction failed")
         }
     }
-    if still_held() {
-        match expire_snapshots(tables.as_ref(), ident, None, None).await {
-            Ok(report) => {
-                tracing::info!(table = %ident, expired = report.expired_snapshots, deleted_files = report.deleted_files, "snapshots expired")
-            }
-            Err(e) => {
-                tracing::warn!(table = %ident, error = %e, "snapshot expiry failed")
-            }
+}
+
+/// Expires a table's old snapshots.
+async fn expire(tables: &dyn TableCatalog, ident: &TableIdent) {
+    match expire_snapshots(tables, ident, None, None).await {
+        Ok(report) => {
+            tracing::info!(table = %ident, expired = report.expired_snapshots, deleted_files = report.deleted_files, "snapshots expired")
+        }
+        Err(e) => {
+            tracing::warn!(table = %ident, error = %e, "snapshot expiry failed")
         }
     }
 }

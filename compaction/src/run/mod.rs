@@ -1,11 +1,20 @@
 //! One compaction run of one table: load it, plan on its current snapshot (S0), rewrite
 //! the groups in parallel (up to `max-concurrent-file-group-rewrites`), and commit each
 //! group on its own as soon as it is written (`group`), so one failed group undoes
-//! nothing else.
+//! nothing else. Alone ([`compact`]) a run rewrites every group; together with other
+//! nodes ([`compact_together`], `cluster`) it rewrites the groups whose claims it gets.
 
+mod claim;
+mod cluster;
 mod group;
+mod report;
 
+pub use cluster::{GroupClaim, GroupClaims};
 pub use group::GroupOutcome;
+pub use report::{
+    group_outcome_label, CompactionReport, Elsewhere, GroupReport, LeftGroup, PlannedGroup,
+    Progress, Silent,
+};
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
@@ -19,7 +28,7 @@ use futures::TryStreamExt;
 use iceberg::scan::FileScanTask;
 use iceberg::spec::{DataContentType, ManifestEntryRef, SnapshotRef, TableMetadata, MAIN_BRANCH};
 use iceberg::TableIdent;
-use tokio::sync::Mutex;
+use tokio::sync::{Mutex, Semaphore};
 
 use crate::error::CompactionError;
 use crate::plan::{
@@ -44,6 +53,10 @@ pub struct CompactionRequest {
     /// Breaks every group's rewrite on purpose, for the tests that show verification
     /// refuses it; `None` in real runs.
     pub fault: Option<Fault>,
+    /// How long a group claimed in a run together with other nodes waits before it is
+    /// rewritten, for the tests that stop a node while it holds a claim; `None` in real
+    /// runs.
+    pub pause_after_claim: Option<Duration>,
 }
 
 impl CompactionRequest {
@@ -73,100 +86,8 @@ impl Default for CompactionRequest {
             dry_run: false,
             sort_budget_bytes: DEFAULT_SORT_BUDGET_BYTES,
             fault: None,
+            pause_after_claim: None,
         }
-    }
-}
-
-/// Hears about a run as it goes (a progress bar, logs).
-pub trait Progress: Send + Sync {
-    /// The run planned these groups.
-    fn planned(&self, _groups: &[PlannedGroup]) {}
-    /// A group was rewritten and its commit ended.
-    fn group_done(&self, _group: &GroupReport) {}
-}
-
-/// A progress listener that hears nothing.
-pub struct Silent;
-impl Progress for Silent {}
-
-/// One planned group, for reports.
-#[derive(Clone, Debug)]
-pub struct PlannedGroup {
-    /// The partition, as a path (`id_bucket=3`).
-    pub partition: String,
-    /// Data files to rewrite.
-    pub data_files: usize,
-    /// Delete files applying to them.
-    pub delete_files: usize,
-    /// Bytes of the data files.
-    pub input_bytes: u64,
-    /// Rows of the data files, before deletes.
-    pub input_records: u64,
-    /// Files the rewrite should write.
-    pub expected_output_files: usize,
-    /// Why the group is rewritten.
-    pub reason: String,
-}
-
-/// One group's result.
-#[derive(Clone, Debug)]
-pub struct GroupReport {
-    /// What was planned.
-    pub planned: PlannedGroup,
-    /// Files written.
-    pub output_files: usize,
-    /// Bytes written.
-    pub output_bytes: u64,
-    /// Rows written.
-    pub output_records: u64,
-    /// How its commit ended, or why the group failed.
-    pub outcome: Result<GroupOutcome, Arc<CompactionError>>,
-    /// Time taken to rewrite and commit it.
-    pub elapsed: Duration,
-}
-
-/// What a run planned and did.
-#[derive(Clone, Debug, Default)]
-pub struct CompactionReport {
-    /// The table's name.
-    pub table: String,
-    /// The snapshot the run started from; none for a table without snapshots.
-    pub start_snapshot: Option<i64>,
-    /// The groups planned.
-    pub planned: Vec<PlannedGroup>,
-    /// What each group rewritten did.
-    pub groups: Vec<GroupReport>,
-    /// Time the whole run took.
-    pub elapsed: Duration,
-}
-
-impl CompactionReport {
-    /// How many groups committed.
-    pub fn committed(&self) -> usize {
-        self.groups
-            .iter()
-            .filter(|g| matches!(g.outcome, Ok(GroupOutcome::Committed { .. })))
-            .count()
-    }
-
-    /// How many groups failed or have an unknown outcome.
-    pub fn failed(&self) -> usize {
-        self.groups
-            .iter()
-            .filter(|g| matches!(g.outcome, Err(_) | Ok(GroupOutcome::Unknown(_))))
-            .count()
-    }
-}
-
-/// How a group ended, as one word: `committed`, `skipped`, `unknown`, `verify_failed`
-/// (its output differed from its input) or `failed`.
-pub fn group_outcome_label(outcome: &Result<GroupOutcome, Arc<CompactionError>>) -> &'static str {
-    match outcome {
-        Ok(GroupOutcome::Committed { .. }) => "committed",
-        Ok(GroupOutcome::Skipped(_)) => "skipped",
-        Ok(GroupOutcome::Unknown(_)) => "unknown",
-        Err(e) if e.is_verification_failure() => "verify_failed",
-        Err(_) => "failed",
     }
 }
 
@@ -276,12 +197,54 @@ pub(crate) async fn read_start(
     }))
 }
 
-/// Runs one compaction of the table `ident` of `catalog`.
+/// Runs one compaction of the table `ident` of `catalog`, alone: every planned group is
+/// rewritten.
 pub async fn compact(
     catalog: Arc<dyn TableCatalog>,
     ident: &TableIdent,
     request: &CompactionRequest,
     progress: Arc<dyn Progress>,
+) -> Result<CompactionReport, CompactionError> {
+    run(catalog, ident, request, progress, None).await
+}
+
+/// Runs one compaction of the table `ident` of `catalog` together with the other nodes
+/// that claim its groups from `claims`: this run rewrites the groups whose claims it gets
+/// and leaves the others to their holders (`cluster`).
+pub async fn compact_together(
+    catalog: Arc<dyn TableCatalog>,
+    ident: &TableIdent,
+    request: &CompactionRequest,
+    progress: Arc<dyn Progress>,
+    claims: Arc<dyn GroupClaims>,
+) -> Result<CompactionReport, CompactionError> {
+    run(catalog, ident, request, progress, Some(claims)).await
+}
+
+/// A planned group ready to rewrite: its change (the files it replaces) and their scan
+/// tasks.
+pub(crate) struct Prepared {
+    planned: PlannedGroup,
+    change: GroupChange,
+    tasks: Vec<FileScanTask>,
+}
+
+/// What the groups of one run share.
+pub(crate) struct RunContext {
+    settings: Arc<RewriteSettings>,
+    catalog: Arc<dyn TableCatalog>,
+    commits: GroupCommits,
+    progress: Arc<dyn Progress>,
+    /// One permit per group rewritten at once.
+    slots: Arc<Semaphore>,
+}
+
+async fn run(
+    catalog: Arc<dyn TableCatalog>,
+    ident: &TableIdent,
+    request: &CompactionRequest,
+    progress: Arc<dyn Progress>,
+    claims: Option<Arc<dyn GroupClaims>>,
 ) -> Result<CompactionReport, CompactionError> {
     let started = Instant::now();
     let mut report = CompactionReport {
@@ -307,10 +270,17 @@ pub async fn compact(
     let live: Vec<LiveFile> = live.into_iter().map(|(f, _)| f).collect();
     let (data, deletes) = planner_input(&live, &sizes);
     let groups = plan(&data, &deletes, &options);
+    let partitions: Vec<String> = groups
+        .iter()
+        .map(|g| partition_text(&metadata, &g.partition))
+        .collect();
+    let names = claim::group_names(partitions.iter().map(String::as_str));
     report.planned = groups
         .iter()
-        .map(|g| PlannedGroup {
-            partition: partition_text(&metadata, &g.partition),
+        .zip(partitions.into_iter().zip(names))
+        .map(|(g, (partition, name))| PlannedGroup {
+            name,
+            partition,
             data_files: g.data_files.len(),
             delete_files: g.delete_files.len(),
             input_bytes: g.input_bytes,
@@ -329,30 +299,7 @@ pub async fn compact(
         .into_iter()
         .map(|t| (t.data_file_path.clone(), t))
         .collect();
-    let settings = Arc::new(RewriteSettings {
-        file_io: table.file_io.clone(),
-        metadata: metadata.clone(),
-        parquet: parquet_properties(metadata.properties())?,
-        target_file_size: options.target_file_size_bytes as usize,
-        key_columns: key_columns(&metadata),
-        sort_budget_bytes: request.sort_budget_bytes,
-        sequence_numbers: Arc::new(
-            live.iter()
-                .map(|f| (f.path.clone(), f.sequence_number))
-                .collect(),
-        ),
-        verify: options.verify,
-        fault: request.fault,
-    });
-    let commits = Arc::new(GroupCommits {
-        ident: ident.clone(),
-        manifests,
-        one_at_a_time: Mutex::new(()),
-    });
-    let limit = Arc::new(tokio::sync::Semaphore::new(
-        options.max_concurrent_file_group_rewrites,
-    ));
-    let mut running = Vec::new();
+    let mut prepared = Vec::with_capacity(groups.len());
     for (group, planned) in groups.into_iter().zip(report.planned.clone()) {
         let paths: BTreeSet<String> = group
             .data_files
@@ -372,33 +319,67 @@ pub async fn compact(
             rewritten: paths,
             new_files: Vec::new(),
         };
-        let (settings, catalog, commits, limit, progress) = (
-            settings.clone(),
-            catalog.clone(),
-            commits.clone(),
-            limit.clone(),
-            progress.clone(),
-        );
-        running.push(tokio::spawn(async move {
-            let _slot = limit.acquire_owned().await;
-            let report = run_group(
-                settings,
-                catalog.as_ref(),
-                &commits,
-                change,
-                group_tasks,
-                planned,
-            )
-            .await;
-            progress.group_done(&report);
-            report
-        }));
+        prepared.push(Prepared {
+            planned,
+            change,
+            tasks: group_tasks,
+        });
     }
-    for handle in running {
-        report.groups.push(handle.await?);
+    let context = Arc::new(RunContext {
+        settings: Arc::new(RewriteSettings {
+            file_io: table.file_io.clone(),
+            metadata: metadata.clone(),
+            parquet: parquet_properties(metadata.properties())?,
+            target_file_size: options.target_file_size_bytes as usize,
+            key_columns: key_columns(&metadata),
+            sort_budget_bytes: request.sort_budget_bytes,
+            sequence_numbers: Arc::new(
+                live.iter()
+                    .map(|f| (f.path.clone(), f.sequence_number))
+                    .collect(),
+            ),
+            verify: options.verify,
+            fault: request.fault,
+        }),
+        catalog,
+        commits: GroupCommits {
+            ident: ident.clone(),
+            manifests,
+            one_at_a_time: Mutex::new(()),
+        },
+        progress,
+        slots: Arc::new(Semaphore::new(options.max_concurrent_file_group_rewrites)),
+    });
+    match claims {
+        None => report.groups = rewrite_all(context, prepared).await?,
+        Some(claims) => {
+            let pause = request.pause_after_claim;
+            (report.groups, report.left) =
+                cluster::rewrite_claimed(context, prepared, claims, pause).await?;
+        }
     }
     report.elapsed = started.elapsed();
     Ok(report)
+}
+
+/// Rewrites and commits every group, up to the run's slots at once.
+async fn rewrite_all(
+    context: Arc<RunContext>,
+    groups: Vec<Prepared>,
+) -> Result<Vec<GroupReport>, CompactionError> {
+    let mut running = Vec::new();
+    for group in groups {
+        let context = context.clone();
+        running.push(tokio::spawn(async move {
+            let _slot = context.slots.clone().acquire_owned().await;
+            rewrite_and_commit(&context, group).await
+        }));
+    }
+    let mut reports = Vec::with_capacity(running.len());
+    for handle in running {
+        reports.push(handle.await?);
+    }
+    Ok(reports)
 }
 
 /// What the group commits of one run share: the table, the manifests read and written,
@@ -409,26 +390,29 @@ struct GroupCommits {
     one_at_a_time: Mutex<()>,
 }
 
-async fn run_group(
-    settings: Arc<RewriteSettings>,
-    catalog: &dyn TableCatalog,
-    commits: &GroupCommits,
-    mut change: GroupChange,
-    tasks: Vec<FileScanTask>,
-    planned: PlannedGroup,
-) -> GroupReport {
+/// Rewrites one group and commits it (one commit of the run at a time), and tells the
+/// run's listener.
+pub(crate) async fn rewrite_and_commit(context: &RunContext, group: Prepared) -> GroupReport {
+    let Prepared {
+        planned,
+        mut change,
+        tasks,
+    } = group;
+    let (settings, commits) = (&context.settings, &context.commits);
     let started = Instant::now();
-    let written = match rewrite_group(&settings, &change.partition, tasks).await {
+    let written = match rewrite_group(settings, &change.partition, tasks).await {
         Ok(written) => written,
         Err(e) => {
-            return GroupReport {
+            let report = GroupReport {
                 planned,
                 output_files: 0,
                 output_bytes: 0,
                 output_records: 0,
                 outcome: Err(Arc::new(CompactionError::Rewrite(Box::new(e)))),
                 elapsed: started.elapsed(),
-            }
+            };
+            context.progress.group_done(&report);
+            return report;
         }
     };
     let (output_files, output_bytes, output_records) =
@@ -436,6 +420,7 @@ async fn run_group(
     change.new_files = written.files;
     let outcome = {
         let _turn = commits.one_at_a_time.lock().await;
+        let catalog = context.catalog.as_ref();
         commit_group(catalog, &commits.ident, &change, &commits.manifests).await
     };
     if certainly_not_committed(&outcome) {
@@ -446,14 +431,16 @@ async fn run_group(
             }
         }
     }
-    GroupReport {
+    let report = GroupReport {
         planned,
         output_files,
         output_bytes,
         output_records,
         outcome: outcome.map_err(Arc::new),
         elapsed: started.elapsed(),
-    }
+    };
+    context.progress.group_done(&report);
+    report
 }
 
 /// Whether a group's commit certainly did not land, so its new files may go: skipped, or
