@@ -7,6 +7,7 @@
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 
@@ -55,11 +56,44 @@ impl Drop for Node {
 
 pub fn start_node(extra: &[String]) -> Node {
     let dir = tempfile::tempdir().unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_floe"))
+    let (warehouse, data) = (dir.path().join("wh"), dir.path().join("data"));
+    spawn_node(
+        Path::new(env!("CARGO_BIN_EXE_floe")),
+        &warehouse,
+        &data,
+        extra,
+        Some(dir),
+    )
+}
+
+/// `n` nodes of the `floe` binary `bin` sharing one warehouse (each with a data directory
+/// of its own), started with `extra` flags (a shared ZooKeeper, say).
+pub fn start_cluster(bin: &Path, n: usize, extra: &[String]) -> Vec<Node> {
+    let dir = tempfile::tempdir().unwrap();
+    let warehouse = dir.path().join("wh");
+    let mut dir = Some(dir);
+    (0..n)
+        .map(|i| {
+            let data = warehouse.with_file_name(format!("data{i}"));
+            // The last node, dropped last, removes the directory.
+            let owns = if i + 1 == n { dir.take() } else { None };
+            spawn_node(bin, &warehouse, &data, extra, owns)
+        })
+        .collect()
+}
+
+fn spawn_node(
+    bin: &Path,
+    warehouse: &Path,
+    data: &Path,
+    extra: &[String],
+    dir: Option<tempfile::TempDir>,
+) -> Node {
+    let mut child = Command::new(bin)
         .args(["serve", "--bind", "127.0.0.1:0", "--warehouse"])
-        .arg(dir.path().join("wh"))
+        .arg(warehouse)
         .arg("--data-dir")
-        .arg(dir.path().join("data"))
+        .arg(data)
         .args(extra)
         .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())
@@ -71,11 +105,7 @@ pub fn start_node(extra: &[String]) -> Node {
         .read_line(&mut line)
         .unwrap();
     let url = line.trim().rsplit(' ').next().unwrap().to_string();
-    Node {
-        child,
-        url,
-        dir: Some(dir),
-    }
+    Node { child, url, dir }
 }
 
 /// The namespace of the benchmarks' tables.

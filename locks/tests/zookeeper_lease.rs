@@ -1,7 +1,7 @@
 //! Commit-lock leases against a real ZooKeeper (`FLOE_TEST_ZK`; the test prints `SKIP`
 //! and passes only when it is unset): a released lock is kept and reused by its node
-//! without a new znode, ends after its lease, and never keeps another node waiting past
-//! the hold in progress; a leased lock is lost with its session.
+//! without a new znode, ends after its lease, and keeps another node waiting at most one
+//! lease; a leased lock is lost with its session.
 
 #[allow(dead_code, unused_imports)]
 mod common;
@@ -61,31 +61,27 @@ async fn a_released_lock_is_reused_within_its_lease_then_deleted() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn another_node_never_waits_for_a_lease() {
+async fn another_node_waits_at_most_one_lease() {
     let Some(zk) = server("FLOE_TEST_ZK") else {
         return;
     };
     let root = unique_root("lease-fair");
-    // Leases far longer than any wait the test allows.
-    let long = Duration::from_secs(30);
+    let lease = Duration::from_millis(400);
+    // What a wait may take beyond the lease: a few ZooKeeper round trips.
+    let margin = Duration::from_secs(1);
     let (a, b) = (
-        leased_manager(&zk, &root, long).await,
-        leased_manager(&zk, &root, long).await,
+        leased_manager(&zk, &root, lease).await,
+        leased_manager(&zk, &root, lease).await,
     );
 
-    // An idle lease ends as soon as another node asks.
+    // An idle lease ends within one lease of another node asking.
     drop(a.acquire("t", SESSION).await.unwrap());
     nodes_become(&zk, &root, "t", 1).await;
     let asked = Instant::now();
     let b_holds = b.acquire("t", Duration::from_secs(5)).await.unwrap();
-    assert!(
-        asked.elapsed() < Duration::from_secs(2),
-        "{:?}",
-        asked.elapsed()
-    );
+    assert!(asked.elapsed() < lease + margin, "{:?}", asked.elapsed());
 
-    // A holder with a waiter hands over at release instead of keeping a lease, and does
-    // not take the lock back from its own lease meanwhile.
+    // While a waits, b goes on reusing its lock for one lease at most, then hands over.
     let a_waits = tokio::spawn({
         let a = a.clone();
         async move {
@@ -94,26 +90,22 @@ async fn another_node_never_waits_for_a_lease() {
         }
     });
     nodes_become(&zk, &root, "t", 2).await;
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    assert!(!a_waits.is_finished(), "a took the lock b holds");
-    let released = Instant::now();
+    let asked = Instant::now();
     drop(b_holds);
+    let mut reused = 0;
+    while let Ok(again) = b.acquire("t", Duration::from_millis(50)).await {
+        assert!(
+            asked.elapsed() < lease + margin,
+            "b kept the lock past its lease"
+        );
+        reused += 1;
+        drop(again);
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     let (a_got, a_holds) = a_waits.await.unwrap();
-    assert!(a_got.duration_since(released) < Duration::from_secs(2));
-    // b now waits behind a's hold, and gets the lock when a lets go, not after a's lease.
-    let b_waits = tokio::spawn({
-        let b = b.clone();
-        async move {
-            b.acquire("t", Duration::from_secs(10))
-                .await
-                .map(|_| Instant::now())
-        }
-    });
-    nodes_become(&zk, &root, "t", 2).await;
-    let released = Instant::now();
-    drop(a_holds);
-    let b_got = b_waits.await.unwrap().unwrap();
-    assert!(b_got.duration_since(released) < Duration::from_secs(2));
+    assert!(reused > 0, "b reused its lock within the lease");
+    assert!(a_got.duration_since(asked) < lease + margin);
+    assert!(a_holds.is_held());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

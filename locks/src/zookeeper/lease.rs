@@ -4,17 +4,20 @@
 //!
 //! Fairness: from the moment a lock is taken in lease mode, its holder watches the key's
 //! directory. Any other contender's node (from another node or from this one) marks the
-//! lock contended: it is then deleted at its release rather than leased, and an idle lease
-//! ends at once, so a waiter waits at most for the hold in progress and one ZooKeeper round
-//! trip. A lease nobody reuses ends after its duration. Fencing is unchanged: a leased node
-//! is reused only while the session it was taken on is connected and was never lost since.
+//! lock contended, and from then on the holder keeps it (reusing it for its own commits)
+//! for at most one lease duration: a waiter waits at most one lease beyond the hold in
+//! progress, and then gets the lock, since its node is ahead of any the former holder
+//! creates next. A lease nobody reuses ends after its duration. Fencing is unchanged: a
+//! leased node is reused only while the session it was taken on is connected and was
+//! never lost since.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use tokio::sync::Notify;
+use tokio::time::Instant;
 use zookeeper_client::Client;
 
 use super::node::LockNode;
@@ -35,9 +38,11 @@ impl HeldNode {
         session.connected() && session.losses() == self.losses_at_acquire
     }
 
-    /// Whether a lease may keep (or hand out again) this node: held, and nobody waits.
-    fn leasable(&self) -> bool {
-        self.is_held() && self.contention.as_ref().is_some_and(|c| !c.is_contended())
+    /// Whether a lease of `duration` may keep (or hand out again) this node: held, and
+    /// nobody has waited for it that long.
+    fn leasable(&self, duration: Duration) -> bool {
+        let waited_less = |c: &Arc<Contention>| c.since().is_none_or(|t| t.elapsed() < duration);
+        self.is_held() && self.contention.as_ref().is_some_and(waited_less)
     }
 
     /// Deletes the node now and waits for the answer (in the background if that fails).
@@ -49,31 +54,36 @@ impl HeldNode {
     }
 }
 
-/// Whether other contenders wait for a held lock; set once, never cleared.
+/// Since when other contenders wait for a held lock; set once, never cleared.
 #[derive(Default)]
 pub(super) struct Contention {
-    contended: AtomicBool,
+    since: OnceLock<Instant>,
     wake: Notify,
 }
 
 impl Contention {
-    fn is_contended(&self) -> bool {
-        self.contended.load(Ordering::SeqCst)
+    fn since(&self) -> Option<Instant> {
+        self.since.get().copied()
     }
 
     fn mark(&self) {
-        self.contended.store(true, Ordering::SeqCst);
-        self.wake.notify_waiters();
+        if self.since.set(Instant::now()).is_ok() {
+            self.wake.notify_waiters();
+        }
     }
 
-    /// Waits until the lock is contended or `duration` has passed.
-    async fn contended_within(&self, duration: Duration) {
+    /// Waits until an idle lease of `duration` ends: `duration` from now if nobody asks
+    /// for the lock meanwhile, else `duration` after someone first asked.
+    async fn lease_ends(&self, duration: Duration) {
         let notified = self.wake.notified();
         tokio::pin!(notified);
         // Registered before the flag is read, so a mark in between still wakes it.
         notified.as_mut().enable();
-        if !self.is_contended() {
+        if self.since().is_none() {
             let _ = tokio::time::timeout(duration, notified).await;
+        }
+        if let Some(since) = self.since() {
+            tokio::time::sleep_until(since + duration).await;
         }
     }
 
@@ -123,13 +133,14 @@ impl Leases {
     pub fn reuse(&self, dir: &str) -> Option<HeldNode> {
         let idle = self.idle_map().remove(dir)?;
         // A node not reused is deleted (in the background) when dropped here.
-        idle.held.leasable().then_some(idle.held)
+        idle.held.leasable(self.duration).then_some(idle.held)
     }
 
     /// Keeps a released lock on `dir` for the lease, or deletes it now when someone waits
     /// for it (or it is no longer held).
     pub fn keep(self: &Arc<Self>, dir: String, held: HeldNode) {
-        let Some(contention) = held.contention.clone().filter(|_| held.leasable()) else {
+        let leasable = held.leasable(self.duration);
+        let Some(contention) = held.contention.clone().filter(|_| leasable) else {
             return drop(held);
         };
         let id = self.next_id.fetch_add(1, Ordering::SeqCst);
@@ -139,7 +150,7 @@ impl Leases {
         }
         let (leases, duration) = (self.clone(), self.duration);
         runtime.spawn(async move {
-            contention.contended_within(duration).await;
+            contention.lease_ends(duration).await;
             let ended = {
                 let mut idle = leases.idle_map();
                 match idle.get(&dir) {

@@ -153,7 +153,8 @@ impl Catalog {
             let group = self.queues.take(&key, MAX_GROUP_COMMITS);
             match guard {
                 Ok(guard) => {
-                    let rest = self.commit_group(group, &guard).await;
+                    let held = std::slice::from_ref(&guard);
+                    let rest = self.commit_group(group, held).await;
                     self.queues.put_back(&key, rest);
                     drop(guard);
                 }
@@ -170,9 +171,9 @@ impl Catalog {
         }
     }
 
-    /// Applies a group under its table's lock and answers every member it reached; returns
-    /// those it did not reach (its time ran out).
-    async fn commit_group(&self, group: Vec<Queued>, guard: &Box<dyn LockGuard>) -> Vec<Queued> {
+    /// Applies a group under its table's lock (`held`) and answers every member it reached;
+    /// returns those it did not reach (its time ran out).
+    async fn commit_group(&self, group: Vec<Queued>, held: &[Box<dyn LockGuard>]) -> Vec<Queued> {
         let started = Instant::now();
         let Some(first) = group.first() else {
             return Vec::new();
@@ -222,8 +223,7 @@ impl Catalog {
                     expected: Some(base.location.clone()),
                     new: record(&head.location, &head.metadata),
                 };
-                let guards = std::slice::from_ref(guard);
-                self.move_pointers(&[swap], &written, guards).await
+                self.move_pointers(&[swap], &written, held).await
             }
         };
         for Waiting { answer, file } in waiting {

@@ -6,6 +6,7 @@
 
 mod embedded;
 mod idempotency;
+mod pointer_versions;
 #[cfg(test)]
 mod store_contract;
 mod znode_names;

@@ -30,6 +30,7 @@ use zookeeper_client::{
     Acls, Client, CreateMode, CreateOptions, Error as ZkError, MultiWriteError,
 };
 
+use super::pointer_versions::PointerVersions;
 use super::znode_names::{encode, namespace_from_node, namespace_node};
 use super::{
     apply_property_changes, paginate, CatalogStore, EntryKind, EntryRecord, Failure, PageRequest,
@@ -53,6 +54,7 @@ pub struct ZooKeeperStore {
     tables: String,
     views: String,
     keys: String,
+    versions: PointerVersions,
 }
 
 /// No live session could be had (none could be opened, or it is closed for good): nothing
@@ -104,6 +106,7 @@ impl ZooKeeperStore {
             tables: format!("{root}/catalog/tables"),
             views: format!("{root}/catalog/views"),
             keys: format!("{root}/catalog/idempotency-keys"),
+            versions: PointerVersions::default(),
         };
         let catalog = format!("{root}/catalog");
         let layout = [
@@ -158,10 +161,13 @@ impl ZooKeeperStore {
         &self,
         ident: &TableIdent,
     ) -> Result<Option<(EntryRecord, i32)>, StoreError> {
-        match self.get(&self.table_path(ident)).await? {
-            Some((data, version)) => Ok(Some((from_json(&data)?, version))),
-            None => Ok(None),
-        }
+        let path = self.table_path(ident);
+        let Some((data, version)) = self.get(&path).await? else {
+            return Ok(None);
+        };
+        let record: EntryRecord = from_json(&data)?;
+        self.versions.saw(&path, &record.metadata_location, version);
+        Ok(Some((record, version)))
     }
 
     async fn all_namespaces(&self) -> Result<Vec<NamespaceIdent>, StoreError> {
@@ -395,6 +401,15 @@ impl CatalogStore for ZooKeeperStore {
         for (i, swap) in swaps.iter().enumerate() {
             let path = self.table_path(&swap.ident);
             let data = to_json(&swap.new);
+            // The version read under the commit's lock, when this node read it.
+            let seen = (swap.expected.as_ref()).and_then(|e| self.versions.version_at(&path, e));
+            if let Some(version) = seen {
+                multi
+                    .add_set_data(&path, &data, Some(version))
+                    .map_err(read_error)?;
+                owner.push(i);
+                continue;
+            }
             let current = self.get_record(&swap.ident).await?;
             match (current, &swap.expected) {
                 (None, None) => {
@@ -422,7 +437,11 @@ impl CatalogStore for ZooKeeperStore {
             .map_err(read_error)?;
             owner.push(i);
         }
-        match multi.commit().await.map_err(multi_error) {
+        let committed = multi.commit().await.map_err(multi_error);
+        for swap in swaps {
+            self.versions.forget(&self.table_path(&swap.ident));
+        }
+        match committed {
             Ok(_) => Ok(()),
             Err((Some(op), e)) => {
                 let swap = &swaps[owner[op]];
