@@ -125,6 +125,8 @@ struct ZooKeeperGuard {
     held: Option<HeldNode>,
     /// Where a released lock goes in lease mode.
     leases: Option<Arc<Leases>>,
+    /// Taken back from this manager's lease.
+    reacquired: bool,
 }
 
 impl ZooKeeperGuard {
@@ -158,6 +160,10 @@ impl LockGuard for ZooKeeperGuard {
         self.held.as_ref().is_some_and(HeldNode::is_held)
     }
 
+    fn reacquired(&self) -> bool {
+        self.reacquired
+    }
+
     async fn release(mut self: Box<Self>) {
         if let Some(held) = self.lease_out() {
             held.release().await;
@@ -170,15 +176,16 @@ impl LockManager for ZooKeeperLockManager {
     async fn acquire(&self, key: &str, timeout: Duration) -> Result<Box<dyn LockGuard>, LockError> {
         let deadline = Instant::now() + timeout;
         let dir = format!("{}/{}", self.locks_dir, encode_key(key));
-        let guard = |held| -> Box<dyn LockGuard> {
+        let guard = |held, reacquired| -> Box<dyn LockGuard> {
             Box::new(ZooKeeperGuard {
                 key: key.to_string(),
                 held: Some(held),
                 leases: self.leases.clone(),
+                reacquired,
             })
         };
         if let Some(held) = self.leases.as_ref().and_then(|l| l.reuse(&dir)) {
-            return Ok(guard(held));
+            return Ok(guard(held, true));
         }
         let mut retried = false;
         loop {
@@ -190,7 +197,8 @@ impl LockManager for ZooKeeperLockManager {
             })?;
             let leased = self.leases.is_some();
             let attempt = acquire_on(&session, &self.locks_dir, &dir, leased, deadline);
-            match attempt.await.map(guard).map_err(|e| e.waited(key, timeout)) {
+            let taken = attempt.await.map(|held| guard(held, false));
+            match taken.map_err(|e| e.waited(key, timeout)) {
                 // The session ended during the attempt, taking the attempt's node with it:
                 // try once more, on a new session, while time is left.
                 Err(LockError::Unavailable(_))

@@ -51,9 +51,9 @@ pub struct MemoryCatalog {
     file_io: FileIO,
 }
 
-/// A new table with one `id: long` column, unpartitioned, with `properties`.
-pub fn new_metadata(properties: HashMap<String, String>) -> TableMetadata {
-    let schema = Schema::builder()
+/// The schema of one required `id: long` column (field id 1).
+pub fn id_schema() -> Schema {
+    Schema::builder()
         .with_fields(vec![NestedField::required(
             1,
             "id",
@@ -61,9 +61,13 @@ pub fn new_metadata(properties: HashMap<String, String>) -> TableMetadata {
         )
         .into()])
         .build()
-        .expect("schema");
+        .expect("schema")
+}
+
+/// A new table with one `id: long` column, unpartitioned, with `properties`.
+pub fn new_metadata(properties: HashMap<String, String>) -> TableMetadata {
     TableMetadataBuilder::new(
-        schema,
+        id_schema(),
         UnboundPartitionSpec::builder().build(),
         SortOrder::unsorted_order(),
         "memory://warehouse/t".to_string(),

@@ -106,15 +106,25 @@ impl Catalog {
     }
 
     async fn commit_locked(&self, mut changes: Vec<TableChange>) -> Result<Vec<MetadataFile>> {
-        let mut keys = self.precheck(&changes).await.map_err(nothing_written)?;
-        // One change to an existing table: committed in its table's group.
+        // One change to an existing table: committed in its table's group. Once this node
+        // knows the table's lock key (its uuid), the check before the lock is skipped: a
+        // stale commit costs its group nothing but a requirement check, and the group checks
+        // the key under the lock.
         if changes.len() == 1 && !is_create(&changes[0].requirements) {
-            let (key, change) = (keys.remove(0), changes.remove(0));
+            let change = changes.remove(0);
+            let key = match self.lock_keys.get(&change.ident) {
+                Some(key) => key,
+                None => {
+                    let checked = self.precheck(std::slice::from_ref(&change)).await;
+                    checked.map_err(nothing_written)?.remove(0)
+                }
+            };
             return self
                 .commit_in_group(key, change)
                 .await
                 .map(|file| vec![file]);
         }
+        let keys = self.precheck(&changes).await.map_err(nothing_written)?;
         let guards = self.lock_tables(keys).await.map_err(nothing_written)?;
         let mut planned = Vec::with_capacity(changes.len());
         for change in changes {
@@ -144,7 +154,9 @@ impl Catalog {
                 Some(current) => {
                     let base = self.read_metadata(&current.metadata_location).await?;
                     check_requirements(Some(&base.metadata), &change.requirements)?;
-                    current.uuid.to_string()
+                    let key = current.uuid.to_string();
+                    self.lock_keys.insert(change.ident.clone(), key.clone());
+                    key
                 }
                 None if is_create(&change.requirements) => {
                     format!("create:{}", change.ident)
@@ -170,14 +182,14 @@ impl Catalog {
         Ok(guards)
     }
 
-    /// The current metadata file of a table, read under its lock; `None` when the name is
-    /// free. A view of that name answers as [`view_in_the_way`] of a change with
-    /// `requirements`.
+    /// The lock key (uuid) and current metadata file of a table, read under its lock;
+    /// `None` when the name is free. A view of that name answers as [`view_in_the_way`] of
+    /// a change with `requirements`.
     pub(super) async fn load_current(
         &self,
         ident: &TableIdent,
         requirements: &[TableRequirement],
-    ) -> Result<Option<MetadataFile>> {
+    ) -> Result<Option<(String, MetadataFile)>> {
         let current = self.store.load_entry(ident).await.map_err(store_error)?;
         let Some(current) = current else {
             return Ok(None);
@@ -186,8 +198,9 @@ impl Catalog {
             return Err(view_in_the_way(ident, requirements));
         }
         let file = self.read_metadata(&current.metadata_location).await;
-        file.map(Some)
-            .map_err(|e| CatalogError::Storage(Failure::because(format!("table {ident}"), e)))
+        let file =
+            file.map_err(|e| CatalogError::Storage(Failure::because(format!("table {ident}"), e)))?;
+        Ok(Some((current.uuid.to_string(), file)))
     }
 
     /// Checks and applies one change on top of `head`, the table's metadata file (under
@@ -220,7 +233,7 @@ impl Catalog {
             requirements,
             updates,
         } = change;
-        let Some(head) = self.load_current(&ident, &requirements).await? else {
+        let Some((_, head)) = self.load_current(&ident, &requirements).await? else {
             if !is_create(&requirements) {
                 return Err(CatalogError::NoSuchTable(ident.to_string()));
             }
@@ -300,6 +313,9 @@ impl Catalog {
         written: &[String],
         guards: &[Box<dyn LockGuard>],
     ) -> Result<()> {
+        for guard in guards {
+            self.last_heads.invalidate(guard.key());
+        }
         // Fencing: a lock lost before the move means another holder may be committing.
         if let Some(lost) = guards.iter().find(|g| !g.is_held()) {
             self.delete_all(written).await;

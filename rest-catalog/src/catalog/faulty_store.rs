@@ -8,7 +8,6 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use floe_locks::InProcessLockManager;
-use iceberg::spec::{NestedField, PrimitiveType, Schema, Type};
 use iceberg::{NamespaceIdent, TableIdent, TableUpdate};
 use iceberg_catalog_rest::CreateTableRequest;
 use tempfile::TempDir;
@@ -190,25 +189,7 @@ impl Fixture {
         );
         let ns = NamespaceIdent::new("n".into());
         catalog.create_namespace(&ns, HashMap::new()).await.unwrap();
-        let schema = Schema::builder()
-            .with_fields(vec![NestedField::required(
-                1,
-                "id",
-                Type::Primitive(PrimitiveType::Long),
-            )
-            .into()])
-            .build()
-            .unwrap();
-        let request = CreateTableRequest {
-            name: "t".into(),
-            location: None,
-            schema,
-            partition_spec: None,
-            write_order: None,
-            stage_create: None,
-            properties: HashMap::new(),
-        };
-        catalog.create_table(&ns, request).await.unwrap();
+        catalog.create_table(&ns, table_t()).await.unwrap();
         let ident = TableIdent::new(ns, "t".into());
         Fixture {
             catalog,
@@ -218,6 +199,13 @@ impl Fixture {
             warehouse,
             _data: data,
         }
+    }
+
+    /// Drops `n.t` and creates a new table of that name (a new uuid).
+    pub async fn replace_table(&self) {
+        self.catalog.drop_table(&self.ident, false).await.unwrap();
+        let ns = &self.ident.namespace;
+        self.catalog.create_table(ns, table_t()).await.unwrap();
     }
 
     /// The table's pointer.
@@ -246,5 +234,18 @@ impl Fixture {
     /// The metadata files in the warehouse.
     pub fn metadata_files(&self) -> Vec<std::path::PathBuf> {
         metadata_files(self.warehouse.path())
+    }
+}
+
+/// The create request of table `t`: one `id: long` column.
+fn table_t() -> CreateTableRequest {
+    CreateTableRequest {
+        name: "t".into(),
+        location: None,
+        schema: floe_table::testing::id_schema(),
+        partition_spec: None,
+        write_order: None,
+        stage_create: None,
+        properties: HashMap::new(),
     }
 }

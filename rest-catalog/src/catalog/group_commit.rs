@@ -154,7 +154,7 @@ impl Catalog {
             match guard {
                 Ok(guard) => {
                     let held = std::slice::from_ref(&guard);
-                    let rest = self.commit_group(group, held).await;
+                    let rest = self.commit_group(&key, group, held).await;
                     self.queues.put_back(&key, rest);
                     drop(guard);
                 }
@@ -171,17 +171,44 @@ impl Catalog {
         }
     }
 
-    /// Applies a group under its table's lock (`held`) and answers every member it reached;
-    /// returns those it did not reach (its time ran out).
-    async fn commit_group(&self, group: Vec<Queued>, held: &[Box<dyn LockGuard>]) -> Vec<Queued> {
+    /// Applies a group under its table's lock (`held`, on `key`) and answers every member
+    /// it reached; returns those it did not reach (its time ran out).
+    async fn commit_group(
+        &self,
+        key: &str,
+        group: Vec<Queued>,
+        held: &[Box<dyn LockGuard>],
+    ) -> Vec<Queued> {
         let started = Instant::now();
         let Some(first) = group.first() else {
             return Vec::new();
         };
         let ident = first.change.ident.clone();
-        let current = self.load_current(&ident, &first.change.requirements).await;
-        let base =
-            current.and_then(|b| b.ok_or_else(|| CatalogError::NoSuchTable(ident.to_string())));
+        let reacquired = held.iter().all(|guard| guard.reacquired());
+        let current = match self.last_heads.get(key) {
+            // Nobody else held the lock since this node's last group moved the pointer: it
+            // is still there, unless moved without the lock (a drop, a register), which
+            // the move's compare-and-swap refuses.
+            Some((table, head)) if reacquired && table == ident => {
+                Ok(Some((key.to_string(), head)))
+            }
+            _ => self.load_current(&ident, &first.change.requirements).await,
+        };
+        let base = match current {
+            Ok(Some((uuid, base))) if uuid == key => Ok(base),
+            // Dropped, or replaced under the same name, since this node learned its key.
+            Ok(other) => {
+                self.lock_keys.invalidate(&ident);
+                Err(match other {
+                    None => CatalogError::NoSuchTable(ident.to_string()),
+                    Some(_) => CatalogError::commit_failed(format!(
+                        "table {ident} was replaced while the commit waited; nothing was \
+                         written, retry the commit"
+                    )),
+                })
+            }
+            Err(e) => Err(e),
+        };
         let base = match base {
             Ok(base) => base,
             Err(e) => {
@@ -226,6 +253,9 @@ impl Catalog {
                 self.move_pointers(&[swap], &written, held).await
             }
         };
+        if outcome.is_ok() {
+            self.last_heads.insert(key.to_string(), (ident, head));
+        }
         for Waiting { answer, file } in waiting {
             let _ = answer.send(outcome.clone().map(|()| file));
         }

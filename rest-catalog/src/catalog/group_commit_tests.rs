@@ -228,3 +228,26 @@ async fn a_failed_group_move_answers_every_member_alike() {
         assert!(std::path::Path::new(&f.pointer().await).exists());
     }
 }
+
+#[tokio::test]
+async fn a_commit_to_a_table_replaced_under_its_name_is_refused_then_retried() {
+    let f = Fixture::new().await;
+    f.catalog.commit_table(f.set_property("a")).await.unwrap();
+    f.replace_table().await;
+    // The key this node learned names the old table: found stale under the lock.
+    let stale = f.catalog.commit_table(f.set_property("b")).await;
+    assert!(
+        matches!(stale, Err(CatalogError::CommitFailed(_))),
+        "{stale:?}"
+    );
+    let retried = f.catalog.commit_table(f.set_property("b")).await.unwrap();
+    assert!(retried.metadata.properties().contains_key("b"));
+    assert_eq!(retried.metadata.uuid().to_string(), f.lock_key().await);
+    // A table dropped meanwhile is not found.
+    f.catalog.drop_table(&f.ident, false).await.unwrap();
+    let gone = f.catalog.commit_table(f.set_property("c")).await;
+    assert!(
+        matches!(gone, Err(CatalogError::NoSuchTable(_))),
+        "{gone:?}"
+    );
+}

@@ -57,6 +57,9 @@ async fn probe<E: std::fmt::Display>(
     }
 }
 
+/// How many tables' lock keys a node keeps.
+const LOCK_KEYS_KEPT: u64 = 100_000;
+
 /// How many bytes of parsed metadata files (counted as their JSON size) stay cached.
 const METADATA_CACHE_BYTES: u64 = 256 * 1024 * 1024;
 
@@ -87,6 +90,13 @@ pub struct Catalog {
     telemetry: Arc<dyn Telemetry>,
     /// Single-table commits waiting for their table's next group.
     queues: Arc<group_commit::CommitQueues>,
+    /// The lock key (uuid) of each table this node committed to, by name; checked under
+    /// the lock, forgotten when found stale.
+    lock_keys: moka::sync::Cache<iceberg::TableIdent, String>,
+    /// By lock key: the table and the metadata file this node's last group moved its
+    /// pointer to; what the next group starts from when the lock was not held elsewhere
+    /// since (`LockGuard::reacquired`). Forgotten by every pointer move under the key.
+    last_heads: moka::sync::Cache<String, (iceberg::TableIdent, MetadataFile)>,
 }
 
 impl Catalog {
@@ -111,6 +121,8 @@ impl Catalog {
             figures: TableFigureBook::default(),
             telemetry: Arc::new(NoTelemetry),
             queues: Arc::default(),
+            lock_keys: moka::sync::Cache::new(LOCK_KEYS_KEPT),
+            last_heads: moka::sync::Cache::new(LOCK_KEYS_KEPT),
         }
     }
 

@@ -40,6 +40,8 @@ use crate::names::namespace_key;
 
 #[path = "zookeeper_keys.rs"]
 mod keys;
+#[path = "zookeeper_swap.rs"]
+mod swap;
 #[path = "zookeeper_views.rs"]
 mod views;
 
@@ -389,80 +391,7 @@ impl CatalogStore for ZooKeeperStore {
     }
 
     async fn swap_pointers(&self, swaps: &[PointerSwap]) -> Result<(), StoreError> {
-        for swap in swaps {
-            if swap.expected.is_none() && swap.new.kind == EntryKind::View {
-                self.ensure_views_dir(&swap.ident.namespace).await?;
-            }
-        }
-        let client = self.client().await?;
-        let mut multi = client.new_multi_writer();
-        // The swap each operation of the multi belongs to.
-        let mut owner = Vec::new();
-        for (i, swap) in swaps.iter().enumerate() {
-            let path = self.table_path(&swap.ident);
-            let data = to_json(&swap.new);
-            // The version read under the commit's lock, when this node read it.
-            let seen = (swap.expected.as_ref()).and_then(|e| self.versions.version_at(&path, e));
-            if let Some(version) = seen {
-                multi
-                    .add_set_data(&path, &data, Some(version))
-                    .map_err(read_error)?;
-                owner.push(i);
-                continue;
-            }
-            let current = self.get_record(&swap.ident).await?;
-            match (current, &swap.expected) {
-                (None, None) => {
-                    if swap.new.kind == EntryKind::View {
-                        let marker = self.view_marker(&swap.ident);
-                        multi
-                            .add_create(&marker, b"", &PERSISTENT)
-                            .map_err(read_error)?;
-                        owner.push(i);
-                    }
-                    multi.add_create(&path, &data, &PERSISTENT)
-                }
-                (Some((r, version)), Some(expected)) if &r.metadata_location == expected => {
-                    multi.add_set_data(&path, &data, Some(version))
-                }
-                (Some(_), None) => return Err(StoreError::NameTaken(swap.ident.to_string())),
-                (found, expected) => {
-                    return Err(StoreError::PointerMoved {
-                        table: swap.ident.to_string(),
-                        expected: expected.clone(),
-                        found: found.map(|(r, _)| r.metadata_location),
-                    })
-                }
-            }
-            .map_err(read_error)?;
-            owner.push(i);
-        }
-        let committed = multi.commit().await.map_err(multi_error);
-        for swap in swaps {
-            self.versions.forget(&self.table_path(&swap.ident));
-        }
-        match committed {
-            Ok(_) => Ok(()),
-            Err((Some(op), e)) => {
-                let swap = &swaps[owner[op]];
-                let table = swap.ident.to_string();
-                Err(match (e, &swap.expected) {
-                    (ZkError::NodeExists, _) => StoreError::NameTaken(table),
-                    (ZkError::NoNode, None) => {
-                        StoreError::NoSuchNamespace(swap.ident.namespace.to_string())
-                    }
-                    (ZkError::NoNode | ZkError::BadVersion, Some(expected)) => {
-                        StoreError::PointerMoved {
-                            table,
-                            expected: Some(expected.clone()),
-                            found: None,
-                        }
-                    }
-                    (e, _) => write_error(e),
-                })
-            }
-            Err((None, e)) => Err(write_error(e)),
-        }
+        self.swap(swaps).await
     }
 
     async fn register_entry(
