@@ -43,7 +43,7 @@ pub struct ServeConfig {
     pub zk_session_timeout_ms: u64,
     /// How long a node keeps a table's commit lock after a commit, in milliseconds, so a
     /// burst of its commits skips creating and deleting the lock's znode; another node's
-    /// commit ends the lease at once. 0: off.
+    /// commit waits at most one lease more. 0: off.
     #[serde(default = "default_zk_lock_lease")]
     pub zk_lock_lease_ms: u64,
     /// How often every table is compacted and its old snapshots expired (`1h`, `90s`);
@@ -179,7 +179,7 @@ pub struct ServeArgs {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub zk_session_timeout_ms: Option<u64>,
     /// How long a node keeps a table's commit lock after its commits, in milliseconds
-    /// (default 50; 0: off); another node's commit ends the lease at once.
+    /// (default 50; 0: off); another node's commit waits at most one lease more.
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub zk_lock_lease_ms: Option<u64>,

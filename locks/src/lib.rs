@@ -32,11 +32,6 @@ pub trait LockGuard: Send + Sync {
     /// Whether the lock is still held for certain. The in-process lock cannot be lost; a
     /// distributed lock is lost when its session ends, and a commit must then stop.
     fn is_held(&self) -> bool;
-    /// Whether this guard was taken back from this node's own lease: nobody on another node
-    /// held the lock since this manager's previous guard on the key was released.
-    fn reacquired(&self) -> bool {
-        false
-    }
     /// Releases the lock and answers once it is released. A dropped distributed lock is
     /// released in the background; a process about to exit releases it this way, so the
     /// next holder need not wait for its session to expire.

@@ -69,10 +69,10 @@ impl ZooKeeperLockManager {
 
     /// Keeps each released lock for `lease` on this node before deleting its node: an
     /// acquire of the same key on this manager within the lease takes it at once, without
-    /// a ZooKeeper write. A contender elsewhere (or another one here) ends the lease at once
-    /// and is never kept waiting by one (`zookeeper/lease.rs`). For commit locks, whose
-    /// bursts come from one node; [`LockGuard::release`] then hands the lock to the lease
-    /// rather than deleting it.
+    /// a ZooKeeper write. Once another contender (elsewhere, or another one here) waits,
+    /// the lock is kept at most one lease more, then handed over (`zookeeper/lease.rs`).
+    /// For commit locks, whose bursts come from one node; [`LockGuard::release`] then
+    /// hands the lock to the lease rather than deleting it.
     pub fn with_lease(mut self, lease: Duration) -> Self {
         self.leases = (!lease.is_zero()).then(|| Leases::new(lease));
         self
@@ -125,8 +125,6 @@ struct ZooKeeperGuard {
     held: Option<HeldNode>,
     /// Where a released lock goes in lease mode.
     leases: Option<Arc<Leases>>,
-    /// Taken back from this manager's lease.
-    reacquired: bool,
 }
 
 impl ZooKeeperGuard {
@@ -160,10 +158,6 @@ impl LockGuard for ZooKeeperGuard {
         self.held.as_ref().is_some_and(HeldNode::is_held)
     }
 
-    fn reacquired(&self) -> bool {
-        self.reacquired
-    }
-
     async fn release(mut self: Box<Self>) {
         if let Some(held) = self.lease_out() {
             held.release().await;
@@ -176,16 +170,15 @@ impl LockManager for ZooKeeperLockManager {
     async fn acquire(&self, key: &str, timeout: Duration) -> Result<Box<dyn LockGuard>, LockError> {
         let deadline = Instant::now() + timeout;
         let dir = format!("{}/{}", self.locks_dir, encode_key(key));
-        let guard = |held, reacquired| -> Box<dyn LockGuard> {
+        let guard = |held| -> Box<dyn LockGuard> {
             Box::new(ZooKeeperGuard {
                 key: key.to_string(),
                 held: Some(held),
                 leases: self.leases.clone(),
-                reacquired,
             })
         };
         if let Some(held) = self.leases.as_ref().and_then(|l| l.reuse(&dir)) {
-            return Ok(guard(held, true));
+            return Ok(guard(held));
         }
         let mut retried = false;
         loop {
@@ -197,7 +190,7 @@ impl LockManager for ZooKeeperLockManager {
             })?;
             let leased = self.leases.is_some();
             let attempt = acquire_on(&session, &self.locks_dir, &dir, leased, deadline);
-            let taken = attempt.await.map(|held| guard(held, false));
+            let taken = attempt.await.map(guard);
             match taken.map_err(|e| e.waited(key, timeout)) {
                 // The session ended during the attempt, taking the attempt's node with it:
                 // try once more, on a new session, while time is left.
@@ -260,7 +253,7 @@ async fn acquire_on(
         Ok(Ok(())) => {
             let losses_at_acquire = session.losses();
             let contention = match leased {
-                true => Some(Contention::watch(&client, dir, &name).await),
+                true => Some(Contention::watch(&client, dir, &name, deadline).await),
                 false => None,
             };
             return Ok(HeldNode {

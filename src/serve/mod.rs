@@ -36,6 +36,9 @@ pub struct Node {
     pub compaction_locks: Arc<dyn LockManager>,
     /// With ZooKeeper, the group claims by which the nodes compact a table together.
     pub compaction_claims: Option<Arc<dyn GroupClaims>>,
+    /// With ZooKeeper, the node's one session, closed when the node stops so that its
+    /// leased locks go at once rather than when the session expires.
+    pub session: Option<Arc<ZooKeeperSession>>,
 }
 
 /// Builds the node `config` describes: the embedded store and in-process locks, or with
@@ -43,6 +46,7 @@ pub struct Node {
 pub async fn build_node(config: &ServeConfig) -> anyhow::Result<Node> {
     let warehouse = Warehouse::open(&config.warehouse, &config.s3)?;
     let mut compaction_claims: Option<Arc<dyn GroupClaims>> = None;
+    let mut zookeeper_session = None;
     let (store, locks, compaction_locks): (
         Arc<dyn CatalogStore>,
         Arc<dyn LockManager>,
@@ -58,6 +62,7 @@ pub async fn build_node(config: &ServeConfig) -> anyhow::Result<Node> {
             let session = ZooKeeperSession::connect(connect, timeout).await?;
             let root = config.zk_root.trim_end_matches('/');
             compaction_claims = Some(Arc::new(ZooKeeperGroupClaims::new(session.clone(), root)));
+            zookeeper_session = Some(session.clone());
             (
                 Arc::new(ZooKeeperStore::new(session.clone(), root).await?),
                 Arc::new(
@@ -77,6 +82,7 @@ pub async fn build_node(config: &ServeConfig) -> anyhow::Result<Node> {
         catalog,
         compaction_locks,
         compaction_claims,
+        session: zookeeper_session,
     })
 }
 
@@ -126,10 +132,13 @@ pub async fn serve(config: ServeConfig) -> anyhow::Result<()> {
     let app = floe_rest_catalog::router_with_auth(catalog, auth).merge(floe_ui::router(ui));
     // Request ids on the health pages' answers too (the catalog's routes have theirs).
     let app = floe_rest_catalog::with_request_ids(app);
-    axum::serve(listener, app)
+    let served = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
-        .await?;
-    Ok(())
+        .await;
+    if let Some(session) = node.session {
+        session.close();
+    }
+    Ok(served?)
 }
 
 /// Forgets expired idempotency keys every tenth of their lifetime (at most every minute,

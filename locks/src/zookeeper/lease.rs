@@ -89,11 +89,13 @@ impl Contention {
 
     /// Starts watching `dir`, in which `name` (this holder's node) has just taken the lock:
     /// contended at once when other nodes are there, later when the children change. A
-    /// failed look counts as contended, so no lease is kept on doubt.
-    pub async fn watch(client: &Client, dir: &str, name: &str) -> Arc<Contention> {
+    /// look that fails or is not answered `by` the acquire's deadline counts as contended,
+    /// so no lease is kept on doubt.
+    pub async fn watch(client: &Client, dir: &str, name: &str, by: Instant) -> Arc<Contention> {
         let contention = Arc::new(Contention::default());
-        match client.list_and_watch_children(dir).await {
-            Ok((children, watcher)) if children.iter().all(|c| c == name) => {
+        let look = tokio::time::timeout_at(by, client.list_and_watch_children(dir)).await;
+        match look {
+            Ok(Ok((children, watcher))) if children.iter().all(|c| c == name) => {
                 let marked = contention.clone();
                 // Fires at the latest when this holder's node is deleted or the session ends.
                 tokio::spawn(async move {

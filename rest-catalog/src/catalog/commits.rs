@@ -313,9 +313,6 @@ impl Catalog {
         written: &[String],
         guards: &[Box<dyn LockGuard>],
     ) -> Result<()> {
-        for guard in guards {
-            self.last_heads.invalidate(guard.key());
-        }
         // Fencing: a lock lost before the move means another holder may be committing.
         if let Some(lost) = guards.iter().find(|g| !g.is_held()) {
             self.delete_all(written).await;

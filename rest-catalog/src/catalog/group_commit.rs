@@ -16,7 +16,7 @@
 //! queue empty), so a client that disconnects never abandons the commits queued with it.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use floe_locks::LockGuard;
@@ -112,6 +112,29 @@ impl CommitQueues {
     }
 }
 
+/// Frees a table's queue when its draining task panics: the commits still queued (never
+/// applied) are answered, and the next commit starts a task of its own. (The group in
+/// flight, if any, answers unknown: its answers are dropped unsent.)
+struct AbandonOnPanic {
+    queues: Arc<CommitQueues>,
+    key: String,
+}
+
+impl Drop for AbandonOnPanic {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            return;
+        }
+        let abandoned = self.queues.queues().remove(&self.key).unwrap_or_default();
+        for queued in abandoned {
+            let _ = queued.answer.send(Err(CatalogError::commit_failed(
+                "the task committing this table's queue stopped; nothing of this commit was \
+                 written, retry it",
+            )));
+        }
+    }
+}
+
 fn same_table(a: &Queued, b: &Queued) -> bool {
     a.change.ident == b.change.ident
 }
@@ -146,6 +169,10 @@ impl Catalog {
     /// Commits the queue of `key` group by group until it is empty, taking the table's lock
     /// for each group.
     async fn drain_queue(&self, key: String) {
+        let _unwinding = AbandonOnPanic {
+            queues: self.queues.clone(),
+            key: key.clone(),
+        };
         loop {
             let waiting = Instant::now();
             let guard = self.locks.acquire(&key, self.lock_timeout).await;
@@ -184,16 +211,7 @@ impl Catalog {
             return Vec::new();
         };
         let ident = first.change.ident.clone();
-        let reacquired = held.iter().all(|guard| guard.reacquired());
-        let current = match self.last_heads.get(key) {
-            // Nobody else held the lock since this node's last group moved the pointer: it
-            // is still there, unless moved without the lock (a drop, a register), which
-            // the move's compare-and-swap refuses.
-            Some((table, head)) if reacquired && table == ident => {
-                Ok(Some((key.to_string(), head)))
-            }
-            _ => self.load_current(&ident, &first.change.requirements).await,
-        };
+        let current = self.load_current(&ident, &first.change.requirements).await;
         let base = match current {
             Ok(Some((uuid, base))) if uuid == key => Ok(base),
             // Dropped, or replaced under the same name, since this node learned its key.
@@ -242,20 +260,16 @@ impl Catalog {
                 break;
             }
         }
-        let outcome = match written.is_empty() {
-            true => Ok(()),
-            false => {
-                let swap = PointerSwap {
-                    ident: ident.clone(),
-                    expected: Some(base.location.clone()),
-                    new: record(&head.location, &head.metadata),
-                };
-                self.move_pointers(&[swap], &written, held).await
-            }
+        let outcome = if written.is_empty() {
+            Ok(())
+        } else {
+            let swap = PointerSwap {
+                ident: ident.clone(),
+                expected: Some(base.location.clone()),
+                new: record(&head.location, &head.metadata),
+            };
+            self.move_pointers(&[swap], &written, held).await
         };
-        if outcome.is_ok() {
-            self.last_heads.insert(key.to_string(), (ident, head));
-        }
         for Waiting { answer, file } in waiting {
             let _ = answer.send(outcome.clone().map(|()| file));
         }

@@ -251,3 +251,28 @@ async fn a_commit_to_a_table_replaced_under_its_name_is_refused_then_retried() {
         "{gone:?}"
     );
 }
+
+#[tokio::test]
+async fn a_draining_task_that_panics_answers_the_queued_commits_and_frees_the_queue() {
+    let queues = Arc::new(CommitQueues::default());
+    let (q, answered) = queued("t", 0);
+    assert!(queues.push("key", q));
+    let task = tokio::spawn({
+        let queues = queues.clone();
+        async move {
+            let _unwinding = AbandonOnPanic {
+                queues,
+                key: "key".into(),
+            };
+            panic!("a bug in a group");
+        }
+    });
+    assert!(task.await.is_err());
+    let answer = answered.await.expect("answered, not dropped");
+    assert!(
+        matches!(answer, Err(CatalogError::CommitFailed(_))),
+        "{answer:?}"
+    );
+    let (q, _answered) = queued("t", 1);
+    assert!(queues.push("key", q), "the next commit starts a task");
+}

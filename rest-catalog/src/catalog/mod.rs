@@ -93,10 +93,6 @@ pub struct Catalog {
     /// The lock key (uuid) of each table this node committed to, by name; checked under
     /// the lock, forgotten when found stale.
     lock_keys: moka::sync::Cache<iceberg::TableIdent, String>,
-    /// By lock key: the table and the metadata file this node's last group moved its
-    /// pointer to; what the next group starts from when the lock was not held elsewhere
-    /// since (`LockGuard::reacquired`). Forgotten by every pointer move under the key.
-    last_heads: moka::sync::Cache<String, (iceberg::TableIdent, MetadataFile)>,
 }
 
 impl Catalog {
@@ -122,7 +118,6 @@ impl Catalog {
             telemetry: Arc::new(NoTelemetry),
             queues: Arc::default(),
             lock_keys: moka::sync::Cache::new(LOCK_KEYS_KEPT),
-            last_heads: moka::sync::Cache::new(LOCK_KEYS_KEPT),
         }
     }
 

@@ -1,9 +1,10 @@
-//! The versions of the pointer znodes this node last read or wrote, so that a commit under
-//! its table's lock moves the pointer with `setData` on the version it read under that
-//! lock, without reading the znode a second time. A stale version (the pointer changed
-//! without the lock: a drop, a register) only makes the `setData` fail with `BadVersion`,
-//! answered as "pointer moved" exactly as a read would have answered it, and the version is
-//! forgotten.
+//! The versions of the pointer znodes this node last read, so that a commit under its
+//! table's lock moves the pointer with `setData` on the version it read under that lock,
+//! without reading the znode a second time; a move forgets the version. A version changed
+//! meanwhile (a register, which takes no lock) makes the `setData` fail with `BadVersion`,
+//! answered as "pointer moved" exactly as a read would have answered it. A znode cannot be
+//! deleted and made again (back at version 0) during the hold: drops and renames take the
+//! table's lock.
 
 use std::collections::HashMap;
 use std::sync::Mutex;

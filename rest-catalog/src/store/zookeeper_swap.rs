@@ -1,7 +1,9 @@
 //! A pointer move on ZooKeeper: every swap of a commit in one `multi`, each a `setData`
 //! on the version expected (or a create), so the lock serializes and the version proves.
-//! The version of a pointer this node read or wrote last is remembered
-//! (`pointer_versions.rs`), so a move under the lock needs no read of its own.
+//! The version of a pointer read under the commit's lock is remembered
+//! (`pointer_versions.rs`), so the move needs no read of its own; it is forgotten once the
+//! move is done. Drops and renames take the table's lock too, so no pointer znode is
+//! deleted and made again while a commit holds it.
 
 use zookeeper_client::Error as ZkError;
 
@@ -20,12 +22,10 @@ impl ZooKeeperStore {
         let mut multi = client.new_multi_writer();
         // The swap each operation of the multi belongs to.
         let mut owner = Vec::new();
-        // Each pointer's version once the multi has applied.
-        let mut next = Vec::new();
         for (i, swap) in swaps.iter().enumerate() {
             let path = self.table_path(&swap.ident);
             let data = to_json(&swap.new);
-            // The version this node read or wrote last, for the location expected.
+            // The version read under this commit's lock, for the location expected.
             let seen = (swap.expected.as_ref()).and_then(|e| self.versions.version_at(&path, e));
             let current = match (seen, &swap.expected) {
                 (Some(version), Some(expected)) => Some((expected.clone(), version)),
@@ -41,11 +41,9 @@ impl ZooKeeperStore {
                             .map_err(read_error)?;
                         owner.push(i);
                     }
-                    next.push((path.clone(), 0));
                     multi.add_create(&path, &data, &PERSISTENT)
                 }
                 (Some((location, version)), Some(expected)) if &location == expected => {
-                    next.push((path.clone(), version + 1));
                     multi.add_set_data(&path, &data, Some(version))
                 }
                 (Some(_), None) => return Err(StoreError::NameTaken(swap.ident.to_string())),
@@ -61,11 +59,9 @@ impl ZooKeeperStore {
             owner.push(i);
         }
         let committed = multi.commit().await.map_err(multi_error);
-        for (swap, (path, version)) in swaps.iter().zip(next) {
-            match committed {
-                Ok(_) => (self.versions).saw(&path, &swap.new.metadata_location, version),
-                Err(_) => self.versions.forget(&path),
-            }
+        // A version is reused only from the read of the same lock hold (`load_current`).
+        for swap in swaps {
+            self.versions.forget(&self.table_path(&swap.ident));
         }
         match committed {
             Ok(_) => Ok(()),
