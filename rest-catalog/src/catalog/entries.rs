@@ -91,6 +91,32 @@ impl Catalog {
         Ok((idents, next))
     }
 
+    /// Takes the lock of the entry of `ident` (of `kind`): the lock of the uuid found there,
+    /// checked again once held, since the entry may have been replaced under its name
+    /// meanwhile (then the new one's lock is taken). So a drop or rename never runs beside
+    /// a commit of the entry it changes, which moves the pointer on the znode version it
+    /// read under that lock.
+    async fn lock_entry(
+        &self,
+        ident: &TableIdent,
+        kind: EntryKind,
+    ) -> Result<Box<dyn floe_locks::LockGuard>> {
+        const ATTEMPTS: usize = 3;
+        for _ in 0..ATTEMPTS {
+            let uuid = self.entry_record(ident, kind).await?.uuid;
+            let guard = self
+                .locks
+                .acquire(&uuid.to_string(), self.lock_timeout)
+                .await?;
+            if self.entry_record(ident, kind).await?.uuid == uuid {
+                return Ok(guard);
+            }
+        }
+        Err(CatalogError::commit_failed(format!(
+            "{ident} was replaced {ATTEMPTS} times while waiting for its lock; retry"
+        )))
+    }
+
     /// Moves the entry of `from` (of `kind`) to `to`, under its lock.
     pub(crate) async fn rename_entry(
         &self,
@@ -100,11 +126,7 @@ impl Catalog {
     ) -> Result<()> {
         validate_table(from)?;
         validate_table(to)?;
-        let record = self.entry_record(from, kind).await?;
-        let _lock = self
-            .locks
-            .acquire(&record.uuid.to_string(), self.lock_timeout)
-            .await?;
+        let _lock = self.lock_entry(from, kind).await?;
         match self.store.rename_entry(from, to, kind).await {
             Err(StoreError::NameTaken(_)) => Err(self.name_taken(to).await),
             done => done.map_err(entry_store_error(kind)),
@@ -118,11 +140,7 @@ impl Catalog {
         kind: EntryKind,
     ) -> Result<EntryRecord> {
         validate_table(ident)?;
-        let record = self.entry_record(ident, kind).await?;
-        let _lock = self
-            .locks
-            .acquire(&record.uuid.to_string(), self.lock_timeout)
-            .await?;
+        let _lock = self.lock_entry(ident, kind).await?;
         let dropped = self.store.drop_entry(ident, kind).await;
         dropped.map_err(entry_store_error(kind))
     }
