@@ -145,3 +145,7 @@ impl Catalog {
         dropped.map_err(entry_store_error(kind))
     }
 }
+
+#[cfg(test)]
+#[path = "entries_tests.rs"]
+mod tests;

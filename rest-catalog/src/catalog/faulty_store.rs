@@ -239,8 +239,13 @@ impl Fixture {
 
 /// The create request of table `t`: one `id: long` column.
 fn table_t() -> CreateTableRequest {
+    table_named("t")
+}
+
+/// The create request of a table `name` of one `id: long` column.
+pub(super) fn table_named(name: &str) -> CreateTableRequest {
     CreateTableRequest {
-        name: "t".into(),
+        name: name.into(),
         location: None,
         schema: floe_table::testing::id_schema(),
         partition_spec: None,
