@@ -3,7 +3,8 @@
 //! it read: no group commits, the error names what differs, the refused files are deleted
 //! and the table is unchanged; the same compaction unbroken commits and keeps every row.
 //! A conversion of equality deletes whose position-delete files are broken (a position
-//! left out, a position moved) is refused the same way.
+//! left out, a position moved) is refused the same way. A delete file that is not Parquet
+//! (a format v3 deletion vector's Puffin file) is refused by name and format.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -166,4 +167,46 @@ async fn a_broken_conversion_is_refused_and_an_unbroken_one_commits() {
         "{report:?}"
     );
     t.rows_kept().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_delete_file_that_is_not_parquet_is_refused_by_name_and_format() {
+    use futures::TryStreamExt;
+    let t = Setup::start("puffin", 43).await;
+    let table = t
+        .client
+        .load_table(&t.ident)
+        .await
+        .unwrap()
+        .to_table()
+        .unwrap();
+    let planned = table.scan().build().unwrap().plan_files().await.unwrap();
+    let tasks: Vec<_> = planned.try_collect().await.unwrap();
+    let delete = tasks
+        .iter()
+        .flat_map(|t| &t.deletes)
+        .next()
+        .expect("a delete file");
+    let path = delete.file_path.trim_start_matches("file://").to_string();
+    // What a deletion vector's file holds at both ends: the Puffin magic.
+    std::fs::write(&path, [b"PFA1".as_slice(), &[0; 32], b"PFA1"].concat()).unwrap();
+
+    let report = compact(
+        t.catalog.clone(),
+        &t.ident,
+        &request(None),
+        Arc::new(Silent),
+    )
+    .await;
+    let failures: Vec<String> = (report.unwrap().groups.into_iter())
+        .filter_map(|g| g.outcome.err().map(|e| e.to_string()))
+        .collect();
+    assert!(!failures.is_empty(), "no group read the delete file");
+    for text in failures {
+        assert!(
+            text.contains(&path) && text.contains("a Puffin file"),
+            "{text}"
+        );
+        assert!(!text.contains("Corrupt footer"), "{text}");
+    }
 }

@@ -28,6 +28,15 @@ pub enum CompactionError {
         /// Why.
         source: parquet::errors::ParquetError,
     },
+    /// A file expected in Parquet (a delete file, a file just written) is in another format
+    /// this compactor cannot read.
+    #[error("cannot read {path}: it is {format}, not Parquet")]
+    FileFormat {
+        /// The file.
+        path: String,
+        /// What it is, as far as its first bytes say.
+        format: &'static str,
+    },
     /// Sorting, filtering or spilling rows failed.
     #[error("sorting rows: {0}")]
     Sort(#[from] arrow::error::ArrowError),

@@ -56,12 +56,35 @@ pub(crate) async fn parquet_batches(
     batch_rows: usize,
 ) -> Result<ParquetRecordBatchReader, CompactionError> {
     let bytes = file_io.new_input(path)?.read().await?;
+    if let Some(format) = not_parquet(&bytes) {
+        return Err(CompactionError::FileFormat {
+            path: path.to_string(),
+            format,
+        });
+    }
     ParquetRecordBatchReaderBuilder::try_new(bytes)
         .and_then(|b| b.with_batch_size(batch_rows).build())
         .map_err(|source| CompactionError::ReadFile {
             path: path.to_string(),
             source,
         })
+}
+
+/// What a file is when its magic bytes say it is not Parquet (`PAR1` at both ends): a
+/// Puffin file (`PFA1`: format v3 deletion vectors), another format, or too short.
+fn not_parquet(bytes: &[u8]) -> Option<&'static str> {
+    const PARQUET: &[u8] = b"PAR1";
+    const PUFFIN: &[u8] = b"PFA1";
+    if bytes.starts_with(PARQUET) && bytes.ends_with(PARQUET) && bytes.len() >= 12 {
+        return None;
+    }
+    Some(if bytes.starts_with(PUFFIN) {
+        "a Puffin file (format v3 deletion vectors, which this version does not read yet)"
+    } else if bytes.len() < 12 {
+        "too short for a Parquet file"
+    } else {
+        "not a Parquet file (no PAR1 magic at both ends)"
+    })
 }
 
 /// The rows of a position-delete file: `file_path` and `pos`, batch by batch.
@@ -435,6 +458,35 @@ mod tests {
         {
             let d = deletes(key_type, &eq, &positions);
             assert_eq!(kept(&d, keys, first_row, data_seq), want, "case {i}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod format_tests {
+    use super::not_parquet;
+
+    #[test]
+    fn a_file_that_is_not_parquet_is_named_for_what_it_is() {
+        let parquet = [b"PAR1".as_slice(), &[0; 8], b"PAR1"].concat();
+        let puffin = [b"PFA1".as_slice(), &[0; 16], b"PFA1"].concat();
+        // (bytes, what they are; None: Parquet)
+        let cases: [(&[u8], Option<&str>); 5] = [
+            (&parquet, None),
+            (&puffin, Some("a Puffin file")),
+            (b"PAR1", Some("too short")),
+            (
+                &[b"PAR1".as_slice(), &[0; 8], b"XXXX"].concat(),
+                Some("not a Parquet file"),
+            ),
+            (b"", Some("too short")),
+        ];
+        for (bytes, expected) in cases {
+            let got = not_parquet(bytes);
+            match expected {
+                None => assert_eq!(got, None),
+                Some(start) => assert!(got.is_some_and(|g| g.starts_with(start)), "{got:?}"),
+            }
         }
     }
 }
