@@ -252,9 +252,10 @@ async fn acquire_on(
     let missed = match tokio::time::timeout_at(deadline, turn).await {
         Ok(Ok(())) => {
             let losses_at_acquire = session.losses();
-            let contention = match leased {
-                true => Some(Contention::watch(&client, dir, &name, deadline).await),
-                false => None,
+            let contention = if leased {
+                Some(Contention::watch(&client, dir, &name, deadline).await)
+            } else {
+                None
             };
             return Ok(HeldNode {
                 node,

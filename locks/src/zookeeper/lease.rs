@@ -13,7 +13,7 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
 
 use tokio::sync::Notify;
@@ -21,6 +21,7 @@ use tokio::time::Instant;
 use zookeeper_client::Client;
 
 use super::node::LockNode;
+use super::session::lock_ignoring_poison;
 
 /// A lock node that holds its lock, with what fences it.
 pub(super) struct HeldNode {
@@ -138,8 +139,8 @@ impl Leases {
         idle.held.leasable(self.duration).then_some(idle.held)
     }
 
-    /// Keeps a released lock on `dir` for the lease, or deletes it now when someone waits
-    /// for it (or it is no longer held).
+    /// Keeps a released lock on `dir` for the lease, or deletes it now when it may not be
+    /// kept: no longer held, or waited for by another contender for a lease already.
     pub fn keep(self: &Arc<Self>, dir: String, held: HeldNode) {
         let leasable = held.leasable(self.duration);
         let Some(contention) = held.contention.clone().filter(|_| leasable) else {
@@ -147,9 +148,8 @@ impl Leases {
         };
         let id = self.next_id.fetch_add(1, Ordering::SeqCst);
         let runtime = held.node.session.runtime.clone();
-        if let Some(stale) = self.idle_map().insert(dir.clone(), IdleLease { id, held }) {
-            drop(stale);
-        }
+        // The lock has one holder: no other lease of `dir` can be idle here.
+        self.idle_map().insert(dir.clone(), IdleLease { id, held });
         let (leases, duration) = (self.clone(), self.duration);
         runtime.spawn(async move {
             contention.lease_ends(duration).await;
@@ -166,7 +166,7 @@ impl Leases {
         });
     }
 
-    fn idle_map(&self) -> std::sync::MutexGuard<'_, HashMap<String, IdleLease>> {
-        self.idle.lock().unwrap_or_else(|e| e.into_inner())
+    fn idle_map(&self) -> MutexGuard<'_, HashMap<String, IdleLease>> {
+        lock_ignoring_poison(&self.idle)
     }
 }

@@ -277,6 +277,8 @@ fn closed() -> LockError {
     LockError::unavailable("ZooKeeper session is closed for good")
 }
 
-fn lock_ignoring_poison<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+/// The mutex's guard, also after a holder panicked (the data stays consistent: every
+/// change under these locks is a single insert or remove).
+pub(super) fn lock_ignoring_poison<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }

@@ -20,7 +20,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use floe_locks::LockGuard;
-use iceberg::TableIdent;
+use iceberg::{TableIdent, TableRequirement};
 use tokio::sync::oneshot;
 
 use super::commits::{nothing_written, TableChange};
@@ -126,12 +126,18 @@ impl Drop for AbandonOnPanic {
             return;
         }
         let abandoned = self.queues.queues().remove(&self.key).unwrap_or_default();
-        for queued in abandoned {
-            let _ = queued.answer.send(Err(CatalogError::commit_failed(
-                "the task committing this table's queue stopped; nothing of this commit was \
-                 written, retry it",
-            )));
-        }
+        let stopped = CatalogError::commit_failed(
+            "the task committing this table's queue stopped; nothing of this commit was \
+             written, retry it",
+        );
+        answer_all(abandoned, &stopped);
+    }
+}
+
+/// Answers every commit of `queued` with `error` (none of them was applied).
+fn answer_all(queued: impl IntoIterator<Item = Queued>, error: &CatalogError) {
+    for queued in queued {
+        let _ = queued.answer.send(Err(error.clone()));
     }
 }
 
@@ -185,12 +191,7 @@ impl Catalog {
                     self.queues.put_back(&key, rest);
                     drop(guard);
                 }
-                Err(e) => {
-                    let e = nothing_written(e.into());
-                    for queued in group {
-                        let _ = queued.answer.send(Err(e.clone()));
-                    }
-                }
+                Err(e) => answer_all(group, &nothing_written(e.into())),
             }
             if self.queues.finish_if_empty(&key) {
                 return;
@@ -211,29 +212,13 @@ impl Catalog {
             return Vec::new();
         };
         let ident = first.change.ident.clone();
-        let current = self.load_current(&ident, &first.change.requirements).await;
-        let base = match current {
-            Ok(Some((uuid, base))) if uuid == key => Ok(base),
-            // Dropped, or replaced under the same name, since this node learned its key.
-            Ok(other) => {
-                self.lock_keys.invalidate(&ident);
-                Err(match other {
-                    None => CatalogError::NoSuchTable(ident.to_string()),
-                    Some(_) => CatalogError::commit_failed(format!(
-                        "table {ident} was replaced while the commit waited; nothing was \
-                         written, retry the commit"
-                    )),
-                })
-            }
-            Err(e) => Err(e),
-        };
-        let base = match base {
+        let base = match self
+            .group_base(key, &ident, &first.change.requirements)
+            .await
+        {
             Ok(base) => base,
             Err(e) => {
-                let e = nothing_written(e);
-                for queued in group {
-                    let _ = queued.answer.send(Err(e.clone()));
-                }
+                answer_all(group, &nothing_written(e));
                 return Vec::new();
             }
         };
@@ -274,6 +259,30 @@ impl Catalog {
             let _ = answer.send(outcome.clone().map(|()| file));
         }
         members.collect()
+    }
+
+    /// The metadata file a group of `ident` (lock key `key`) starts from, read under the
+    /// lock. A table dropped, or replaced under its name, since this node learned its key
+    /// is refused, and the key forgotten.
+    async fn group_base(
+        &self,
+        key: &str,
+        ident: &TableIdent,
+        requirements: &[TableRequirement],
+    ) -> Result<MetadataFile> {
+        match self.load_current(ident, requirements).await? {
+            Some((uuid, base)) if uuid == key => Ok(base),
+            other => {
+                self.lock_keys.invalidate(ident);
+                Err(match other {
+                    None => CatalogError::NoSuchTable(ident.to_string()),
+                    Some(_) => CatalogError::commit_failed(format!(
+                        "table {ident} was replaced while the commit waited; nothing was \
+                         written, retry the commit"
+                    )),
+                })
+            }
+        }
     }
 
     /// Applies one member on top of `head`: its new metadata file, written; `None` when it
